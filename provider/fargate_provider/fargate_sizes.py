@@ -1,0 +1,84 @@
+"""Fargate task sizes: the cpu/memory pairs Fargate accepts, and the string forms ECS takes.
+
+Kept apart from task-definition validation because run-task overrides, pricing and the
+UI form need the same table.
+"""
+
+from __future__ import annotations
+
+import re
+
+# cpu units -> allowed memory in MiB (AWS "Task CPU and memory" table for Fargate).
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+_CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(vcpus?)?\s*$", re.IGNORECASE)
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
+
+
+class SizeError(ValueError):
+    """A cpu or memory value that is not a Fargate size; the message says what is allowed."""
+
+
+def parse_cpu(value: int | str) -> int:
+    """CPU units from 256, "256", "1 vCPU" or "0.25 vcpu" (as ECS accepts them)."""
+    if isinstance(value, bool):
+        raise SizeError(f"{value!r} is not a cpu value; use CPU units (e.g. 1024) or 'N vCPU'")
+    if isinstance(value, int):
+        return value
+    match = _CPU_RE.match(str(value))
+    if not match:
+        raise SizeError(f"{value!r} is not a cpu value; use CPU units (e.g. '1024') or 'N vCPU' (e.g. '1 vCPU')")
+    number, unit = float(match.group(1)), match.group(2)
+    units = number * 1024 if unit else number
+    if units != int(units):
+        raise SizeError(f"{value!r} is not a whole number of CPU units")
+    return int(units)
+
+
+def parse_memory(value: int | str) -> int:
+    """Memory in MiB from 2048, "2048", "2 GB" or "0.5GB" (as ECS accepts them)."""
+    if isinstance(value, bool):
+        raise SizeError(f"{value!r} is not a memory value; use MiB (e.g. 2048) or 'N GB'")
+    if isinstance(value, int):
+        return value
+    match = _MEMORY_RE.match(str(value))
+    if not match:
+        raise SizeError(f"{value!r} is not a memory value; use MiB (e.g. '2048') or 'N GB' (e.g. '2 GB')")
+    number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    mib = number * 1024 if unit in ("gb", "gib") else number
+    if mib != int(mib):
+        raise SizeError(f"{value!r} is not a whole number of MiB")
+    return int(mib)
+
+
+def _describe_memory(memories: tuple[int, ...]) -> str:
+    if len(memories) <= 3:
+        return ", ".join(str(m) for m in memories)
+    step = memories[1] - memories[0]
+    return f"{memories[0]}-{memories[-1]} in steps of {step}"
+
+
+def check_fargate_size(cpu: int, memory: int) -> None:
+    """Raise SizeError unless (cpu, memory) is a pair Fargate runs."""
+    if cpu not in FARGATE_MEMORY_BY_CPU:
+        allowed = ", ".join(str(c) for c in FARGATE_MEMORY_BY_CPU)
+        raise SizeError(f"cpu {cpu} is not a Fargate size; allowed cpu units: {allowed}")
+    memories = FARGATE_MEMORY_BY_CPU[cpu]
+    if memory not in memories:
+        raise SizeError(
+            f"memory {memory} MiB does not fit cpu {cpu}; with cpu {cpu} Fargate allows memory "
+            f"{_describe_memory(memories)} MiB"
+        )
+
+
+def fargate_sizes() -> list[tuple[int, int]]:
+    """Every valid (cpu, memory) pair, smallest first."""
+    return [(cpu, memory) for cpu, memories in FARGATE_MEMORY_BY_CPU.items() for memory in memories]

@@ -1,0 +1,43 @@
+"""What Airflow's providers manager reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+INTEGRATION = "Amazon ECS on Fargate"
+
+
+def _version() -> str:
+    try:
+        return version("airflow-provider-fargate")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-provider-fargate",
+        "name": "Fargate",
+        "description": "Run containers on AWS ECS with Fargate: task definitions, clusters, services and one-off tasks.",
+        "versions": [_version()],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.hooks.fargate"]}],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "fargate_provider.operators.cluster",
+                    "fargate_provider.operators.task_definition",
+                ],
+            }
+        ],
+        "sensors": [],
+        "triggers": [],
+        "extra-links": [],
+    }

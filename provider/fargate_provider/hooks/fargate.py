@@ -1,0 +1,194 @@
+"""FargateHook: the ECS calls this provider makes, on top of the amazon provider's EcsHook.
+
+Connections, credentials, regions and endpoints (``endpoint_url`` extra or
+``AWS_ENDPOINT_URL`` for the local emulator) all come from the amazon provider. Operators
+and triggers share the logic here rather than each calling boto3 their own way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from airflow.providers.amazon.aws.hooks.ecs import EcsHook
+
+from fargate_provider.tags import from_ecs_tags, to_ecs_tags
+
+# ECS's batch limits.
+DELETE_TASK_DEFINITIONS_BATCH = 10
+DESCRIBE_SERVICES_BATCH = 10
+DESCRIBE_TASKS_BATCH = 100
+
+_REVISION_RE = re.compile(r":(\d+)$")
+
+
+def revision_of(task_definition_arn: str) -> int:
+    match = _REVISION_RE.search(task_definition_arn)
+    return int(match.group(1)) if match else 0
+
+
+def name_from_arn(arn_or_name: str) -> str:
+    return arn_or_name.rsplit("/", 1)[-1]
+
+
+class FargateHook(EcsHook):
+    """EcsHook plus what running Fargate workloads needs.
+
+    Retries: unless the connection sets its own ``config_kwargs``, botocore's ``standard``
+    retry mode with 10 attempts absorbs throttling and 5xx answers; nothing here loops on
+    its own around an API error.
+    """
+
+    hook_name = "Amazon ECS on Fargate"
+
+    @cached_property
+    def conn_config(self):  # type: ignore[override]
+        wrapper = super().conn_config
+        if wrapper.botocore_config is None:
+            wrapper.botocore_config = Config(retries={"mode": "standard", "max_attempts": 10})
+        return wrapper
+
+    # ------------------------------------------------------------------ task definitions
+
+    def list_task_definition_revisions(self, family: str, status: str = "ACTIVE") -> list[str]:
+        """ARNs of the family's revisions in ``status``, oldest first."""
+        paginator = self.conn.get_paginator("list_task_definitions")
+        arns: list[str] = []
+        for page in paginator.paginate(familyPrefix=family, status=status):
+            arns.extend(arn for arn in page["taskDefinitionArns"] if name_from_arn(arn).split(":")[0] == family)
+        return sorted(arns, key=revision_of)
+
+    def describe_task_definition(self, task_definition: str) -> dict[str, Any] | None:
+        """The task definition with its tags, or None if ECS does not know it."""
+        try:
+            response = self.conn.describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
+        except ClientError as err:
+            if _is_not_found(err):
+                return None
+            raise
+        task_def = response["taskDefinition"]
+        task_def["tags"] = response.get("tags", [])
+        return task_def
+
+    def latest_active_task_definition(self, family: str) -> dict[str, Any] | None:
+        revisions = self.list_task_definition_revisions(family)
+        return self.describe_task_definition(revisions[-1]) if revisions else None
+
+    def register_task_definition(self, request: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        request = {**request, "tags": to_ecs_tags(tags)}
+        return self.conn.register_task_definition(**request)["taskDefinition"]
+
+    def deregister_task_definition(self, task_definition_arn: str) -> bool:
+        """Deregister one revision; False if it was already INACTIVE or unknown."""
+        current = self.describe_task_definition(task_definition_arn)
+        if current is None or current.get("status") != "ACTIVE":
+            return False
+        try:
+            self.conn.deregister_task_definition(taskDefinition=task_definition_arn)
+        except ClientError as err:
+            if _is_not_found(err):
+                return False
+            raise
+        return True
+
+    def delete_task_definitions(self, task_definition_arns: list[str]) -> list[dict[str, Any]]:
+        """Delete INACTIVE revisions, ten per call (the API's limit); return the failures."""
+        failures: list[dict[str, Any]] = []
+        for start in range(0, len(task_definition_arns), DELETE_TASK_DEFINITIONS_BATCH):
+            batch = task_definition_arns[start : start + DELETE_TASK_DEFINITIONS_BATCH]
+            response = self.conn.delete_task_definitions(taskDefinitions=batch)
+            failures.extend(response.get("failures", []))
+        return failures
+
+    # ------------------------------------------------------------------ clusters
+
+    def describe_cluster(self, cluster: str) -> dict[str, Any] | None:
+        """The cluster with its tags and settings, or None if ECS reports it MISSING."""
+        response = self.conn.describe_clusters(clusters=[cluster], include=["TAGS", "SETTINGS"])
+        clusters = response.get("clusters") or []
+        return clusters[0] if clusters else None
+
+    def create_cluster(
+        self,
+        cluster_name: str,
+        *,
+        capacity_providers: Iterable[str],
+        default_capacity_provider_strategy: list[dict[str, Any]] | None,
+        container_insights: bool,
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "clusterName": cluster_name,
+            "capacityProviders": list(capacity_providers),
+            "settings": [{"name": "containerInsights", "value": "enabled" if container_insights else "disabled"}],
+            "tags": to_ecs_tags(tags),
+        }
+        if default_capacity_provider_strategy:
+            kwargs["defaultCapacityProviderStrategy"] = default_capacity_provider_strategy
+        return self.conn.create_cluster(**kwargs)["cluster"]
+
+    def wait_for_cluster(self, cluster: str, state: str, delay: int = 2, max_attempts: int = 150) -> None:
+        """Wait with the amazon provider's cluster_active / cluster_inactive waiters."""
+        waiter = self.get_waiter(f"cluster_{state.lower()}")
+        waiter.wait(clusters=[cluster], WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
+
+    def list_services(self, cluster: str) -> list[str]:
+        paginator = self.conn.get_paginator("list_services")
+        return [arn for page in paginator.paginate(cluster=cluster) for arn in page["serviceArns"]]
+
+    def describe_services(self, cluster: str, services: list[str]) -> list[dict[str, Any]]:
+        """DescribeServices for any number of services, ten per call (the API's limit)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
+            batch = services[start : start + DESCRIBE_SERVICES_BATCH]
+            found.extend(self.conn.describe_services(cluster=cluster, services=batch)["services"])
+        return found
+
+    def list_active_tasks(self, cluster: str) -> list[str]:
+        """Tasks not yet stopped (desired RUNNING: pending and running ones)."""
+        paginator = self.conn.get_paginator("list_tasks")
+        return [arn for page in paginator.paginate(cluster=cluster, desiredStatus="RUNNING") for arn in page["taskArns"]]
+
+    def delete_services(self, cluster: str, services: list[str], delay: int = 2, max_attempts: int = 300) -> None:
+        """Scale each service to 0, delete it (force) and wait until all are INACTIVE."""
+        for service in services:
+            self.conn.update_service(cluster=cluster, service=service, desiredCount=0)
+            self.conn.delete_service(cluster=cluster, service=service, force=True)
+        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
+            self.get_waiter("services_inactive").wait(
+                cluster=cluster,
+                services=services[start : start + DESCRIBE_SERVICES_BATCH],
+                WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
+            )
+
+    def stop_tasks(self, cluster: str, tasks: list[str], reason: str, delay: int = 2, max_attempts: int = 300) -> None:
+        """Stop tasks and wait until they are STOPPED (botocore's tasks_stopped waiter)."""
+        for task in tasks:
+            self.conn.stop_task(cluster=cluster, task=task, reason=reason)
+        for start in range(0, len(tasks), DESCRIBE_TASKS_BATCH):
+            self.get_waiter("tasks_stopped").wait(
+                cluster=cluster,
+                tasks=tasks[start : start + DESCRIBE_TASKS_BATCH],
+                WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
+            )
+
+    def delete_cluster(self, cluster: str) -> dict[str, Any]:
+        return self.conn.delete_cluster(cluster=cluster)["cluster"]
+
+    @staticmethod
+    def cluster_tags(cluster: dict[str, Any]) -> dict[str, str]:
+        return from_ecs_tags(cluster.get("tags"))
+
+
+def _is_not_found(err: ClientError) -> bool:
+    code = err.response.get("Error", {}).get("Code", "")
+    message = err.response.get("Error", {}).get("Message", "")
+    return code in ("ClientException", "InvalidParameterException", "ResourceNotFoundException") and (
+        "not" in message.lower() and ("found" in message.lower() or "exist" in message.lower())
+        or "unable to describe" in message.lower()
+    )

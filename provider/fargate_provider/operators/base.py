@@ -1,0 +1,14 @@
+"""What every operator of this provider shares: the AWS connection and the hook."""
+
+from __future__ import annotations
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+from fargate_provider.hooks.fargate import FargateHook
+
+
+class FargateBaseOperator(AwsBaseOperator[FargateHook]):
+    """aws_conn_id, region_name, verify and botocore_config, handled as the amazon provider does."""
+
+    aws_hook_class = FargateHook
+    ui_color = "#f3c89f"

@@ -1,0 +1,162 @@
+"""Create and delete ECS clusters for Fargate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from fargate_provider.hooks.fargate import name_from_arn
+from fargate_provider.operators.base import FargateBaseOperator
+from fargate_provider.tags import tags_from_context, validate_user_tags
+
+FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+def validate_cluster_name(name: Any) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name):
+        raise ValueError(f"cluster_name: must be 1-255 letters, numbers, hyphens or underscores, got {name!r}")
+    return name
+
+
+def validate_capacity_strategy(
+    strategy: Sequence[Mapping[str, Any]] | None, capacity_providers: Sequence[str], field: str
+) -> list[dict[str, Any]] | None:
+    """ECS's rules for a capacity provider strategy, checked before any call."""
+    if not strategy:
+        return None
+    result = []
+    bases = 0
+    for index, item in enumerate(strategy):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where}: must be a mapping with capacityProvider, weight and optional base")
+        unknown = set(item) - {"capacityProvider", "weight", "base"}
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: capacityProvider, weight, base")
+        provider = item.get("capacityProvider")
+        if provider not in capacity_providers:
+            raise ValueError(f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}")
+        weight, base = item.get("weight", 0), item.get("base", 0)
+        if not isinstance(weight, int) or not 0 <= weight <= 1000:
+            raise ValueError(f"{where}.weight: must be an integer 0-1000")
+        if not isinstance(base, int) or not 0 <= base <= 100000:
+            raise ValueError(f"{where}.base: must be an integer 0-100000")
+        bases += base > 0
+        result.append({"capacityProvider": provider, "weight": weight, "base": base})
+    if bases > 1:
+        raise ValueError(f"{field}: only one capacity provider in a strategy can have a base")
+    if not any(item["weight"] > 0 for item in result):
+        raise ValueError(f"{field}: at least one capacity provider needs a weight above 0")
+    return result
+
+
+class FargateCreateClusterOperator(FargateBaseOperator):
+    """Create an ECS cluster for Fargate, or reuse the ACTIVE one of that name; return its ARN.
+
+    :param cluster_name: the cluster's name.
+    :param capacity_providers: FARGATE and/or FARGATE_SPOT.
+    :param default_capacity_provider_strategy: e.g. ``[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]``.
+    :param container_insights: turn CloudWatch Container Insights on.
+    :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy")
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *,
+        capacity_providers: Sequence[str] = FARGATE_CAPACITY_PROVIDERS,
+        default_capacity_provider_strategy: Sequence[Mapping[str, Any]] | None = None,
+        container_insights: bool = False,
+        tags: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster_name = cluster_name
+        self.capacity_providers = tuple(capacity_providers)
+        self.default_capacity_provider_strategy = default_capacity_provider_strategy
+        self.container_insights = container_insights
+        self.tags = tags
+
+    def execute(self, context) -> str:
+        name = validate_cluster_name(self.cluster_name)
+        unknown = [p for p in self.capacity_providers if p not in FARGATE_CAPACITY_PROVIDERS]
+        if unknown or not self.capacity_providers:
+            raise ValueError(f"capacity_providers: {unknown or 'empty'} not allowed; allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}")
+        strategy = validate_capacity_strategy(
+            self.default_capacity_provider_strategy, self.capacity_providers, "default_capacity_provider_strategy"
+        )
+        tags = tags_from_context(context, validate_user_tags(self.tags))
+
+        existing = self.hook.describe_cluster(name)
+        if existing is not None and existing["status"] in ("ACTIVE", "PROVISIONING"):
+            self.log.info("Cluster %s already exists (%s); reusing it: %s", name, existing["status"], existing["clusterArn"])
+            arn = existing["clusterArn"]
+        else:
+            created = self.hook.create_cluster(
+                name,
+                capacity_providers=self.capacity_providers,
+                default_capacity_provider_strategy=strategy,
+                container_insights=self.container_insights,
+                tags=tags,
+            )
+            arn = created["clusterArn"]
+            self.log.info("Created cluster %s: %s", name, arn)
+        self.hook.wait_for_cluster(name, "ACTIVE")
+        self.log.info("Cluster %s is ACTIVE.", name)
+        return arn
+
+
+class FargateDeleteClusterOperator(FargateBaseOperator):
+    """Delete an ECS cluster; a missing or INACTIVE cluster is success.
+
+    :param cluster_name: the cluster's name or ARN.
+    :param cascade: first delete its services and stop its tasks; without it, a cluster
+        that still has services or tasks is not deleted and the task fails naming them.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("cluster_name")
+
+    def __init__(self, cluster_name: str, *, cascade: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cluster_name = cluster_name
+        self.cascade = cascade
+
+    def execute(self, context) -> str | None:
+        if not isinstance(self.cluster_name, str) or not self.cluster_name:
+            raise ValueError("cluster_name: give the cluster's name or ARN")
+        name = name_from_arn(self.cluster_name)
+        cluster = self.hook.describe_cluster(name)
+        if cluster is None or cluster["status"] == "INACTIVE":
+            self.log.info("Cluster %s does not exist (or is already INACTIVE); nothing to delete.", name)
+            return None
+
+        services = self._active_services(name)
+        tasks = self.hook.list_active_tasks(name)
+        if (services or tasks) and not self.cascade:
+            raise AirflowException(
+                f"Cluster {name} still has {len(services)} service(s) {[name_from_arn(s) for s in services]} and "
+                f"{len(tasks)} task(s) {[name_from_arn(t) for t in tasks]}; delete them first or set cascade=True."
+            )
+        if services:
+            self.log.info("Deleting %d service(s) in %s: %s", len(services), name, [name_from_arn(s) for s in services])
+            self.hook.delete_services(name, services)
+        tasks = self.hook.list_active_tasks(name)  # services' tasks are gone with them
+        if tasks:
+            self.log.info("Stopping %d task(s) in %s.", len(tasks), name)
+            self.hook.stop_tasks(name, tasks, reason=f"Cluster {name} deleted by Airflow (cascade)")
+        deleted = self.hook.delete_cluster(name)
+        self.hook.wait_for_cluster(name, "INACTIVE")
+        self.log.info("Deleted cluster %s.", name)
+        return deleted["clusterArn"]
+
+    def _active_services(self, cluster: str) -> list[str]:
+        arns = self.hook.list_services(cluster)
+        if not arns:
+            return []
+        return [s["serviceArn"] for s in self.hook.describe_services(cluster, arns) if s["status"] != "INACTIVE"]

@@ -1,0 +1,148 @@
+"""Register and deregister Fargate task definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from fargate_provider.hooks.fargate import name_from_arn, revision_of
+from fargate_provider.operators.base import FargateBaseOperator
+from fargate_provider.tags import from_ecs_tags, tags_from_context, validate_user_tags
+from fargate_provider.task_definition_spec import (
+    TaskDefinitionError,
+    is_spec_path,
+    load_task_definition,
+    same_task_definition,
+    validate_task_definition,
+)
+
+
+class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
+    """Register a Fargate task definition from a dict or a .json/.json5 file; return its ARN.
+
+    :param task_definition: the RegisterTaskDefinition input (as ``aws ecs
+        register-task-definition --cli-input-json`` takes it): a dict, or a path to a
+        .json/.json5 file (absolute, or relative to the DAG's folder or
+        ``template_searchpath``). Jinja-templated in both forms; files may carry ``//``
+        comments and trailing commas.
+    :param family: overrides the spec's ``family``.
+    :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+    :param skip_if_unchanged: when the family's newest ACTIVE revision is the same spec
+        (tags aside), register nothing and return that revision's ARN.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("task_definition", "family", "tags")
+    template_fields_renderers = {"task_definition": "json", "tags": "json"}
+
+    def __init__(
+        self,
+        task_definition: dict[str, Any] | str,
+        *,
+        family: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        skip_if_unchanged: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.task_definition = task_definition
+        self.family = family
+        self.tags = tags
+        self.skip_if_unchanged = skip_if_unchanged
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # A spec file is itself a template: read and render it here, so the rendered
+        # task definition (not just its path) is what runs and what the UI shows.
+        if is_spec_path(self.task_definition):
+            self.task_definition = load_task_definition(
+                self.task_definition,
+                search_paths=self._search_paths(),
+                render=lambda text: self.render_template(text, context, jinja_env),
+            )
+
+    def _search_paths(self) -> list[str]:
+        dag = getattr(self, "dag", None)
+        if dag is None:
+            return []
+        folder = str(Path(dag.fileloc).parent) if getattr(dag, "fileloc", None) else None
+        return [p for p in [folder, *(dag.template_searchpath or ())] if p]
+
+    def execute(self, context) -> str:
+        spec = load_task_definition(self.task_definition, search_paths=self._search_paths())
+        request = validate_task_definition(spec, family=self.family)
+        if "family" not in request:
+            raise TaskDefinitionError([("family", "is required (in the task definition or as the operator's family=)")])
+        file_tags = validate_user_tags(from_ecs_tags(request.pop("tags", None)), field="task_definition.tags")
+        user_tags = {**file_tags, **validate_user_tags(self.tags)}
+        tags = tags_from_context(context, user_tags)
+
+        family = request["family"]
+        if self.skip_if_unchanged:
+            latest = self.hook.latest_active_task_definition(family)
+            if latest is not None and same_task_definition(request, latest):
+                arn = latest["taskDefinitionArn"]
+                self.log.info(
+                    "Task definition %s:%s is unchanged; not registering a new revision (skip_if_unchanged).",
+                    family,
+                    revision_of(arn),
+                )
+                return arn
+            if latest is not None:
+                self.log.info("Task definition %s differs from revision %s; registering a new revision.", family, latest["revision"])
+        registered = self.hook.register_task_definition(request, tags)
+        self.log.info("Registered task definition %s:%s (%s).", registered["family"], registered["revision"], registered["taskDefinitionArn"])
+        return registered["taskDefinitionArn"]
+
+
+class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
+    """Deregister one revision, or every ACTIVE revision of a family but the newest ``keep_latest``.
+
+    :param task_definition: ``family:revision`` or an ARN (one revision), or a family name
+        (its ACTIVE revisions).
+    :param keep_latest: with a family, how many of the newest ACTIVE revisions to keep.
+    :param delete: also delete the deregistered revisions (DeleteTaskDefinitions).
+    Returns the ARNs deregistered. Revisions already gone are logged, not errors.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest")
+
+    def __init__(self, task_definition: str, *, keep_latest: int = 0, delete: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_definition = task_definition
+        self.keep_latest = keep_latest
+        self.delete = delete
+
+    def execute(self, context) -> list[str]:
+        if not isinstance(self.task_definition, str) or not self.task_definition.strip():
+            raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
+        keep_latest = int(self.keep_latest)
+        if keep_latest < 0:
+            raise ValueError(f"keep_latest: must be 0 or more, got {keep_latest}")
+        name = name_from_arn(self.task_definition.strip())
+        if ":" in name:
+            targets = [self.task_definition.strip()]
+        else:
+            active = self.hook.list_task_definition_revisions(name)
+            targets = active[: max(len(active) - keep_latest, 0)]
+            kept = active[len(targets) :]
+            self.log.info(
+                "Family %s has %d ACTIVE revision(s); deregistering %d, keeping %s.",
+                name, len(active), len(targets), [revision_of(a) for a in kept] or "none",
+            )
+        deregistered = []
+        for arn in targets:
+            if self.hook.deregister_task_definition(arn):
+                self.log.info("Deregistered %s.", arn)
+                deregistered.append(arn)
+            else:
+                self.log.info("%s is already INACTIVE or gone; nothing to deregister.", arn)
+        if self.delete:
+            to_delete = [a for a in targets if (self.hook.describe_task_definition(a) or {}).get("status") == "INACTIVE"]
+            failures = self.hook.delete_task_definitions(to_delete) if to_delete else []
+            for failure in failures:
+                self.log.warning("Could not delete %s: %s", failure.get("arn"), failure.get("reason"))
+            self.log.info("Deleted %d task definition revision(s).", len(to_delete) - len(failures))
+        return deregistered

@@ -1,0 +1,457 @@
+"""Task-definition specs: load them (JSON or JSON5), validate them for Fargate, compare them.
+
+A spec is the document ``aws ecs register-task-definition --cli-input-json`` takes. The
+structure (known keys, types) is checked against ECS's own API model as botocore ships it,
+so it never drifts from what ECS accepts; the Fargate rules ECS only enforces at run time
+(cpu/memory pairs, awsvpc ports, container dependencies, secrets) are checked here, so that
+every mistake is reported at once, by field path, before any AWS call.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import graphlib
+import re
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import json5
+from botocore.model import Shape
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from fargate_provider.fargate_sizes import (
+    FARGATE_MEMORY_BY_CPU,
+    SizeError,
+    check_fargate_size,
+    parse_cpu,
+    parse_memory,
+)
+
+SPEC_FILE_SUFFIXES = (".json", ".json5")
+DEPENDS_ON_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
+
+_FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_CONTAINER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# Secrets Manager secret ARN, SSM parameter ARN, or an SSM parameter name in the task's region.
+_SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+_SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/.+$")
+_SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+class TaskDefinitionError(ValueError):
+    """A task definition that ECS/Fargate would refuse. ``problems`` holds (field path, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        where = f" ({source})" if source else ""
+        lines = "\n".join(f"  - {path}: {message}" for path, message in problems)
+        super().__init__(f"Invalid task definition{where}:\n{lines}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def is_spec_path(source: Any) -> bool:
+    """A path to a spec file, as opposed to a dict or JSON text."""
+    if isinstance(source, Path):
+        return True
+    return isinstance(source, str) and "\n" not in source and source.strip().endswith(SPEC_FILE_SUFFIXES)
+
+
+def resolve_spec_path(source: str | Path, search_paths: Iterable[str | Path] = ()) -> Path:
+    """An absolute path as is; a relative one looked up in ``search_paths`` (the DAG's folder first)."""
+    path = Path(source).expanduser()
+    if path.is_absolute():
+        return path
+    for folder in search_paths:
+        candidate = Path(folder) / path
+        if candidate.is_file():
+            return candidate
+    return path
+
+
+def load_task_definition(
+    source: dict[str, Any] | str | Path,
+    *,
+    search_paths: Iterable[str | Path] = (),
+    render: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """Return the spec as a dict from a dict, a .json/.json5 path, or JSON(5) text.
+
+    JSON5 is accepted everywhere because people write these files with ``//`` comments and
+    trailing commas, as AWS's tutorials show them. ``render`` (Jinja, from the operator)
+    is applied to a file's text before parsing.
+    """
+    if isinstance(source, dict):
+        return copy.deepcopy(source)
+    if is_spec_path(source):
+        path = resolve_spec_path(source, search_paths)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise TaskDefinitionError(
+                [("task_definition", f"cannot read file {str(path)!r}: {err.strerror or err}")]
+            ) from None
+        return _parse_text(render(text) if render else text, source=str(path))
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return _parse_text(source, source=None)
+    raise TaskDefinitionError(
+        [
+            (
+                "task_definition",
+                "expected a dict, JSON/JSON5 text, or a path to a .json/.json5 file; "
+                f"got {type(source).__name__} {str(source)[:80]!r}",
+            )
+        ]
+    )
+
+
+def _parse_text(text: str, source: str | None) -> dict[str, Any]:
+    try:
+        spec = json5.loads(text)
+    except ValueError as err:
+        raise TaskDefinitionError([("task_definition", f"not valid JSON/JSON5: {err}")], source=source) from None
+    if not isinstance(spec, dict):
+        raise TaskDefinitionError(
+            [("task_definition", f"the document must be a JSON object, got {type(spec).__name__}")], source=source
+        )
+    return spec
+
+
+# --------------------------------------------------------------------------- the ECS API model
+
+
+@cache
+def _register_input_shape() -> Shape:
+    model = get_session().get_service_model("ecs")
+    return model.operation_model("RegisterTaskDefinition").input_shape
+
+
+def registrable_keys() -> tuple[str, ...]:
+    """Top-level keys RegisterTaskDefinition takes, per botocore's ECS model."""
+    return tuple(_register_input_shape().members)
+
+
+def _path(base: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    return f"{base}.{key}" if base else key
+
+
+def _structure_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """Unknown keys, missing required keys and wrong types, judged by ECS's API model."""
+    report = ParamValidator().validate(spec, _register_input_shape())
+    problems = []
+    for kind, name, details in report._errors:  # botocore keeps the structured errors here
+        where = name.lstrip(".")
+        if kind == "unknown field":
+            unknown = details["unknown_param"]
+            valid = details["valid_names"]
+            close = difflib.get_close_matches(unknown, valid, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append((_path(where, unknown), f"unknown key; {hint}allowed keys: {', '.join(valid)}"))
+        elif kind == "missing required field":
+            problems.append((_path(where, details["required_name"]), "is required"))
+        elif kind == "invalid type":
+            # Never echo the value: it may be an environment value or a secret.
+            allowed = " or ".join(t.split("'")[1] if "'" in t else t for t in details["valid_types"])
+            got = type(details["param"]).__name__
+            problems.append((where, f"must be of type {allowed}, got {got}"))
+        else:
+            problems.append((where or "task_definition", f"{kind}: {details}"))
+    problems.extend(_enum_problems(spec, _register_input_shape(), ""))
+    return problems
+
+
+def _enum_problems(value: Any, shape: Shape, where: str) -> list[tuple[str, str]]:
+    """botocore does not check enums client-side; ECS does, so we do too."""
+    problems: list[tuple[str, str]] = []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if key in shape.members:
+                problems += _enum_problems(item, shape.members[key], _path(where, key))
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _enum_problems(item, shape.member, _path(where, index))
+    elif shape.type_name == "string" and isinstance(value, str) and shape.enum and value not in shape.enum:
+        problems.append((where, f"{value!r} is not allowed; allowed: {', '.join(shape.enum)}"))
+    return problems
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_task_definition(spec: dict[str, Any], *, family: str | None = None) -> dict[str, Any]:
+    """Check ``spec`` for Fargate and return the request to send to ECS.
+
+    Raises TaskDefinitionError listing every problem by field path. The result has the
+    defaults a Fargate task definition needs (requiresCompatibilities FARGATE, networkMode
+    awsvpc) and cpu/memory in the canonical unit strings ECS stores ("1024", "2048").
+    """
+    spec = copy.deepcopy(spec)
+    if family:
+        spec["family"] = family
+    spec.setdefault("requiresCompatibilities", ["FARGATE"])
+    fargate = isinstance(spec["requiresCompatibilities"], list) and "FARGATE" in spec["requiresCompatibilities"]
+    if fargate:
+        spec.setdefault("networkMode", "awsvpc")
+    # ECS's model types task cpu/memory as strings; JSON files naturally say 256. Accept both.
+    for key in ("cpu", "memory"):
+        if isinstance(spec.get(key), int) and not isinstance(spec.get(key), bool):
+            spec[key] = str(spec[key])
+
+    problems = _structure_problems(spec)
+    problems += _family_problems(spec)
+    if fargate:
+        problems += _fargate_problems(spec)
+    containers = spec.get("containerDefinitions")
+    if isinstance(containers, list):
+        problems += _container_problems(containers, awsvpc=spec.get("networkMode") == "awsvpc", task=spec)
+    if problems:
+        raise TaskDefinitionError(_dedupe(problems))
+    return spec
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(problems))
+
+
+def _family_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    family = spec.get("family")
+    if isinstance(family, str) and not _FAMILY_RE.match(family):
+        return [("family", "must be 1-255 letters, numbers, hyphens or underscores")]
+    return []
+
+
+def _fargate_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    if spec.get("networkMode") != "awsvpc":
+        problems.append(("networkMode", f"{spec.get('networkMode')!r} is not allowed for FARGATE; allowed: 'awsvpc'"))
+    cpu = memory = None
+    for key, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        if key not in spec:
+            problems.append((key, "is required for FARGATE (a task-level size, e.g. cpu '256' and memory '512')"))
+            continue
+        if not isinstance(spec[key], str):
+            continue  # already reported as a type problem
+        try:
+            value = parse(spec[key])
+        except SizeError as err:
+            problems.append((key, str(err)))
+            continue
+        spec[key] = str(value)
+        if key == "cpu":
+            cpu = value
+        else:
+            memory = value
+    if cpu is not None and memory is not None:
+        try:
+            check_fargate_size(cpu, memory)
+        except SizeError as err:
+            problems.append(("cpu" if cpu not in FARGATE_MEMORY_BY_CPU else "memory", str(err)))
+    if spec.get("pidMode") not in (None, "task"):
+        problems.append(("pidMode", "FARGATE supports only 'task'"))
+    if "ipcMode" in spec:
+        problems.append(("ipcMode", "is not supported on FARGATE; remove it"))
+    storage = spec.get("ephemeralStorage")
+    if isinstance(storage, dict) and isinstance(storage.get("sizeInGiB"), int):
+        if not 21 <= storage["sizeInGiB"] <= 200:
+            problems.append(("ephemeralStorage.sizeInGiB", "must be between 21 and 200 on FARGATE"))
+    return problems
+
+
+def _container_problems(containers: list[Any], *, awsvpc: bool, task: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not containers:
+        return [("containerDefinitions", "must list at least one container")]
+    names: dict[str, int] = {}
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        base = f"containerDefinitions[{index}]"
+        name = container.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append((f"{base}.name", "is required: a non-empty container name"))
+        elif not _CONTAINER_NAME_RE.match(name):
+            problems.append((f"{base}.name", "must be 1-255 letters, numbers, hyphens or underscores"))
+        elif name in names:
+            problems.append((f"{base}.name", f"{name!r} is already used by containerDefinitions[{names[name]}]"))
+        else:
+            names[name] = index
+        image = container.get("image")
+        if not isinstance(image, str) or not image.strip():
+            problems.append((f"{base}.image", "is required: a non-empty image reference (e.g. 'public.ecr.aws/nginx/nginx:latest')"))
+        problems += _port_problems(container, base, awsvpc)
+        problems += _variable_problems(container, base)
+        memory, reservation = container.get("memory"), container.get("memoryReservation")
+        if isinstance(memory, int) and isinstance(reservation, int) and reservation > memory:
+            problems.append((f"{base}.memoryReservation", f"must not exceed memory ({memory})"))
+
+    if not any(isinstance(c, dict) and c.get("essential", True) for c in containers):
+        problems.append(("containerDefinitions", "at least one container must be essential (essential: true)"))
+    problems += _dependency_problems(containers, names)
+    problems += _container_size_problems(containers, task)
+    return problems
+
+
+def _port_problems(container: dict[str, Any], base: str, awsvpc: bool) -> list[tuple[str, str]]:
+    problems = []
+    for index, mapping in enumerate(container.get("portMappings") or []):
+        if not isinstance(mapping, dict):
+            continue
+        where = f"{base}.portMappings[{index}]"
+        port, host = mapping.get("containerPort"), mapping.get("hostPort")
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            problems.append((f"{where}.containerPort", "must be between 1 and 65535"))
+        if awsvpc and host is not None and port is not None and host != port:
+            problems.append((f"{where}.hostPort", f"must equal containerPort ({port}) under networkMode awsvpc, or be omitted"))
+    return problems
+
+
+def _variable_problems(container: dict[str, Any], base: str) -> list[tuple[str, str]]:
+    problems = []
+    seen: dict[str, str] = {}
+    for key in ("environment", "secrets"):
+        for index, item in enumerate(container.get(key) or []):
+            if not isinstance(item, dict):
+                continue
+            where = f"{base}.{key}[{index}]"
+            name = item.get("name")
+            if isinstance(name, str):
+                if not name:
+                    problems.append((f"{where}.name", "must not be empty"))
+                elif name in seen:
+                    problems.append((f"{where}.name", f"{name!r} is already defined at {seen[name]}"))
+                else:
+                    seen[name] = where
+            if key == "secrets" and isinstance(item.get("valueFrom"), str):
+                value_from = item["valueFrom"]
+                if not (
+                    _SECRET_ARN_RE.match(value_from) or _SSM_ARN_RE.match(value_from) or _SSM_NAME_RE.match(value_from)
+                ):
+                    # The reference is not secret itself, but keep it out of the message anyway.
+                    problems.append(
+                        (
+                            f"{where}.valueFrom",
+                            "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…:secret:…), "
+                            "an SSM parameter ARN (arn:aws:ssm:…:parameter/…) or an SSM parameter name",
+                        )
+                    )
+    return problems
+
+
+def _dependency_problems(containers: list[Any], names: dict[str, int]) -> list[tuple[str, str]]:
+    problems = []
+    graph: dict[str, set[str]] = {}
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        for dep_index, dependency in enumerate(container.get("dependsOn") or []):
+            if not isinstance(dependency, dict):
+                continue
+            where = f"containerDefinitions[{index}].dependsOn[{dep_index}]"
+            target, condition = dependency.get("containerName"), dependency.get("condition")
+            if condition not in DEPENDS_ON_CONDITIONS:
+                problems.append((f"{where}.condition", f"{condition!r} is not allowed; allowed: {', '.join(DEPENDS_ON_CONDITIONS)}"))
+            if not isinstance(target, str):
+                continue
+            if target not in names:
+                known = ", ".join(names) or "none"
+                problems.append((f"{where}.containerName", f"{target!r} is not a container of this task definition; containers: {known}"))
+                continue
+            if target == container.get("name"):
+                problems.append((f"{where}.containerName", "a container cannot depend on itself"))
+                continue
+            graph.setdefault(container.get("name"), set()).add(target)
+            target_def = containers[names[target]]
+            if condition == "HEALTHY" and not target_def.get("healthCheck"):
+                problems.append((f"{where}.condition", f"HEALTHY needs a healthCheck on container {target!r}"))
+            if condition in ("COMPLETE", "SUCCESS") and target_def.get("essential", True):
+                problems.append(
+                    (f"{where}.condition", f"{condition} cannot wait on essential container {target!r}; mark it essential: false")
+                )
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        cycle = " -> ".join(err.args[1])
+        problems.append(("containerDefinitions", f"dependsOn forms a cycle: {cycle}"))
+    return problems
+
+
+def _container_size_problems(containers: list[Any], task: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for key, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        try:
+            task_value = parse(task[key]) if isinstance(task.get(key), str) else None
+        except SizeError:
+            continue
+        total = sum(c.get(key) or 0 for c in containers if isinstance(c, dict) and isinstance(c.get(key), int))
+        if task_value is not None and total > task_value:
+            problems.append(
+                (f"containerDefinitions[*].{key}", f"containers ask for {total} in total, more than the task's {key} {task_value}")
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def comparable(task_definition: dict[str, Any]) -> dict[str, Any]:
+    """The part of a task definition that decides what runs, as ECS would store it.
+
+    Works on both a request we are about to send and what DescribeTaskDefinition returns:
+    keeps only registrable keys, drops tags (they carry the Airflow run id), fills the
+    defaults ECS fills in and drops empty values, so equal meaning compares equal.
+    """
+    awsvpc = task_definition.get("networkMode") == "awsvpc"
+    result: dict[str, Any] = {}
+    for key in registrable_keys():
+        if key == "tags" or key not in task_definition:
+            continue
+        result[key] = copy.deepcopy(task_definition[key])
+    for key, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        if key in result:
+            try:
+                result[key] = str(parse(result[key]))
+            except SizeError:
+                pass
+    if isinstance(result.get("requiresCompatibilities"), list):
+        result["requiresCompatibilities"] = sorted(result["requiresCompatibilities"])
+    result["containerDefinitions"] = [
+        _comparable_container(c, awsvpc) for c in result.get("containerDefinitions") or [] if isinstance(c, dict)
+    ]
+    return _drop_empty(result)
+
+
+def _comparable_container(container: dict[str, Any], awsvpc: bool) -> dict[str, Any]:
+    container = copy.deepcopy(container)
+    container.setdefault("essential", True)
+    if container.get("cpu") == 0:
+        del container["cpu"]
+    for mapping in container.get("portMappings") or []:
+        mapping.setdefault("protocol", "tcp")
+        if awsvpc and "containerPort" in mapping:
+            mapping.setdefault("hostPort", mapping["containerPort"])
+    for key in ("environment", "secrets"):
+        if isinstance(container.get(key), list):
+            container[key] = sorted(container[key], key=lambda item: str(item.get("name")))
+    return container
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def same_task_definition(requested: dict[str, Any], registered: dict[str, Any]) -> bool:
+    """True when registering ``requested`` would give what ``registered`` already is."""
+    return comparable(requested) == comparable(registered)
