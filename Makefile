@@ -1,0 +1,24 @@
+# Each target installs what it needs into .venv on first use (only Python 3.11 and make required).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install test demo clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+demo: $(INSTALLED)
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache
