@@ -83,18 +83,19 @@ class FargateHook(EcsHook):
         request = {**request, "tags": to_ecs_tags(tags)}
         return self.conn.register_task_definition(**request)["taskDefinition"]
 
-    def deregister_task_definition(self, task_definition_arn: str) -> bool:
-        """Deregister one revision; False if it was already INACTIVE or unknown."""
-        current = self.describe_task_definition(task_definition_arn)
+    def deregister_task_definition(self, task_definition: str) -> str | None:
+        """Deregister one revision (ARN or family:revision); its ARN, or None if already INACTIVE or unknown."""
+        current = self.describe_task_definition(task_definition)
         if current is None or current.get("status") != "ACTIVE":
-            return False
+            return None
         try:
-            self.conn.deregister_task_definition(taskDefinition=task_definition_arn)
+            return self.conn.deregister_task_definition(taskDefinition=current["taskDefinitionArn"])["taskDefinition"][
+                "taskDefinitionArn"
+            ]
         except ClientError as err:
             if _is_not_found(err):
-                return False
+                return None
             raise
-        return True
 
     def delete_task_definitions(self, task_definition_arns: list[str]) -> list[dict[str, Any]]:
         """Delete INACTIVE revisions, ten per call (the API's limit); return the failures."""

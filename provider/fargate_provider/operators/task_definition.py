@@ -64,9 +64,9 @@ class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
             )
 
     def _search_paths(self) -> list[str]:
-        dag = getattr(self, "dag", None)
-        if dag is None:
+        if not self.has_dag():
             return []
+        dag = self.dag
         folder = str(Path(dag.fileloc).parent) if getattr(dag, "fileloc", None) else None
         return [p for p in [folder, *(dag.template_searchpath or ())] if p]
 
@@ -132,16 +132,22 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
                 "Family %s has %d ACTIVE revision(s); deregistering %d, keeping %s.",
                 name, len(active), len(targets), [revision_of(a) for a in kept] or "none",
             )
-        deregistered = []
-        for arn in targets:
-            if self.hook.deregister_task_definition(arn):
+        deregistered, to_delete = [], []
+        for target in targets:
+            arn = self.hook.deregister_task_definition(target)
+            if arn:
                 self.log.info("Deregistered %s.", arn)
                 deregistered.append(arn)
-            else:
-                self.log.info("%s is already INACTIVE or gone; nothing to deregister.", arn)
-        if self.delete:
-            to_delete = [a for a in targets if (self.hook.describe_task_definition(a) or {}).get("status") == "INACTIVE"]
-            failures = self.hook.delete_task_definitions(to_delete) if to_delete else []
+                if self.delete:
+                    to_delete.append(arn)
+                continue
+            current = self.hook.describe_task_definition(target) if self.delete else None
+            if current is not None and current.get("status") == "INACTIVE":
+                # Deregistered by an earlier try whose delete did not happen: finish the job.
+                to_delete.append(current["taskDefinitionArn"])
+            self.log.info("%s is already INACTIVE or gone; nothing to deregister.", target)
+        if to_delete:
+            failures = self.hook.delete_task_definitions(to_delete)
             for failure in failures:
                 self.log.warning("Could not delete %s: %s", failure.get("arn"), failure.get("reason"))
             self.log.info("Deleted %d task definition revision(s).", len(to_delete) - len(failures))

@@ -1,0 +1,159 @@
+"""Loading, defaults and comparison of task-definition specs (no AWS here)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fargate_provider.task_definition_spec import (
+    TaskDefinitionError,
+    comparable,
+    load_task_definition,
+    same_task_definition,
+    validate_task_definition,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "dags" / "task_definitions" / "sample-fargate.json5"
+
+
+def minimal(**overrides):
+    spec = {
+        "family": "web",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": "nginx:1.27"}],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def test_json5_with_comments_and_trailing_commas(tmp_path):
+    path = tmp_path / "td.json5"
+    path.write_text(
+        """
+        // AWS tutorials write it like this
+        {
+          "family": "tutorial", /* block comment */
+          "cpu": "256", "memory": "512",
+          "containerDefinitions": [{"name": "a", "image": "busybox",},],
+        }
+        """
+    )
+    spec = load_task_definition(str(path))
+    assert spec["family"] == "tutorial"
+    assert spec["containerDefinitions"] == [{"name": "a", "image": "busybox"}]
+
+
+def test_json_file_and_text_and_dict_give_the_same_spec(tmp_path):
+    spec = minimal()
+    path = tmp_path / "td.json"
+    path.write_text(json.dumps(spec))
+    assert load_task_definition(str(path)) == spec
+    assert load_task_definition(json.dumps(spec)) == spec
+    assert load_task_definition(spec) == spec and load_task_definition(spec) is not spec
+
+
+def test_relative_path_is_found_in_search_paths(tmp_path):
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "x.json").write_text(json.dumps(minimal(family="found")))
+    assert load_task_definition("defs/x.json", search_paths=[tmp_path])["family"] == "found"
+
+
+def test_render_is_applied_to_file_text(tmp_path):
+    path = tmp_path / "td.json"
+    path.write_text(json.dumps(minimal(family="FAMILY")))
+    spec = load_task_definition(str(path), render=lambda text: text.replace("FAMILY", "rendered"))
+    assert spec["family"] == "rendered"
+
+
+def test_the_shipped_sample_validates_with_fargate_defaults():
+    request = validate_task_definition(load_task_definition(SAMPLE))
+    assert request["family"] == "sample-fargate"
+    assert request["networkMode"] == "awsvpc"
+    assert request["requiresCompatibilities"] == ["FARGATE"]
+
+
+def test_defaults_and_canonical_sizes():
+    request = validate_task_definition({**minimal(cpu="1 vCPU", memory="2 GB")}, family="other")
+    assert request["cpu"] == "1024" and request["memory"] == "2048"
+    assert request["family"] == "other"
+    assert request["requiresCompatibilities"] == ["FARGATE"] and request["networkMode"] == "awsvpc"
+
+
+def test_integer_sizes_are_accepted():
+    request = validate_task_definition(minimal(cpu=512, memory=1024))
+    assert (request["cpu"], request["memory"]) == ("512", "1024")
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(TaskDefinitionError) as err:
+        validate_task_definition(minimal(cpu="300", containerDefinitions=[{"name": "", "image": ""}]))
+    paths = [path for path, _ in err.value.problems]
+    assert "cpu" in paths and "containerDefinitions[0].name" in paths and "containerDefinitions[0].image" in paths
+
+
+def test_comparison_ignores_what_ecs_fills_in_and_tags():
+    requested = validate_task_definition(
+        minimal(
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "nginx:1.27",
+                    "portMappings": [{"containerPort": 80}],
+                    "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}],
+                }
+            ],
+            tags=[{"key": "x", "value": "1"}],
+        )
+    )
+    # What DescribeTaskDefinition answers: defaults filled, output-only keys, other tags.
+    described = {
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3",
+        "family": "web",
+        "revision": 3,
+        "status": "ACTIVE",
+        "cpu": "256",
+        "memory": "512",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "compatibilities": ["EC2", "FARGATE"],
+        "volumes": [],
+        "placementConstraints": [],
+        "registeredAt": "2026-11-28T00:00:00Z",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": "nginx:1.27",
+                "cpu": 0,
+                "essential": True,
+                "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}],
+                "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                "mountPoints": [],
+                "volumesFrom": [],
+            }
+        ],
+        "tags": [{"key": "airflow-run-id", "value": "another run"}],
+    }
+    assert same_task_definition(requested, described)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image": "nginx:1.28"},
+        {"command": ["echo", "hi"]},
+        {"environment": [{"name": "A", "value": "changed"}]},
+        {"essential": False, "name": "app"},
+    ],
+)
+def test_comparison_sees_real_changes(change):
+    base = validate_task_definition(minimal(containerDefinitions=[{"name": "app", "image": "nginx:1.27", "environment": [{"name": "A", "value": "1"}]}, {"name": "side", "image": "x"}]))
+    changed = json.loads(json.dumps(base))
+    changed["containerDefinitions"][0].update(change)
+    assert not same_task_definition(changed, base)
+
+
+def test_comparison_sees_size_changes():
+    assert not same_task_definition(validate_task_definition(minimal(memory="1024")), validate_task_definition(minimal()))
+    assert comparable(minimal(cpu="0.25 vCPU")) == comparable(minimal(cpu="256"))
