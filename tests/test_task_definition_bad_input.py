@@ -139,20 +139,31 @@ def test_bad_tags_are_refused_before_any_aws_call(moto, tags, message):
 
 
 def test_bad_input_fails_the_airflow_task_with_the_field_named(airflow, moto, capfd):
-    dag_id = airflow.write_dag(
-        """
-        from airflow.sdk import DAG
-        from fargate_provider.operators.task_definition import FargateRegisterTaskDefinitionOperator
-        with DAG(DAG_ID, schedule=None):
-            FargateRegisterTaskDefinitionOperator(
-                task_id="register",
-                task_definition={"family": "web", "cpu": "256", "memory": "4096",
-                                 "containerDefinitions": [{"name": "app", "image": "nginx"}]},
-            )
-        """
+    dag_id = airflow.write_operator_dag(
+        "fargate_provider.operators.task_definition.FargateRegisterTaskDefinitionOperator",
+        'task_definition={"family": "web", "cpu": "256", "memory": "4096", '
+        '"containerDefinitions": [{"name": "app", "image": "nginx"}]}',
     )
     with record_aws_calls() as recorder:
         result = airflow.run(dag_id, capfd)
-    assert result.task_states == {"register": "failed"}
+    assert result.task_states == {"task": "failed"}
     assert "memory: memory 4096 MiB does not fit cpu 256" in result.log
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"task_definition": ""}, "task_definition: give a family, family:revision or a task definition ARN"),
+        ({"task_definition": "web", "keep_latest": -1}, "keep_latest: must be a whole number, 0 or more, got -1"),
+        ({"task_definition": "web", "keep_latest": "two"}, "keep_latest: must be a whole number, 0 or more, got 'two'"),
+    ],
+)
+def test_bad_deregister_input_is_refused_before_any_aws_call(moto, kwargs, message):
+    from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
+
+    operator = FargateDeregisterTaskDefinitionOperator(task_id="deregister", **kwargs)
+    with record_aws_calls() as recorder, pytest.raises(ValueError) as err:
+        operator.execute(context={})
+    assert message in str(err.value)
     assert recorder.calls == []

@@ -133,22 +133,14 @@ def test_unchanged_spec_is_reused_across_runs(airflow, moto, capfd):
 
 
 def test_skip_if_unchanged_false_always_registers(airflow, moto, capfd):
-    dag_id = airflow.write_dag(
-        """
-        from airflow.sdk import DAG
-        from fargate_provider.operators.task_definition import FargateRegisterTaskDefinitionOperator
-        with DAG(DAG_ID, schedule=None):
-            FargateRegisterTaskDefinitionOperator(
-                task_id="register",
-                task_definition={"family": "always", "cpu": "256", "memory": "512",
-                                 "containerDefinitions": [{"name": "app", "image": "busybox"}]},
-                skip_if_unchanged=False,
-            )
-        """
+    dag_id = airflow.write_operator_dag(
+        "fargate_provider.operators.task_definition.FargateRegisterTaskDefinitionOperator",
+        'task_definition={"family": "always", "cpu": "256", "memory": "512", '
+        '"containerDefinitions": [{"name": "app", "image": "busybox"}]}, skip_if_unchanged=False',
     )
     airflow.run(dag_id, capfd)
     second = airflow.run(dag_id, capfd)
-    assert second.xcom["register"].endswith("always:2")
+    assert second.xcom["task"].endswith("always:2")
     cleanup(airflow, capfd, "always")
 
 

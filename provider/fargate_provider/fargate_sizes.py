@@ -27,36 +27,30 @@ class SizeError(ValueError):
     """A cpu or memory value that is not a Fargate size; the message says what is allowed."""
 
 
-def parse_cpu(value: int | str) -> int:
-    """CPU units from 256, "256", "1 vCPU" or "0.25 vcpu" (as ECS accepts them)."""
+def _parse_quantity(value: int | str, pattern: re.Pattern[str], what: str, hint: str) -> int:
+    """An integer as is; a string "N" or "N <big unit>" (the unit multiplies by 1024)."""
     if isinstance(value, bool):
-        raise SizeError(f"{value!r} is not a cpu value; use CPU units (e.g. 1024) or 'N vCPU'")
+        raise SizeError(f"{value!r} is not a {what} value; use {hint}")
     if isinstance(value, int):
         return value
-    match = _CPU_RE.match(str(value))
+    match = pattern.match(str(value))
     if not match:
-        raise SizeError(f"{value!r} is not a cpu value; use CPU units (e.g. '1024') or 'N vCPU' (e.g. '1 vCPU')")
-    number, unit = float(match.group(1)), match.group(2)
-    units = number * 1024 if unit else number
-    if units != int(units):
-        raise SizeError(f"{value!r} is not a whole number of CPU units")
-    return int(units)
+        raise SizeError(f"{value!r} is not a {what} value; use {hint}")
+    number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    amount = number * 1024 if unit and not unit.startswith("m") else number
+    if amount != int(amount):
+        raise SizeError(f"{value!r} is not a whole number of {'CPU units' if what == 'cpu' else 'MiB'}")
+    return int(amount)
+
+
+def parse_cpu(value: int | str) -> int:
+    """CPU units from 256, "256", "1 vCPU" or "0.25 vcpu" (as ECS accepts them)."""
+    return _parse_quantity(value, _CPU_RE, "cpu", "CPU units (e.g. '1024') or 'N vCPU' (e.g. '1 vCPU')")
 
 
 def parse_memory(value: int | str) -> int:
     """Memory in MiB from 2048, "2048", "2 GB" or "0.5GB" (as ECS accepts them)."""
-    if isinstance(value, bool):
-        raise SizeError(f"{value!r} is not a memory value; use MiB (e.g. 2048) or 'N GB'")
-    if isinstance(value, int):
-        return value
-    match = _MEMORY_RE.match(str(value))
-    if not match:
-        raise SizeError(f"{value!r} is not a memory value; use MiB (e.g. '2048') or 'N GB' (e.g. '2 GB')")
-    number, unit = float(match.group(1)), (match.group(2) or "").lower()
-    mib = number * 1024 if unit in ("gb", "gib") else number
-    if mib != int(mib):
-        raise SizeError(f"{value!r} is not a whole number of MiB")
-    return int(mib)
+    return _parse_quantity(value, _MEMORY_RE, "memory", "MiB (e.g. '2048') or 'N GB' (e.g. '2 GB')")
 
 
 def _describe_memory(memories: tuple[int, ...]) -> str:

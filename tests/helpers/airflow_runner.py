@@ -33,6 +33,15 @@ class AirflowRunner:
         (self.dags_folder / f"{dag_id}.py").write_text(source)
         return dag_id
 
+    def write_operator_dag(self, operator: str, arguments: str, params: dict | None = None) -> str:
+        """A DAG of one task, ``operator`` ("module.Class") called with ``arguments`` (source text)."""
+        module, _, name = operator.rpartition(".")
+        return self.write_dag(
+            f"from airflow.sdk import DAG\nfrom {module} import {name}\n"
+            f"with DAG(DAG_ID, schedule=None, params={params or {}!r}):\n"
+            f"    {name}(task_id='task', {arguments})\n"
+        )
+
     def run(self, dag_id: str, capfd: pytest.CaptureFixture | None = None, **test_kwargs: Any) -> DagRunResult:
         from airflow.dag_processing.dagbag import DagBag
 

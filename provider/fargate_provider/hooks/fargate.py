@@ -155,26 +155,28 @@ class FargateHook(EcsHook):
         paginator = self.conn.get_paginator("list_tasks")
         return [arn for page in paginator.paginate(cluster=cluster, desiredStatus="RUNNING") for arn in page["taskArns"]]
 
-    def delete_services(self, cluster: str, services: list[str], delay: int = 2, max_attempts: int = 300) -> None:
+    def delete_services(self, cluster: str, services: list[str]) -> None:
         """Scale each service to 0, delete it (force) and wait until all are INACTIVE."""
         for service in services:
             self.conn.update_service(cluster=cluster, service=service, desiredCount=0)
             self.conn.delete_service(cluster=cluster, service=service, force=True)
-        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
-            self.get_waiter("services_inactive").wait(
-                cluster=cluster,
-                services=services[start : start + DESCRIBE_SERVICES_BATCH],
-                WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
-            )
+        self._wait_in_batches("services_inactive", cluster, "services", services, DESCRIBE_SERVICES_BATCH)
 
-    def stop_tasks(self, cluster: str, tasks: list[str], reason: str, delay: int = 2, max_attempts: int = 300) -> None:
-        """Stop tasks and wait until they are STOPPED (botocore's tasks_stopped waiter)."""
+    def stop_tasks(self, cluster: str, tasks: list[str], reason: str) -> None:
+        """Stop tasks and wait until they are STOPPED."""
         for task in tasks:
             self.conn.stop_task(cluster=cluster, task=task, reason=reason)
-        for start in range(0, len(tasks), DESCRIBE_TASKS_BATCH):
-            self.get_waiter("tasks_stopped").wait(
+        self._wait_in_batches("tasks_stopped", cluster, "tasks", tasks, DESCRIBE_TASKS_BATCH)
+
+    def _wait_in_batches(
+        self, waiter_name: str, cluster: str, key: str, items: list[str], batch: int, delay: int = 2, max_attempts: int = 300
+    ) -> None:
+        """botocore's waiter, one Describe call per poll covering up to the API's batch limit."""
+        waiter = self.get_waiter(waiter_name)
+        for start in range(0, len(items), batch):
+            waiter.wait(
                 cluster=cluster,
-                tasks=tasks[start : start + DESCRIBE_TASKS_BATCH],
+                **{key: items[start : start + batch]},
                 WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
             )
 

@@ -118,9 +118,12 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
     def execute(self, context) -> list[str]:
         if not isinstance(self.task_definition, str) or not self.task_definition.strip():
             raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
-        keep_latest = int(self.keep_latest)
+        try:
+            keep_latest = int(self.keep_latest)
+        except (TypeError, ValueError):
+            keep_latest = -1
         if keep_latest < 0:
-            raise ValueError(f"keep_latest: must be 0 or more, got {keep_latest}")
+            raise ValueError(f"keep_latest: must be a whole number, 0 or more, got {self.keep_latest!r}")
         name = name_from_arn(self.task_definition.strip())
         if ":" in name:
             targets = [self.task_definition.strip()]
