@@ -1,0 +1,5 @@
+import sys
+
+from fargate_provider.local.cli import main
+
+sys.exit(main())

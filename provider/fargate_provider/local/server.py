@@ -1,0 +1,234 @@
+"""LocalEcs: moto's server in-process, the ECS control plane beside it, and a control endpoint.
+
+One HTTP port serves both: AWS API calls (moto, with ECS's Fargate operations answered by
+the control plane) and ``/_fargate_local/…`` (health, network, reset, behaviours, faults,
+timing). A background thread advances emulated time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from fargate_provider.local import moto_bridge as bridge
+from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours
+from fargate_provider.local.control_plane import ControlPlane
+from fargate_provider.local.moto_bridge import EcsError
+
+ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+CONTROL_PREFIX = "/_fargate_local/"
+_CREDENTIAL_RE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/")
+
+
+def _json_response(start_response, status: int, payload: Any, content_type: str = "application/json") -> list[bytes]:
+    body = json.dumps(payload, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _ecs_error(start_response, error: EcsError) -> list[bytes]:
+    return _json_response(
+        start_response, error.status, {"__type": error.code, "message": error.message}, "application/x-amz-json-1.1"
+    )
+
+
+class _QuietRequestHandler(bridge.MotoRequestHandler):
+    """No access log line per request (the emulator answers hundreds a second)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class LocalEcs:
+    """The local ECS emulator. ``start()``, use ``endpoint``, ``reset()``, ``stop()``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, region: str = "us-east-1", seed: int = 0, speed: float | None = None, verbose: bool = False):
+        self.host, self.port, self.region, self.verbose = host, port, region, verbose
+        self.behaviours = Behaviours(seed=seed)
+        if speed is not None:
+            self.behaviours.timing.update({"speed": speed})
+        self.control_plane = ControlPlane(self.behaviours)
+        self.network: dict[str, Any] = {}
+        self._moto_app = bridge.make_moto_app()
+        self._server: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "call start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LocalEcs:
+        self._server = make_server(self.host, self.port, self, threaded=True, request_handler=bridge.MotoRequestHandler if self.verbose else _QuietRequestHandler)
+        self._stopping.clear()
+        self.reset()
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, name="fargate-local-http", daemon=True),
+            threading.Thread(target=self._reconcile_forever, name="fargate-local-reconciler", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def __enter__(self) -> LocalEcs:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def reset(self, seed: int | None = None) -> dict[str, Any]:
+        """Forget everything (moto's state, faults, behaviours), then recreate the network."""
+        with self.control_plane.lock:
+            bridge.reset_moto()
+            self.behaviours.clear(seed)
+            self.control_plane.reset()
+            self.network = bridge.create_network(bridge.account_for_access_key(None), self.region)
+        return self.network
+
+    def _reconcile_forever(self) -> None:
+        while not self._stopping.wait(0.02):
+            with self.control_plane.lock:
+                try:
+                    self.control_plane.tick()
+                except Exception:  # keep the emulator alive; the error shows in the server log
+                    import logging
+
+                    logging.getLogger(__name__).exception("fargate-local reconciler step failed")
+
+    # ------------------------------------------------------------------ Python API (same as the control endpoint)
+
+    def add_behaviour(self, **rule: Any) -> None:
+        self.behaviours.add(Behaviour.from_dict(rule))
+
+    def add_api_fault(self, operation: str, kind: str = "throttle", rate: float = 1.0, count: int | None = None) -> None:
+        self.behaviours.add_api_fault(ApiFault.from_dict({"operation": operation, "kind": kind, "rate": rate, "count": count}))
+
+    def set_timing(self, **values: float) -> None:
+        self.behaviours.timing.update(values)
+
+    def describe(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "network": self.network, **self.behaviours.describe()}
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(CONTROL_PREFIX) :].strip("/"))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(ECS_TARGET_PREFIX):
+            with self.control_plane.lock:
+                return self._moto(environ, start_response)
+        operation = target[len(ECS_TARGET_PREFIX) :]
+        fault = self.behaviours.api_fault_for(operation)
+        if fault is not None:
+            if fault.kind == "throttle":
+                return _ecs_error(start_response, EcsError("ThrottlingException", "Rate exceeded", 400))
+            return _ecs_error(start_response, EcsError("ServerException", "Service Unavailable. Please try again later.", 500))
+        body_bytes = _read_body(environ)
+        account, region = self._account_and_region(environ)
+        with self.control_plane.lock:
+            try:
+                body = json.loads(body_bytes or b"{}")
+                result = self.control_plane.handle(operation, account, region, body, self._forwarder(environ))
+            except EcsError as error:
+                return _ecs_error(start_response, error)
+            except Exception as error:  # a bug of ours must look like an AWS 500, not hang the client
+                return _ecs_error(start_response, bridge.converted(error))
+            if result is None:
+                environ["wsgi.input"] = io.BytesIO(body_bytes)
+                return self._moto(environ, start_response)
+            return _json_response(start_response, 200, result, "application/x-amz-json-1.1")
+
+    def _moto(self, environ, start_response) -> list[bytes]:
+        # Consume moto's (possibly lazy) body while holding the lock.
+        return list(self._moto_app(environ, start_response))
+
+    @staticmethod
+    def _account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
+        match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        access_key, region = (match.group(1), match.group(2)) if match else (None, "us-east-1")
+        return bridge.account_for_access_key(access_key), region
+
+    def _forwarder(self, environ: dict[str, Any]):
+        def forward(operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+            body = json.dumps(payload).encode()
+            inner = dict(environ)
+            inner.update(
+                {
+                    "HTTP_X_AMZ_TARGET": ECS_TARGET_PREFIX + operation,
+                    "wsgi.input": io.BytesIO(body),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REQUEST_METHOD": "POST",
+                }
+            )
+            captured: dict[str, Any] = {}
+
+            def start_response(status, headers, exc_info=None):
+                captured["status"] = int(status.split()[0])
+
+            data = json.loads(b"".join(self._moto_app(inner, start_response)) or b"{}")
+            if captured["status"] != 200:
+                raise EcsError(data.get("__type", "ServerException"), data.get("message", ""), captured["status"])
+            return data
+
+        return forward
+
+    # ------------------------------------------------------------------ control endpoint
+
+    def _control(self, environ, start_response, route: str) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            payload = json.loads(_read_body(environ) or b"{}")
+            if route == "health":
+                return _json_response(start_response, 200, {"status": "ok"})
+            if route in ("", "describe"):
+                return _json_response(start_response, 200, self.describe())
+            if route == "network":
+                return _json_response(start_response, 200, self.network)
+            if route == "reset" and method == "POST":
+                return _json_response(start_response, 200, self.reset(payload.get("seed")))
+            if route == "behaviours" and method == "POST":
+                self.add_behaviour(**payload)
+                return _json_response(start_response, 200, self.behaviours.describe())
+            if route == "api-faults" and method == "POST":
+                self.add_api_fault(**payload)
+                return _json_response(start_response, 200, self.behaviours.describe())
+            if route in ("behaviours", "api-faults") and method == "DELETE":
+                with self.behaviours._lock:
+                    (self.behaviours.rules if route == "behaviours" else self.behaviours.api_faults).clear()
+                return _json_response(start_response, 200, self.behaviours.describe())
+            if route == "timing" and method in ("POST", "PUT"):
+                self.set_timing(**payload)
+                return _json_response(start_response, 200, asdict(self.behaviours.timing))
+        except (ValueError, TypeError) as error:
+            return _json_response(start_response, 400, {"error": str(error)})
+        return _json_response(start_response, 404, {"error": f"no route {method} {CONTROL_PREFIX}{route}"})
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length else b""
