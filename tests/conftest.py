@@ -7,7 +7,6 @@ this configuration and never the developer's own.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -38,31 +37,44 @@ pytest_plugins = ["tests.helpers.airflow_runner"]
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto server on a free port; AWS_ENDPOINT_URL and aws_default point at it."""
-    from moto.server import ThreadedMotoServer
+def local_ecs():
+    """The local ECS emulator on a free port; AWS_ENDPOINT_URL and aws_default point at it."""
+    from fargate_provider.local.server import LocalEcs
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    emulator = LocalEcs(port=0).start()
+    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        {"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1"}}
     )
-    yield endpoint
-    server.stop()
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture
-def moto(moto_endpoint):
-    """A clean moto for one test; afterwards, fail the test if it left ECS resources behind."""
-    aws.reset(moto_endpoint)
-    yield moto_endpoint
-    leftovers = aws.ecs_leftovers(moto_endpoint)
-    aws.reset(moto_endpoint)
+def emulator(local_ecs):
+    """A clean emulator for one test; afterwards, fail the test if it left ECS resources behind."""
+    local_ecs.reset()
+    yield local_ecs
+    leftovers = aws.ecs_leftovers(local_ecs.endpoint)
+    local_ecs.reset()
     assert not leftovers, f"test left resources behind: {leftovers}"
+
+
+@pytest.fixture
+def moto(emulator):
+    """The endpoint URL of a clean emulator (moto plus the Fargate control plane)."""
+    return emulator.endpoint
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """For tests that must make no AWS call: any call that slips through goes to a closed port."""
+    closed = "http://127.0.0.1:9"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": closed, "region_name": "us-east-1", "config_kwargs": {"retries": {"max_attempts": 1}}}}),
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
 
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
@@ -77,35 +74,34 @@ def test_create_is_idempotent_and_delete_of_missing_is_success(airflow, moto, ca
     assert "Cluster batch does not exist (or is already INACTIVE); nothing to delete" in again.log
 
 
-def _network(endpoint):
-    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
-    vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.10.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="svc", Description="svc", VpcId=vpc)["GroupId"]
-    return ec2, subnet, group
-
-
-def _populate(endpoint):
-    """Two services and one running task in cluster 'batch' (the task on an EC2 container instance:
-    plain moto starts no Fargate tasks)."""
-    client = ecs(endpoint)
+def _populate(emulator):
+    """Two Fargate services and one running one-off task in cluster 'batch'."""
+    client = ecs(emulator.endpoint)
     client.create_cluster(clusterName="batch")
-    ec2, subnet, group = _network(endpoint)
     client.register_task_definition(
         family="svc", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
         containerDefinitions=[{"name": "app", "image": "nginx"}],
     )
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
     for name in ("api", "worker"):
         client.create_service(
             cluster="batch", serviceName=name, taskDefinition="svc", desiredCount=1, launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+            networkConfiguration=network,
         )
-    image_id = ec2.describe_images()["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    client.register_container_instance(cluster="batch", instanceIdentityDocument=json.dumps({"instanceId": instance}))
-    client.register_task_definition(family="ec2job", containerDefinitions=[{"name": "job", "image": "busybox", "memory": 128}])
-    task = client.run_task(cluster="batch", taskDefinition="ec2job")["tasks"][0]["taskArn"]
-    return task
+    emulator.add_behaviour(family="job", run_seconds=3600)  # a one-off task that is still running
+    client.register_task_definition(
+        family="job", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "job", "image": "busybox"}],
+    )
+    task = client.run_task(cluster="batch", taskDefinition="job", launchType="FARGATE", networkConfiguration=network)
+    task_arn = task["tasks"][0]["taskArn"]
+    client.get_waiter("tasks_running").wait(cluster="batch", tasks=[task_arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    return task_arn
 
 
 def _deregister_all(endpoint):
@@ -114,26 +110,27 @@ def _deregister_all(endpoint):
         client.deregister_task_definition(taskDefinition=arn)
 
 
-def test_delete_refuses_a_cluster_in_use_and_names_what_is_in_it(airflow, moto, capfd):
-    task = _populate(moto)
+def test_delete_refuses_a_cluster_in_use_and_names_what_is_in_it(airflow, emulator, capfd):
+    task = _populate(emulator)
     delete = airflow.write_dag(DELETE_DAG.replace("{cascade}", "False"))
     result = airflow.run(delete, capfd)
     assert result.task_states == {"delete": "failed"}
-    assert "Cluster batch still has 2 service(s) ['api', 'worker'] and 1 task(s)" in result.log
+    assert "Cluster batch still has 2 service(s) ['api', 'worker'] and " in result.log
     assert task.rsplit("/", 1)[1] in result.log
     assert "set cascade=True" in result.log
-    assert cluster(moto)["status"] == "ACTIVE"
+    assert cluster(emulator.endpoint)["status"] == "ACTIVE"
 
     cascade = airflow.write_dag(DELETE_DAG.replace("{cascade}", "True"))
     result = airflow.run(cascade, capfd)
     assert result.task_states == {"delete": "success"}
-    client = ecs(moto)
+    client = ecs(emulator.endpoint)
     services = client.describe_services(cluster="batch", services=["api", "worker"])["services"]
     assert {s["status"] for s in services} == {"INACTIVE"}
-    assert client.describe_tasks(cluster="batch", tasks=[task])["tasks"][0]["lastStatus"] == "STOPPED"
-    assert cluster(moto)["status"] == "INACTIVE"
+    stopped = client.describe_tasks(cluster="batch", tasks=[task])["tasks"][0]
+    assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "UserInitiated")
+    assert cluster(emulator.endpoint)["status"] == "INACTIVE"
     assert "Deleting 2 service(s) in batch" in result.log and "Stopping 1 task(s) in batch" in result.log
-    _deregister_all(moto)
+    _deregister_all(emulator.endpoint)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +153,7 @@ def test_delete_refuses_a_cluster_in_use_and_names_what_is_in_it(airflow, moto, 
         ({"cluster_name": "c", "tags": {"managed-by": "someone"}}, "tags.managed-by: is set by the provider itself"),
     ],
 )
-def test_bad_cluster_input_is_refused_before_any_aws_call(moto, kwargs, message):
+def test_bad_cluster_input_is_refused_before_any_aws_call(no_aws, kwargs, message):
     operator = FargateCreateClusterOperator(task_id="create", **kwargs)
     with record_aws_calls() as recorder, pytest.raises(ValueError) as err:
         operator.execute(context={})

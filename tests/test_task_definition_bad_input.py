@@ -97,7 +97,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, task_definition, field, allowed", CASES, ids=[c[0] for c in CASES])
-def test_bad_task_definition_is_refused_before_any_aws_call(moto, name, task_definition, field, allowed):
+def test_bad_task_definition_is_refused_before_any_aws_call(no_aws, name, task_definition, field, allowed):
     operator = FargateRegisterTaskDefinitionOperator(task_id=f"bad_{name.replace('-', '_')}", task_definition=task_definition)
     with record_aws_calls() as recorder, pytest.raises(ValueError) as err:
         operator.execute(context={})
@@ -111,7 +111,7 @@ def test_suite_is_large_enough():
     assert len(CASES) >= 25
 
 
-def test_values_never_appear_in_errors(moto):
+def test_values_never_appear_in_errors(no_aws):
     secretish = 918273645
     bad = containers(container(environment=[{"name": "PASSWORD", "value": secretish}]))
     operator = FargateRegisterTaskDefinitionOperator(task_id="leak", task_definition=bad)
@@ -131,14 +131,14 @@ def test_values_never_appear_in_errors(moto):
         ({"team": "a|b"}, "tags.team: tags may use letters"),
     ],
 )
-def test_bad_tags_are_refused_before_any_aws_call(moto, tags, message):
+def test_bad_tags_are_refused_before_any_aws_call(no_aws, tags, message):
     operator = FargateRegisterTaskDefinitionOperator(task_id="tags", task_definition=spec(), tags=tags)
     with record_aws_calls() as recorder, pytest.raises(ValueError, match=message.replace("(", r"\(").replace("'", "'")):
         operator.execute(context={})
     assert recorder.calls == []
 
 
-def test_bad_input_fails_the_airflow_task_with_the_field_named(airflow, moto, capfd):
+def test_bad_input_fails_the_airflow_task_with_the_field_named(airflow, no_aws, capfd):
     dag_id = airflow.write_operator_dag(
         "fargate_provider.operators.task_definition.FargateRegisterTaskDefinitionOperator",
         'task_definition={"family": "web", "cpu": "256", "memory": "4096", '
@@ -159,7 +159,7 @@ def test_bad_input_fails_the_airflow_task_with_the_field_named(airflow, moto, ca
         ({"task_definition": "web", "keep_latest": "two"}, "keep_latest: must be a whole number, 0 or more, got 'two'"),
     ],
 )
-def test_bad_deregister_input_is_refused_before_any_aws_call(moto, kwargs, message):
+def test_bad_deregister_input_is_refused_before_any_aws_call(no_aws, kwargs, message):
     from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
 
     operator = FargateDeregisterTaskDefinitionOperator(task_id="deregister", **kwargs)
