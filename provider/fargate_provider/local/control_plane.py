@@ -178,7 +178,7 @@ class ControlPlane:
             network_configuration=body.get("networkConfiguration"),
         )
         service.launch_type = body.get("launchType") if not body.get("capacityProviderStrategy") else None
-        service.capacity_provider_strategy = body.get("capacityProviderStrategy") or None
+        service.capacity_provider_strategy = _strategy(body.get("capacityProviderStrategy"))
         service.platform_family = "Linux"
         service.deployment_configuration = _deployment_configuration({}, body.get("deploymentConfiguration"))
         service.enable_execute_command = bool(body.get("enableExecuteCommand"))
@@ -224,7 +224,7 @@ class ControlPlane:
         if body.get("enableExecuteCommand") is not None:
             service.enable_execute_command = bool(body["enableExecuteCommand"])
         if body.get("capacityProviderStrategy"):
-            service.capacity_provider_strategy = body["capacityProviderStrategy"]
+            service.capacity_provider_strategy = _strategy(body["capacityProviderStrategy"])
             service.launch_type = None
             new_deployment = True
         if new_deployment:
@@ -671,6 +671,13 @@ class ControlPlane:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _strategy(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """As ECS stores a capacity provider strategy: weight and base filled in."""
+    if not items:
+        return None
+    return [{"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)} for i in items]
 
 
 def _fingerprint(body: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours
+from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
 
@@ -52,8 +52,7 @@ class LocalEcs:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, region: str = "us-east-1", seed: int = 0, speed: float | None = None, verbose: bool = False):
         self.host, self.port, self.region, self.verbose = host, port, region, verbose
         self.behaviours = Behaviours(seed=seed)
-        if speed is not None:
-            self.behaviours.timing.update({"speed": speed})
+        self.speed = speed
         self.control_plane = ControlPlane(self.behaviours)
         self.network: dict[str, Any] = {}
         self._moto_app = bridge.make_moto_app()
@@ -97,10 +96,11 @@ class LocalEcs:
         self.stop()
 
     def reset(self, seed: int | None = None) -> dict[str, Any]:
-        """Forget everything (moto's state, faults, behaviours), then recreate the network."""
+        """Forget everything (moto's state, behaviours, faults, timing), then recreate the network."""
         with self.control_plane.lock:
             bridge.reset_moto()
             self.behaviours.clear(seed)
+            self.behaviours.timing = Timing() if self.speed is None else Timing(speed=self.speed)
             self.control_plane.reset()
             self.network = bridge.create_network(bridge.account_for_access_key(None), self.region)
         return self.network

@@ -1,0 +1,74 @@
+"""Shared bits of the emulator tests: clients, a task definition, the network, polling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def client(emulator, service: str = "ecs", retries: int | None = None):
+    config = Config(retries={"mode": "standard", "max_attempts": retries}) if retries else None
+    return boto3.client(service, endpoint_url=emulator.endpoint, region_name="us-east-1", config=config)
+
+
+def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_group: str | None = None, **extra: Any) -> str:
+    container: dict[str, Any] = {"name": "app", "image": image, "essential": True}
+    if logs_group:
+        container["logConfiguration"] = {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": logs_group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"},
+        }
+    container.update(extra.pop("container", {}))
+    spec = {
+        "family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+        "cpu": "256", "memory": "512", "containerDefinitions": [container],
+    }
+    spec.update(extra)
+    return ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+
+
+def network(emulator, kind: str = "private", **extra: Any) -> dict[str, Any]:
+    return {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network[f"{kind}_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+            **extra,
+        }
+    }
+
+
+def wait(description: str, condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll until ``condition()`` is truthy; fail with ``description`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {description}")
+        time.sleep(interval)
+
+
+FAST = {"Delay": 0.1, "MaxAttempts": 300}
+
+
+def cleanup(ecs, cluster: str = "c") -> None:
+    """Delete services (force) and stop tasks, deregister task definitions, delete the cluster."""
+    services = ecs.list_services(cluster=cluster)["serviceArns"]
+    live = [s["serviceArn"] for s in ecs.describe_services(cluster=cluster, services=services)["services"] if s["status"] == "ACTIVE"] if services else []
+    for arn in live:
+        ecs.delete_service(cluster=cluster, service=arn, force=True)
+    if live:
+        ecs.get_waiter("services_inactive").wait(cluster=cluster, services=live, WaiterConfig=FAST)
+    tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
+    for arn in tasks:
+        ecs.stop_task(cluster=cluster, task=arn)
+    if tasks:
+        ecs.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=tasks, WaiterConfig=FAST)
+    for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]:
+        ecs.deregister_task_definition(taskDefinition=arn)
+    ecs.delete_cluster(cluster=cluster)
