@@ -21,7 +21,7 @@ def _with_connection(extra):
 def test_hook_uses_botocores_standard_retry_mode_by_default(airflow_db):
     with _with_connection({"region_name": "eu-west-1"}):
         hook = FargateHook(aws_conn_id="retry_test")
-        assert hook.config.retries == {"mode": "standard", "max_attempts": 10}
+        assert hook.config.retries == {"mode": "standard", "total_max_attempts": 10}
         assert hook.conn.meta.region_name == "eu-west-1"
 
 

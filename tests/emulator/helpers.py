@@ -11,7 +11,7 @@ from botocore.config import Config
 
 
 def client(emulator, service: str = "ecs", retries: int | None = None):
-    config = Config(retries={"mode": "standard", "max_attempts": retries}) if retries else None
+    config = Config(retries={"mode": "standard", "total_max_attempts": retries}) if retries else None
     return boto3.client(service, endpoint_url=emulator.endpoint, region_name="us-east-1", config=config)
 
 

@@ -50,7 +50,7 @@ class FargateHook(EcsHook):
     def conn_config(self):  # type: ignore[override]
         wrapper = super().conn_config
         if wrapper.botocore_config is None:
-            wrapper.botocore_config = Config(retries={"mode": "standard", "max_attempts": 10})
+            wrapper.botocore_config = Config(retries={"mode": "standard", "total_max_attempts": 10})
         return wrapper
 
     # ------------------------------------------------------------------ task definitions

@@ -25,6 +25,7 @@ class Timing:
     run: float = 20.0  # how long a one-off task's essential containers run by default
     stopping: float = 5.0  # SIGTERM to STOPPED
     crash_after: float = 3.0  # how long a crash-looping container stays up
+    stabilize: float = 10.0  # tasks must stay RUNNING this long before a rollout COMPLETES
     speed: float = 100.0  # 1.0 is realistic pace
 
     def real(self, seconds: float) -> float:

@@ -585,10 +585,16 @@ class ControlPlane:
                 service.deployments.remove(deployment)
 
         self._count(service, tasks)
+        # As ECS does, a deployment is only done once its tasks have stayed up for a while:
+        # tasks that crash right after starting never make a rollout COMPLETED.
+        settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
+        now = time.monotonic()
+        settled = all(now - t.emu.get("started", now) >= settle for t in alive(primary["id"]))
         steady = (
             len(service.deployments) == 1
             and primary["runningCount"] == primary["desiredCount"]
             and primary["pendingCount"] == 0
+            and settled
         )
         if steady and primary["rolloutState"] == "IN_PROGRESS":
             primary["rolloutState"] = "COMPLETED"
