@@ -1,0 +1,61 @@
+"""What the emulator relies on in moto. These fail loudly when the pinned moto changes."""
+
+from __future__ import annotations
+
+import inspect
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from fargate_provider.local import moto_bridge
+
+
+def test_moto_is_the_pinned_version():
+    assert moto_bridge.moto_version() == moto_bridge.PINNED_MOTO_VERSION
+
+
+def test_the_internals_the_bridge_uses_are_there():
+    from moto.ecs.models import EC2ContainerServiceBackend, Service
+    from moto.logs.models import LogsBackend
+
+    backend_params = inspect.signature(EC2ContainerServiceBackend.create_service).parameters
+    for name in ("cluster_str", "service_name", "desired_count", "task_definition_str", "network_configuration",
+                 "launch_type", "tags", "propagate_tags", "platform_version", "deployment_controller"):
+        assert name in backend_params, name
+    for attribute in ("clusters", "services", "tasks", "task_definitions"):
+        assert attribute in vars(EC2ContainerServiceBackend("us-east-1", "123456789012")), attribute
+    assert {"describe_task_definition", "list_tags_for_resource"} <= set(dir(EC2ContainerServiceBackend))
+    assert "_validate_network" in dir(Service)
+    assert list(inspect.signature(LogsBackend.put_log_events).parameters)[1:4] == ["log_group_name", "log_stream_name", "log_events"]
+    assert callable(moto_bridge.reset_moto) and callable(moto_bridge.make_moto_app)
+
+
+@mock_aws
+def test_plain_moto_still_lacks_the_control_plane():
+    """Had moto learnt any of this, the emulator's own version should be reconsidered."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    ecs.create_cluster(clusterName="c")
+    ecs.register_task_definition(
+        family="f", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "a", "image": "busybox"}],
+    )
+    awsvpc = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition="f", desiredCount=1, launchType="FARGATE", networkConfiguration=awsvpc)
+    service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert (service["runningCount"], service["pendingCount"]) == (0, 1)
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert ecs.list_tasks(cluster="c")["taskArns"] == []
+    # moto's own RunTask breaks on Fargate: no container-level memory, then the awsvpc ENI
+    with pytest.raises(TypeError, match="unsupported operand"):
+        ecs.run_task(cluster="c", taskDefinition="f", launchType="FARGATE", networkConfiguration=awsvpc)
+    ecs.register_task_definition(
+        family="m", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "a", "image": "busybox", "memory": 512}],
+    )
+    with pytest.raises(AttributeError, match="private_dns_name"):
+        ecs.run_task(cluster="c", taskDefinition="m", launchType="FARGATE", networkConfiguration=awsvpc)
