@@ -1,14 +1,13 @@
 """`make demo`: run the provider's main job end to end against a local AWS, no account needed.
 
 Today that is the first steps of the lifecycle (cluster and task definition, then their
-teardown) run by Airflow (`dag.test()`, real metadata DB) against a moto server. It
-exits non-zero if any task failed or anything is left behind.
+teardown) run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
+(`fargate_provider.local`). It exits non-zero if any task failed or anything is left behind.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -35,17 +34,14 @@ def main() -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     )
-    from moto.server import ThreadedMotoServer
+    from fargate_provider.local.server import LocalEcs
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server = LocalEcs(port=0).start()
+    endpoint = server.endpoint
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
         {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
     )
-    print(f"local AWS (moto) at {endpoint}; Airflow home {DEMO_HOME}")
+    print(f"local ECS emulator (fargate-local) at {endpoint}; Airflow home {DEMO_HOME}")
     try:
         return run_demo(started)
     finally:

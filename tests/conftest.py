@@ -1,4 +1,4 @@
-"""Test harness: a throwaway AIRFLOW_HOME with a real metadata DB, and a moto server for AWS.
+"""Test harness: a throwaway AIRFLOW_HOME with a real metadata DB, and the local ECS emulator for AWS.
 
 Environment is set at import time, before anything imports airflow, so Airflow reads
 this configuration and never the developer's own.
@@ -61,8 +61,8 @@ def emulator(local_ecs):
 
 
 @pytest.fixture
-def moto(emulator):
-    """The endpoint URL of a clean emulator (moto plus the Fargate control plane)."""
+def aws_endpoint(emulator):
+    """The endpoint URL of a clean emulator, for tests that only need "an AWS"."""
     return emulator.endpoint
 
 

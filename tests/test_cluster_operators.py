@@ -1,4 +1,4 @@
-"""Create/delete clusters through Airflow (dag.test, real metadata DB) against moto."""
+"""Create/delete clusters through Airflow (dag.test, real metadata DB) against the local emulator."""
 
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ def cluster(endpoint, name="batch"):
     return found[0] if found else None
 
 
-def test_create_is_idempotent_and_delete_of_missing_is_success(airflow, moto, capfd):
+def test_create_is_idempotent_and_delete_of_missing_is_success(airflow, aws_endpoint, capfd):
     create = airflow.write_dag(CREATE_DAG)
     first = airflow.run(create, capfd)
     assert first.task_states == {"create": "success"}
     assert first.xcom["create"].endswith(":cluster/batch")
     assert "Created cluster batch" in first.log and "Cluster batch is ACTIVE" in first.log
 
-    created = cluster(moto)
+    created = cluster(aws_endpoint)
     assert created["status"] == "ACTIVE"
     assert created["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
     assert created["defaultCapacityProviderStrategy"] == [
@@ -60,13 +60,13 @@ def test_create_is_idempotent_and_delete_of_missing_is_success(airflow, moto, ca
     assert second.xcom["create"] == first.xcom["create"]
     assert "Cluster batch already exists (ACTIVE); reusing it" in second.log
     # reused, not recreated: the tags still name the first run
-    assert {t["key"]: t["value"] for t in cluster(moto)["tags"]}["airflow-run-id"] == first.run_id
-    assert len(ecs(moto).list_clusters()["clusterArns"]) == 1
+    assert {t["key"]: t["value"] for t in cluster(aws_endpoint)["tags"]}["airflow-run-id"] == first.run_id
+    assert len(ecs(aws_endpoint).list_clusters()["clusterArns"]) == 1
 
     delete = airflow.write_dag(DELETE_DAG.replace("{cascade}", "False"))
     deleted = airflow.run(delete, capfd)
     assert deleted.task_states == {"delete": "success"}
-    assert cluster(moto)["status"] == "INACTIVE"
+    assert cluster(aws_endpoint)["status"] == "INACTIVE"
     assert "Deleted cluster batch" in deleted.log
 
     again = airflow.run(delete, capfd)

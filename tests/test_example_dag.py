@@ -1,4 +1,4 @@
-"""The example DAG in dags/ parses and runs end to end against moto, leaving nothing behind."""
+"""The example DAG in dags/ parses and runs end to end against aws_endpoint, leaving nothing behind."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_dags_folder_has_no_import_errors(airflow_db):
     assert "fargate_cluster_and_task_definition" in bag.dag_ids
 
 
-def test_cluster_and_task_definition_dag_runs_and_tears_down(airflow, moto, capfd):
+def test_cluster_and_task_definition_dag_runs_and_tears_down(airflow, aws_endpoint, capfd):
     shutil.copy(DAGS / "fargate_cluster_and_task_definition.py", airflow.dags_folder)
     shutil.copytree(DAGS / "task_definitions", airflow.dags_folder / "task_definitions", dirs_exist_ok=True)
     result = airflow.run("fargate_cluster_and_task_definition", capfd, run_conf={"cluster_name": "example"})
@@ -26,4 +26,4 @@ def test_cluster_and_task_definition_dag_runs_and_tears_down(airflow, moto, capf
     assert found["cluster"]["status"] == "ACTIVE" and found["cluster"]["name"] == "example"
     assert found["task_definition"]["revision"] == "sample-fargate:1"
     assert found["task_definition"]["tags"]["managed-by"] == "airflow-provider-fargate"
-    # the moto fixture fails the test if anything is left
+    # the emulator fixture fails the test if anything is left

@@ -1,4 +1,4 @@
-"""Register/deregister task definitions through Airflow (dag.test, real metadata DB) against moto."""
+"""Register/deregister task definitions through Airflow (dag.test, real metadata DB) against the local emulator."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def cleanup(airflow, capfd, family):
     assert result.state == "success"
 
 
-def test_register_from_templated_json5_file(airflow, moto, capfd):
+def test_register_from_templated_json5_file(airflow, aws_endpoint, capfd):
     write_task_definition(airflow)
     dag_id = airflow.write_dag(REGISTER_DAG)
     result = airflow.run(dag_id, capfd)
@@ -73,7 +73,7 @@ def test_register_from_templated_json5_file(airflow, moto, capfd):
     assert result.task_states == {"register": "success"}
     arn = result.xcom["register"]
     assert arn.endswith("task-definition/web-a:1")
-    described = ecs(moto).describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    described = ecs(aws_endpoint).describe_task_definition(taskDefinition=arn, include=["TAGS"])
     task_def = described["taskDefinition"]
     assert task_def["networkMode"] == "awsvpc" and task_def["requiresCompatibilities"] == ["FARGATE"]
     container = task_def["containerDefinitions"][0]
@@ -91,7 +91,7 @@ def test_register_from_templated_json5_file(airflow, moto, capfd):
     cleanup(airflow, capfd, "web-a")
 
 
-def test_templated_run_id_makes_each_run_a_new_revision(airflow, moto, capfd):
+def test_templated_run_id_makes_each_run_a_new_revision(airflow, aws_endpoint, capfd):
     # The file puts {{ run_id }} in the container's environment, so each run's spec differs.
     write_task_definition(airflow)
     dag_id = airflow.write_dag(REGISTER_DAG)
@@ -102,7 +102,7 @@ def test_templated_run_id_makes_each_run_a_new_revision(airflow, moto, capfd):
     cleanup(airflow, capfd, "web-a")
 
 
-def test_unchanged_spec_is_reused_across_runs(airflow, moto, capfd):
+def test_unchanged_spec_is_reused_across_runs(airflow, aws_endpoint, capfd):
     folder = airflow.dags_folder / "task_definitions"
     folder.mkdir(exist_ok=True)
     (folder / "stable.json5").write_text(
@@ -123,16 +123,16 @@ def test_unchanged_spec_is_reused_across_runs(airflow, moto, capfd):
     assert first.xcom["register"] == second.xcom["register"]
     assert first.xcom["register"].endswith("task-definition/stable:1")
     assert "Task definition stable:1 is unchanged; not registering a new revision" in second.log
-    assert len(active_revisions(moto, "stable")) == 1
+    assert len(active_revisions(aws_endpoint, "stable")) == 1
 
     changed = airflow.run(dag_id, capfd, run_conf={"image": "busybox:2"})
     assert changed.xcom["register"].endswith("task-definition/stable:2")
-    assert len(active_revisions(moto, "stable")) == 2
+    assert len(active_revisions(aws_endpoint, "stable")) == 2
     cleanup(airflow, capfd, "stable")
-    assert active_revisions(moto, "stable") == []
+    assert active_revisions(aws_endpoint, "stable") == []
 
 
-def test_skip_if_unchanged_false_always_registers(airflow, moto, capfd):
+def test_skip_if_unchanged_false_always_registers(airflow, aws_endpoint, capfd):
     dag_id = airflow.write_operator_dag(
         "fargate_provider.operators.task_definition.FargateRegisterTaskDefinitionOperator",
         'task_definition={"family": "always", "cpu": "256", "memory": "512", '
@@ -144,8 +144,8 @@ def test_skip_if_unchanged_false_always_registers(airflow, moto, capfd):
     cleanup(airflow, capfd, "always")
 
 
-def test_deregister_keep_latest_then_delete_then_already_gone(airflow, moto, capfd):
-    client = ecs(moto)
+def test_deregister_keep_latest_then_delete_then_already_gone(airflow, aws_endpoint, capfd):
+    client = ecs(aws_endpoint)
     for image in ("a", "b", "c"):
         client.register_task_definition(
             family="old", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
@@ -155,14 +155,14 @@ def test_deregister_keep_latest_then_delete_then_already_gone(airflow, moto, cap
     result = airflow.run(keep, capfd, run_conf={"target": "old", "keep": 1})
     assert result.state == "success"
     assert [arn.rsplit(":", 1)[1] for arn in result.xcom["deregister"]] == ["1", "2"]
-    assert [arn.rsplit(":", 1)[1] for arn in active_revisions(moto, "old")] == ["3"]
+    assert [arn.rsplit(":", 1)[1] for arn in active_revisions(aws_endpoint, "old")] == ["3"]
     assert "Family old has 3 ACTIVE revision(s); deregistering 2, keeping [3]" in result.log
 
     # one revision by family:revision, deleted as well
     delete = airflow.write_dag(DEREGISTER_DAG.replace("{delete}", "True"))
     result = airflow.run(delete, capfd, run_conf={"target": "old:3"})
     assert result.state == "success" and result.xcom["deregister"][0].endswith("old:3")
-    assert active_revisions(moto, "old") == []
+    assert active_revisions(aws_endpoint, "old") == []
     inactive = client.list_task_definitions(familyPrefix="old", status="INACTIVE")["taskDefinitionArns"]
     assert inactive == [
         arn.replace("old:3", f"old:{n}") for arn in result.xcom["deregister"] for n in (1, 2)

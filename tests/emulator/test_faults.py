@@ -7,16 +7,9 @@ from botocore.exceptions import ClientError
 
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.client import LocalEcsClient
-from tests.emulator.helpers import FAST, cleanup, client, network, register, wait
+from tests.emulator.helpers import FAST, client, network, register, wait
 from tests.emulator.test_services import create, describe, messages, rolled_out
 
-
-@pytest.fixture
-def ecs(emulator):
-    ecs = client(emulator)
-    ecs.create_cluster(clusterName="c")
-    yield ecs
-    cleanup(ecs)
 
 
 def run_to_stop(ecs, emulator, family="job"):

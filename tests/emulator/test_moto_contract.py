@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import inspect
-
-import boto3
-import pytest
-from moto import mock_aws
+import os
+import subprocess
+import sys
 
 from fargate_provider.local import moto_bridge
 
@@ -31,9 +30,12 @@ def test_the_internals_the_bridge_uses_are_there():
     assert callable(moto_bridge.reset_moto) and callable(moto_bridge.make_moto_app)
 
 
-@mock_aws
-def test_plain_moto_still_lacks_the_control_plane():
-    """Had moto learnt any of this, the emulator's own version should be reconsidered."""
+PLAIN_MOTO_SCRIPT = """
+import boto3
+import pytest
+from moto import mock_aws
+
+with mock_aws():
     ec2 = boto3.client("ec2", region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -59,3 +61,16 @@ def test_plain_moto_still_lacks_the_control_plane():
     )
     with pytest.raises(AttributeError, match="private_dns_name"):
         ecs.run_task(cluster="c", taskDefinition="m", launchType="FARGATE", networkConfiguration=awsvpc)
+    print("plain moto still lacks the control plane")
+"""
+
+
+def test_plain_moto_still_lacks_the_control_plane():
+    """Had moto learnt any of this, the emulator's own version should be reconsidered.
+
+    Run in a child process: mock_aws resets moto's global state, which the emulator shares."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    result = subprocess.run([sys.executable, "-c", PLAIN_MOTO_SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "plain moto still lacks the control plane" in result.stdout

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.helpers import FAST, cleanup, client, network, register, wait
+from tests.emulator.helpers import FAST, network, register, wait
 
-
-@pytest.fixture
-def ecs(emulator):
-    ecs = client(emulator)
-    ecs.create_cluster(clusterName="c")
-    yield ecs
-    cleanup(ecs)
 
 
 def create(ecs, emulator, name="web", desired=2, **extra):

@@ -10,6 +10,7 @@ from tests.emulator.helpers import FAST, cleanup, client, network, register
 
 @pytest.fixture
 def ecs(emulator):
+    """No retries, so an HTTP 500 would show as one; two task definitions registered."""
     ecs = client(emulator, retries=1)
     ecs.create_cluster(clusterName="c")
     register(ecs)

@@ -193,13 +193,22 @@ class ControlPlane:
         self._service_tokens[key] = (body.get("clientToken"), fingerprint)
         return {"service": self._describe_service(forward, cluster.arn, service.arn)}
 
-    def _UpdateService(self, backend, account, region, body, forward):
+    @staticmethod
+    def _active_service(backend, body) -> tuple[Any, Any] | None:
+        """The (cluster, service) an update/delete names; None for services moto created itself."""
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         service = bridge.find_service(backend, cluster.name, body.get("service") or "")
         if not hasattr(service, "emu"):
             return None
         if service.status != "ACTIVE":
             raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
+        return cluster, service
+
+    def _UpdateService(self, backend, account, region, body, forward):
+        found = self._active_service(backend, body)
+        if found is None:
+            return None
+        cluster, service = found
         primary = service.deployments[0]
         new_deployment = bool(body.get("forceNewDeployment"))
         task_definition_arn = primary["taskDefinition"]
@@ -236,12 +245,10 @@ class ControlPlane:
         return {"service": self._describe_service(forward, cluster.arn, service.arn)}
 
     def _DeleteService(self, backend, account, region, body, forward):
-        cluster = bridge.get_cluster(backend, body.get("cluster"))
-        service = bridge.find_service(backend, cluster.name, body.get("service") or "")
-        if not hasattr(service, "emu"):
+        found = self._active_service(backend, body)
+        if found is None:
             return None
-        if service.status != "ACTIVE":
-            raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
+        cluster, service = found
         if service.desired_count > 0 and not body.get("force"):
             raise _invalid("The service cannot be stopped while it is scaled above 0.")
         service.status = "DRAINING"
@@ -276,7 +283,7 @@ class ControlPlane:
             if name not in FARGATE_PROVIDERS:
                 raise _invalid(f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT.")
             if name not in (cluster.capacity_providers or []):
-                raise _invalid(f"The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+                raise _invalid("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
         chosen = max(strategy, key=lambda item: (item.get("base", 0), item.get("weight", 0)))
         return "FARGATE", chosen["capacityProvider"]
 
