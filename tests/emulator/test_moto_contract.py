@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,34 @@ def test_the_internals_the_bridge_uses_are_there():
     assert "_validate_network" in dir(Service)
     assert list(inspect.signature(LogsBackend.put_log_events).parameters)[1:4] == ["log_group_name", "log_stream_name", "log_events"]
     assert callable(moto_bridge.reset_moto) and callable(moto_bridge.make_moto_app)
+
+
+MODEL_SCRIPT = """
+import json
+from fargate_provider.local import moto_bridge as bridge
+
+account, region = "123456789012", "us-east-1"
+network = bridge.create_network(account, region)
+backend = bridge.ecs_backend(account, region)
+cluster = backend.create_cluster("c", capacity_providers=["FARGATE"])
+task_definition = backend.register_task_definition(
+    "f", [{"name": "a", "image": "x"}], network_mode="awsvpc", requires_compatibilities=["FARGATE"], cpu="256", memory="512"
+)
+service = bridge.create_moto_service(
+    backend, cluster_str="c", service_name="s", desired_count=1, task_definition_str=task_definition.arn,
+    launch_type="FARGATE",
+    network_configuration={"awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}},
+)
+objects = {"Cluster": cluster, "TaskDefinition": task_definition, "Service": service}
+missing = {kind: [a for a in names if not hasattr(objects[kind], a)] for kind, names in bridge.MODEL_ATTRIBUTES_USED.items()}
+print(json.dumps(missing))
+"""
+
+
+def test_moto_models_have_the_attributes_the_control_plane_uses():
+    result = subprocess.run([sys.executable, "-c", MODEL_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"Cluster": [], "TaskDefinition": [], "Service": []}
 
 
 PLAIN_MOTO_SCRIPT = """

@@ -88,7 +88,7 @@ class ControlPlane:
                 return {"tasks": self._describe_tasks(forward, cluster.arn, previous[1]), "failures": []}
         tags = list(body.get("tags") or [])
         if body.get("propagateTags") == "TASK_DEFINITION":
-            tags = _merge_tags(backend.list_tags_for_resource(task_definition.arn), tags)
+            tags = _merge_tags(bridge.tags_of(backend, task_definition.arn), tags)
         arns = []
         for _ in range(count):
             task = self._new_task(
@@ -145,7 +145,7 @@ class ControlPlane:
         launch_type, _ = self._launch(cluster, body)
         if launch_type in ("EC2", "EXTERNAL"):
             return None
-        existing = backend.services.get(f"{cluster.name}:{name}")
+        existing = bridge.service_or_none(backend, cluster.name, name)
         fingerprint = _fingerprint(body)
         key = (account, region, cluster.name, name)
         if existing is not None and existing.status == "ACTIVE":
@@ -622,7 +622,7 @@ class ControlPlane:
         if service.propagate_tags == "SERVICE":
             tags = list(service.tags)
         elif service.propagate_tags == "TASK_DEFINITION":
-            tags = backend.list_tags_for_resource(task_definition.arn)
+            tags = bridge.tags_of(backend, task_definition.arn)
         provider = None
         if service.capacity_provider_strategy:
             provider = max(service.capacity_provider_strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))["capacityProvider"]

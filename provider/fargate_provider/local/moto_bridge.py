@@ -1,5 +1,10 @@
 """Everything of the emulator that reaches into moto's internals, in one place.
 
+The control plane works on the model objects this module hands it (moto's Cluster,
+TaskDefinition and Service, and our EmulatedTask stored beside moto's tasks); the
+attributes it reads and sets on them are listed in MODEL_ATTRIBUTES_USED and checked
+against the pinned moto by the contract test.
+
 moto is pinned (5.2.5) because of this module: its backends, models and server app are
 not a public API. tests/emulator/test_moto_contract.py fails loudly when the installed
 moto no longer has what is used here.
@@ -24,6 +29,20 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 PINNED_MOTO_VERSION = "5.2.5"
+
+# What the control plane reads (and, for services, sets) on moto's model objects.
+MODEL_ATTRIBUTES_USED = {
+    "Cluster": ("name", "arn", "status", "capacity_providers", "default_capacity_provider_strategy"),
+    "TaskDefinition": (
+        "arn", "family", "revision", "status", "cpu", "memory", "container_definitions",
+        "requires_compatibilities", "network_mode",
+    ),
+    "Service": (
+        "arn", "name", "cluster_name", "status", "desired_count", "running_count", "pending_count",
+        "task_definition", "deployments", "events", "tags", "propagate_tags", "network_configuration",
+        "platform_version", "launch_type",
+    ),
+}
 
 __all__ = [
     "EcsError",
@@ -113,12 +132,19 @@ def create_moto_service(backend: EC2ContainerServiceBackend, **kwargs: Any) -> S
         raise converted(error) from error
 
 
+def service_or_none(backend: EC2ContainerServiceBackend, cluster: str, service: str) -> Service | None:
+    return backend.services.get(f"{cluster}:{service.rsplit('/', 1)[-1]}")
+
+
 def find_service(backend: EC2ContainerServiceBackend, cluster: str, service: str) -> Service:
-    key = f"{cluster}:{service.rsplit('/', 1)[-1]}"
-    found = backend.services.get(key)
+    found = service_or_none(backend, cluster, service)
     if found is None:
         raise EcsError("ServiceNotFoundException", "Service not found.")
     return found
+
+
+def tags_of(backend: EC2ContainerServiceBackend, arn: str) -> list[dict[str, str]]:
+    return backend.list_tags_for_resource(arn)
 
 
 def cluster_services(backend: EC2ContainerServiceBackend, cluster: str) -> list[Service]:
