@@ -33,11 +33,12 @@ def get_provider_info() -> dict:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "fargate_provider.operators.cluster",
+                    "fargate_provider.operators.service",
                     "fargate_provider.operators.task_definition",
                 ],
             }
         ],
-        "sensors": [],
-        "triggers": [],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service"]}],
         "extra-links": [],
     }

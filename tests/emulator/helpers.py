@@ -58,12 +58,14 @@ FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 def cleanup(ecs, cluster: str = "c") -> None:
     """Delete services (force) and stop tasks, deregister task definitions, delete the cluster."""
-    services = ecs.list_services(cluster=cluster)["serviceArns"]
-    live = [s["serviceArn"] for s in ecs.describe_services(cluster=cluster, services=services)["services"] if s["status"] == "ACTIVE"] if services else []
-    for arn in live:
-        ecs.delete_service(cluster=cluster, service=arn, force=True)
-    if live:
-        ecs.get_waiter("services_inactive").wait(cluster=cluster, services=live, WaiterConfig=FAST)
+    services = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+    for start in range(0, len(services), 10):  # DescribeServices takes ten at a time
+        batch = services[start : start + 10]
+        live = [s["serviceArn"] for s in ecs.describe_services(cluster=cluster, services=batch)["services"] if s["status"] == "ACTIVE"]
+        for arn in live:
+            ecs.delete_service(cluster=cluster, service=arn, force=True)
+        if live:
+            ecs.get_waiter("services_inactive").wait(cluster=cluster, services=live, WaiterConfig=FAST)
     tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
     for arn in tasks:
         ecs.stop_task(cluster=cluster, task=arn)

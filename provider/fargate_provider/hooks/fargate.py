@@ -8,6 +8,7 @@ and triggers share the logic here rather than each calling boto3 their own way.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 
+from fargate_provider.service_state import Poll, ServiceWatch, newest_stopped
 from fargate_provider.tags import from_ecs_tags, to_ecs_tags
 
 # ECS's batch limits.
@@ -25,6 +27,10 @@ DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
 
 _REVISION_RE = re.compile(r":(\d+)$")
+
+
+class ServiceWaitError(Exception):
+    """A service wait that failed: a failed rollout, stopping tasks, a missing service, a timeout."""
 
 
 def revision_of(task_definition_arn: str) -> int:
@@ -179,6 +185,47 @@ class FargateHook(EcsHook):
                 **{key: items[start : start + batch]},
                 WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
             )
+
+    # ------------------------------------------------------------------ services
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
+        found = self.describe_services(cluster, [service])
+        return found[0] if found else None
+
+    def stopped_tasks(self, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
+        """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
+        arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")["taskArns"]
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(arns), DESCRIBE_TASKS_BATCH):
+            tasks += self.conn.describe_tasks(cluster=cluster, tasks=arns[start : start + DESCRIBE_TASKS_BATCH])["tasks"]
+        return newest_stopped(tasks, deployment_id, limit)
+
+    def poll_services(self, cluster: str, watch: ServiceWatch) -> Poll:
+        """One poll: DescribeServices (ten services a call), stopped-task details where needed,
+        new service events logged once."""
+        described = self.describe_services(cluster, watch.services)
+        result = watch.poll(described)
+        if result.fetch_stopped:
+            stopped = {name: self.stopped_tasks(cluster, name, deployment) for name, deployment in result.fetch_stopped.items()}
+            first_lines = result.log_lines
+            result = watch.poll(described, stopped)
+            result.log_lines = first_lines + result.log_lines
+        for line in result.log_lines:
+            self.log.info("%s", line)
+        return result
+
+    def wait_for_services(self, cluster: str, watch: ServiceWatch, *, poll_interval: float, timeout: float) -> None:
+        """Poll until every service of ``watch`` reaches its target; raise on failure or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.poll_services(cluster, watch)
+            if result.error:
+                raise ServiceWaitError(result.error)
+            if result.done:
+                return
+            if time.monotonic() >= deadline:
+                raise ServiceWaitError(watch.timeout_message(timeout))
+            time.sleep(poll_interval)
 
     def delete_cluster(self, cluster: str) -> dict[str, Any]:
         return self.conn.delete_cluster(cluster=cluster)["cluster"]

@@ -8,6 +8,7 @@ timing). A background thread advances emulated time.
 from __future__ import annotations
 
 import io
+from collections import Counter
 import json
 import re
 import threading
@@ -55,6 +56,7 @@ class LocalEcs:
         self.speed = speed
         self.control_plane = ControlPlane(self.behaviours)
         self.network: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()  # ECS API calls answered, by operation (since reset)
         self._moto_app = bridge.make_moto_app()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -102,6 +104,7 @@ class LocalEcs:
             self.behaviours.clear(seed)
             self.behaviours.timing = Timing() if self.speed is None else Timing(speed=self.speed)
             self.control_plane.reset()
+            self.calls.clear()
             self.network = bridge.create_network(bridge.account_for_access_key(None), self.region)
         return self.network
 
@@ -127,7 +130,7 @@ class LocalEcs:
         self.behaviours.timing.update(values)
 
     def describe(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "network": self.network, **self.behaviours.describe()}
+        return {"endpoint": self.endpoint, "network": self.network, "calls": dict(self.calls), **self.behaviours.describe()}
 
     # ------------------------------------------------------------------ WSGI
 
@@ -140,6 +143,7 @@ class LocalEcs:
             with self.control_plane.lock:
                 return self._moto(environ, start_response)
         operation = target[len(ECS_TARGET_PREFIX) :]
+        self.calls[operation] += 1
         fault = self.behaviours.api_fault_for(operation)
         if fault is not None:
             if fault.kind == "throttle":

@@ -12,3 +12,16 @@ class FargateBaseOperator(AwsBaseOperator[FargateHook]):
 
     aws_hook_class = FargateHook
     ui_color = "#f3c89f"
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable`` where a deployment set it; otherwise True."""
+    import os
+    from configparser import ConfigParser
+
+    from airflow.configuration import conf
+
+    explicitly_set = "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE" in os.environ or ConfigParser.has_option(
+        conf, "operators", "default_deferrable"
+    )
+    return conf.getboolean("operators", "default_deferrable", fallback=True) if explicitly_set else True

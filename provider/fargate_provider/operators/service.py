@@ -1,0 +1,316 @@
+"""Create, update and delete ECS services on Fargate, and wait until they are truly stable."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from fargate_provider.hooks.fargate import ServiceWaitError, name_from_arn
+from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
+from fargate_provider.operators.cluster import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy
+from fargate_provider.service_state import INACTIVE_TARGET, STABLE_TARGET, ServiceWatch, event_ids
+from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.triggers.service import FargateServiceTrigger
+
+PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def client_token(context: Mapping[str, Any]) -> str:
+    """The same for every try of a task instance (not the try number): an Airflow retry after a
+    worker crash sends the same token. ECS allows 36 characters: a UUID5 of the identity."""
+    ti = context["ti"]
+    identity = f"{ti.dag_id}|{ti.run_id}|{ti.task_id}|{getattr(ti, 'map_index', -1)}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-fargate:{identity}"))
+
+
+def _check_name(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(name_from_arn(value)):
+        raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores (or an ARN), got {value!r}")
+    return value
+
+
+def _check_wait(poll_interval: Any, timeout: Any) -> None:
+    if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+        raise ValueError(f"poll_interval: must be a number of seconds above 0, got {poll_interval!r}")
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
+
+
+def _check_count(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{field}: must be a whole number, 0 or more, got {value!r}")
+    return value
+
+
+class _ServiceWaitMixin:
+    """Wait for a ServiceWatch in the worker or, deferred, in the triggerer: same judgement."""
+
+    def _wait(self, context, cluster: str, watch: ServiceWatch, value: Any) -> Any:
+        if self.deferrable:
+            self.defer(
+                trigger=FargateServiceTrigger(
+                    cluster=cluster,
+                    watch=watch.to_kwargs(),
+                    poll_interval=self.poll_interval,
+                    deadline=time.time() + self.timeout,
+                    timeout=self.timeout,
+                    value=value,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                ),
+                method_name="execute_complete",
+            )
+        try:
+            self.hook.wait_for_services(cluster, watch, poll_interval=self.poll_interval, timeout=self.timeout)
+        except ServiceWaitError as error:
+            raise AirflowException(str(error)) from None
+        return value
+
+    def execute_complete(self, context, event: dict[str, Any]) -> Any:
+        if event.get("status") != "success":
+            raise AirflowException(event.get("message", "the wait failed"))
+        return event.get("value")
+
+
+class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
+    """Create an ECS service on Fargate (or reuse/update the ACTIVE one of that name); return its ARN.
+
+    Private vs public subnets is ``assign_public_ip``. With ``wait_for_stable`` it waits until
+    the service is stable in the strict sense of ``fargate_provider.service_state`` and fails
+    fast on a failed rollout, stopping tasks or a service gone away.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "tags",
+        "capacity_provider_strategy",
+    )
+
+    def __init__(
+        self,
+        cluster: str,
+        service_name: str,
+        task_definition: str,
+        *,
+        subnets: Sequence[str],
+        security_groups: Sequence[str],
+        desired_count: int = 1,
+        assign_public_ip: bool = False,
+        enable_execute_command: bool = False,
+        platform_version: str = "LATEST",
+        capacity_provider_strategy: Sequence[Mapping[str, Any]] | None = None,
+        deployment_circuit_breaker: bool = True,
+        load_balancers: list[dict[str, Any]] | None = None,
+        service_registries: list[dict[str, Any]] | None = None,
+        propagate_tags: str = "SERVICE",
+        tags: Mapping[str, str] | None = None,
+        wait_for_stable: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 15,
+        timeout: float = 1800,
+        max_failed_tasks: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster, self.service_name, self.task_definition = cluster, service_name, task_definition
+        self.subnets, self.security_groups = subnets, security_groups
+        self.desired_count = desired_count
+        self.assign_public_ip = assign_public_ip
+        self.enable_execute_command = enable_execute_command
+        self.platform_version = platform_version
+        self.capacity_provider_strategy = capacity_provider_strategy
+        self.deployment_circuit_breaker = deployment_circuit_breaker
+        self.load_balancers, self.service_registries = load_balancers, service_registries
+        self.propagate_tags, self.tags = propagate_tags, tags
+        self.wait_for_stable = wait_for_stable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+
+    def _validated(self) -> dict[str, Any]:
+        _check_name("cluster", self.cluster)
+        _check_name("service_name", self.service_name)
+        if not isinstance(self.task_definition, str) or not self.task_definition:
+            raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
+        desired = _check_count("desired_count", self.desired_count)
+        for field, values, prefix in (("subnets", self.subnets, "subnet-"), ("security_groups", self.security_groups, "sg-")):
+            if isinstance(values, str) or not values or not all(isinstance(v, str) and v.startswith(prefix) for v in values):
+                raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
+        if self.propagate_tags not in PROPAGATE_TAGS:
+            raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
+        _check_wait(self.poll_interval, self.timeout)
+        strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+        return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
+
+    def execute(self, context) -> str:
+        checked = self._validated()
+        cluster, name = self.cluster, self.service_name
+        task_definition = self.hook.describe_task_definition(self.task_definition)
+        if task_definition is None or task_definition.get("status") != "ACTIVE":
+            raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
+        task_definition_arn = task_definition["taskDefinitionArn"]
+        existing = self.hook.describe_service(cluster, name)
+        if existing is not None and existing["status"] == "ACTIVE":
+            arn = existing["serviceArn"]
+            if existing["taskDefinition"] == task_definition_arn and existing["desiredCount"] == checked["desired"]:
+                self.log.info("Service %s already exists with the same task definition and count; reusing it: %s", name, arn)
+            else:
+                self.log.info(
+                    "Service %s exists with %s x%d; updating it to %s x%d (a new deployment).",
+                    name, name_from_arn(existing["taskDefinition"]), existing["desiredCount"],
+                    name_from_arn(task_definition_arn), checked["desired"],
+                )
+                self.hook.conn.update_service(
+                    cluster=cluster, service=name, taskDefinition=task_definition_arn, desiredCount=checked["desired"]
+                )
+        else:
+            request: dict[str, Any] = {
+                "cluster": cluster,
+                "serviceName": name,
+                "taskDefinition": task_definition_arn,
+                "desiredCount": checked["desired"],
+                "clientToken": client_token(context),
+                "platformVersion": self.platform_version,
+                "networkConfiguration": {
+                    "awsvpcConfiguration": {
+                        "subnets": list(self.subnets),
+                        "securityGroups": list(self.security_groups),
+                        "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
+                    }
+                },
+                "deploymentConfiguration": {
+                    "deploymentCircuitBreaker": {"enable": self.deployment_circuit_breaker, "rollback": self.deployment_circuit_breaker}
+                },
+                "enableExecuteCommand": self.enable_execute_command,
+                "propagateTags": self.propagate_tags,
+                "tags": to_ecs_tags(tags_from_context(context, checked["user_tags"])),
+            }
+            if checked["strategy"]:
+                request["capacityProviderStrategy"] = checked["strategy"]
+            else:
+                request["launchType"] = "FARGATE"
+            if self.load_balancers:
+                request["loadBalancers"] = self.load_balancers
+            if self.service_registries:
+                request["serviceRegistries"] = self.service_registries
+            arn = self.hook.conn.create_service(**request)["service"]["serviceArn"]
+            self.log.info("Created service %s (%s) running %s.", name, arn, name_from_arn(task_definition_arn))
+        if not self.wait_for_stable:
+            return arn
+        watch = ServiceWatch(
+            [name], STABLE_TARGET, {name: task_definition_arn}, known_events=event_ids(existing), max_failed_tasks=self.max_failed_tasks
+        )
+        result = self._wait(context, cluster, watch, arn)
+        self.log.info("Service %s is stable.", name)
+        return result
+
+
+class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
+    """Update a service (new task definition, count, or a forced new deployment); return the new deployment id."""
+
+    template_fields: Sequence[str] = aws_template_fields("cluster", "service", "task_definition", "desired_count")
+
+    def __init__(
+        self,
+        cluster: str,
+        service: str,
+        *,
+        task_definition: str | None = None,
+        desired_count: int | None = None,
+        force_new_deployment: bool = False,
+        wait_for_stable: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 15,
+        timeout: float = 1800,
+        max_failed_tasks: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster, self.service = cluster, service
+        self.task_definition, self.desired_count = task_definition, desired_count
+        self.force_new_deployment = force_new_deployment
+        self.wait_for_stable = wait_for_stable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+
+    def execute(self, context) -> str:
+        _check_name("cluster", self.cluster)
+        _check_name("service", self.service)
+        if self.desired_count is not None:
+            _check_count("desired_count", self.desired_count)
+        _check_wait(self.poll_interval, self.timeout)
+        if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
+            raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
+        before = self.hook.describe_service(self.cluster, self.service)
+        request: dict[str, Any] = {"cluster": self.cluster, "service": self.service, "forceNewDeployment": self.force_new_deployment}
+        if self.task_definition is not None:
+            described = self.hook.describe_task_definition(self.task_definition)
+            if described is None or described.get("status") != "ACTIVE":
+                raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
+            request["taskDefinition"] = described["taskDefinitionArn"]
+        if self.desired_count is not None:
+            request["desiredCount"] = self.desired_count
+        service = self.hook.conn.update_service(**request)["service"]
+        primary = service["deployments"][0]
+        self.log.info(
+            "Updated service %s: deployment %s of %s, desired %d.",
+            service["serviceName"], primary["id"], name_from_arn(primary["taskDefinition"]), service["desiredCount"],
+        )
+        if not self.wait_for_stable:
+            return primary["id"]
+        name = service["serviceName"]
+        watch = ServiceWatch(
+            [name], STABLE_TARGET, {name: primary["taskDefinition"]}, known_events=event_ids(before), max_failed_tasks=self.max_failed_tasks
+        )
+        return self._wait(context, self.cluster, watch, primary["id"])
+
+
+class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
+    """Scale a service to 0, delete it (force) and wait until INACTIVE. Missing or INACTIVE is success."""
+
+    template_fields: Sequence[str] = aws_template_fields("cluster", "service")
+
+    def __init__(
+        self,
+        cluster: str,
+        service: str,
+        *,
+        wait_for_inactive: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 15,
+        timeout: float = 1800,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster, self.service = cluster, service
+        self.wait_for_inactive = wait_for_inactive
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.timeout = poll_interval, timeout
+
+    def execute(self, context) -> str | None:
+        _check_name("cluster", self.cluster)
+        _check_name("service", self.service)
+        _check_wait(self.poll_interval, self.timeout)
+        cluster = self.hook.describe_cluster(self.cluster)
+        existing = self.hook.describe_service(self.cluster, self.service) if cluster and cluster["status"] == "ACTIVE" else None
+        if existing is None or existing["status"] == "INACTIVE":
+            self.log.info("Service %s does not exist (or is already INACTIVE); nothing to delete.", self.service)
+            return None
+        arn, name = existing["serviceArn"], existing["serviceName"]
+        if existing["status"] == "ACTIVE":
+            self.hook.conn.update_service(cluster=self.cluster, service=name, desiredCount=0)
+            self.hook.conn.delete_service(cluster=self.cluster, service=name, force=True)
+            self.log.info("Deleting service %s (scaled to 0, delete forced).", name)
+        else:
+            self.log.info("Service %s is already %s.", name, existing["status"])
+        if not self.wait_for_inactive:
+            return arn
+        watch = ServiceWatch([name], INACTIVE_TARGET, known_events=event_ids(existing))
+        result = self._wait(context, self.cluster, watch, arn)
+        self.log.info("Service %s is INACTIVE.", name)
+        return result

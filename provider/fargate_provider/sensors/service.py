@@ -1,0 +1,84 @@
+"""FargateServiceStableSensor: wait until one or many ECS services are stable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.operators.base import default_deferrable
+from fargate_provider.service_state import STABLE_TARGET, ServiceWatch, name_of
+from fargate_provider.triggers.service import FargateServiceTrigger
+
+
+class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
+    """Stable in the strict sense of ``fargate_provider.service_state``, for every service.
+
+    :param cluster: the services' cluster.
+    :param services: a name or ARN, a list of them, or an XCom of ARNs. Polled with one
+        DescribeServices call per ten services.
+    :param poll_interval: seconds between polls. ``timeout`` as for any sensor.
+    """
+
+    aws_hook_class = FargateHook
+    template_fields: Sequence[str] = aws_template_fields("cluster", "services")
+
+    def __init__(
+        self,
+        cluster: str,
+        services: str | Sequence[str],
+        *,
+        deferrable: bool | None = None,
+        poll_interval: float = 15,
+        timeout: float = 1800,
+        max_failed_tasks: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
+        self.cluster, self.services = cluster, services
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.max_failed_tasks = poll_interval, max_failed_tasks
+        self._watch: ServiceWatch | None = None
+
+    def _service_names(self) -> list[str]:
+        services = [self.services] if isinstance(self.services, str) else list(self.services or [])
+        if not services or not all(isinstance(s, str) and s for s in services):
+            raise ValueError(f"services: give a service name or ARN, or a list of them, got {self.services!r}")
+        return [name_of(s) for s in services]
+
+    def _new_watch(self) -> ServiceWatch:
+        return ServiceWatch(self._service_names(), STABLE_TARGET, max_failed_tasks=self.max_failed_tasks)
+
+    def execute(self, context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        watch = self._new_watch()
+        self.defer(
+            trigger=FargateServiceTrigger(
+                cluster=self.cluster,
+                watch=watch.to_kwargs(),
+                poll_interval=self.poll_interval,
+                deadline=time.time() + self.timeout,
+                timeout=self.timeout,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+            ),
+            method_name="execute_complete",
+        )
+
+    def poke(self, context) -> bool:
+        if self._watch is None:
+            self._watch = self._new_watch()
+        result = self.hook.poll_services(self.cluster, self._watch)
+        if result.error:
+            raise AirflowException(result.error)
+        return result.done
+
+    def execute_complete(self, context, event: dict[str, Any]) -> None:
+        if event.get("status") != "success":
+            raise AirflowException(event.get("message", "the wait failed"))

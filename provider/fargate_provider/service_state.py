@@ -1,0 +1,264 @@
+"""Judging ECS services while waiting for them: stable, still going, or failed (and why).
+
+"Stable" is stricter than botocore's ``services_stable`` waiter, which only checks for one
+deployment with runningCount == desiredCount and so also succeeds after a circuit-breaker
+rollback. The operators (waiting in the worker) and the trigger (waiting in the
+triggerer) both judge with this module; only their I/O differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+STABLE, WAITING, FAILED = "STABLE", "WAITING", "FAILED"
+STABLE_TARGET, INACTIVE_TARGET = "STABLE", "INACTIVE"
+
+
+def name_of(service: str) -> str:
+    return service.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Verdict:
+    state: str
+    reason: str = ""
+    needs_stopped_tasks: bool = False  # the caller should fetch this deployment's stopped tasks
+    deployment_id: str | None = None
+
+
+def _breaker_on(service: dict[str, Any]) -> bool:
+    breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+    return bool(breaker.get("enable"))
+
+
+def _expected_deployment(service: dict[str, Any], task_definition: str | None) -> dict[str, Any] | None:
+    deployments = service.get("deployments") or []
+    if task_definition is None:
+        return deployments[0] if deployments else None
+    matching = [d for d in deployments if d.get("taskDefinition") == task_definition]
+    # the newest deployment of that task definition (deployments are newest first)
+    return matching[0] if matching else None
+
+
+def describe_stopped(tasks: list[dict[str, Any]]) -> str:
+    """stoppedReason, stopCode and container exit codes of stopped tasks, newest first."""
+    parts = []
+    for task in tasks:
+        containers = ", ".join(
+            f"{c.get('name')} exit {c['exitCode']}" if "exitCode" in c else f"{c.get('name')} {c.get('reason') or 'no exit code'}"
+            for c in task.get("containers", [])
+        )
+        parts.append(
+            f"task {name_of(task['taskArn'])}: {task.get('stopCode', '?')}: {task.get('stoppedReason', '')} ({containers})"
+        )
+    return "; ".join(parts)
+
+
+_DEPLOYMENT_FAILED_RE = re.compile(r"\(deployment (ecs-svc/\d+)\) deployment failed: (.*)$")
+
+
+def _failed_deployment_event(service: dict[str, Any]) -> tuple[str, str] | None:
+    """(deployment id, reason) of the newest "deployment failed" service event."""
+    for event in service.get("events") or []:
+        match = _DEPLOYMENT_FAILED_RE.search(event.get("message", ""))
+        if match:
+            return match.group(1), match.group(2)
+    return None
+
+
+def newest_stopped(tasks: list[dict[str, Any]], deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
+    """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
+    mine = [t for t in tasks if t.get("startedBy") == deployment_id]
+    mine.sort(key=lambda t: _timestamp(t.get("stoppedAt") or t.get("createdAt")), reverse=True)
+    return mine[:limit]
+
+
+def judge(
+    service: dict[str, Any] | None,
+    *,
+    target: str = STABLE_TARGET,
+    task_definition: str | None = None,
+    max_failed_tasks: int = 3,
+    stopped_tasks: list[dict[str, Any]] | None = None,
+) -> Verdict:
+    """Where ``service`` (as DescribeServices returns it, or None if MISSING) stands."""
+    if target == INACTIVE_TARGET:
+        if service is None or service.get("status") == "INACTIVE":
+            return Verdict(STABLE)
+        return Verdict(WAITING)
+    if service is None:
+        return Verdict(FAILED, "the service is missing")
+    name = service.get("serviceName")
+    status = service.get("status")
+    if status != "ACTIVE":
+        return Verdict(FAILED, f"service {name} is {status}")
+    deployments = service.get("deployments") or []
+    primary = deployments[0] if deployments else {}
+    expected = _expected_deployment(service, task_definition)
+    if task_definition is not None and expected is None:
+        # The deployment is gone already: rolled back and drained between two polls.
+        failed = _failed_deployment_event(service)
+        if failed and stopped_tasks is None:
+            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=failed[0])
+        why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
+        what = f"rollout of {task_definition} FAILED: {failed[1]}" if failed else f"the deployment of {task_definition} is gone"
+        return Verdict(FAILED, f"service {name}: {what}; rolled back to {primary.get('taskDefinition')}.{why}")
+    rollout_failed = expected is not None and expected.get("rolloutState") == "FAILED"
+    tasks_failing = expected is not None and expected.get("failedTasks", 0) >= max_failed_tasks
+    if rollout_failed or tasks_failing:
+        if stopped_tasks is None and expected.get("failedTasks", 0) > 0:
+            # one more call for the stopped tasks, so the error says why they stopped
+            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
+        why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
+        if rollout_failed:
+            rolled_back = primary.get("taskDefinition")
+            where = f"; rolled back to {rolled_back}" if rolled_back and rolled_back != expected.get("taskDefinition") else ""
+            return Verdict(
+                FAILED,
+                f"service {name}: rollout of {expected.get('taskDefinition')} FAILED: "
+                f"{expected.get('rolloutStateReason', '')}{where}.{why}",
+            )
+        return Verdict(
+            FAILED,
+            f"service {name}: {expected['failedTasks']} task(s) of deployment {expected.get('id')} "
+            f"({expected.get('taskDefinition')}) stopped.{why}",
+        )
+    stable = (
+        len(deployments) == 1
+        and expected is primary
+        and (not _breaker_on(service) or primary.get("rolloutState", "COMPLETED") == "COMPLETED")
+        and service.get("runningCount") == service.get("desiredCount")
+        and service.get("pendingCount") == 0
+    )
+    return Verdict(STABLE) if stable else Verdict(WAITING)
+
+
+def counts(service: dict[str, Any] | None) -> str:
+    if service is None:
+        return "missing"
+    deployments = ", ".join(
+        f"{d.get('status')} {name_of(d.get('taskDefinition', ''))} {d.get('rolloutState', '')} "
+        f"running {d.get('runningCount')}/{d.get('desiredCount')} pending {d.get('pendingCount')} failed {d.get('failedTasks', 0)}"
+        for d in service.get("deployments") or []
+    )
+    return (
+        f"{service.get('serviceName')}: {service.get('status')}, running {service.get('runningCount')}/"
+        f"{service.get('desiredCount')}, pending {service.get('pendingCount')}; deployments: {deployments}"
+    )
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return float(value or 0)
+
+
+def event_ids(service: dict[str, Any] | None) -> list[str]:
+    """The events a service already has: what a wait that starts now must not report as new."""
+    return [event["id"] for event in (service or {}).get("events") or []]
+
+
+@dataclass
+class EventLog:
+    """Service events not yet reported, oldest first; each is reported once.
+
+    "New" is judged by event id, not by time, so clock skew between Airflow and AWS does not
+    matter. With ``known`` None, the first look only learns what is there.
+    """
+
+    known: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.seen: set[str] = set(self.known or [])
+        self.primed = self.known is not None
+
+    def new_events(self, services: list[dict[str, Any] | None]) -> list[tuple[str, str]]:
+        fresh = []
+        for service in services:
+            for event in reversed((service or {}).get("events") or []):
+                if event["id"] not in self.seen:
+                    self.seen.add(event["id"])
+                    fresh.append((service["serviceName"], event["message"]))
+        if not self.primed:
+            self.primed = True
+            return []
+        return fresh
+
+
+def last_events(service: dict[str, Any] | None, count: int = 5) -> list[str]:
+    return [e["message"] for e in (service or {}).get("events", [])[:count]]
+
+
+@dataclass
+class Poll:
+    """What one poll found: finished, failed (with the message), and the lines to log."""
+
+    done: bool
+    error: str | None
+    log_lines: list[str]
+    fetch_stopped: dict[str, str]  # service name -> deployment id whose stopped tasks to fetch
+
+
+@dataclass
+class ServiceWatch:
+    """The state of a wait over several services, fed with DescribeServices answers.
+
+    Serialisable through ``to_kwargs`` so a trigger can carry it between triggerer restarts.
+    """
+
+    services: list[str]
+    target: str = STABLE_TARGET
+    task_definitions: dict[str, str | None] = field(default_factory=dict)
+    known_events: list[str] | None = None
+    max_failed_tasks: int = 3
+    last: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.events = EventLog(self.known_events)
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return {
+            "services": self.services,
+            "target": self.target,
+            "task_definitions": self.task_definitions,
+            "known_events": sorted(self.events.seen) if self.events.primed else None,
+            "max_failed_tasks": self.max_failed_tasks,
+        }
+
+    def batches(self, size: int = 10) -> list[list[str]]:
+        """DescribeServices takes up to 10 services a call."""
+        return [self.services[i : i + size] for i in range(0, len(self.services), size)]
+
+    def poll(self, described: list[dict[str, Any]], stopped: dict[str, list[dict[str, Any]]] | None = None) -> Poll:
+        by_name = {service["serviceName"]: service for service in described}
+        lines = [f"{name}: {message}" for name, message in self.events.new_events(described)]
+        fetch, errors, done = {}, [], True
+        for name in (name_of(s) for s in self.services):
+            service = by_name.get(name)
+            self.last[name] = service
+            verdict = judge(
+                service,
+                target=self.target,
+                task_definition=self.task_definitions.get(name),
+                max_failed_tasks=self.max_failed_tasks,
+                stopped_tasks=(stopped or {}).get(name),
+            )
+            if verdict.state == FAILED:
+                errors.append(verdict.reason)
+            elif verdict.state == WAITING:
+                done = False
+                if verdict.needs_stopped_tasks and verdict.deployment_id:
+                    fetch[name] = verdict.deployment_id
+        error = "; ".join(errors) if errors else None
+        return Poll(done=done and not errors, error=error, log_lines=lines, fetch_stopped=fetch)
+
+    def timeout_message(self, timeout: float) -> str:
+        details = []
+        for name, service in self.last.items():
+            events = " | ".join(last_events(service)) or "no events"
+            details.append(f"{counts(service)}; last events: {events}")
+        goal = "stable" if self.target == STABLE_TARGET else "INACTIVE"
+        return f"Timed out after {timeout:g} s waiting for service(s) to be {goal}: " + " || ".join(details)

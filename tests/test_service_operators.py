@@ -1,0 +1,257 @@
+"""Service operators, sensor and trigger through Airflow (dag.test, real metadata DB) against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from fargate_provider.operators.service import FargateCreateServiceOperator, FargateUpdateServiceOperator
+from tests.emulator.helpers import FAST, cleanup, client, register
+from tests.helpers.aws import record_aws_calls
+
+LIFECYCLE_DAG = """
+from airflow.sdk import DAG
+from fargate_provider.operators.service import (
+    FargateCreateServiceOperator, FargateDeleteServiceOperator, FargateUpdateServiceOperator,
+)
+from fargate_provider.sensors.service import FargateServiceStableSensor
+
+with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": []}):
+    create = FargateCreateServiceOperator(
+        task_id="create", cluster="c", service_name="web", task_definition="web:1", desired_count=2,
+        subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", tags={"team": "data"},
+        deferrable=DEFERRABLE, poll_interval=0.2, timeout=120,
+    )
+    stable = FargateServiceStableSensor(
+        task_id="stable", cluster="c", services=create.output, deferrable=DEFERRABLE, poll_interval=0.2, timeout=120,
+    )
+    update = FargateUpdateServiceOperator(
+        task_id="update", cluster="c", service="web", task_definition="web", deferrable=DEFERRABLE,
+        poll_interval=0.2, timeout=120,
+    )
+    delete = FargateDeleteServiceOperator(task_id="delete", cluster="c", service="web", deferrable=DEFERRABLE, poll_interval=0.2, timeout=120)
+    create >> stable >> update >> delete
+"""
+
+
+@pytest.fixture
+def ecs(emulator):
+    ecs = client(emulator)
+    ecs.create_cluster(clusterName="c")
+    yield ecs
+    cleanup(ecs)
+
+
+def conf(emulator):
+    return {"subnets": emulator.network["private_subnets"], "groups": [emulator.network["security_group"]]}
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
+def test_create_stable_update_stable_delete(airflow, emulator, ecs, capfd, deferrable):
+    first = register(ecs, family="web", image="nginx:1.27")
+    second = register(ecs, family="web", image="nginx:1.28")
+    dag_id = airflow.write_dag(LIFECYCLE_DAG.replace("DEFERRABLE", str(deferrable)))
+    result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
+    assert result.task_states == {"create": "success", "stable": "success", "update": "success", "delete": "success"}, result.log[-3000:]
+    service_arn = result.xcom["create"]
+    assert service_arn.endswith(":service/c/web")
+    assert result.xcom["update"].startswith("ecs-svc/")
+    assert result.xcom["delete"] == service_arn
+    assert "Created service web" in result.log
+    # service events went into the task log, once each
+    assert result.log.count("web: (service web) has reached a steady state.") >= 2
+    started = [line for line in result.log.splitlines() if "(service web) has started 2 tasks" in line]
+    assert len(started) == 2  # one per deployment, each logged once
+    # deferred: each wait paused the task and the trigger (in the triggerer) did the polling
+    assert result.log.count("Pausing task as DEFERRED.") == (4 if deferrable else 0)
+    assert ("[fargate_provider.triggers.service.FargateServiceTrigger]" in result.log) is deferrable
+    described = ecs.describe_services(cluster="c", services=["web"], include=["TAGS"])["services"][0]
+    assert described["status"] == "INACTIVE"
+    assert [d["taskDefinition"] for d in described["deployments"]][:1] in ([second], [])
+    assert {t["key"]: t["value"] for t in described["tags"]}["managed-by"] == "airflow-provider-fargate"
+    assert first != second
+
+
+def test_rerun_after_a_failure_between_create_and_the_end_leaves_one_service(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    # the first try times out while the tasks are still starting; the retry finds the service
+    emulator.add_behaviour(family="web", start_delay=150)
+    dag_id = airflow.write_dag(
+        """
+        from datetime import timedelta
+        from airflow.sdk import DAG
+        from fargate_provider.operators.service import FargateCreateServiceOperator
+        with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": []}):
+            FargateCreateServiceOperator(
+                task_id="create", cluster="c", service_name="web", task_definition="web", desired_count=1,
+                subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deferrable=False,
+                poll_interval=0.2, timeout=1, retries=2, retry_delay=timedelta(seconds=0),
+            )
+        """
+    )
+    result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
+    assert result.task_states == {"create": "success"}, result.log[-2000:]
+    assert "Timed out after 1 s waiting for service(s) to be stable" in result.log
+    assert "Service web already exists with the same task definition and count; reusing it" in result.log
+    assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
+    assert emulator.calls["CreateService"] == 1
+
+
+def _update_dag(airflow, deferrable=False, **extra):
+    arguments = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+    return airflow.write_dag(
+        f"""
+        from airflow.sdk import DAG
+        from fargate_provider.operators.service import FargateUpdateServiceOperator
+        with DAG(DAG_ID, schedule=None):
+            FargateUpdateServiceOperator(task_id="update", cluster="c", service="web", task_definition="web",
+                                         deferrable={deferrable}, poll_interval=1, timeout=600, {arguments})
+        """
+    )
+
+
+def _stable_service(ecs, emulator, breaker=True):
+    ecs.create_service(
+        cluster="c", serviceName="web", taskDefinition="web:1", desiredCount=1, launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}},
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}},
+    )
+    ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
+    while ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"] != "COMPLETED":
+        ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
+def test_circuit_breaker_rollback_fails_fast_naming_the_rollback(airflow, emulator, ecs, capfd, deferrable):
+    good = register(ecs, family="web", image="web:good")
+    _stable_service(ecs, emulator)
+    emulator.add_behaviour(image="web:bad", crash_loop=True)
+    bad = register(ecs, family="web", image="web:bad")
+    emulator.calls.clear()
+    result = airflow.run(_update_dag(airflow, deferrable), capfd)
+    assert result.task_states == {"update": "failed"}
+    # whether the poll still sees the failed deployment or only the rollback's events
+    assert f"service web: rollout of {bad} FAILED:" in result.log
+    assert f"tasks failed to start.; rolled back to {good}." in result.log
+    assert "EssentialContainerExited: Essential container in task exited (app exit 1)" in result.log
+    assert emulator.calls["DescribeServices"] <= 3  # failed within two poll intervals of 1 s
+
+
+def test_image_pull_failure_fails_fast_with_the_reason(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    _stable_service(ecs, emulator, breaker=False)
+    emulator.add_behaviour(image="missing/web:*", pull_failure=True)
+    register(ecs, family="web", image="missing/web:1")
+    emulator.calls.clear()
+    result = airflow.run(_update_dag(airflow), capfd)
+    assert result.task_states == {"update": "failed"}
+    assert "task(s) of deployment ecs-svc/" in result.log
+    assert "TaskFailedToStart: CannotPullContainerError" in result.log
+    assert emulator.calls["DescribeServices"] <= 3
+
+
+def test_crash_loop_without_circuit_breaker_fails_fast_with_exit_codes(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    _stable_service(ecs, emulator, breaker=False)
+    emulator.add_behaviour(image="web:crash", crash_loop=True)
+    register(ecs, family="web", image="web:crash")
+    emulator.calls.clear()
+    result = airflow.run(_update_dag(airflow), capfd)
+    assert result.task_states == {"update": "failed"}
+    assert "EssentialContainerExited: Essential container in task exited (app exit 1)" in result.log
+    assert emulator.calls["DescribeServices"] <= 3
+
+
+def test_timeout_error_lists_the_events_and_counts(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    _stable_service(ecs, emulator)
+    emulator.add_behaviour(image="web:slow", start_delay=100000)
+    register(ecs, family="web", image="web:slow")
+    dag_id = airflow.write_dag(
+        """
+        from airflow.sdk import DAG
+        from fargate_provider.operators.service import FargateUpdateServiceOperator
+        with DAG(DAG_ID, schedule=None):
+            FargateUpdateServiceOperator(task_id="update", cluster="c", service="web", task_definition="web",
+                                         deferrable=False, poll_interval=0.2, timeout=1)
+        """
+    )
+    result = airflow.run(dag_id, capfd)
+    assert result.task_states == {"update": "failed"}
+    assert "Timed out after 1 s waiting for service(s) to be stable: web: ACTIVE, running 1/1, pending 1" in result.log
+    assert "last events: (service web) has started 1 tasks" in result.log
+
+
+def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
+    from airflow.sdk._shared.module_loading import import_string
+
+    from fargate_provider.service_state import ServiceWatch
+    from fargate_provider.triggers.service import FargateServiceTrigger
+
+    arn = register(ecs, family="web")
+    _stable_service(ecs, emulator)
+    watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
+    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, deadline=1e12, timeout=60, value="done")
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "fargate_provider.triggers.service.FargateServiceTrigger"
+    rebuilt = import_string(classpath)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+
+    async def first_event():
+        async for event in rebuilt.run():
+            return event
+
+    event = asyncio.run(first_event())
+    assert event.payload == {"status": "success", "value": "done"}
+
+
+def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+    names = [f"svc{i:02d}" for i in range(25)]
+    for name in names:
+        ecs.create_service(cluster="c", serviceName=name, taskDefinition="web", desiredCount=1, launchType="FARGATE", networkConfiguration=network)
+    for start in range(0, 25, 10):
+        ecs.get_waiter("services_stable").wait(cluster="c", services=names[start : start + 10], WaiterConfig=FAST)
+    for deferrable in (False, True):
+        dag_id = airflow.write_dag(
+            f"""
+            from airflow.sdk import DAG
+            from fargate_provider.sensors.service import FargateServiceStableSensor
+            with DAG(DAG_ID, schedule=None):
+                FargateServiceStableSensor(task_id="stable", cluster="c", services={names!r},
+                                           deferrable={deferrable}, poll_interval=0.1, timeout=60)
+            """
+        )
+        emulator.calls.clear()
+        result = airflow.run(dag_id, capfd)
+        assert result.task_states == {"stable": "success"}
+        assert emulator.calls["DescribeServices"] == math.ceil(25 / 10)  # one poll: all stable already
+
+
+@pytest.mark.parametrize(
+    "operator, kwargs, message",
+    [
+        (FargateCreateServiceOperator, {"subnets": "subnet-1"}, "subnets: must be a non-empty list of subnet-… IDs"),
+        (FargateCreateServiceOperator, {"security_groups": ["default"]}, "security_groups: must be a non-empty list of sg-… IDs"),
+        (FargateCreateServiceOperator, {"desired_count": -1}, "desired_count: must be a whole number, 0 or more"),
+        (FargateCreateServiceOperator, {"service_name": "web app"}, "service_name: must be 1-255 letters"),
+        (FargateCreateServiceOperator, {"propagate_tags": "ALL"}, "propagate_tags: 'ALL' is not allowed; allowed: SERVICE, TASK_DEFINITION, NONE"),
+        (FargateCreateServiceOperator, {"poll_interval": 0}, "poll_interval: must be a number of seconds above 0"),
+        (FargateCreateServiceOperator, {"capacity_provider_strategy": [{"capacityProvider": "EC2", "weight": 1}]}, "capacity_provider_strategy[0].capacityProvider: 'EC2'"),
+        (FargateCreateServiceOperator, {"tags": {"managed-by": "x"}}, "tags.managed-by: is set by the provider itself"),
+        (FargateUpdateServiceOperator, {}, "give at least one change"),
+    ],
+)
+def test_bad_service_input_is_refused_before_any_aws_call(no_aws, operator, kwargs, message):
+    if operator is FargateCreateServiceOperator:
+        arguments = {"cluster": "c", "service_name": "web", "task_definition": "web", "subnets": ["subnet-1"], "security_groups": ["sg-1"]}
+    else:
+        arguments = {"cluster": "c", "service": "web"}
+    arguments.update(kwargs)
+    with record_aws_calls() as recorder, pytest.raises(ValueError) as err:
+        operator(task_id="t", **arguments).execute(context={})
+    assert message in str(err.value)
+    assert recorder.calls == []
