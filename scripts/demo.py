@@ -1,7 +1,7 @@
 """`make demo`: run the provider's main job end to end against a local AWS, no account needed.
 
-Today that is the first steps of the lifecycle (cluster and task definition, then their
-teardown) run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
+Today that is the lifecycle of an environment (cluster, task definition, a service waited
+on until stable, then their teardown) run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
 (`fargate_provider.local`). It exits non-zero if any task failed or anything is left behind.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOME = ROOT / ".demo" / "airflow"
-DAG_ID = "fargate_cluster_and_task_definition"
+DAG_ID = "fargate_example_service"
 
 
 def main() -> int:
@@ -43,12 +43,12 @@ def main() -> int:
     )
     print(f"local ECS emulator (fargate-local) at {endpoint}; Airflow home {DEMO_HOME}")
     try:
-        return run_demo(started)
+        return run_demo(started, server)
     finally:
         server.stop()
 
 
-def run_demo(started: float) -> int:
+def run_demo(started: float, server) -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
     from airflow.utils import db
@@ -63,7 +63,10 @@ def run_demo(started: float) -> int:
         return 1
     dag = bag.get_dag(DAG_ID)
     print(f"running {DAG_ID} with dag.test() ...")
-    dag_run = dag.test()
+    network = server.network
+    dag_run = dag.test(
+        run_conf={"subnets": network["private_subnets"], "security_groups": [network["security_group"]], "desired_count": 2}
+    )
 
     with create_session() as session:
         tis = {ti.task_id: ti for ti in dag_run.get_task_instances(session=session)}
@@ -76,7 +79,9 @@ def run_demo(started: float) -> int:
     for task_id in (
         "create_cluster",
         "register_task_definition",
+        "create_service",
         "describe_resources",
+        "delete_service",
         "deregister_task_definition",
         "delete_cluster",
     ):
@@ -84,6 +89,10 @@ def run_demo(started: float) -> int:
     found = xcoms.get("describe_resources") or {}
     for kind, details in found.items():
         print(f"  {kind} while it existed: {details}")
+    create_service = tis["create_service"]
+    if create_service.start_date and create_service.end_date:
+        seconds = (create_service.end_date - create_service.start_date).total_seconds()
+        print(f"  service created and stable (strict check) in {seconds:.1f} s")
     cluster = hook.describe_cluster("fargate-cluster")
     print(f"  cluster fargate-cluster status now {cluster and cluster['status']}")
 

@@ -13,17 +13,24 @@ def test_dags_folder_has_no_import_errors(airflow_db):
 
     bag = DagBag(str(DAGS))
     assert bag.import_errors == {}
-    assert "fargate_cluster_and_task_definition" in bag.dag_ids
+    assert "fargate_example_service" in bag.dag_ids
 
 
-def test_cluster_and_task_definition_dag_runs_and_tears_down(airflow, aws_endpoint, capfd):
-    shutil.copy(DAGS / "fargate_cluster_and_task_definition.py", airflow.dags_folder)
+def test_example_service_dag_runs_and_tears_down(airflow, emulator, capfd):
+    shutil.copy(DAGS / "fargate_example_service.py", airflow.dags_folder)
     shutil.copytree(DAGS / "task_definitions", airflow.dags_folder / "task_definitions", dirs_exist_ok=True)
-    result = airflow.run("fargate_cluster_and_task_definition", capfd, run_conf={"cluster_name": "example"})
+    result = airflow.run("fargate_example_service", capfd, run_conf={
+            "cluster_name": "example",
+            "subnets": emulator.network["public_subnets"],
+            "security_groups": [emulator.network["security_group"]],
+            "desired_count": 2,
+        },
+    )
     assert result.state == "success", result.task_states
     assert set(result.task_states.values()) == {"success"}
     found = result.xcom["describe_resources"]
     assert found["cluster"]["status"] == "ACTIVE" and found["cluster"]["name"] == "example"
     assert found["task_definition"]["revision"] == "sample-fargate:1"
     assert found["task_definition"]["tags"]["managed-by"] == "airflow-provider-fargate"
+    assert found["service"] == {"name": "sample-fargate", "status": "ACTIVE", "running": "2/2", "rollout": "COMPLETED"}
     # the emulator fixture fails the test if anything is left

@@ -255,3 +255,63 @@ def test_bad_service_input_is_refused_before_any_aws_call(no_aws, operator, kwar
         operator(task_id="t", **arguments).execute(context={})
     assert message in str(err.value)
     assert recorder.calls == []
+
+
+def test_create_again_with_another_count_updates_the_service(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    dag_id = airflow.write_dag(
+        """
+        from airflow.sdk import DAG
+        from fargate_provider.operators.service import FargateCreateServiceOperator
+        with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": [], "count": 1}):
+            FargateCreateServiceOperator(
+                task_id="create", cluster="c", service_name="web", task_definition="web", desired_count="{{ params.count }}",
+                subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deferrable=False, poll_interval=0.2, timeout=60,
+            )
+        """
+    )
+    first = airflow.run(dag_id, capfd, run_conf=conf(emulator))
+    second = airflow.run(dag_id, capfd, run_conf={**conf(emulator), "count": 2})
+    assert first.xcom["create"] == second.xcom["create"]
+    assert "Service web exists with web:1 x1; updating it to web:1 x2 (a new deployment)." in second.log
+    service = ecs.describe_services(cluster="c", services=["web"])["services"][0]
+    assert (service["desiredCount"], service["runningCount"]) == (2, 2)
+    assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
+
+
+def test_delete_of_a_missing_service_is_success(airflow, emulator, ecs, capfd):
+    dag_id = airflow.write_operator_dag(
+        "fargate_provider.operators.service.FargateDeleteServiceOperator", "cluster='c', service='ghost', deferrable=False"
+    )
+    result = airflow.run(dag_id, capfd)
+    assert result.task_states == {"task": "success"}
+    assert "Service ghost does not exist (or is already INACTIVE); nothing to delete." in result.log
+
+
+def test_client_token_is_per_task_instance_not_per_try():
+    from unittest import mock
+
+    from fargate_provider.operators.service import client_token
+
+    def ti(**changes):
+        fields = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": -1, "try_number": 1}
+        fields.update(changes)
+        return {"ti": mock.Mock(**fields)}
+
+    assert client_token(ti()) == client_token(ti(try_number=2))
+    assert client_token(ti()) != client_token(ti(map_index=0))
+    assert client_token(ti()) != client_token(ti(run_id="r2"))
+    assert len(client_token(ti())) <= 36  # CreateService's limit
+
+
+@pytest.mark.parametrize("setting, expected", [(None, True), ("False", False), ("True", True)])
+def test_deferrable_follows_airflows_default_deferrable_only_when_set(monkeypatch, setting, expected):
+    from fargate_provider.operators.base import default_deferrable
+
+    if setting is None:
+        monkeypatch.delenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", setting)
+    assert default_deferrable() is expected
+    operator = FargateUpdateServiceOperator(task_id="u", cluster="c", service="s", desired_count=1)
+    assert operator.deferrable is expected
