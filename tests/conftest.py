@@ -67,6 +67,17 @@ def aws_endpoint(emulator):
 
 
 @pytest.fixture
+def ecs(emulator):
+    """An ECS client on a clean emulator with cluster "c"; everything in it is removed afterwards."""
+    from tests.emulator.helpers import cleanup, client
+
+    ecs = client(emulator)
+    ecs.create_cluster(clusterName="c")
+    yield ecs
+    cleanup(ecs)
+
+
+@pytest.fixture
 def no_aws(monkeypatch):
     """For tests that must make no AWS call: any call that slips through goes to a closed port."""
     closed = "http://127.0.0.1:9"

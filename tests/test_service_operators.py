@@ -8,7 +8,7 @@ import math
 import pytest
 
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateUpdateServiceOperator
-from tests.emulator.helpers import FAST, cleanup, client, register
+from tests.emulator.helpers import FAST, register
 from tests.helpers.aws import record_aws_calls
 
 LIFECYCLE_DAG = """
@@ -34,14 +34,6 @@ with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"sub
     delete = FargateDeleteServiceOperator(task_id="delete", cluster="c", service="web", deferrable=DEFERRABLE, poll_interval=0.2, timeout=120)
     create >> stable >> update >> delete
 """
-
-
-@pytest.fixture
-def ecs(emulator):
-    ecs = client(emulator)
-    ecs.create_cluster(clusterName="c")
-    yield ecs
-    cleanup(ecs)
 
 
 def conf(emulator):
@@ -139,29 +131,28 @@ def test_circuit_breaker_rollback_fails_fast_naming_the_rollback(airflow, emulat
     assert emulator.calls["DescribeServices"] <= 3  # failed within two poll intervals of 1 s
 
 
-def test_image_pull_failure_fails_fast_with_the_reason(airflow, emulator, ecs, capfd):
+def _update_to_a_failing_image(airflow, emulator, ecs, capfd, image, **behaviour):
+    """A stable service without circuit breaker, updated to an image that fails as ``behaviour`` says."""
     register(ecs, family="web")
     _stable_service(ecs, emulator, breaker=False)
-    emulator.add_behaviour(image="missing/web:*", pull_failure=True)
-    register(ecs, family="web", image="missing/web:1")
+    emulator.add_behaviour(image=image, **behaviour)
+    register(ecs, family="web", image=image)
     emulator.calls.clear()
     result = airflow.run(_update_dag(airflow), capfd)
     assert result.task_states == {"update": "failed"}
+    assert emulator.calls["DescribeServices"] <= 3  # failed within two poll intervals of 1 s
+    return result
+
+
+def test_image_pull_failure_fails_fast_with_the_reason(airflow, emulator, ecs, capfd):
+    result = _update_to_a_failing_image(airflow, emulator, ecs, capfd, "missing/web:1", pull_failure=True)
     assert "task(s) of deployment ecs-svc/" in result.log
     assert "TaskFailedToStart: CannotPullContainerError" in result.log
-    assert emulator.calls["DescribeServices"] <= 3
 
 
 def test_crash_loop_without_circuit_breaker_fails_fast_with_exit_codes(airflow, emulator, ecs, capfd):
-    register(ecs, family="web")
-    _stable_service(ecs, emulator, breaker=False)
-    emulator.add_behaviour(image="web:crash", crash_loop=True)
-    register(ecs, family="web", image="web:crash")
-    emulator.calls.clear()
-    result = airflow.run(_update_dag(airflow), capfd)
-    assert result.task_states == {"update": "failed"}
+    result = _update_to_a_failing_image(airflow, emulator, ecs, capfd, "web:crash", crash_loop=True)
     assert "EssentialContainerExited: Essential container in task exited (app exit 1)" in result.log
-    assert emulator.calls["DescribeServices"] <= 3
 
 
 def test_timeout_error_lists_the_events_and_counts(airflow, emulator, ecs, capfd):

@@ -52,6 +52,10 @@ def _check_count(field: str, value: Any) -> int:
 class _ServiceWaitMixin:
     """Wait for a ServiceWatch in the worker or, deferred, in the triggerer: same judgement."""
 
+    def _init_wait(self, deferrable: bool | None, poll_interval: float, timeout: float, max_failed_tasks: int = 3) -> None:
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+
     def _wait(self, context, cluster: str, watch: ServiceWatch, value: Any) -> Any:
         if self.deferrable:
             self.defer(
@@ -129,8 +133,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.load_balancers, self.service_registries = load_balancers, service_registries
         self.propagate_tags, self.tags = propagate_tags, tags
         self.wait_for_stable = wait_for_stable
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
 
     def _validated(self) -> dict[str, Any]:
         _check_name("cluster", self.cluster)
@@ -235,8 +238,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.task_definition, self.desired_count = task_definition, desired_count
         self.force_new_deployment = force_new_deployment
         self.wait_for_stable = wait_for_stable
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
 
     def execute(self, context) -> str:
         _check_name("cluster", self.cluster)
@@ -289,8 +291,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         super().__init__(**kwargs)
         self.cluster, self.service = cluster, service
         self.wait_for_inactive = wait_for_inactive
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval, self.timeout = poll_interval, timeout
+        self._init_wait(deferrable, poll_interval, timeout)
 
     def execute(self, context) -> str | None:
         _check_name("cluster", self.cluster)
