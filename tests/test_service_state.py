@@ -1,0 +1,96 @@
+"""The judgement both waits use, on DescribeServices answers (the emulator tests show the real ones)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fargate_provider.service_state import FAILED, STABLE, WAITING, EventLog, ServiceWatch, judge
+
+TD1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+TD2 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+
+
+def service(**changes):
+    base = {
+        "serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        "deployments": [{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD2, "rolloutState": "COMPLETED",
+                         "desiredCount": 2, "runningCount": 2, "pendingCount": 0, "failedTasks": 0}],
+        "events": [],
+    }
+    base.update(changes)
+    return base
+
+
+def test_stable_when_every_condition_holds():
+    assert judge(service(), task_definition=TD2).state == STABLE
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"runningCount": 1},
+        {"pendingCount": 1},
+        {"deployments": [{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD2, "rolloutState": "IN_PROGRESS", "failedTasks": 0}]},
+        {"deployments": [
+            {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD2, "rolloutState": "COMPLETED", "failedTasks": 0},
+            {"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": TD1, "rolloutState": "COMPLETED", "failedTasks": 0},
+        ]},
+    ],
+    ids=["running short", "pending", "rollout in progress", "old deployment still draining"],
+)
+def test_waiting(changes):
+    assert judge(service(**changes), task_definition=TD2).state == WAITING
+
+
+def test_botocores_stable_after_a_rollback_is_a_failure_here():
+    # one deployment, running == desired: botocore's services_stable would succeed
+    rolled_back = service(
+        deployments=[{"id": "ecs-svc/3", "status": "PRIMARY", "taskDefinition": TD1, "rolloutState": "COMPLETED", "failedTasks": 0}],
+        events=[{"id": "e1", "message": "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start."}],
+    )
+    verdict = judge(rolled_back, task_definition=TD2, stopped_tasks=[])
+    assert verdict.state == FAILED
+    assert f"rollout of {TD2} FAILED: tasks failed to start.; rolled back to {TD1}" in verdict.reason
+
+
+@pytest.mark.parametrize("status", ["INACTIVE", "DRAINING"])
+def test_inactive_or_draining_fails(status):
+    verdict = judge(service(status=status), task_definition=TD2)
+    assert (verdict.state, verdict.reason) == (FAILED, f"service web is {status}")
+
+
+def test_missing_fails_and_missing_is_the_goal_when_deleting():
+    assert judge(None).state == FAILED
+    assert judge(None, target="INACTIVE").state == STABLE
+    assert judge(service(), target="INACTIVE").state == WAITING
+
+
+def test_stopping_tasks_ask_for_details_then_fail_with_them():
+    failing = service(deployments=[{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD2, "rolloutState": "IN_PROGRESS", "failedTasks": 3}])
+    first = judge(failing, task_definition=TD2)
+    assert (first.state, first.needs_stopped_tasks, first.deployment_id) == (WAITING, True, "ecs-svc/2")
+    stopped = [{"taskArn": "arn:aws:ecs:us-east-1:1:task/c/abc", "stopCode": "TaskFailedToStart",
+                "stoppedReason": "CannotPullContainerError: not found", "containers": [{"name": "app", "reason": "CannotPullContainerError"}]}]
+    verdict = judge(failing, task_definition=TD2, stopped_tasks=stopped)
+    assert verdict.state == FAILED
+    assert "task abc: TaskFailedToStart: CannotPullContainerError: not found (app CannotPullContainerError)" in verdict.reason
+
+
+def test_events_are_reported_once_and_known_ones_never():
+    log = EventLog(known=["old"])
+    svc = service(events=[{"id": "new2", "message": "two"}, {"id": "new1", "message": "one"}, {"id": "old", "message": "before"}])
+    assert log.new_events([svc]) == [("web", "one"), ("web", "two")]
+    assert log.new_events([svc]) == []
+    learning = EventLog(known=None)
+    assert learning.new_events([svc]) == []  # first look only learns
+
+
+def test_watch_round_trips_through_its_kwargs():
+    watch = ServiceWatch(["web"], task_definitions={"web": TD2}, known_events=["a"])
+    watch.poll([service(events=[{"id": "b", "message": "m"}])])
+    again = ServiceWatch(**watch.to_kwargs())
+    assert again.events.seen == {"a", "b"} and again.task_definitions == {"web": TD2}
+    assert [b for b in ServiceWatch([f"s{i}" for i in range(25)]).batches()] == [
+        [f"s{i}" for i in range(0, 10)], [f"s{i}" for i in range(10, 20)], [f"s{i}" for i in range(20, 25)]
+    ]
