@@ -1,0 +1,106 @@
+"""What a Fargate task costs: billed vCPU-seconds, GB-seconds and estimated USD.
+
+Fargate bills per second with a one-minute minimum, from the start of the image pull to
+the task's stop, per vCPU-hour and GB-hour, by region and CPU architecture. The rates are
+data (``data/fargate_prices.json``, with its source and date), not code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from fargate_provider.fargate_sizes import parse_cpu, parse_memory
+
+MINIMUM_BILLED_SECONDS = 60
+ARCHITECTURES = ("X86_64", "ARM64")
+
+
+class PriceNotKnown(LookupError):
+    """No rate for this region/architecture in the shipped price table."""
+
+
+@cache
+def price_table() -> dict[str, Any]:
+    return json.loads(resources.files("fargate_provider").joinpath("data/fargate_prices.json").read_text())
+
+
+@dataclass
+class Cost:
+    billed_seconds: int
+    vcpu_seconds: float
+    gb_seconds: float
+    usd: float
+    region: str
+    architecture: str
+    spot: bool = False
+    tasks: int = 1
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.billed_seconds + other.billed_seconds,
+            self.vcpu_seconds + other.vcpu_seconds,
+            self.gb_seconds + other.gb_seconds,
+            self.usd + other.usd,
+            self.region,
+            self.architecture if self.architecture == other.architecture else "mixed",
+            self.spot or other.spot,
+            self.tasks + other.tasks,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        result = asdict(self)
+        result["usd"] = round(self.usd, 8)
+        return result
+
+
+def rates(region: str, architecture: str = "X86_64") -> dict[str, float]:
+    table = price_table()["regions"]
+    if architecture not in ARCHITECTURES:
+        raise PriceNotKnown(f"architecture: {architecture!r} is not a Fargate architecture; allowed: {', '.join(ARCHITECTURES)}")
+    if region not in table:
+        raise PriceNotKnown(f"region: no Fargate price for {region!r} in the price table; known: {', '.join(sorted(table))}")
+    return table[region][architecture]
+
+
+def fargate_cost(
+    cpu: int | str, memory: int | str, seconds: float, *, region: str = "us-east-1", architecture: str = "X86_64", spot: bool = False
+) -> Cost:
+    """The cost of one task of ``cpu`` units and ``memory`` MiB that ran ``seconds``."""
+    billed = max(MINIMUM_BILLED_SECONDS, math.ceil(seconds))
+    vcpu_seconds = parse_cpu(cpu) / 1024 * billed
+    gb_seconds = parse_memory(memory) / 1024 * billed
+    rate = rates(region, architecture)
+    usd = vcpu_seconds / 3600 * rate["vcpu_hour"] + gb_seconds / 3600 * rate["gb_hour"]
+    return Cost(billed, vcpu_seconds, gb_seconds, usd, region, architecture, spot)
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+
+
+def task_cost(task: dict[str, Any], *, region: str, architecture: str = "X86_64", now: dt.datetime | None = None) -> Cost:
+    """The cost of a task as DescribeTasks returns it; a running task costs what it has so far
+    (the same function serves services: the sum over their tasks)."""
+    start = _time(task.get("pullStartedAt") or task.get("startedAt") or task.get("createdAt"))
+    end = _time(task.get("stoppedAt") or task.get("executionStoppedAt")) or now or dt.datetime.now(dt.timezone.utc)
+    seconds = max((end - start).total_seconds(), 0.0) if start else 0.0
+    spot = task.get("capacityProviderName") == "FARGATE_SPOT"
+    return fargate_cost(task["cpu"], task["memory"], seconds, region=region, architecture=architecture, spot=spot)
+
+
+def total_cost(tasks: list[dict[str, Any]], *, region: str, architecture: str = "X86_64") -> Cost | None:
+    costs = [task_cost(task, region=region, architecture=architecture) for task in tasks]
+    if not costs:
+        return None
+    total = costs[0]
+    for cost in costs[1:]:
+        total = total + cost
+    return total
