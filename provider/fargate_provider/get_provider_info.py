@@ -33,12 +33,13 @@ def get_provider_info() -> dict:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "fargate_provider.operators.cluster",
+                    "fargate_provider.operators.run_task",
                     "fargate_provider.operators.service",
                     "fargate_provider.operators.task_definition",
                 ],
             }
         ],
-        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service"]}],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service", "fargate_provider.sensors.task"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"]}],
         "extra-links": [],
     }

@@ -145,10 +145,42 @@ def _path(base: str, key: str | int) -> str:
 
 def _structure_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """Unknown keys, missing required keys and wrong types, judged by ECS's API model."""
-    report = ParamValidator().validate(spec, _register_input_shape())
+    return model_problems(spec, _register_input_shape())
+
+
+def run_task_overrides_problems(overrides: Any, field: str = "overrides") -> list[tuple[str, str]]:
+    """RunTask's ``overrides`` (a TaskOverride) judged by ECS's model, plus Fargate sizes."""
+    shape = get_session().get_service_model("ecs").shape_for("TaskOverride")
+    if not isinstance(overrides, dict):
+        return [(field, f"must be a mapping (a TaskOverride), got {type(overrides).__name__}")]
+    overrides = copy.deepcopy(overrides)
+    for key in ("cpu", "memory"):  # strings in the model; accept numbers as for task definitions
+        if isinstance(overrides.get(key), int) and not isinstance(overrides.get(key), bool):
+            overrides[key] = str(overrides[key])
+    problems = model_problems(overrides, shape, field)
+    sizes = {}
+    for key, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        if isinstance(overrides.get(key), str):
+            try:
+                sizes[key] = parse(overrides[key])
+            except SizeError as err:
+                problems.append((f"{field}.{key}", str(err)))
+    if len(sizes) == 2:
+        try:
+            check_fargate_size(sizes["cpu"], sizes["memory"])
+        except SizeError as err:
+            problems.append((f"{field}.memory" if sizes["cpu"] in FARGATE_MEMORY_BY_CPU else f"{field}.cpu", str(err)))
+    elif "cpu" in sizes and sizes["cpu"] not in FARGATE_MEMORY_BY_CPU:
+        problems.append((f"{field}.cpu", f"cpu {sizes['cpu']} is not a Fargate size; allowed cpu units: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"))
+    return _dedupe(problems)
+
+
+def model_problems(params: Any, shape: Shape, prefix: str = "") -> list[tuple[str, str]]:
+    """botocore's client-side validation against an ECS shape, as (field path, message) pairs."""
+    report = ParamValidator().validate(params, shape)
     problems = []
     for kind, name, details in report._errors:  # botocore keeps the structured errors here
-        where = name.lstrip(".")
+        where = _path(prefix, name.lstrip(".")) if name.lstrip(".") else prefix
         if kind == "unknown field":
             unknown = details["unknown_param"]
             valid = details["valid_names"]
@@ -164,7 +196,7 @@ def _structure_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append((where, f"must be of type {allowed}, got {got}"))
         else:
             problems.append((where or "task_definition", f"{kind}: {details}"))
-    problems.extend(_enum_problems(spec, _register_input_shape(), ""))
+    problems.extend(_enum_problems(params, shape, prefix))
     return problems
 
 

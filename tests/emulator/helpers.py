@@ -69,8 +69,10 @@ def cleanup(ecs, cluster: str = "c") -> None:
     tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
     for arn in tasks:
         ecs.stop_task(cluster=cluster, task=arn)
-    if tasks:
-        ecs.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=tasks, WaiterConfig=FAST)
+    # and tasks already told to stop that are still on their way
+    tasks += ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    for start in range(0, len(tasks), 100):
+        ecs.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=tasks[start : start + 100], WaiterConfig=FAST)
     for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]:
         ecs.deregister_task_definition(taskDefinition=arn)
     ecs.delete_cluster(cluster=cluster)

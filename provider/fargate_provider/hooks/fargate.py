@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from airflow.providers.amazon.aws.hooks.ecs import EcsHook
-
 from fargate_provider.service_state import Poll, ServiceWatch, newest_stopped
 from fargate_provider.tags import from_ecs_tags, to_ecs_tags
+from fargate_provider.task_state import LogFollower
 
 # ECS's batch limits.
 DELETE_TASK_DEFINITIONS_BATCH = 10
@@ -27,6 +27,10 @@ DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
 
 _REVISION_RE = re.compile(r":(\d+)$")
+
+
+class RunTaskFailure(Exception):
+    """RunTask answered with failures and no task."""
 
 
 class ServiceWaitError(Exception):
@@ -168,11 +172,12 @@ class FargateHook(EcsHook):
             self.conn.delete_service(cluster=cluster, service=service, force=True)
         self._wait_in_batches("services_inactive", cluster, "services", services, DESCRIBE_SERVICES_BATCH)
 
-    def stop_tasks(self, cluster: str, tasks: list[str], reason: str) -> None:
-        """Stop tasks and wait until they are STOPPED."""
+    def stop_tasks(self, cluster: str, tasks: list[str], reason: str, wait: bool = True) -> None:
+        """Stop tasks (StopTask: UserInitiated) and, with ``wait``, wait until they are STOPPED."""
         for task in tasks:
             self.conn.stop_task(cluster=cluster, task=task, reason=reason)
-        self._wait_in_batches("tasks_stopped", cluster, "tasks", tasks, DESCRIBE_TASKS_BATCH)
+        if wait:
+            self._wait_in_batches("tasks_stopped", cluster, "tasks", tasks, DESCRIBE_TASKS_BATCH)
 
     def _wait_in_batches(
         self, waiter_name: str, cluster: str, key: str, items: list[str], batch: int, delay: int = 2, max_attempts: int = 300
@@ -185,6 +190,78 @@ class FargateHook(EcsHook):
                 **{key: items[start : start + batch]},
                 WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
             )
+
+    # ------------------------------------------------------------------ one-off tasks
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> list[dict[str, Any]]:
+        """DescribeTasks for any number of tasks, a hundred per call (the API's limit)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(tasks), DESCRIBE_TASKS_BATCH):
+            found += self.conn.describe_tasks(cluster=cluster, tasks=tasks[start : start + DESCRIBE_TASKS_BATCH])["tasks"]
+        return found
+
+    def tasks_started_by(self, cluster: str, started_by: str) -> list[dict[str, Any]]:
+        """Running and (recently) stopped tasks with this startedBy, described."""
+        arns = []
+        for status in ("RUNNING", "STOPPED"):
+            paginator = self.conn.get_paginator("list_tasks")
+            for page in paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=status):
+                arns += page["taskArns"]
+        return self.describe_tasks(cluster, arns) if arns else []
+
+    def run_tasks(self, request: dict[str, Any], attempts: int = 5) -> list[str]:
+        """RunTask; capacity shortfalls (answered as failures, not errors) are retried with backoff."""
+        from tenacity import (
+            Retrying,
+            retry_if_result,
+            stop_after_attempt,
+            wait_exponential,
+        )
+
+        def short_of_capacity(response: dict[str, Any]) -> bool:
+            reasons = " ".join(f.get("reason", "") for f in response.get("failures", []))
+            return not response.get("tasks") and ("capacity" in reasons.lower() or "RESOURCE" in reasons)
+
+        retrying = Retrying(
+            retry=retry_if_result(short_of_capacity),
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=2, max=60),
+            retry_error_callback=lambda state: state.outcome.result(),
+            reraise=True,
+        )
+        response = retrying(lambda: self.conn.run_task(**request))
+        if response.get("failures") and not response.get("tasks"):
+            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}" for f in response["failures"])
+            raise RunTaskFailure(f"RunTask started no task: {reasons}")
+        return [task["taskArn"] for task in response["tasks"]]
+
+    def read_logs(self, follower: LogFollower) -> list[str]:
+        """Everything new in the followed awslogs streams, in order; each line logged once."""
+        lines: list[str] = []
+        for stream in follower.log_streams:
+            client = self._logs_client(stream.region)
+            while True:
+                try:
+                    page = client.get_log_events(**follower.request(stream))
+                except ClientError as err:
+                    if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                        break  # the stream appears once the container starts
+                    raise
+                new, more = follower.take(stream, page)
+                lines += new
+                if not more:
+                    break
+        for line in lines:
+            self.log.info("%s", line)
+        return lines
+
+    def _logs_client(self, region: str | None) -> Any:
+        clients = self.__dict__.setdefault("_logs_clients", {})
+        if region not in clients:
+            from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+            clients[region] = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=region or self.region_name).conn
+        return clients[region]
 
     # ------------------------------------------------------------------ services
 

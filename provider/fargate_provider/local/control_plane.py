@@ -19,7 +19,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fargate_provider.fargate_sizes import SizeError, check_fargate_size, parse_cpu, parse_memory
+from fargate_provider.fargate_sizes import (
+    SizeError,
+    check_fargate_size,
+    parse_cpu,
+    parse_memory,
+)
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import Behaviour, Behaviours
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask

@@ -26,7 +26,11 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.iam.models import get_account_id_from
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 
 PINNED_MOTO_VERSION = "5.2.5"
 

@@ -8,10 +8,10 @@ timing). A background thread advances emulated time.
 from __future__ import annotations
 
 import io
-from collections import Counter
 import json
 import re
 import threading
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 

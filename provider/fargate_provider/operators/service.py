@@ -13,8 +13,16 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import ServiceWaitError, name_from_arn
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.operators.cluster import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy
-from fargate_provider.service_state import INACTIVE_TARGET, STABLE_TARGET, ServiceWatch, event_ids
+from fargate_provider.operators.cluster import (
+    FARGATE_CAPACITY_PROVIDERS,
+    validate_capacity_strategy,
+)
+from fargate_provider.service_state import (
+    INACTIVE_TARGET,
+    STABLE_TARGET,
+    ServiceWatch,
+    event_ids,
+)
 from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
 from fargate_provider.triggers.service import FargateServiceTrigger
 

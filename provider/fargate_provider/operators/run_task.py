@@ -1,0 +1,299 @@
+"""Run a one-off Fargate task, stream its logs, judge its exit codes, and say what it cost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from fargate_provider.fargate_sizes import (
+    SizeError,
+    check_fargate_size,
+    parse_cpu,
+    parse_memory,
+)
+from fargate_provider.hooks.fargate import RunTaskFailure, name_from_arn
+from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
+from fargate_provider.operators.cluster import (
+    FARGATE_CAPACITY_PROVIDERS,
+    validate_capacity_strategy,
+)
+from fargate_provider.pricing import PriceNotKnown, total_cost
+from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.task_definition_spec import (
+    TaskDefinitionError,
+    run_task_overrides_problems,
+)
+from fargate_provider.task_state import (
+    STOPPED,
+    LogFollower,
+    judge_stopped,
+    log_streams,
+    progress,
+    task_id,
+)
+from fargate_provider.triggers.task import FargateTaskTrigger
+
+PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
+
+
+def _identity(context: Mapping[str, Any]) -> str:
+    ti = context["ti"]
+    return f"{ti.dag_id}|{ti.run_id}|{ti.task_id}|{getattr(ti, 'map_index', -1)}"
+
+
+def started_by_for(context: Mapping[str, Any]) -> str:
+    """Unique per task instance (not per try): how a retry finds the task an earlier try started."""
+    return "airflow-" + uuid.uuid5(uuid.NAMESPACE_URL, _identity(context)).hex[:24]
+
+
+def run_task_client_token(context: Mapping[str, Any], generation: int) -> str:
+    """RunTask's idempotency token (at most 64 characters): the task instance, not the try
+    number, plus how many of its tasks already failed, so a retry after a *failed* container
+    starts a new task and a retry after a *crash* does not."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_identity(context)}|{generation}"))
+
+
+class FargateRunTaskOperator(FargateBaseOperator):
+    """Run a task definition as one-off Fargate task(s); return their ARNs.
+
+    Container logs (the task definition's awslogs configuration) stream into the Airflow task
+    log while the task runs and once more after STOPPED. Success only if every essential
+    container exited 0. The cost (XCom key ``cost``) is logged and pushed for every finished run.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "cluster", "task_definition", "subnets", "security_groups", "overrides", "started_by", "tags", "count",
+        "capacity_provider_strategy",
+    )
+    template_fields_renderers = {"overrides": "json"}
+
+    def __init__(
+        self,
+        cluster: str,
+        task_definition: str,
+        *,
+        subnets: Sequence[str],
+        security_groups: Sequence[str],
+        assign_public_ip: bool = False,
+        count: int = 1,
+        overrides: dict[str, Any] | None = None,
+        platform_version: str = "LATEST",
+        capacity_provider_strategy: Sequence[Mapping[str, Any]] | None = None,
+        started_by: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        propagate_tags: str = "TASK_DEFINITION",
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 6,
+        logs: bool = True,
+        log_tail_on_failure: int = 50,
+        stop_on_kill: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cluster, self.task_definition = cluster, task_definition
+        self.subnets, self.security_groups, self.assign_public_ip = subnets, security_groups, assign_public_ip
+        self.count, self.overrides, self.platform_version = count, overrides, platform_version
+        self.capacity_provider_strategy = capacity_provider_strategy
+        self.started_by, self.tags, self.propagate_tags = started_by, tags, propagate_tags
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval, self.logs, self.log_tail_on_failure = poll_interval, logs, log_tail_on_failure
+        self.stop_on_kill = stop_on_kill
+        self._task_arns: list[str] = []
+
+    # ------------------------------------------------------------------ input
+
+    def _validate(self) -> dict[str, Any]:
+        for field, value in (("cluster", self.cluster), ("task_definition", self.task_definition)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{field}: give a name or ARN, got {value!r}")
+        for field, values, prefix in (("subnets", self.subnets, "subnet-"), ("security_groups", self.security_groups, "sg-")):
+            if isinstance(values, str) or not values or not all(isinstance(v, str) and v.startswith(prefix) for v in values):
+                raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:
+            raise ValueError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
+        if self.propagate_tags not in PROPAGATE_TAGS:
+            raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
+        if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
+            raise ValueError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
+        if isinstance(self.log_tail_on_failure, bool) or not isinstance(self.log_tail_on_failure, int) or self.log_tail_on_failure < 0:
+            raise ValueError(f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}")
+        if self.started_by is not None and (not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128):
+            raise ValueError("started_by: 1-128 characters")
+        if self.overrides is not None:
+            problems = run_task_overrides_problems(self.overrides)
+            if problems:
+                raise TaskDefinitionError(problems)
+        strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+        return {"strategy": strategy, "user_tags": validate_user_tags(self.tags)}
+
+    def _check_override_size(self, task_definition: dict[str, Any]) -> None:
+        """A cpu or memory override alone must still make a Fargate pair with the task's other size."""
+        overrides = self.overrides or {}
+        if not (overrides.get("cpu") or overrides.get("memory")):
+            return
+        cpu = parse_cpu(overrides.get("cpu") or task_definition["cpu"])
+        memory = parse_memory(overrides.get("memory") or task_definition["memory"])
+        try:
+            check_fargate_size(cpu, memory)
+        except SizeError as err:
+            raise TaskDefinitionError([("overrides", f"with the task definition's size: {err}")]) from None
+
+    # ------------------------------------------------------------------ run
+
+    def execute(self, context) -> list[str]:
+        checked = self._validate()
+        task_definition = self.hook.describe_task_definition(self.task_definition)
+        if task_definition is None or task_definition.get("status") != "ACTIVE":
+            raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
+        self._check_override_size(task_definition)
+        started_by = self.started_by or started_by_for(context)
+        earlier = self.hook.tasks_started_by(self.cluster, started_by)
+        running = [t for t in earlier if t.get("lastStatus") != STOPPED]
+        succeeded = [t for t in earlier if t.get("lastStatus") == STOPPED and not judge_stopped([t], _essential(task_definition))]
+        if running or (earlier and len(succeeded) == len(earlier)):
+            # A retry after a crash: follow what the earlier try started instead of starting more.
+            followed = running or succeeded
+            self._task_arns = [t["taskArn"] for t in followed]
+            self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in self._task_arns])
+        else:
+            self._task_arns = self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
+        if not self.wait_for_completion:
+            return self._task_arns
+        follower = LogFollower([vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure) if self.logs else None
+        deadline = self._deadline(context)
+        if self.deferrable:
+            self.defer(
+                trigger=FargateTaskTrigger(
+                    cluster=self.cluster, tasks=self._task_arns, target_state=STOPPED, poll_interval=self.poll_interval,
+                    deadline=deadline, logs=follower.to_kwargs() if follower else None,
+                    aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                ),
+                method_name="execute_complete",
+            )
+        try:
+            while True:
+                described = self.hook.describe_tasks(self.cluster, self._task_arns)
+                if follower:
+                    self.hook.read_logs(follower)
+                done, error = progress(described, self._task_arns, STOPPED)
+                if error:
+                    raise AirflowException(error)
+                if done:
+                    break
+                time.sleep(self.poll_interval)
+        except BaseException as error:
+            if _is_kill(error):
+                self._stop("Airflow task timed out or was killed")
+            raise
+        return self._finish(context, task_definition, follower)
+
+    def execute_complete(self, context, event: dict[str, Any]) -> list[str]:
+        self._task_arns = task_arns = event["tasks"]
+        follower = LogFollower(**event["logs"]) if event.get("logs") else None
+        if event.get("status") == "timeout":
+            self._stop("Airflow task timed out")
+            if follower:
+                self.hook.read_logs(follower)
+            raise AirflowException(f"execution_timeout reached; stopped task(s) {[task_id(a) for a in task_arns]}")
+        if event.get("status") != "done":
+            raise AirflowException(event.get("message", "the wait failed"))
+        task_definition = self.hook.describe_task_definition(self.task_definition) or {}
+        return self._finish(context, task_definition, follower)
+
+    def _run(self, context, task_definition: dict[str, Any], started_by: str, generation: int, checked: dict[str, Any]) -> list[str]:
+        request: dict[str, Any] = {
+            "cluster": self.cluster,
+            "taskDefinition": task_definition["taskDefinitionArn"],
+            "count": self.count,
+            "clientToken": run_task_client_token(context, generation),
+            "startedBy": started_by,
+            "platformVersion": self.platform_version,
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": list(self.subnets),
+                    "securityGroups": list(self.security_groups),
+                    "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
+                }
+            },
+            "tags": to_ecs_tags(tags_from_context(context, checked["user_tags"])),
+        }
+        if self.propagate_tags != "NONE":
+            request["propagateTags"] = self.propagate_tags
+        if self.overrides:
+            request["overrides"] = self.overrides
+        if checked["strategy"]:
+            request["capacityProviderStrategy"] = checked["strategy"]
+        else:
+            request["launchType"] = "FARGATE"
+        try:
+            arns = self.hook.run_tasks(request)
+        except RunTaskFailure as error:
+            raise AirflowException(str(error)) from None
+        self.log.info(
+            "Started %d task(s) of %s in %s: %s", len(arns), name_from_arn(task_definition["taskDefinitionArn"]),
+            self.cluster, [task_id(a) for a in arns],
+        )
+        return arns
+
+    def _deadline(self, context) -> float | None:
+        """When execution_timeout will strike, so a deferred wait stops the task just before."""
+        if not self.execution_timeout:
+            return None
+        start = getattr(context.get("ti"), "start_date", None) or dt.datetime.now(dt.timezone.utc)
+        return (start + self.execution_timeout).timestamp() - 1
+
+    def _finish(self, context, task_definition: dict[str, Any], follower: LogFollower | None) -> list[str]:
+        if follower:
+            self.hook.read_logs(follower)  # once more after STOPPED: the last lines
+        described = self.hook.describe_tasks(self.cluster, self._task_arns)
+        self._push_cost(context, described, task_definition)
+        problem = judge_stopped(described, _essential(task_definition))
+        if problem:
+            tail = list(follower.tail)[-self.log_tail_on_failure :] if follower and self.log_tail_on_failure else []
+            shown = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
+            raise AirflowException(f"{problem}{shown}")
+        self.log.info("All essential containers exited 0.")
+        return self._task_arns
+
+    def _push_cost(self, context, described: list[dict[str, Any]], task_definition: dict[str, Any]) -> None:
+        architecture = (task_definition.get("runtimePlatform") or {}).get("cpuArchitecture") or "X86_64"
+        region = self.hook.conn_region_name
+        try:
+            cost = total_cost(described, region=region, architecture=architecture)
+        except PriceNotKnown as error:
+            self.log.warning("No cost estimate: %s", error)
+            return
+        if cost is None:
+            return
+        self.log.info(
+            "Cost: %d task(s), %.1f vCPU-seconds, %.1f GB-seconds, about $%.6f (%s, %s%s).",
+            cost.tasks, cost.vcpu_seconds, cost.gb_seconds, cost.usd, region, architecture, ", Spot at on-demand rate" if cost.spot else "",
+        )
+        context["ti"].xcom_push(key="cost", value=cost.as_dict())
+
+    def _stop(self, reason: str) -> None:
+        if self.stop_on_kill and self._task_arns:
+            self.log.info("Stopping task(s) %s: %s", [task_id(a) for a in self._task_arns], reason)
+            self.hook.stop_tasks(self.cluster, self._task_arns, reason=reason, wait=False)
+
+    def on_kill(self) -> None:
+        self._stop("Airflow task was killed")
+
+
+def _essential(task_definition: dict[str, Any]) -> dict[str, bool]:
+    return {c["name"]: c.get("essential", True) for c in task_definition.get("containerDefinitions", [])}
+
+
+def _is_kill(error: BaseException) -> bool:
+    """A timeout or kill of the Airflow task (not an AWS or judgement error)."""
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    return isinstance(error, (AirflowTaskTimeout, KeyboardInterrupt, SystemExit))

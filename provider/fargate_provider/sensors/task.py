@@ -1,0 +1,69 @@
+"""FargateTaskStateSensor: wait until one-off tasks are RUNNING or STOPPED."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException
+
+from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.operators.base import default_deferrable
+from fargate_provider.task_state import STOPPED, TARGET_STATES, progress
+from fargate_provider.triggers.task import FargateTaskTrigger
+
+
+class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
+    """:param tasks: a task ARN or a list (e.g. the run-task operator's XCom); DescribeTasks
+    covers a hundred per call. :param target_state: RUNNING or STOPPED; a task that stops
+    while RUNNING is awaited fails the sensor."""
+
+    aws_hook_class = FargateHook
+    template_fields: Sequence[str] = aws_template_fields("cluster", "tasks")
+
+    def __init__(
+        self,
+        cluster: str,
+        tasks: str | Sequence[str],
+        *,
+        target_state: str = STOPPED,
+        deferrable: bool | None = None,
+        poll_interval: float = 6,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poll_interval, **kwargs)
+        if target_state not in TARGET_STATES:
+            raise ValueError(f"target_state: {target_state!r} is not allowed; allowed: {', '.join(TARGET_STATES)}")
+        self.cluster, self.tasks, self.target_state = cluster, tasks, target_state
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+
+    def _arns(self) -> list[str]:
+        tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks or [])
+        if not tasks or not all(isinstance(t, str) and t for t in tasks):
+            raise ValueError(f"tasks: give a task ARN or a list of them, got {self.tasks!r}")
+        return tasks
+
+    def execute(self, context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(
+            trigger=FargateTaskTrigger(
+                cluster=self.cluster, tasks=self._arns(), target_state=self.target_state, poll_interval=self.poll_interval,
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+            ),
+            method_name="execute_complete",
+        )
+
+    def poke(self, context) -> bool:
+        arns = self._arns()
+        done, error = progress(self.hook.describe_tasks(self.cluster, arns), arns, self.target_state)
+        if error:
+            raise AirflowException(error)
+        return done
+
+    def execute_complete(self, context, event: dict[str, Any]) -> None:
+        if event.get("status") != "done":
+            raise AirflowException(event.get("message", "the wait failed"))

@@ -1,0 +1,114 @@
+"""One-off tasks: judging them, following their awslogs streams, shared by the run-task
+operator's in-worker wait, the trigger and the sensor."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+RUNNING, STOPPED = "RUNNING", "STOPPED"
+TARGET_STATES = (RUNNING, STOPPED)
+
+
+def task_id(task_arn: str) -> str:
+    return task_arn.rsplit("/", 1)[-1]
+
+
+def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tuple[bool, str | None]:
+    """(done, error) for a wait until every wanted task reaches ``target``."""
+    found = {t["taskArn"]: t for t in tasks}
+    missing = [arn for arn in wanted if arn not in found and not any(t.endswith(task_id(arn)) for t in found)]
+    if missing:
+        return False, f"task(s) not found: {', '.join(task_id(a) for a in missing)}"
+    states = [t.get("lastStatus") for t in tasks]
+    if target == RUNNING:
+        stopped = [t for t in tasks if t.get("lastStatus") == STOPPED]
+        if stopped:
+            return False, f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: {stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}"
+        return all(s == RUNNING for s in states), None
+    return all(s == STOPPED for s in states), None
+
+
+def judge_stopped(tasks: list[dict[str, Any]], essential: dict[str, bool]) -> str | None:
+    """None when every essential container of every task exited 0; otherwise why not."""
+    problems = []
+    for task in tasks:
+        tid = task_id(task["taskArn"])
+        if task.get("stopCode") == "TaskFailedToStart":
+            reasons = "; ".join(f"{c.get('name')}: {c['reason']}" for c in task.get("containers", []) if c.get("reason"))
+            problems.append(f"task {tid} failed to start (TaskFailedToStart): {task.get('stoppedReason')}" + (f" [{reasons}]" if reasons else ""))
+            continue
+        for container in task.get("containers", []):
+            if not essential.get(container.get("name"), True):
+                continue
+            code = container.get("exitCode")
+            if code != 0:
+                shown = "no exit code" if code is None else f"exit code {code}"
+                problems.append(
+                    f"container {container.get('name')} of task {tid} ended with {shown} "
+                    f"({task.get('stopCode')}: {task.get('stoppedReason')})"
+                )
+    return "; ".join(problems) or None
+
+
+@dataclass
+class LogStream:
+    container: str
+    group: str
+    region: str | None
+    stream: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}|{self.group}|{self.stream}"
+
+
+def log_streams(task_definition: dict[str, Any], task_arns: list[str]) -> list[LogStream]:
+    """The awslogs streams of each task: ``<awslogs-stream-prefix>/<container-name>/<task-id>``."""
+    streams = []
+    for container in task_definition.get("containerDefinitions", []):
+        config = container.get("logConfiguration") or {}
+        options = config.get("options") or {}
+        if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+            continue
+        prefix = options.get("awslogs-stream-prefix")
+        for arn in task_arns:
+            name = f"{prefix}/{container['name']}/{task_id(arn)}" if prefix else task_id(arn)
+            streams.append(LogStream(container["name"], options["awslogs-group"], options.get("awslogs-region"), name))
+    return streams
+
+
+@dataclass
+class LogFollower:
+    """Reads each stream forward with GetLogEvents' nextForwardToken, so no line is skipped or
+    repeated, equal timestamps included (time filters would drop or repeat those)."""
+
+    streams: list[dict[str, Any]]
+    tokens: dict[str, str] = field(default_factory=dict)
+    tail_size: int = 50
+    last_lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tail: deque[str] = deque(self.last_lines, maxlen=max(self.tail_size, 1))
+
+    @property
+    def log_streams(self) -> list[LogStream]:
+        return [LogStream(**s) for s in self.streams]
+
+    def request(self, stream: LogStream) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"logGroupName": stream.group, "logStreamName": stream.stream, "startFromHead": True}
+        if stream.key in self.tokens:
+            kwargs["nextToken"] = self.tokens[stream.key]
+        return kwargs
+
+    def take(self, stream: LogStream, page: dict[str, Any]) -> tuple[list[str], bool]:
+        """The lines of one page, and whether the stream has more right now."""
+        previous = self.tokens.get(stream.key)
+        self.tokens[stream.key] = page["nextForwardToken"]
+        lines = [f"[{stream.container}] {event['message']}" for event in page.get("events", [])]
+        self.tail.extend(lines)
+        return lines, bool(page.get("events")) and page["nextForwardToken"] != previous
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return {"streams": self.streams, "tokens": self.tokens, "tail_size": self.tail_size, "last_lines": list(self.tail)}
