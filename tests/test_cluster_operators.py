@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
+
 from tests.helpers.aws import ecs, record_aws_calls
 
 CREATE_DAG = """

@@ -1,6 +1,11 @@
 import pytest
-
-from fargate_provider.fargate_sizes import SizeError, check_fargate_size, fargate_sizes, parse_cpu, parse_memory
+from fargate_provider.fargate_sizes import (
+    SizeError,
+    check_fargate_size,
+    fargate_sizes,
+    parse_cpu,
+    parse_memory,
+)
 
 
 @pytest.mark.parametrize(

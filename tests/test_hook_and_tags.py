@@ -7,9 +7,13 @@ import os
 from unittest import mock
 
 import pytest
-
 from fargate_provider.hooks.fargate import FargateHook, revision_of
-from fargate_provider.tags import TagError, provider_tags, tags_from_context, validate_user_tags
+from fargate_provider.tags import (
+    TagError,
+    provider_tags,
+    tags_from_context,
+    validate_user_tags,
+)
 
 
 def _with_connection(extra):

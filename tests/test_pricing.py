@@ -3,8 +3,13 @@
 import datetime as dt
 
 import pytest
-
-from fargate_provider.pricing import PriceNotKnown, fargate_cost, price_table, task_cost, total_cost
+from fargate_provider.pricing import (
+    PriceNotKnown,
+    fargate_cost,
+    price_table,
+    task_cost,
+    total_cost,
+)
 
 # us-east-1 Linux rates: x86 0.04048 / 0.004445, ARM 0.03238 / 0.00356 (per vCPU-hour / GB-hour)
 CASES = [

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
-
 from fargate_provider.operators.run_task import FargateRunTaskOperator
+
 from tests.emulator.helpers import client, register
 from tests.helpers.aws import record_aws_calls
 

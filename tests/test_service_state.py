@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from fargate_provider.service_state import FAILED, STABLE, WAITING, EventLog, ServiceWatch, judge
+from fargate_provider.service_state import (
+    FAILED,
+    STABLE,
+    WAITING,
+    EventLog,
+    ServiceWatch,
+    judge,
+)
 
 TD1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
 TD2 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"

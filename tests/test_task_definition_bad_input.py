@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from fargate_provider.operators.task_definition import (
+    FargateRegisterTaskDefinitionOperator,
+)
 
-from fargate_provider.operators.task_definition import FargateRegisterTaskDefinitionOperator
 from tests.helpers.aws import record_aws_calls
 
 BASE = {
@@ -160,7 +162,9 @@ def test_bad_input_fails_the_airflow_task_with_the_field_named(airflow, no_aws, 
     ],
 )
 def test_bad_deregister_input_is_refused_before_any_aws_call(no_aws, kwargs, message):
-    from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
+    from fargate_provider.operators.task_definition import (
+        FargateDeregisterTaskDefinitionOperator,
+    )
 
     operator = FargateDeregisterTaskDefinitionOperator(task_id="deregister", **kwargs)
     with record_aws_calls() as recorder, pytest.raises(ValueError) as err:

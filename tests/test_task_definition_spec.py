@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     comparable,

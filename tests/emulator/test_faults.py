@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.client import LocalEcsClient
+
 from tests.emulator.helpers import FAST, client, network, register, wait
 from tests.emulator.test_services import create, describe, messages, rolled_out
-
 
 
 def run_to_stop(ecs, emulator, family="job"):

@@ -8,7 +8,6 @@ from botocore.exceptions import ClientError
 from tests.emulator.helpers import FAST, network, register, wait
 
 
-
 def create(ecs, emulator, name="web", desired=2, **extra):
     kwargs = {
         "cluster": "c", "serviceName": name, "taskDefinition": "web", "desiredCount": desired,

@@ -8,7 +8,6 @@ from botocore.exceptions import ClientError
 from tests.emulator.helpers import FAST, client, network, register, wait
 
 
-
 def run(ecs, emulator, **extra):
     kwargs = {"cluster": "c", "taskDefinition": "job", "launchType": "FARGATE", "networkConfiguration": network(emulator)}
     kwargs.update(extra)

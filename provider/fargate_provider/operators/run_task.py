@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,8 @@ from fargate_provider.fargate_sizes import (
     parse_memory,
 )
 from fargate_provider.hooks.fargate import RunTaskFailure, name_from_arn
+from fargate_provider.idempotency import run_task_client_token, started_by_for
+from fargate_provider.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
@@ -40,23 +41,6 @@ from fargate_provider.task_state import (
 from fargate_provider.triggers.task import FargateTaskTrigger
 
 PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
-
-
-def _identity(context: Mapping[str, Any]) -> str:
-    ti = context["ti"]
-    return f"{ti.dag_id}|{ti.run_id}|{ti.task_id}|{getattr(ti, 'map_index', -1)}"
-
-
-def started_by_for(context: Mapping[str, Any]) -> str:
-    """Unique per task instance (not per try): how a retry finds the task an earlier try started."""
-    return "airflow-" + uuid.uuid5(uuid.NAMESPACE_URL, _identity(context)).hex[:24]
-
-
-def run_task_client_token(context: Mapping[str, Any], generation: int) -> str:
-    """RunTask's idempotency token (at most 64 characters): the task instance, not the try
-    number, plus how many of its tasks already failed, so a retry after a *failed* container
-    starts a new task and a retry after a *crash* does not."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_identity(context)}|{generation}"))
 
 
 class FargateRunTaskOperator(FargateBaseOperator):
@@ -114,9 +98,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         for field, value in (("cluster", self.cluster), ("task_definition", self.task_definition)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{field}: give a name or ARN, got {value!r}")
-        for field, values, prefix in (("subnets", self.subnets, "subnet-"), ("security_groups", self.security_groups, "sg-")):
-            if isinstance(values, str) or not values or not all(isinstance(v, str) and v.startswith(prefix) for v in values):
-                raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
+        check_network(self.subnets, self.security_groups)
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:
             raise ValueError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
@@ -216,13 +198,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             "clientToken": run_task_client_token(context, generation),
             "startedBy": started_by,
             "platformVersion": self.platform_version,
-            "networkConfiguration": {
-                "awsvpcConfiguration": {
-                    "subnets": list(self.subnets),
-                    "securityGroups": list(self.security_groups),
-                    "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
-                }
-            },
+            "networkConfiguration": network_configuration(self.subnets, self.security_groups, self.assign_public_ip),
             "tags": to_ecs_tags(tags_from_context(context, checked["user_tags"])),
         }
         if self.propagate_tags != "NONE":

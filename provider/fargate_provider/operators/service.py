@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +11,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import ServiceWaitError, name_from_arn
+from fargate_provider.idempotency import service_client_token
+from fargate_provider.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
@@ -28,14 +29,6 @@ from fargate_provider.triggers.service import FargateServiceTrigger
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-def client_token(context: Mapping[str, Any]) -> str:
-    """The same for every try of a task instance (not the try number): an Airflow retry after a
-    worker crash sends the same token. ECS allows 36 characters: a UUID5 of the identity."""
-    ti = context["ti"]
-    identity = f"{ti.dag_id}|{ti.run_id}|{ti.task_id}|{getattr(ti, 'map_index', -1)}"
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-fargate:{identity}"))
 
 
 def _check_name(field: str, value: Any) -> str:
@@ -149,9 +142,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if not isinstance(self.task_definition, str) or not self.task_definition:
             raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
         desired = _check_count("desired_count", self.desired_count)
-        for field, values, prefix in (("subnets", self.subnets, "subnet-"), ("security_groups", self.security_groups, "sg-")):
-            if isinstance(values, str) or not values or not all(isinstance(v, str) and v.startswith(prefix) for v in values):
-                raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
+        check_network(self.subnets, self.security_groups)
         if self.propagate_tags not in PROPAGATE_TAGS:
             raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
         _check_wait(self.poll_interval, self.timeout)
@@ -185,15 +176,9 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
                 "serviceName": name,
                 "taskDefinition": task_definition_arn,
                 "desiredCount": checked["desired"],
-                "clientToken": client_token(context),
+                "clientToken": service_client_token(context),
                 "platformVersion": self.platform_version,
-                "networkConfiguration": {
-                    "awsvpcConfiguration": {
-                        "subnets": list(self.subnets),
-                        "securityGroups": list(self.security_groups),
-                        "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
-                    }
-                },
+                "networkConfiguration": network_configuration(self.subnets, self.security_groups, self.assign_public_ip),
                 "deploymentConfiguration": {
                     "deploymentCircuitBreaker": {"enable": self.deployment_circuit_breaker, "rollback": self.deployment_circuit_breaker}
                 },
