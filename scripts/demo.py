@@ -1,7 +1,8 @@
 """`make demo`: run the provider's main job end to end against a local AWS, no account needed.
 
 Today that is the lifecycle of an environment (cluster, task definition, a service waited
-on until stable, then their teardown) run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
+on until stable, then their teardown) and a batch run (a one-off task, its logs, exit codes
+and cost), both run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
 (`fargate_provider.local`). It exits non-zero if any task failed or anything is left behind.
 """
 
@@ -16,7 +17,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOME = ROOT / ".demo" / "airflow"
-DAG_ID = "fargate_example_service"
 
 
 def main() -> int:
@@ -48,11 +48,28 @@ def main() -> int:
         server.stop()
 
 
+def run_dag(bag, dag_id: str, conf: dict) -> tuple[object, dict, dict]:
+    """Run one DAG with dag.test(); return the run, its task instances and their XComs by key."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    print(f"\nrunning {dag_id} with dag.test() ...", flush=True)
+    dag_run = bag.get_dag(dag_id).test(run_conf=conf)
+    with create_session() as session:
+        tis = {ti.task_id: ti for ti in dag_run.get_task_instances(session=session)}
+        xcoms: dict = {}
+        for row in session.query(XComModel).filter_by(dag_id=dag_id, run_id=dag_run.run_id):
+            xcoms.setdefault(row.key, {})[row.task_id] = XComModel.deserialize_value(row)
+    return dag_run, tis, xcoms
+
+
+def succeeded(state: object) -> bool:
+    return str(getattr(state, "value", state)) == "success"
+
+
 def run_demo(started: float, server) -> int:
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.xcom import XComModel
     from airflow.utils import db
-    from airflow.utils.session import create_session
 
     from fargate_provider.hooks.fargate import FargateHook
 
@@ -61,47 +78,46 @@ def run_demo(started: float, server) -> int:
     if bag.import_errors:
         print("DAG import errors:", bag.import_errors)
         return 1
-    dag = bag.get_dag(DAG_ID)
-    print(f"running {DAG_ID} with dag.test() ...")
-    network = server.network
-    dag_run = dag.test(
-        run_conf={"subnets": network["private_subnets"], "security_groups": [network["security_group"]], "desired_count": 2}
-    )
+    network = {"subnets": server.network["private_subnets"], "security_groups": [server.network["security_group"]]}
+    problems = []
 
-    with create_session() as session:
-        tis = {ti.task_id: ti for ti in dag_run.get_task_instances(session=session)}
-        xcoms = {
-            row.task_id: XComModel.deserialize_value(row)
-            for row in session.query(XComModel).filter_by(dag_id=DAG_ID, run_id=dag_run.run_id, key="return_value")
-        }
+    env_run, env_tis, env_xcom = run_dag(bag, "fargate_example_service", {**network, "desired_count": 2})
+    batch_run, batch_tis, batch_xcom = run_dag(bag, "fargate_example_batch", network)
+
     hook = FargateHook(aws_conn_id="aws_default")
     print("\n== summary ==")
-    for task_id in (
-        "create_cluster",
-        "register_task_definition",
-        "create_service",
-        "describe_resources",
-        "delete_service",
-        "deregister_task_definition",
-        "delete_cluster",
-    ):
-        print(f"  {task_id:28} {tis[task_id].state!s:8}" + ("" if task_id == "describe_resources" else f" -> {xcoms.get(task_id)}"))
-    found = xcoms.get("describe_resources") or {}
-    for kind, details in found.items():
+    print("environment (fargate_example_service):")
+    for task_id, ti in env_tis.items():
+        print(f"  {task_id:28} {ti.state!s:8}")
+        problems += [f"fargate_example_service.{task_id}"] if not succeeded(ti.state) else []
+    for kind, details in (env_xcom.get("return_value", {}).get("describe_resources") or {}).items():
         print(f"  {kind} while it existed: {details}")
-    create_service = tis["create_service"]
+    create_service = env_tis["create_service"]
     if create_service.start_date and create_service.end_date:
         seconds = (create_service.end_date - create_service.start_date).total_seconds()
-        print(f"  service created and stable (strict check) in {seconds:.1f} s")
-    cluster = hook.describe_cluster("fargate-cluster")
-    print(f"  cluster fargate-cluster status now {cluster and cluster['status']}")
+        print(f"  time to stable (strict check, deferred wait): {seconds:.1f} s")
+    print("batch run (fargate_example_batch):")
+    for task_id, ti in batch_tis.items():
+        print(f"  {task_id:28} {ti.state!s:8}")
+        problems += [f"fargate_example_batch.{task_id}"] if not succeeded(ti.state) else []
+    for arn in batch_xcom.get("return_value", {}).get("run_task") or []:
+        task = (hook.describe_tasks("fargate-batch", [arn]) or [{}])[0]
+        codes = {c.get("name"): c.get("exitCode") for c in task.get("containers", [])}
+        print(f"  task {arn.rsplit('/', 1)[-1]}: {task.get('lastStatus')}, {task.get('stopCode')}, exit codes {codes}")
+    cost = batch_xcom.get("cost", {}).get("run_task")
+    if cost:
+        print(
+            f"  estimated cost: {cost['vcpu_seconds']:.0f} vCPU-s, {cost['gb_seconds']:.0f} GB-s, "
+            f"${cost['usd']:.6f} ({cost['region']}, {cost['architecture']}, {cost['billed_seconds']} s billed)"
+        )
+    else:
+        problems.append("no cost reported")
 
     left = leftovers(hook)
-    print(f"  resources left in local AWS: {len(left)} {left or ''}")
-    print(f"  demo took {time.monotonic() - started:.1f} s")
-    failed = [t for t, ti in tis.items() if str(ti.state) not in ("success", "TaskInstanceState.SUCCESS")]
-    if str(dag_run.state) not in ("success", "DagRunState.SUCCESS") or failed or left:
-        print(f"DEMO FAILED: run {dag_run.state}, failed tasks {failed}, leftovers {left}")
+    print(f"resources left in the emulator: {len(left)} {left or ''}")
+    print(f"demo took {time.monotonic() - started:.1f} s")
+    if not succeeded(env_run.state) or not succeeded(batch_run.state) or problems or left:
+        print(f"DEMO FAILED: {problems or ''} {left or ''}")
         return 1
     print("demo OK")
     return 0

@@ -13,7 +13,7 @@ def test_dags_folder_has_no_import_errors(airflow_db):
 
     bag = DagBag(str(DAGS))
     assert bag.import_errors == {}
-    assert "fargate_example_service" in bag.dag_ids
+    assert {"fargate_example_service", "fargate_example_batch"} <= set(bag.dag_ids)
 
 
 def test_example_service_dag_runs_and_tears_down(airflow, emulator, capfd):
@@ -34,3 +34,16 @@ def test_example_service_dag_runs_and_tears_down(airflow, emulator, capfd):
     assert found["task_definition"]["tags"]["managed-by"] == "airflow-provider-fargate"
     assert found["service"] == {"name": "sample-fargate", "status": "ACTIVE", "running": "2/2", "rollout": "COMPLETED"}
     # the emulator fixture fails the test if anything is left
+
+
+def test_example_batch_dag_runs_the_container_and_reports_cost(airflow, emulator, capfd):
+    shutil.copy(DAGS / "fargate_example_batch.py", airflow.dags_folder)
+    shutil.copytree(DAGS / "task_definitions", airflow.dags_folder / "task_definitions", dirs_exist_ok=True)
+    result = airflow.run(
+        "fargate_example_batch",
+        capfd,
+        run_conf={"cluster": "batch", "subnets": emulator.network["private_subnets"], "security_groups": [emulator.network["security_group"]]},
+    )
+    assert result.state == "success", result.task_states
+    assert "[job] Hello from batch-job:1 on fargate-local" in result.log
+    assert "Cost: 1 task(s), 15.0 vCPU-seconds, 30.0 GB-seconds" in result.log
