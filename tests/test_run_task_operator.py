@@ -182,3 +182,20 @@ def test_bad_run_task_input_is_refused_before_any_aws_call(no_aws, kwargs, messa
         FargateRunTaskOperator(task_id="t", **arguments).execute(context={})
     assert message in str(err.value)
     assert recorder.calls == []
+
+
+def test_capacity_shortfall_is_retried_with_backoff(airflow, emulator, ecs, capfd):
+    emulator.add_behaviour(family="job", capacity_failures=1)
+    register(ecs)
+    result = run(airflow, emulator, capfd)
+    assert result.task_states == {"run": "success"}
+    assert emulator.calls["RunTask"] == 2  # one shortfall, then the task
+    assert len(ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]) == 1
+
+
+def test_capacity_shortfall_that_lasts_fails_with_the_reason(airflow, emulator, ecs, capfd):
+    emulator.add_behaviour(family="job", capacity_failures=5)
+    register(ecs)
+    result = run(airflow, emulator, capfd, extra="capacity_attempts=1,")
+    assert result.task_states == {"run": "failed"}
+    assert "RunTask started no task:" in result.log and "Capacity is unavailable at this time" in result.log

@@ -56,6 +56,7 @@ class Behaviour:
     run_seconds: float | None = None  # emulated run time of one-off tasks
     output: list[str] | None = None  # lines each container prints
     output_lines: int | None = None  # or: print this many numbered lines
+    capacity_failures: int = 0  # answer this many RunTask calls with a capacity shortfall
 
     def matches(self, family: str, images: list[str]) -> bool:
         if self.family and not fnmatch.fnmatchcase(family, self.family):

@@ -83,6 +83,15 @@ class ControlPlane:
         count = body.get("count", 1)
         if not isinstance(count, int) or not 1 <= count <= 10:
             raise _invalid("count must be between 1 and 10.")
+        images = [c.get("image") for c in task_definition.container_definitions]
+        behaviour = self.behaviours.for_task(task_definition.family, images)
+        if behaviour.capacity_failures > 0:
+            behaviour.capacity_failures -= 1
+            return {
+                "tasks": [],
+                "failures": [{"arn": task_definition.arn, "reason": "Capacity is unavailable at this time. "
+                              "Please try again later or in a different availability zone"}],
+            }
         token = body.get("clientToken")
         if token:
             fingerprint = _fingerprint(body)

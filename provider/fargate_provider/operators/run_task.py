@@ -78,6 +78,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         logs: bool = True,
         log_tail_on_failure: int = 50,
         stop_on_kill: bool = True,
+        capacity_attempts: int = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,6 +91,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval, self.logs, self.log_tail_on_failure = poll_interval, logs, log_tail_on_failure
         self.stop_on_kill = stop_on_kill
+        self.capacity_attempts = capacity_attempts
         self._task_arns: list[str] = []
 
     # ------------------------------------------------------------------ input
@@ -107,6 +109,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise ValueError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
         if isinstance(self.log_tail_on_failure, bool) or not isinstance(self.log_tail_on_failure, int) or self.log_tail_on_failure < 0:
             raise ValueError(f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}")
+        if isinstance(self.capacity_attempts, bool) or not isinstance(self.capacity_attempts, int) or self.capacity_attempts < 1:
+            raise ValueError(f"capacity_attempts: must be a whole number, 1 or more, got {self.capacity_attempts!r}")
         if self.started_by is not None and (not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128):
             raise ValueError("started_by: 1-128 characters")
         if self.overrides is not None:
@@ -210,7 +214,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         else:
             request["launchType"] = "FARGATE"
         try:
-            arns = self.hook.run_tasks(request)
+            arns = self.hook.run_tasks(request, attempts=self.capacity_attempts)
         except RunTaskFailure as error:
             raise AirflowException(str(error)) from None
         self.log.info(
