@@ -116,10 +116,11 @@ def test_a_retry_after_a_failed_container_starts_a_new_task(airflow, emulator, e
     assert len(ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]) == 2
 
 
-def test_thousand_lines_with_equal_timestamps_arrive_in_order_once(airflow, emulator, ecs, logs, capfd):
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
+def test_thousand_lines_with_equal_timestamps_arrive_in_order_once(airflow, emulator, ecs, logs, capfd, deferrable):
     emulator.add_behaviour(family="job", output_lines=1000, run_seconds=100)
     register(ecs, logs_group="/ecs/job")
-    result = run(airflow, emulator, capfd)
+    result = run(airflow, emulator, capfd, deferrable)
     assert result.task_states == {"run": "success"}
     lines = [m.group(1) for m in re.finditer(r"\[app\] (line \d+ of 1000 from app)", result.log)]
     assert lines == [f"line {i} of 1000 from app" for i in range(1, 1001)]
@@ -199,3 +200,16 @@ def test_capacity_shortfall_that_lasts_fails_with_the_reason(airflow, emulator, 
     result = run(airflow, emulator, capfd, extra="capacity_attempts=1,")
     assert result.task_states == {"run": "failed"}
     assert "RunTask started no task:" in result.log and "Capacity is unavailable at this time" in result.log
+
+
+def test_on_kill_stops_the_task(emulator, ecs):
+    emulator.add_behaviour(family="job", run_seconds=100000)
+    register(ecs)
+    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+    arn = ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network)["tasks"][0]["taskArn"]
+    operator = FargateRunTaskOperator(task_id="t", cluster="c", task_definition="job", subnets=["subnet-1"], security_groups=["sg-1"])
+    operator._task_arns = [arn]
+    operator.on_kill()
+    ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+    task = ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]
+    assert (task["stopCode"], task["stoppedReason"]) == ("UserInitiated", "Airflow task was killed")
