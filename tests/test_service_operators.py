@@ -72,7 +72,7 @@ def test_create_stable_update_stable_delete(airflow, emulator, ecs, capfd, defer
 def test_rerun_after_a_failure_between_create_and_the_end_leaves_one_service(airflow, emulator, ecs, capfd):
     register(ecs, family="web")
     # the first try times out while the tasks are still starting; the retry finds the service
-    emulator.add_behaviour(family="web", start_delay=150)
+    emulator.add_behaviour(family="web", start_delay=300)  # tasks RUNNING about 3 s after the create
     dag_id = airflow.write_dag(
         """
         from datetime import timedelta
@@ -82,13 +82,13 @@ def test_rerun_after_a_failure_between_create_and_the_end_leaves_one_service(air
             FargateCreateServiceOperator(
                 task_id="create", cluster="c", service_name="web", task_definition="web", desired_count=1,
                 subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deferrable=False,
-                poll_interval=0.2, timeout=1, retries=2, retry_delay=timedelta(seconds=0),
+                poll_interval=0.2, timeout=2, retries=2, retry_delay=timedelta(seconds=0),
             )
         """
     )
     result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
     assert result.task_states == {"create": "success"}, result.log[-2000:]
-    assert "Timed out after 1 s waiting for service(s) to be stable" in result.log
+    assert "Timed out after 2 s waiting for service(s) to be stable" in result.log
     assert "Service web already exists with the same task definition and count; reusing it" in result.log
     assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
     assert emulator.calls["CreateService"] == 1
