@@ -81,7 +81,3 @@ def to_ecs_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 def from_ecs_tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {tag["key"]: tag.get("value", "") for tag in tags or []}
-
-
-def is_managed(tags: Mapping[str, str]) -> bool:
-    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from fargate_provider.service_state import Poll, ServiceWatch, newest_stopped
-from fargate_provider.tags import from_ecs_tags, to_ecs_tags
+from fargate_provider.tags import to_ecs_tags
 from fargate_provider.task_state import LogFollower
 
 # ECS's batch limits.
@@ -307,9 +307,6 @@ class FargateHook(EcsHook):
     def delete_cluster(self, cluster: str) -> dict[str, Any]:
         return self.conn.delete_cluster(cluster=cluster)["cluster"]
 
-    @staticmethod
-    def cluster_tags(cluster: dict[str, Any]) -> dict[str, str]:
-        return from_ecs_tags(cluster.get("tags"))
 
 
 def _is_not_found(err: ClientError) -> bool:

@@ -225,11 +225,6 @@ def place_in_network(account: str, region: str, awsvpc: dict[str, Any]) -> Place
     return Placement(first.id, vpc_id, first.availability_zone, first.cidr_block, groups)
 
 
-def subnet_ids_by_tag(account: str, region: str, key: str, value: str) -> list[str]:
-    ec2 = ec2_backends[account][region]
-    return sorted(s.id for s in ec2.describe_subnets(filters={f"tag:{key}": [value]}))
-
-
 # ------------------------------------------------------------------ CloudWatch Logs
 
 
@@ -364,10 +359,6 @@ class EmulatedTask:
 
     def advance(self) -> None:
         """moto's DescribeTasks calls this for its own state machine; ours is time-driven."""
-
-    @property
-    def task_id(self) -> str:
-        return self.id
 
 
 # ------------------------------------------------------------------ the ready-made network
