@@ -186,11 +186,12 @@ def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
     arn = register(ecs, family="web")
     _stable_service(ecs, emulator)
     watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
-    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, deadline=1e12, timeout=60, value="done")
+    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60, value="done")
     classpath, kwargs = trigger.serialize()
     assert classpath == "fargate_provider.triggers.service.FargateServiceTrigger"
     rebuilt = import_string(classpath)(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)  # the deadline survives the round trip
+    assert kwargs["deadline"] == trigger.deadline
 
     async def first_event():
         async for event in rebuilt.run():

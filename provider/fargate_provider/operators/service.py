@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,7 +63,6 @@ class _ServiceWaitMixin:
                     cluster=cluster,
                     watch=watch.to_kwargs(),
                     poll_interval=self.poll_interval,
-                    deadline=time.time() + self.timeout,
                     timeout=self.timeout,
                     value=value,
                     aws_conn_id=self.aws_conn_id,

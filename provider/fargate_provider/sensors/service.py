@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +62,6 @@ class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
                 cluster=self.cluster,
                 watch=watch.to_kwargs(),
                 poll_interval=self.poll_interval,
-                deadline=time.time() + self.timeout,
                 timeout=self.timeout,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,

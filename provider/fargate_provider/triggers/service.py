@@ -20,8 +20,9 @@ class FargateServiceTrigger(BaseTrigger):
     :param cluster: the services' cluster.
     :param watch: ``ServiceWatch.to_kwargs()``: services, target, task definitions, since.
     :param poll_interval: seconds between polls.
-    :param deadline: epoch seconds after which the wait times out.
-    :param timeout: the timeout as given (for the message).
+    :param timeout: seconds the wait may take.
+    :param deadline: epoch seconds when it times out; set from ``timeout`` when the trigger is
+        first made, and carried through serialisation so a triggerer restart does not extend it.
     :param value: what the deferred task returns on success.
     """
 
@@ -30,8 +31,8 @@ class FargateServiceTrigger(BaseTrigger):
         cluster: str,
         watch: dict[str, Any],
         poll_interval: float,
-        deadline: float,
         timeout: float,
+        deadline: float | None = None,
         value: Any = None,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
@@ -40,8 +41,8 @@ class FargateServiceTrigger(BaseTrigger):
         self.cluster = cluster
         self.watch = watch
         self.poll_interval = poll_interval
-        self.deadline = deadline
         self.timeout = timeout
+        self.deadline = time.time() + timeout if deadline is None else deadline
         self.value = value
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
