@@ -12,6 +12,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param
 
+from fargate_provider.dag_params import network_params
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
 from fargate_provider.operators.task_definition import (
@@ -29,10 +30,7 @@ with DAG(
     params={
         "cluster": Param("fargate-batch", type="string", pattern="^[A-Za-z0-9_-]{1,255}$", title="Cluster",
                          description="ECS cluster to create for the run (and delete after it)."),
-        "subnets": Param([], type="array", items={"type": "string", "pattern": "^subnet-[0-9a-f]+$"}, minItems=1,
-                         title="Subnets", description="Subnet IDs for the task (awsvpc)."),
-        "security_groups": Param([], type="array", items={"type": "string", "pattern": "^sg-[0-9a-f]+$"}, minItems=1,
-                                 title="Security groups", description="Security group IDs for the task."),
+        **network_params("task"),
     },
 ) as dag:
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name="{{ params.cluster }}")

@@ -13,6 +13,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param, task
 
+from fargate_provider.dag_params import network_params
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
 from fargate_provider.operators.task_definition import (
@@ -35,22 +36,7 @@ with DAG(
             title="Cluster name",
             description="Name of the ECS cluster to create (and delete at the end).",
         ),
-        "subnets": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^subnet-[0-9a-f]+$"},
-            minItems=1,
-            title="Subnets",
-            description="Subnet IDs for the service's tasks (awsvpc).",
-        ),
-        "security_groups": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^sg-[0-9a-f]+$"},
-            minItems=1,
-            title="Security groups",
-            description="Security group IDs for the service's tasks.",
-        ),
+        **network_params("service's tasks"),
         "desired_count": Param(1, type="integer", minimum=0, maximum=10, title="Tasks", description="How many tasks the service runs."),
     },
 ) as dag:
