@@ -9,6 +9,7 @@ one lock held by the server. Wording of errors, stop codes and service events fo
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 import itertools
 import json
 import math
@@ -416,12 +417,18 @@ class ControlPlane:
     def tick(self) -> None:
         now = time.monotonic()
         for account, region, backend in bridge.iter_ecs_backends():
+            # One pass over the tasks per tick: advance them and group them by service.
+            by_service: dict[str, list[EmulatedTask]] = defaultdict(list)
             for task in bridge.all_tasks(backend):
-                if isinstance(task, EmulatedTask) and task.last_status != "STOPPED":
+                if not isinstance(task, EmulatedTask):
+                    continue
+                if task.last_status != "STOPPED":
                     self._advance_task(backend, task, now)
+                if task.emu.get("service"):
+                    by_service[task.emu["service"]].append(task)
             for service in bridge.all_services(backend):
                 if hasattr(service, "emu") and service.status in ("ACTIVE", "DRAINING"):
-                    self._reconcile_service(backend, account, region, service)
+                    self._reconcile_service(backend, account, region, service, by_service[service.arn])
 
     def _advance_task(self, backend: Any, task: EmulatedTask, now: float) -> None:
         emu = task.emu
@@ -570,11 +577,7 @@ class ControlPlane:
         service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": bridge.utcnow(), "message": f"(service {service.name}) {message}"})
         del service.events[MAX_EVENTS:]
 
-    def _service_tasks(self, backend: Any, service: Any) -> list[EmulatedTask]:
-        return [t for t in bridge.all_tasks(backend) if isinstance(t, EmulatedTask) and t.emu.get("service") == service.arn]
-
-    def _reconcile_service(self, backend: Any, account: str, region: str, service: Any) -> None:
-        tasks = self._service_tasks(backend, service)
+    def _reconcile_service(self, backend: Any, account: str, region: str, service: Any, tasks: list[EmulatedTask]) -> None:
 
         def alive(deployment_id: str) -> list[EmulatedTask]:
             return [t for t in tasks if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"]
