@@ -13,7 +13,7 @@ from fargate_provider.task_definition_spec import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "dags" / "task_definitions" / "sample-fargate.json5"
+SAMPLE = ROOT / "tests" / "data" / "sample-fargate.json5"
 
 
 def minimal(**overrides):

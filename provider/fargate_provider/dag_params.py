@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
+from fargate_provider.fargate_sizes import fargate_sizes, size_choice, size_label
+from fargate_provider.networking import SUBNET_KINDS
+
 
 def id_list_param(prefix: str, title: str, description: str) -> Param:
     """A non-empty list of AWS IDs starting with ``prefix`` (``subnet-``, ``sg-``)."""
@@ -23,3 +26,30 @@ def network_params(what: str) -> dict[str, Param]:
         "subnets": id_list_param("subnet-", "Subnets", f"Subnet IDs for the {what} (awsvpc)."),
         "security_groups": id_list_param("sg-", "Security groups", f"Security group IDs for the {what}."),
     }
+
+
+def size_param(default: str = "256/512", description: str = "Task size.") -> Param:
+    """A drop-down of every cpu/memory pair Fargate runs, shown as "0.25 vCPU, 0.5 GB"."""
+    pairs = fargate_sizes()
+    return Param(
+        default,
+        type="string",
+        enum=[size_choice(cpu, memory) for cpu, memory in pairs],
+        values_display={size_choice(cpu, memory): size_label(cpu, memory) for cpu, memory in pairs},
+        title="Size (vCPU, memory)",
+        description=description + " Only the cpu/memory pairs Fargate accepts are offered.",
+    )
+
+
+def subnet_kind_param(default: str = "private") -> Param:
+    return Param(
+        default,
+        type="string",
+        enum=list(SUBNET_KINDS),
+        values_display={"private": "Private subnets (no public IP)", "public": "Public subnets (public IP assigned)"},
+        title="Subnets",
+        description=(
+            "Where tasks run. Subnets are found by their `fargate:subnet-kind` tag, or taken from the "
+            "Variables fargate_private_subnets / fargate_public_subnets."
+        ),
+    )

@@ -76,3 +76,24 @@ def check_fargate_size(cpu: int, memory: int) -> None:
 def fargate_sizes() -> list[tuple[int, int]]:
     """Every valid (cpu, memory) pair, smallest first."""
     return [(cpu, memory) for cpu, memories in FARGATE_MEMORY_BY_CPU.items() for memory in memories]
+
+
+def size_choice(cpu: int, memory: int) -> str:
+    """The form value of a size: "cpu/memory" in ECS units, e.g. "256/512"."""
+    return f"{cpu}/{memory}"
+
+
+def size_label(cpu: int, memory: int) -> str:
+    """How people say a size: "0.25 vCPU, 0.5 GB"."""
+    return f"{cpu / 1024:g} vCPU, {memory / 1024:g} GB"
+
+
+def parse_size_choice(value: str, field: str = "size") -> tuple[int, int]:
+    """(cpu, memory) from a form value "cpu/memory"; SizeError naming ``field`` unless Fargate runs it."""
+    cpu_text, _, memory_text = str(value).partition("/")
+    try:
+        cpu, memory = parse_cpu(cpu_text), parse_memory(memory_text)
+        check_fargate_size(cpu, memory)
+    except SizeError as err:
+        raise SizeError(f"{field}: {value!r} is not a Fargate size ({err}); give 'cpu/memory', e.g. '256/512'") from None
+    return cpu, memory

@@ -1,9 +1,25 @@
-"""The awsvpc network settings of tasks and services: checked before any call, built once."""
+"""The awsvpc network settings of tasks and services: checked before any call, built once,
+and found from tags or Variables when a DAG asks for "private" or "public" subnets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
+
+SUBNET_KINDS = ("private", "public")
+# Tag your subnets fargate:subnet-kind=private|public and the tasks' security group
+# fargate:security-group=tasks; the local emulator's ready-made network carries both.
+SUBNET_KIND_TAG = "fargate:subnet-kind"
+SECURITY_GROUP_TAG = "fargate:security-group"
+SECURITY_GROUP_TAG_VALUE = "tasks"
+# Variables win over tags (JSON lists or comma-separated IDs).
+SUBNETS_VARIABLE = "fargate_{kind}_subnets"
+SECURITY_GROUPS_VARIABLE = "fargate_security_groups"
+
+
+class NetworkNotFound(LookupError):
+    """No subnets or security groups for a subnet kind; the message says how to provide them."""
 
 
 def check_network(subnets: Any, security_groups: Any) -> None:
@@ -21,3 +37,54 @@ def network_configuration(subnets: Sequence[str], security_groups: Sequence[str]
             "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
         }
     }
+
+
+def parse_id_list(value: str, field: str) -> list[str]:
+    """A Variable's IDs: a JSON list or comma-separated."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            ids = json.loads(text)
+        except ValueError:
+            raise ValueError(f"Variable {field}: not a JSON list of IDs") from None
+    else:
+        ids = [part.strip() for part in text.split(",")]
+    return [str(i) for i in ids if str(i).strip()]
+
+
+def discover_network(kind: str, variable: Callable[[str], str | None], ec2_client: Callable[[], Any]) -> dict[str, Any]:
+    """Subnets and security groups for ``kind`` ("private" or "public"), from Variables if set,
+    else from the tags above (EC2 DescribeSubnets / DescribeSecurityGroups); the client is
+    only made when a tag lookup is needed."""
+    if kind not in SUBNET_KINDS:
+        raise ValueError(f"subnet_kind: {kind!r} is not allowed; allowed: {', '.join(SUBNET_KINDS)}")
+    subnets_variable = SUBNETS_VARIABLE.format(kind=kind)
+    subnets_value, groups_value = variable(subnets_variable), variable(SECURITY_GROUPS_VARIABLE)
+    subnets = parse_id_list(subnets_value, subnets_variable) if subnets_value else None
+    groups = parse_id_list(groups_value, SECURITY_GROUPS_VARIABLE) if groups_value else None
+    source = []
+    if subnets:
+        source.append(f"subnets from Variable {subnets_variable}")
+    else:
+        found = ec2_client().describe_subnets(Filters=[{"Name": f"tag:{SUBNET_KIND_TAG}", "Values": [kind]}])["Subnets"]
+        subnets = sorted(s["SubnetId"] for s in found)
+        source.append(f"subnets tagged {SUBNET_KIND_TAG}={kind}")
+    if groups:
+        source.append(f"security groups from Variable {SECURITY_GROUPS_VARIABLE}")
+    else:
+        found = ec2_client().describe_security_groups(
+            Filters=[{"Name": f"tag:{SECURITY_GROUP_TAG}", "Values": [SECURITY_GROUP_TAG_VALUE]}]
+        )["SecurityGroups"]
+        groups = sorted(g["GroupId"] for g in found)
+        source.append(f"security groups tagged {SECURITY_GROUP_TAG}={SECURITY_GROUP_TAG_VALUE}")
+    if not subnets:
+        raise NetworkNotFound(
+            f"subnet_kind: no {kind} subnets found; tag them {SUBNET_KIND_TAG}={kind} or set the Variable {subnets_variable}"
+        )
+    if not groups:
+        raise NetworkNotFound(
+            f"subnet_kind: no security group found; tag one {SECURITY_GROUP_TAG}={SECURITY_GROUP_TAG_VALUE} "
+            f"or set the Variable {SECURITY_GROUPS_VARIABLE}"
+        )
+    check_network(subnets, groups)
+    return {"subnets": subnets, "security_groups": groups, "assign_public_ip": kind == "public", "source": "; ".join(source)}

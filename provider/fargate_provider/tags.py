@@ -81,3 +81,14 @@ def to_ecs_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 def from_ecs_tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {tag["key"]: tag.get("value", "") for tag in tags or []}
+
+
+def lacking_tags(tags: list[dict[str, str]] | Mapping[str, str] | None, required: Mapping[str, str] | None) -> dict[str, str]:
+    """The ``required`` tags a resource (ECS tag list or mapping) does not carry with that value."""
+    have = dict(tags) if isinstance(tags, Mapping) else from_ecs_tags(tags)
+    return {key: value for key, value in (required or {}).items() if have.get(key) != value}
+
+
+def require_tags_error(what: str, lacking: Mapping[str, str]) -> str:
+    wanted = ", ".join(f"{k}={v}" for k, v in lacking.items())
+    return f"{what} does not carry the tag(s) {wanted}; left alone (require_tags)"

@@ -91,7 +91,7 @@ def test_fargate_local_serve_describe_and_ctrl_c():
         import boto3
 
         ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
-        private = ec2.describe_subnets(Filters=[{"Name": "tag:fargate-local:subnet-kind", "Values": ["private"]}])["Subnets"]
+        private = ec2.describe_subnets(Filters=[{"Name": "tag:fargate:subnet-kind", "Values": ["private"]}])["Subnets"]
         assert sorted(s["SubnetId"] for s in private) == sorted(info["network"]["private_subnets"])
     finally:
         process.send_signal(signal.SIGINT)

@@ -157,7 +157,7 @@ class FargateHook(EcsHook):
         found: list[dict[str, Any]] = []
         for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
             batch = services[start : start + DESCRIBE_SERVICES_BATCH]
-            found.extend(self.conn.describe_services(cluster=cluster, services=batch)["services"])
+            found.extend(self.conn.describe_services(cluster=cluster, services=batch, include=["TAGS"])["services"])
         return found
 
     def list_active_tasks(self, cluster: str) -> list[str]:

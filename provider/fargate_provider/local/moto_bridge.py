@@ -32,6 +32,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
+from fargate_provider.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
+
 PINNED_MOTO_VERSION = "5.2.5"
 
 # What the control plane reads (and, for services, sets) on moto's model objects.
@@ -363,7 +365,6 @@ class EmulatedTask:
 
 # ------------------------------------------------------------------ the ready-made network
 
-SUBNET_KIND_TAG = "fargate-local:subnet-kind"
 NETWORK_TAG = "fargate-local"
 
 
@@ -389,6 +390,6 @@ def create_network(account: str, region: str) -> dict[str, Any]:
             ids.append(subnet.id)
         network[f"{kind}_subnets"] = ids
     group = ec2.create_security_group("fargate-local", "fargate-local tasks", vpc_id=vpc.id)
-    ec2.create_tags([group.id], {"Name": "fargate-local", NETWORK_TAG: "true"})
+    ec2.create_tags([group.id], {"Name": "fargate-local", SECURITY_GROUP_TAG: SECURITY_GROUP_TAG_VALUE, NETWORK_TAG: "true"})
     network["security_group"] = group.id
     return network

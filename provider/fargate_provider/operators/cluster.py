@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.tags import tags_from_context, validate_user_tags
+from fargate_provider.tags import lacking_tags, require_tags_error, tags_from_context, to_ecs_tags, validate_user_tags
 
 FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
@@ -97,6 +97,10 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         if existing is not None and existing["status"] in ("ACTIVE", "PROVISIONING"):
             self.log.info("Cluster %s already exists (%s); reusing it: %s", name, existing["status"], existing["clusterArn"])
             arn = existing["clusterArn"]
+            if lacking_tags(existing.get("tags"), tags):
+                # Tags carry state (an environment's expiry): a re-run brings them up to date.
+                self.hook.conn.tag_resource(resourceArn=arn, tags=to_ecs_tags(tags))
+                self.log.info("Updated the tags of cluster %s.", name)
         else:
             created = self.hook.create_cluster(
                 name,
@@ -118,14 +122,19 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
     :param cluster_name: the cluster's name or ARN.
     :param cascade: first delete its services and stop its tasks; without it, a cluster
         that still has services or tasks is not deleted and the task fails naming them.
+    :param require_tags: delete only a cluster carrying these tags (e.g. managed-by); one
+        without them fails the task and is left alone.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("cluster_name")
+    template_fields: Sequence[str] = aws_template_fields("cluster_name", "require_tags")
 
-    def __init__(self, cluster_name: str, *, cascade: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, cluster_name: str, *, cascade: bool = False, require_tags: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.cluster_name = cluster_name
         self.cascade = cascade
+        self.require_tags = require_tags
 
     def execute(self, context) -> str | None:
         if not isinstance(self.cluster_name, str) or not self.cluster_name:
@@ -135,6 +144,9 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         if cluster is None or cluster["status"] == "INACTIVE":
             self.log.info("Cluster %s does not exist (or is already INACTIVE); nothing to delete.", name)
             return None
+        lacking = lacking_tags(cluster.get("tags"), self.require_tags)
+        if lacking:
+            raise AirflowException(require_tags_error(f"Cluster {name}", lacking))
 
         services = self._active_services(name)
         tasks = self.hook.list_active_tasks(name)

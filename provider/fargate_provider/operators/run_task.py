@@ -52,8 +52,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "cluster", "task_definition", "subnets", "security_groups", "overrides", "started_by", "tags", "count",
-        "capacity_provider_strategy",
+        "cluster", "task_definition", "subnets", "security_groups", "assign_public_ip", "overrides", "started_by", "tags",
+        "count", "capacity_provider_strategy",
     )
     template_fields_renderers = {"overrides": "json"}
 
@@ -101,6 +101,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{field}: give a name or ARN, got {value!r}")
         check_network(self.subnets, self.security_groups)
+        if not isinstance(self.assign_public_ip, bool):
+            raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:
             raise ValueError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:

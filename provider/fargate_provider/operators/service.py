@@ -23,7 +23,7 @@ from fargate_provider.service_state import (
     ServiceWatch,
     event_ids,
 )
-from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.tags import lacking_tags, require_tags_error, tags_from_context, to_ecs_tags, validate_user_tags
 from fargate_provider.triggers.service import FargateServiceTrigger
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
@@ -91,8 +91,8 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "tags",
-        "capacity_provider_strategy",
+        "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "assign_public_ip",
+        "tags", "capacity_provider_strategy",
     )
 
     def __init__(
@@ -141,6 +141,8 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
         desired = _check_count("desired_count", self.desired_count)
         check_network(self.subnets, self.security_groups)
+        if not isinstance(self.assign_public_ip, bool):
+            raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
             raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
         _check_wait(self.poll_interval, self.timeout)
@@ -264,15 +266,20 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 
 
 class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
-    """Scale a service to 0, delete it (force) and wait until INACTIVE. Missing or INACTIVE is success."""
+    """Scale a service to 0, delete it (force) and wait until INACTIVE. Missing or INACTIVE is success.
 
-    template_fields: Sequence[str] = aws_template_fields("cluster", "service")
+    :param require_tags: delete only a service carrying these tags (e.g. managed-by); one
+        without them fails the task and is left alone.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("cluster", "service", "require_tags")
 
     def __init__(
         self,
         cluster: str,
         service: str,
         *,
+        require_tags: Mapping[str, str] | None = None,
         wait_for_inactive: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 15,
@@ -281,6 +288,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.cluster, self.service = cluster, service
+        self.require_tags = require_tags
         self.wait_for_inactive = wait_for_inactive
         self._init_wait(deferrable, poll_interval, timeout)
 
@@ -294,6 +302,9 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             self.log.info("Service %s does not exist (or is already INACTIVE); nothing to delete.", self.service)
             return None
         arn, name = existing["serviceArn"], existing["serviceName"]
+        lacking = lacking_tags(existing.get("tags"), self.require_tags)
+        if lacking:
+            raise AirflowException(require_tags_error(f"Service {name}", lacking))
         if existing["status"] == "ACTIVE":
             self.hook.conn.update_service(cluster=self.cluster, service=name, desiredCount=0)
             self.hook.conn.delete_service(cluster=self.cluster, service=name, force=True)

@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from fargate_provider.hooks.fargate import name_from_arn, revision_of
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.tags import from_ecs_tags, tags_from_context, validate_user_tags
+from fargate_provider.tags import from_ecs_tags, lacking_tags, require_tags_error, tags_from_context, validate_user_tags
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     is_spec_path,
@@ -104,16 +104,27 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
         (its ACTIVE revisions).
     :param keep_latest: with a family, how many of the newest ACTIVE revisions to keep.
     :param delete: also delete the deregistered revisions (DeleteTaskDefinitions).
+    :param require_tags: touch only revisions carrying these tags (e.g. managed-by); others
+        are logged and left alone.
     Returns the ARNs deregistered. Revisions already gone are logged, not errors.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest")
+    template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest", "require_tags")
 
-    def __init__(self, task_definition: str, *, keep_latest: int = 0, delete: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        task_definition: str,
+        *,
+        keep_latest: int = 0,
+        delete: bool = False,
+        require_tags: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.task_definition = task_definition
         self.keep_latest = keep_latest
         self.delete = delete
+        self.require_tags = require_tags
 
     def execute(self, context) -> list[str]:
         if not isinstance(self.task_definition, str) or not self.task_definition.strip():
@@ -137,6 +148,12 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
             )
         deregistered, to_delete = [], []
         for target in targets:
+            if self.require_tags:
+                current = self.hook.describe_task_definition(target)
+                lacking = lacking_tags((current or {}).get("tags"), self.require_tags) if current else {}
+                if lacking:
+                    self.log.warning("%s", require_tags_error(f"Task definition {name_from_arn(target)}", lacking))
+                    continue
             arn = self.hook.deregister_task_definition(target)
             if arn:
                 self.log.info("Deregistered %s.", arn)

@@ -1,0 +1,102 @@
+"""A scheduled batch job: one container run as a one-off Fargate task, daily by default.
+
+Register the task definition (``task_definitions/batch-job.json5``; a new revision only when
+it changed) → run it once (logs streamed into the task log, fails if the container fails,
+never started twice, retried twice) → its cost is logged and pushed to XCom (key ``cost``).
+The cluster is created when missing and kept between runs.
+
+Configure without editing code: the Variable ``fargate_batch_job`` (JSON) sets the schedule
+and the defaults scheduled runs use, e.g.
+``{"schedule": "0 3 * * *", "image": "…/etl:2.1", "command": ["python", "etl.py"], "size": "1024/2048"}``;
+a manual run can change any of them in the Trigger form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+
+from airflow.sdk import DAG, Param, Variable, task
+
+from fargate_provider.dag_params import size_param, subnet_kind_param
+from fargate_provider.operators.cluster import FargateCreateClusterOperator
+from fargate_provider.operators.run_task import FargateRunTaskOperator
+from fargate_provider.operators.task_definition import (
+    FargateDeregisterTaskDefinitionOperator,
+    FargateRegisterTaskDefinitionOperator,
+)
+
+# One Variable read when the file is parsed (the schedule cannot come from anywhere else);
+# no AWS call happens at parse time.
+settings = Variable.get("fargate_batch_job", default={}, deserialize_json=True)
+
+with DAG(
+    dag_id="fargate_batch_job",
+    description="Run a container once on Fargate on a schedule; logs, exit code and cost in Airflow.",
+    schedule=settings.get("schedule", "@daily"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    tags=["fargate", "batch"],
+    doc_md=__doc__,
+    params={
+        "image": Param(
+            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), type="string", minLength=1, pattern=r"^\S+$",
+            title="Container image", description="Image the job runs.",
+        ),
+        "command": Param(
+            settings.get("command", ["sh", "-c", "echo processing; echo done"]), type="array", items={"type": "string"},
+            title="Command", description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
+        ),
+        "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),
+        "family": Param(
+            settings.get("family", "batch-job"), type="string", pattern=r"^[A-Za-z0-9_-]{1,255}$",
+            title="Task definition family", description="Name the job's task definition is registered under.",
+        ),
+        "cluster": Param(
+            settings.get("cluster", "fargate-batch"), type="string", pattern=r"^[A-Za-z0-9_-]{1,255}$",
+            title="Cluster", description="ECS cluster the task runs in; created when missing, kept between runs.",
+        ),
+        "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),
+    },
+) as dag:
+
+    @task(multiple_outputs=True)
+    def find_network(params: dict) -> dict:
+        """Subnets and security groups for the chosen subnet kind (Variables, else tags)."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from fargate_provider.networking import discover_network
+
+        network = discover_network(
+            params["subnet_kind"],
+            variable=lambda key: Variable.get(key, default=None),
+            ec2_client=lambda: AwsBaseHook(aws_conn_id="aws_default", client_type="ec2").conn,
+        )
+        print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
+        return network
+
+    network = find_network()
+    create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name="{{ params.cluster }}")
+    register = FargateRegisterTaskDefinitionOperator(
+        task_id="register_task_definition", task_definition="task_definitions/batch-job.json5", skip_if_unchanged=True
+    )
+    run = FargateRunTaskOperator(
+        task_id="run_task",
+        cluster="{{ params.cluster }}",
+        task_definition=register.output,
+        subnets=network["subnets"],
+        security_groups=network["security_groups"],
+        assign_public_ip=network["assign_public_ip"],
+        poll_interval=5,
+        execution_timeout=dt.timedelta(hours=6),
+    )
+    # Older revisions are history nobody runs: keep the newest two (the one just run and its predecessor).
+    tidy = FargateDeregisterTaskDefinitionOperator(
+        task_id="deregister_old_revisions", task_definition="{{ params.family }}", keep_latest=2, delete=True,
+        trigger_rule="all_done",
+    )
+    network >> create_cluster >> register >> run >> tidy

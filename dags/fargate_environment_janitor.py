@@ -1,0 +1,68 @@
+"""Hourly: destroy the ephemeral environments whose time-to-live has passed.
+
+An environment is found by its cluster's tags: ``managed-by=airflow-provider-fargate``,
+``fargate-environment`` and ``fargate-expires-at`` (set by ``fargate_ephemeral_environment``).
+Nothing without ``managed-by=airflow-provider-fargate`` is touched: an expired cluster that
+also holds someone else's service is left alone (and logged), and each delete checks the
+tags again before it acts.
+"""
+
+from __future__ import annotations
+
+import pendulum
+
+from airflow.sdk import DAG, task
+
+from fargate_provider.environments import ENVIRONMENT_TAG
+from fargate_provider.operators.cluster import FargateDeleteClusterOperator
+from fargate_provider.operators.service import FargateDeleteServiceOperator
+from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
+from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+
+with DAG(
+    dag_id="fargate_environment_janitor",
+    description="Destroy ephemeral environments whose time-to-live has passed.",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["fargate", "environments"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def find_expired() -> list[dict]:
+        from fargate_provider.environments import expired_environments
+        from fargate_provider.hooks.fargate import FargateHook
+
+        # Wall-clock time, not the run's logical date: a late or re-run janitor judges TTLs as of now.
+        expired, left_alone = expired_environments(FargateHook(aws_conn_id="aws_default"), pendulum.now("UTC"))
+        for reason in left_alone:
+            print(f"Left alone: {reason}")
+        print(f"Expired environments: {[env.environment for env in expired] or 'none'}")
+        return [env.as_dict() for env in expired]
+
+    def service_of(env: dict) -> dict:
+        return {"cluster": env["cluster"], "service": env["service"], "require_tags": _tags(env)}
+
+    def task_definition_of(env: dict) -> dict:
+        return {"task_definition": env["family"], "require_tags": _tags(env)}
+
+    def cluster_of(env: dict) -> dict:
+        return {"cluster_name": env["cluster"], "require_tags": _tags(env)}
+
+    def _tags(env: dict) -> dict:
+        return {MANAGED_BY_KEY: MANAGED_BY_VALUE, ENVIRONMENT_TAG: env["environment"]}
+
+    expired = find_expired()
+    delete_services = FargateDeleteServiceOperator.partial(task_id="delete_service", poll_interval=5).expand_kwargs(
+        expired.map(service_of)
+    )
+    # all_done: one environment's failure must not keep the others alive.
+    deregister = FargateDeregisterTaskDefinitionOperator.partial(
+        task_id="deregister_task_definition", delete=True, trigger_rule="all_done"
+    ).expand_kwargs(expired.map(task_definition_of))
+    delete_clusters = FargateDeleteClusterOperator.partial(task_id="delete_cluster", trigger_rule="all_done").expand_kwargs(
+        expired.map(cluster_of)
+    )
+    delete_services >> deregister >> delete_clusters

@@ -1,0 +1,195 @@
+"""An ephemeral environment on Fargate, started from the Airflow UI's Trigger form.
+
+``create`` (default): cluster → task definition → service → wait until stable. Same name,
+same resources: creating an existing environment updates it (new image, size or count) and
+resets its time-to-live. If a step fails, teardown tasks remove what this run created
+(service → task definition → cluster); an environment that existed before the run is left
+as the circuit breaker rolled it back. ``destroy`` removes the environment.
+
+``fargate_environment_janitor`` destroys environments whose time-to-live has passed.
+Nothing here calls AWS when the file is parsed.
+"""
+
+from __future__ import annotations
+
+import pendulum
+
+from airflow.sdk import DAG, Param, task
+
+from fargate_provider.dag_params import size_param, subnet_kind_param
+from fargate_provider.environments import ACTIONS, ENV_VAR_NAME_PATTERN, ENVIRONMENT_TAG, MAX_TTL_HOURS, NAME_PATTERN
+from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
+from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
+from fargate_provider.operators.task_definition import (
+    FargateDeregisterTaskDefinitionOperator,
+    FargateRegisterTaskDefinitionOperator,
+)
+from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from fargate_provider.teardown import only_after_failure
+
+POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
+# Destroy touches only what carries these tags: the provider's, for this environment.
+ENVIRONMENT_RESOURCE_TAGS = {MANAGED_BY_KEY: MANAGED_BY_VALUE, ENVIRONMENT_TAG: "{{ params.environment }}"}
+
+with DAG(
+    dag_id="fargate_ephemeral_environment",
+    description="Create, update or destroy an ephemeral environment (a Fargate service) from the Trigger form.",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    tags=["fargate", "environments"],
+    doc_md=__doc__,
+    params={
+        "environment": Param(
+            "preview", type="string", pattern=NAME_PATTERN, minLength=2, maxLength=30, title="Environment name",
+            description="2-30 lower-case letters, digits and hyphens. Names the cluster (env-NAME), service and task "
+            "definition; creating an existing name updates that environment.",
+        ),
+        "action": Param(
+            "create", type="string", enum=list(ACTIONS), title="Action",
+            values_display={"create": "Create or update", "destroy": "Destroy"},
+            description="create: start the environment, or update it if it exists. destroy: remove it.",
+        ),
+        "image": Param(
+            "public.ecr.aws/nginx/nginx:1.27", type="string", minLength=1, maxLength=255, pattern=r"^\S+$",
+            title="Container image", description="Image reference the service runs, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.4.",
+        ),
+        "size": size_param("256/512", "vCPU and memory of each task."),
+        "desired_count": Param(1, type="integer", minimum=0, maximum=10, title="Tasks", description="How many tasks the service keeps running (0-10)."),
+        "container_port": Param(80, type="integer", minimum=1, maximum=65535, title="Container port", description="Port the container listens on (1-65535)."),
+        "subnet_kind": subnet_kind_param("private"),
+        "environment_variables": Param(
+            {}, type="object", propertyNames={"pattern": ENV_VAR_NAME_PATTERN}, additionalProperties={"type": "string"},
+            title="Environment variables", description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
+            "Not for secrets: they show in the task definition.",
+        ),
+        "ttl_hours": Param(
+            8, type="integer", minimum=1, maximum=MAX_TTL_HOURS, title="Time to live (hours)",
+            description=f"After this many hours (1-{MAX_TTL_HOURS}) the janitor destroys the environment. Creating it again resets the clock.",
+        ),
+    },
+) as dag:
+
+    @task(multiple_outputs=True)
+    def prepare(params: dict, dag_run=None) -> dict:
+        """Check the form (before any AWS call), then find the network and whether the environment exists."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from airflow.sdk import Variable
+
+        from fargate_provider import environments
+        from fargate_provider.hooks.fargate import FargateHook
+        from fargate_provider.networking import discover_network
+
+        env = environments.names(params["environment"])
+        result: dict = {**env.as_dict(), "action": params["action"]}
+        if params["action"] != "create":
+            return result
+        hook = FargateHook(aws_conn_id="aws_default")
+        task_definition = environments.environment_task_definition(
+            env, image=params["image"], size=params["size"], container_port=params["container_port"],
+            variables=params["environment_variables"], region=hook.region_name or "us-east-1",
+        )
+        tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
+        network = discover_network(
+            params["subnet_kind"],
+            variable=lambda key: Variable.get(key, default=None),
+            ec2_client=lambda: AwsBaseHook(aws_conn_id="aws_default", client_type="ec2").conn,
+        )
+        print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
+        cluster = hook.describe_cluster(env.cluster)
+        return {
+            **result,
+            **network,
+            "task_definition": task_definition,
+            "tags": tags,
+            "existed": bool(cluster and cluster["status"] == "ACTIVE"),
+        }
+
+    @task.branch
+    def choose_action(params: dict) -> str:
+        return "create_cluster" if params["action"] == "create" else "destroy_service"
+
+    prepared = prepare()
+    action = choose_action()
+
+    # ---------------------------------------------------------------- create (or update)
+    create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"])
+    register = FargateRegisterTaskDefinitionOperator(
+        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True
+    )
+    create_service = FargateCreateServiceOperator(
+        task_id="create_service",
+        cluster=prepared["cluster"],
+        service_name=prepared["service"],
+        task_definition=register.output,
+        desired_count="{{ params.desired_count }}",
+        subnets=prepared["subnets"],
+        security_groups=prepared["security_groups"],
+        assign_public_ip=prepared["assign_public_ip"],
+        tags=prepared["tags"],
+        poll_interval=POLL_INTERVAL,
+        timeout=1800,
+    )
+
+    @task
+    def report(cluster: str, service: str, task_definition_arn: str, tags: dict, params: dict) -> dict:
+        """Log what the environment is now, and return it (the demo's summary reads it)."""
+        from fargate_provider.fargate_sizes import parse_size_choice
+        from fargate_provider.hooks.fargate import FargateHook, name_from_arn
+        from fargate_provider.pricing import PriceNotKnown, fargate_cost
+
+        hook = FargateHook(aws_conn_id="aws_default")
+        described = hook.describe_service(cluster, service) or {}
+        cpu, memory = parse_size_choice(params["size"])
+        try:
+            per_task_hour = fargate_cost(cpu, memory, 3600, region=hook.region_name or "us-east-1").usd
+            per_hour = round(per_task_hour * described.get("desiredCount", 0), 6)
+        except PriceNotKnown as err:
+            per_hour = None
+            print(f"No cost estimate: {err}")
+        summary = {
+            "environment": params["environment"],
+            "cluster": cluster,
+            "service": service,
+            "task_definition": name_from_arn(task_definition_arn),
+            "running": f"{described.get('runningCount')}/{described.get('desiredCount')}",
+            "subnets": params["subnet_kind"],
+            "expires_at": tags.get("fargate-expires-at"),
+            "estimated_usd_per_hour": per_hour,
+        }
+        print(f"Environment ready: {summary}")
+        return summary
+
+    reported = report(prepared["cluster"], prepared["service"], register.output, prepared["tags"])
+
+    # Teardown: runs after the create steps whatever happened, but acts only if one failed.
+    cleanup = only_after_failure(existed_xcom=("prepare", "existed"))
+    cleanup_service = FargateDeleteServiceOperator(
+        task_id="cleanup_service", cluster=prepared["cluster"], service=prepared["service"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS, poll_interval=POLL_INTERVAL, pre_execute=cleanup,
+    ).as_teardown(setups=[create_cluster, create_service])
+    cleanup_task_definition = FargateDeregisterTaskDefinitionOperator(
+        task_id="cleanup_task_definition", task_definition=prepared["family"], delete=True,
+        require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
+    ).as_teardown(setups=[create_cluster, register])
+    cleanup_cluster = FargateDeleteClusterOperator(
+        task_id="cleanup_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
+    ).as_teardown(setups=create_cluster)
+
+    prepared >> action >> create_cluster >> register >> create_service >> reported
+    reported >> cleanup_service >> cleanup_task_definition >> cleanup_cluster
+
+    # ---------------------------------------------------------------- destroy
+    destroy_service = FargateDeleteServiceOperator(
+        task_id="destroy_service", cluster=prepared["cluster"], service=prepared["service"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS, poll_interval=POLL_INTERVAL,
+    )
+    destroy_task_definition = FargateDeregisterTaskDefinitionOperator(
+        task_id="destroy_task_definition", task_definition=prepared["family"], delete=True, require_tags=ENVIRONMENT_RESOURCE_TAGS,
+    )
+    destroy_cluster = FargateDeleteClusterOperator(
+        task_id="destroy_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS,
+    )
+    action >> destroy_service >> destroy_task_definition >> destroy_cluster

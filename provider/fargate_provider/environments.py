@@ -1,0 +1,163 @@
+"""Ephemeral environments: what an environment's resources are called and tagged, the task
+definition its form describes, and how to find them again (the janitor, the environments page).
+
+An environment named ``review-42`` is the cluster ``env-review-42``, the service
+``review-42`` in it and the task definition family ``env-review-42``, each tagged
+``fargate-environment=review-42`` and ``fargate-expires-at=<UTC time>`` besides the provider's
+``managed-by`` tags. Same name, same resources: a second create updates the environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fargate_provider.fargate_sizes import parse_size_choice
+from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, from_ecs_tags
+
+DAG_ID = "fargate_ephemeral_environment"
+ENVIRONMENT_TAG = "fargate-environment"
+EXPIRES_AT_TAG = "fargate-expires-at"
+ACTIONS = ("create", "destroy")
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$"
+ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_TTL_HOURS = 168
+CONTAINER_NAME = "app"
+CLUSTER_PREFIX = "env-"
+
+
+class EnvironmentSpecError(ValueError):
+    """Form input that cannot describe an environment; the message names the field."""
+
+
+@dataclass(frozen=True)
+class EnvironmentNames:
+    environment: str
+    cluster: str
+    service: str
+    family: str
+    log_group: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def names(environment: Any) -> EnvironmentNames:
+    if not isinstance(environment, str) or not re.fullmatch(NAME_PATTERN, environment):
+        raise EnvironmentSpecError(
+            f"environment: {environment!r} is not allowed; use 2-30 lower-case letters, digits and hyphens, "
+            "starting with a letter and not ending with a hyphen"
+        )
+    return EnvironmentNames(
+        environment=environment,
+        cluster=f"{CLUSTER_PREFIX}{environment}",
+        service=environment,
+        family=f"{CLUSTER_PREFIX}{environment}",
+        log_group=f"/airflow/fargate/environments/{environment}",
+    )
+
+
+def environment_tags(environment: str, ttl_hours: Any, now: dt.datetime) -> dict[str, str]:
+    """The environment's own tags; the expiry is reset by every create."""
+    if isinstance(ttl_hours, bool) or not isinstance(ttl_hours, (int, float)) or not 1 <= ttl_hours <= MAX_TTL_HOURS:
+        raise EnvironmentSpecError(f"ttl_hours: must be a number of hours from 1 to {MAX_TTL_HOURS}, got {ttl_hours!r}")
+    expires = (now + dt.timedelta(hours=ttl_hours)).astimezone(dt.timezone.utc).replace(microsecond=0)
+    return {ENVIRONMENT_TAG: environment, EXPIRES_AT_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def environment_task_definition(
+    env: EnvironmentNames, *, image: Any, size: Any, container_port: Any, variables: Any, region: str
+) -> dict[str, Any]:
+    """The task definition the form describes: one essential container, its port, its plain
+    environment variables (secrets belong in Secrets Manager, not in a form) and awslogs."""
+    if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image.strip()):
+        raise EnvironmentSpecError(f"image: give an image reference such as public.ecr.aws/nginx/nginx:1.27, got {image!r}")
+    cpu, memory = parse_size_choice(size, "size")
+    if isinstance(container_port, bool) or not isinstance(container_port, int) or not 1 <= container_port <= 65535:
+        raise EnvironmentSpecError(f"container_port: must be a port number from 1 to 65535, got {container_port!r}")
+    if not isinstance(variables, Mapping):
+        raise EnvironmentSpecError("environment_variables: must be a mapping of NAME to value")
+    for name, value in variables.items():
+        if not isinstance(name, str) or not re.fullmatch(ENV_VAR_NAME_PATTERN, name):
+            raise EnvironmentSpecError(f"environment_variables: {name!r} is not a variable name (letters, digits, _; not starting with a digit)")
+        if not isinstance(value, (str, int, float, bool)):
+            raise EnvironmentSpecError(f"environment_variables.{name}: must be a string, number or boolean")
+    return {
+        "family": env.family,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": str(cpu),
+        "memory": str(memory),
+        "containerDefinitions": [
+            {
+                "name": CONTAINER_NAME,
+                "image": image.strip(),
+                "essential": True,
+                "portMappings": [{"containerPort": container_port, "hostPort": container_port, "protocol": "tcp"}],
+                "environment": [{"name": k, "value": str(v).lower() if isinstance(v, bool) else str(v)} for k, v in sorted(variables.items())],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": env.log_group,
+                        "awslogs-region": region,
+                        "awslogs-stream-prefix": "env",
+                        "awslogs-create-group": "true",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def is_managed(tags: Mapping[str, str]) -> bool:
+    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+
+def expires_at(tags: Mapping[str, str]) -> dt.datetime | None:
+    value = tags.get(EXPIRES_AT_TAG)
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc) if value else None
+    except ValueError:
+        return None
+
+
+def managed_environment_clusters(hook: Any) -> list[dict[str, Any]]:
+    """ACTIVE clusters tagged managed-by=airflow-provider-fargate and fargate-environment=…
+    (ListClusters, then DescribeClusters with tags, 100 a call: the API's limit)."""
+    arns = [arn for page in hook.conn.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+    found = []
+    for start in range(0, len(arns), 100):
+        for cluster in hook.conn.describe_clusters(clusters=arns[start : start + 100], include=["TAGS"])["clusters"]:
+            tags = from_ecs_tags(cluster.get("tags"))
+            if cluster.get("status") == "ACTIVE" and is_managed(tags) and tags.get(ENVIRONMENT_TAG):
+                found.append({**cluster, "tags": tags})
+    return found
+
+
+def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentNames], list[str]]:
+    """Environments whose TTL has passed and whose cluster holds only managed services; and,
+    for the log, why other expired ones are left alone."""
+    expired, left_alone = [], []
+    for cluster in managed_environment_clusters(hook):
+        tags = cluster["tags"]
+        expiry = expires_at(tags)
+        if expiry is None or expiry > now:
+            continue
+        try:
+            env = names(tags[ENVIRONMENT_TAG])
+        except EnvironmentSpecError:
+            left_alone.append(f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} is not an environment name")
+            continue
+        if env.cluster != cluster["clusterName"]:
+            left_alone.append(f"{cluster['clusterName']}: tagged {ENVIRONMENT_TAG}={env.environment} but not named {env.cluster}")
+            continue
+        services = hook.describe_services(env.cluster, hook.list_services(env.cluster))
+        foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(from_ecs_tags(s.get("tags")))]
+        if foreign:
+            left_alone.append(f"{env.cluster}: holds services not managed by the provider {foreign}")
+            continue
+        expired.append(env)
+    return expired, left_alone
