@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test demo clean
+.PHONY: install test demo airflow clean
 
 install: $(INSTALLED)
 
@@ -20,5 +20,8 @@ test: $(INSTALLED)
 demo: $(INSTALLED)
 	$(PY) scripts/demo.py
 
+airflow: $(INSTALLED)
+	$(PY) scripts/airflow_local.py
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) .demo .airflow .pytest_cache

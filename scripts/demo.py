@@ -1,135 +1,156 @@
-"""`make demo`: run the provider's main job end to end against a local AWS, no account needed.
+"""`make demo`: the provider's main job end to end, against the local ECS emulator (no AWS account).
 
-Today that is the lifecycle of an environment (cluster, task definition, a service waited
-on until stable, then their teardown) and a batch run (a one-off task, its logs, exit codes
-and cost), both run by Airflow (`dag.test()`, real metadata DB) against the local ECS emulator
-(`fargate_provider.local`). It exits non-zero if any task failed or anything is left behind.
+1. start the emulator (`fargate-local serve`) and a throwaway Airflow home (.demo/airflow, SQLite);
+2. `airflow dags test fargate_ephemeral_environment` (create: cluster → task definition →
+   service of 2 tasks → wait until stable);
+3. `airflow dags test fargate_batch_job` (a one-off task: logs, exit code, cost);
+4. `airflow dags test fargate_ephemeral_environment` with action=destroy;
+5. a summary read from Airflow's metadata DB and the emulator; exit 1 if any task failed or
+   anything is left in the emulator.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOME = ROOT / ".demo" / "airflow"
+ENVIRONMENT = "demo"
 
 
 def main() -> int:
     started = time.monotonic()
+    from fargate_provider.local.process import airflow_environment, start_emulator
+
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     DEMO_HOME.mkdir(parents=True)
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(DEMO_HOME),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
-    from fargate_provider.local.server import LocalEcs
-
-    server = LocalEcs(port=0).start()
-    endpoint = server.endpoint
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-    )
-    print(f"local ECS emulator (fargate-local) at {endpoint}; Airflow home {DEMO_HOME}")
+    emulator = start_emulator()
+    env = airflow_environment(DEMO_HOME, emulator.endpoint, ROOT / "dags")
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    print(f"local ECS emulator (fargate-local) at {emulator.endpoint}; Airflow home {DEMO_HOME}", flush=True)
     try:
-        return run_demo(started, server)
+        airflow(env, "db", "migrate")
+        steps = [
+            ("fargate_ephemeral_environment", {"environment": ENVIRONMENT, "desired_count": 2, "ttl_hours": 2}),
+            ("fargate_batch_job", {}),
+            ("fargate_ephemeral_environment", {"environment": ENVIRONMENT, "action": "destroy"}),
+        ]
+        for dag_id, conf in steps:
+            print(f"\n$ airflow dags test {dag_id} --conf '{json.dumps(conf)}'", flush=True)
+            airflow(env, "dags", "test", dag_id, "--conf", json.dumps(conf))
+        removed = remove_batch_job_leftovers(env)
+        return summarize(env, started, removed)
     finally:
-        server.stop()
+        emulator.stop()
 
 
-def run_dag(bag, dag_id: str, conf: dict) -> tuple[object, dict, dict]:
-    """Run one DAG with dag.test(); return the run, its task instances and their XComs by key."""
+def airflow(env: dict[str, str], *args: str) -> None:
+    """One Airflow CLI command; its output is the task logs. (`dags test` exits 0 even when a
+    task fails, so the summary judges the runs from the metadata DB.)"""
+    completed = subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"airflow {' '.join(args)} exited {completed.returncode}")
+
+
+def in_airflow(env: dict[str, str]):
+    """Point this process at the demo's Airflow home and emulator (for reading results)."""
+    import os
+
+    os.environ.update(env)
+
+
+def remove_batch_job_leftovers(env: dict[str, str]) -> list[str]:
+    """A daily job keeps its cluster and task definition between runs; the demo removes them."""
+    in_airflow(env)
+    from fargate_provider.hooks.fargate import FargateHook
+
+    hook = FargateHook(aws_conn_id="aws_default")
+    removed = []
+    for arn in hook.list_task_definition_revisions("batch-job"):
+        hook.deregister_task_definition(arn)
+        hook.delete_task_definitions([arn])
+        removed.append(arn.rsplit("/", 1)[-1])
+    if hook.describe_cluster("fargate-batch") is not None:
+        hook.delete_cluster("fargate-batch")
+        removed.append("cluster fargate-batch")
+    return removed
+
+
+def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
+    in_airflow(env)
+    from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    print(f"\nrunning {dag_id} with dag.test() ...", flush=True)
-    dag_run = bag.get_dag(dag_id).test(run_conf=conf)
-    with create_session() as session:
-        tis = {ti.task_id: ti for ti in dag_run.get_task_instances(session=session)}
-        xcoms: dict = {}
-        for row in session.query(XComModel).filter_by(dag_id=dag_id, run_id=dag_run.run_id):
-            xcoms.setdefault(row.key, {})[row.task_id] = XComModel.deserialize_value(row)
-    return dag_run, tis, xcoms
-
-
-def succeeded(state: object) -> bool:
-    return str(getattr(state, "value", state)) == "success"
-
-
-def run_demo(started: float, server) -> int:
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
-
     from fargate_provider.hooks.fargate import FargateHook
 
-    db.resetdb()
-    bag = DagBag(str(ROOT / "dags"))
-    if bag.import_errors:
-        print("DAG import errors:", bag.import_errors)
-        return 1
-    network = {"subnets": server.network["private_subnets"], "security_groups": [server.network["security_group"]]}
-    problems = []
-
-    env_run, env_tis, env_xcom = run_dag(bag, "fargate_example_service", {**network, "desired_count": 2})
-    batch_run, batch_tis, batch_xcom = run_dag(bag, "fargate_example_batch", network)
-
-    hook = FargateHook(aws_conn_id="aws_default")
+    problems: list[str] = []
     print("\n== summary ==")
-    print("environment (fargate_example_service):")
-    for task_id, ti in env_tis.items():
-        print(f"  {task_id:28} {ti.state!s:8}")
-        problems += [f"fargate_example_service.{task_id}"] if not succeeded(ti.state) else []
-    for kind, details in (env_xcom.get("return_value", {}).get("describe_resources") or {}).items():
-        print(f"  {kind} while it existed: {details}")
-    create_service = env_tis["create_service"]
-    if create_service.start_date and create_service.end_date:
-        seconds = (create_service.end_date - create_service.start_date).total_seconds()
-        print(f"  time to stable (strict check, deferred wait): {seconds:.1f} s")
-    print("batch run (fargate_example_batch):")
-    for task_id, ti in batch_tis.items():
-        print(f"  {task_id:28} {ti.state!s:8}")
-        problems += [f"fargate_example_batch.{task_id}"] if not succeeded(ti.state) else []
-    for arn in batch_xcom.get("return_value", {}).get("run_task") or []:
-        task = (hook.describe_tasks("fargate-batch", [arn]) or [{}])[0]
-        codes = {c.get("name"): c.get("exitCode") for c in task.get("containers", [])}
-        print(f"  task {arn.rsplit('/', 1)[-1]}: {task.get('lastStatus')}, {task.get('stopCode')}, exit codes {codes}")
-    cost = batch_xcom.get("cost", {}).get("run_task")
-    if cost:
-        print(
-            f"  estimated cost: {cost['vcpu_seconds']:.0f} vCPU-s, {cost['gb_seconds']:.0f} GB-s, "
-            f"${cost['usd']:.6f} ({cost['region']}, {cost['architecture']}, {cost['billed_seconds']} s billed)"
-        )
-    else:
-        problems.append("no cost reported")
-
-    left = leftovers(hook)
-    print(f"resources left in the emulator: {len(left)} {left or ''}")
-    print(f"demo took {time.monotonic() - started:.1f} s")
-    if not succeeded(env_run.state) or not succeeded(batch_run.state) or problems or left:
-        print(f"DEMO FAILED: {problems or ''} {left or ''}")
+    with create_session() as session:
+        runs = session.query(DagRun).order_by(DagRun.start_date).all()
+        for run in runs:
+            tis = {ti.task_id: ti for ti in run.get_task_instances(session=session)}
+            xcom = {
+                (row.task_id, row.key): XComModel.deserialize_value(row)
+                for row in session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id)
+            }
+            action = (run.conf or {}).get("action", "create") if run.dag_id == "fargate_ephemeral_environment" else "run"
+            print(f"{run.dag_id} ({action}): {run.state}")
+            bad = [f"{run.dag_id}.{t}" for t, ti in tis.items() if str(ti.state) in ("failed", "upstream_failed")]
+            problems += bad + ([f"{run.dag_id} run {run.state}"] if str(run.state) != "success" else [])
+            report = xcom.get(("report", "return_value"))
+            if report:
+                print(f"  created: cluster {report['cluster']}, service {report['service']} ({report['running']} tasks running), "
+                      f"task definition {report['task_definition']}, {report['subnets']} subnets, expires {report['expires_at']}")
+                print(f"  estimated cost while it runs: ${report['estimated_usd_per_hour']}/hour")
+            service = tis.get("create_service")
+            if service is not None and service.start_date and service.end_date and str(service.state) == "success":
+                print(f"  time to stable (create → strict stable check, waited in the triggerer): "
+                      f"{(service.end_date - service.start_date).total_seconds():.1f} s")
+            if action == "destroy":
+                done = [t for t in ("destroy_service", "destroy_task_definition", "destroy_cluster") if str(tis[t].state) == "success"]
+                print(f"  destroyed: {', '.join(done)}")
+            if run.dag_id == "fargate_batch_job":
+                hook = FargateHook(aws_conn_id="aws_default")
+                for arn in xcom.get(("run_task", "return_value")) or []:
+                    task = (hook.describe_tasks("fargate-batch", [arn]) or [{}])[0] if hook.describe_cluster("fargate-batch") else {}
+                    codes = {c.get("name"): c.get("exitCode") for c in task.get("containers", [])}
+                    print(f"  task {arn.rsplit('/', 1)[-1]}: {task.get('lastStatus')}, exit codes {codes}")
+                cost = xcom.get(("run_task", "cost"))
+                if cost:
+                    print(f"  estimated cost: ${cost['usd']:.6f} ({cost['vcpu_seconds']:.0f} vCPU-s, {cost['gb_seconds']:.0f} GB-s, "
+                          f"{cost['billed_seconds']} s billed, {cost['region']} {cost['architecture']})")
+                else:
+                    problems.append("the batch job reported no cost")
+    if removed:
+        print(f"removed what the daily batch job keeps between runs: {', '.join(removed)}")
+    left = leftovers(FargateHook(aws_conn_id="aws_default"))
+    print(f"resources left in the emulator: {len(left)}{' ' + str(left) if left else ''}")
+    print(f"demo took {time.monotonic() - started:.0f} s")
+    if problems or left or len(runs) != 3:
+        print(f"DEMO FAILED: {problems} {left}")
         return 1
     print("demo OK")
     return 0
 
 
 def leftovers(hook) -> list[str]:
+    """Clusters not INACTIVE, services not INACTIVE, tasks not stopped, ACTIVE task definitions."""
     conn = hook.conn
     left = []
     arns = conn.list_clusters()["clusterArns"]
     for cluster in conn.describe_clusters(clusters=arns)["clusters"] if arns else []:
-        if cluster["status"] != "INACTIVE":
-            left.append(cluster["clusterArn"])
+        if cluster["status"] == "INACTIVE":
+            continue
+        left.append(f"cluster {cluster['clusterName']}")
+        services = hook.list_services(cluster["clusterName"])
+        left += [f"service {s['serviceName']}" for s in hook.describe_services(cluster["clusterName"], services) if s["status"] != "INACTIVE"]
+        left += [f"task {t}" for t in hook.list_active_tasks(cluster["clusterName"])]
     left += conn.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
     return left
 

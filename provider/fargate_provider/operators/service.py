@@ -79,6 +79,7 @@ class _ServiceWaitMixin:
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         if event.get("status") != "success":
             raise AirflowException(event.get("message", "the wait failed"))
+        self.log.info("Resumed from the triggerer: the wait succeeded.")
         return event.get("value")
 
 
