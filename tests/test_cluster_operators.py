@@ -59,8 +59,9 @@ def test_create_is_idempotent_and_delete_of_missing_is_success(airflow, aws_endp
     second = airflow.run(create, capfd)
     assert second.xcom["create"] == first.xcom["create"]
     assert "Cluster batch already exists (ACTIVE); reusing it" in second.log
-    # reused, not recreated: the tags still name the first run
-    assert {t["key"]: t["value"] for t in cluster(aws_endpoint)["tags"]}["airflow-run-id"] == first.run_id
+    # reused, not recreated (same ARN, one cluster); its tags brought up to date (they carry state, e.g. expiry)
+    assert {t["key"]: t["value"] for t in cluster(aws_endpoint)["tags"]}["airflow-run-id"] == second.run_id
+    assert "Updated the tags of cluster batch." in second.log
     assert len(ecs(aws_endpoint).list_clusters()["clusterArns"]) == 1
 
     delete = airflow.write_dag(DELETE_DAG.replace("{cascade}", "False"))

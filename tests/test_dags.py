@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -18,17 +17,6 @@ DAGS = Path(__file__).resolve().parent.parent / "dags"
 DAG_IDS = {"fargate_batch_job", "fargate_ephemeral_environment", "fargate_environment_janitor"}
 CREATE_STEPS = ("prepare", "choose_action", "create_cluster", "register_task_definition", "create_service", "report")
 CLEANUP_STEPS = ("cleanup_service", "cleanup_task_definition", "cleanup_cluster")
-
-
-@pytest.fixture
-def user_dags(airflow):
-    """This repo's dags/ copied into the test's dags folder."""
-    for path in DAGS.glob("*.py"):
-        shutil.copy(path, airflow.dags_folder)
-    shutil.copytree(DAGS / "task_definitions", airflow.dags_folder / "task_definitions", dirs_exist_ok=True)
-    yield airflow
-    for path in DAGS.glob("*.py"):
-        (airflow.dags_folder / path.name).unlink(missing_ok=True)
 
 
 def test_dags_parse_without_errors_or_aws_calls(airflow_db, no_aws):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
 from dataclasses import dataclass, field
@@ -87,3 +88,17 @@ def airflow_db():
 @pytest.fixture
 def airflow(airflow_db) -> AirflowRunner:
     return AirflowRunner(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]))
+
+
+REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture
+def user_dags(airflow) -> AirflowRunner:
+    """This repo's dags/ copied into the test's dags folder (removed afterwards)."""
+    for path in REPO_DAGS.glob("*.py"):
+        shutil.copy(path, airflow.dags_folder)
+    shutil.copytree(REPO_DAGS / "task_definitions", airflow.dags_folder / "task_definitions", dirs_exist_ok=True)
+    yield airflow
+    for path in REPO_DAGS.glob("*.py"):
+        (airflow.dags_folder / path.name).unlink(missing_ok=True)
