@@ -41,5 +41,11 @@ def get_provider_info() -> dict:
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service", "fargate_provider.sensors.task"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"]}],
-        "extra-links": [],
+        "extra-links": [
+            "fargate_provider.links.ecs.EcsClusterLink",
+            "fargate_provider.links.ecs.EcsServiceLink",
+            "fargate_provider.links.ecs.EcsTaskLink",
+            "fargate_provider.links.ecs.EcsTaskDefinitionLink",
+            "fargate_provider.links.ecs.TaskLogsLink",
+        ],
     }

@@ -10,8 +10,15 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import name_from_arn
+from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.tags import lacking_tags, require_tags_error, tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.tags import (
+    lacking_tags,
+    require_tags_error,
+    tags_from_context,
+    to_ecs_tags,
+    validate_user_tags,
+)
 
 FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
@@ -65,6 +72,7 @@ class FargateCreateClusterOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy")
+    operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
         self,
@@ -92,6 +100,7 @@ class FargateCreateClusterOperator(FargateBaseOperator):
             self.default_capacity_provider_strategy, self.capacity_providers, "default_capacity_provider_strategy"
         )
         tags = tags_from_context(context, validate_user_tags(self.tags))
+        persist_link(context, self, EcsClusterLink, cluster_name=name)
 
         existing = self.hook.describe_cluster(name)
         if existing is not None and existing["status"] in ("ACTIVE", "PROVISIONING"):
@@ -127,6 +136,7 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "require_tags")
+    operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
         self, cluster_name: str, *, cascade: bool = False, require_tags: Mapping[str, str] | None = None, **kwargs: Any
@@ -140,6 +150,7 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         if not isinstance(self.cluster_name, str) or not self.cluster_name:
             raise ValueError("cluster_name: give the cluster's name or ARN")
         name = name_from_arn(self.cluster_name)
+        persist_link(context, self, EcsClusterLink, cluster_name=name)
         cluster = self.hook.describe_cluster(name)
         if cluster is None or cluster["status"] == "INACTIVE":
             self.log.info("Cluster %s does not exist (or is already INACTIVE); nothing to delete.", name)

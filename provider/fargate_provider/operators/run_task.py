@@ -18,6 +18,13 @@ from fargate_provider.fargate_sizes import (
 )
 from fargate_provider.hooks.fargate import RunTaskFailure, name_from_arn
 from fargate_provider.idempotency import run_task_client_token, started_by_for
+from fargate_provider.links.ecs import (
+    EcsClusterLink,
+    EcsTaskDefinitionLink,
+    EcsTaskLink,
+    TaskLogsLink,
+    persist_task_links,
+)
 from fargate_provider.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
@@ -56,6 +63,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         "count", "capacity_provider_strategy",
     )
     template_fields_renderers = {"overrides": "json"}
+    operator_extra_links = (EcsClusterLink(), EcsTaskDefinitionLink(), EcsTaskLink(), TaskLogsLink())
 
     def __init__(
         self,
@@ -153,6 +161,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in self._task_arns])
         else:
             self._task_arns = self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
+        persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
         if not self.wait_for_completion:
             return self._task_arns
         follower = LogFollower([vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure) if self.logs else None

@@ -11,6 +11,13 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import ServiceWaitError, name_from_arn
 from fargate_provider.idempotency import service_client_token
+from fargate_provider.links.ecs import (
+    EcsClusterLink,
+    EcsServiceLink,
+    EcsTaskDefinitionLink,
+    persist_link,
+    task_definition_fields,
+)
 from fargate_provider.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
@@ -23,7 +30,13 @@ from fargate_provider.service_state import (
     ServiceWatch,
     event_ids,
 )
-from fargate_provider.tags import lacking_tags, require_tags_error, tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.tags import (
+    lacking_tags,
+    require_tags_error,
+    tags_from_context,
+    to_ecs_tags,
+    validate_user_tags,
+)
 from fargate_provider.triggers.service import FargateServiceTrigger
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
@@ -95,6 +108,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "assign_public_ip",
         "tags", "capacity_provider_strategy",
     )
+    operator_extra_links = (EcsClusterLink(), EcsServiceLink(), EcsTaskDefinitionLink())
 
     def __init__(
         self,
@@ -157,6 +171,9 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if task_definition is None or task_definition.get("status") != "ACTIVE":
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         task_definition_arn = task_definition["taskDefinitionArn"]
+        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(cluster))
+        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name)
+        persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(task_definition_arn))
         existing = self.hook.describe_service(cluster, name)
         if existing is not None and existing["status"] == "ACTIVE":
             arn = existing["serviceArn"]
@@ -211,6 +228,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """Update a service (new task definition, count, or a forced new deployment); return the new deployment id."""
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "task_definition", "desired_count")
+    operator_extra_links = (EcsClusterLink(), EcsServiceLink())
 
     def __init__(
         self,
@@ -242,6 +260,8 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         _check_wait(self.poll_interval, self.timeout)
         if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
             raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
+        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(self.cluster))
+        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(self.cluster), service_name=name_from_arn(self.service))
         before = self.hook.describe_service(self.cluster, self.service)
         request: dict[str, Any] = {"cluster": self.cluster, "service": self.service, "forceNewDeployment": self.force_new_deployment}
         if self.task_definition is not None:
@@ -274,6 +294,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "require_tags")
+    operator_extra_links = (EcsClusterLink(), EcsServiceLink())
 
     def __init__(
         self,
@@ -297,6 +318,8 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         _check_name("cluster", self.cluster)
         _check_name("service", self.service)
         _check_wait(self.poll_interval, self.timeout)
+        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(self.cluster))
+        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(self.cluster), service_name=name_from_arn(self.service))
         cluster = self.hook.describe_cluster(self.cluster)
         existing = self.hook.describe_service(self.cluster, self.service) if cluster and cluster["status"] == "ACTIVE" else None
         if existing is None or existing["status"] == "INACTIVE":

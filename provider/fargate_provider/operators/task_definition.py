@@ -9,8 +9,19 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from fargate_provider.hooks.fargate import name_from_arn, revision_of
+from fargate_provider.links.ecs import (
+    EcsTaskDefinitionLink,
+    persist_link,
+    task_definition_fields,
+)
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.tags import from_ecs_tags, lacking_tags, require_tags_error, tags_from_context, validate_user_tags
+from fargate_provider.tags import (
+    from_ecs_tags,
+    lacking_tags,
+    require_tags_error,
+    tags_from_context,
+    validate_user_tags,
+)
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     is_spec_path,
@@ -35,6 +46,7 @@ class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("task_definition", "family", "tags")
+    operator_extra_links = (EcsTaskDefinitionLink(),)
     template_fields_renderers = {"task_definition": "json", "tags": "json"}
 
     def __init__(
@@ -89,11 +101,13 @@ class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
                     family,
                     revision_of(arn),
                 )
+                persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(arn))
                 return arn
             if latest is not None:
                 self.log.info("Task definition %s differs from revision %s; registering a new revision.", family, latest["revision"])
         registered = self.hook.register_task_definition(request, tags)
         self.log.info("Registered task definition %s:%s (%s).", registered["family"], registered["revision"], registered["taskDefinitionArn"])
+        persist_link(context, self, EcsTaskDefinitionLink, family=registered["family"], revision=registered["revision"])
         return registered["taskDefinitionArn"]
 
 
@@ -110,6 +124,7 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest", "require_tags")
+    operator_extra_links = (EcsTaskDefinitionLink(),)
 
     def __init__(
         self,
@@ -136,6 +151,7 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
         if keep_latest < 0:
             raise ValueError(f"keep_latest: must be a whole number, 0 or more, got {self.keep_latest!r}")
         name = name_from_arn(self.task_definition.strip())
+        persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(name))
         if ":" in name:
             targets = [self.task_definition.strip()]
         else:

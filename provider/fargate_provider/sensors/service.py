@@ -10,6 +10,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.links.ecs import EcsClusterLink, EcsServiceLink, persist_link
 from fargate_provider.operators.base import default_deferrable
 from fargate_provider.service_state import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
@@ -26,6 +27,7 @@ class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
 
     aws_hook_class = FargateHook
     template_fields: Sequence[str] = aws_template_fields("cluster", "services")
+    operator_extra_links = (EcsClusterLink(), EcsServiceLink())
 
     def __init__(
         self,
@@ -54,6 +56,10 @@ class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
         return ServiceWatch(self._service_names(), STABLE_TARGET, max_failed_tasks=self.max_failed_tasks)
 
     def execute(self, context) -> Any:
+        names = self._service_names()
+        persist_link(context, self, EcsClusterLink, cluster_name=name_of(self.cluster))
+        if len(names) == 1:  # one link slot: a single service only
+            persist_link(context, self, EcsServiceLink, cluster_name=name_of(self.cluster), service_name=names[0])
         if not self.deferrable:
             return super().execute(context)
         watch = self._new_watch()

@@ -10,6 +10,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_link
 from fargate_provider.operators.base import default_deferrable
 from fargate_provider.task_state import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
@@ -22,6 +23,7 @@ class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
 
     aws_hook_class = FargateHook
     template_fields: Sequence[str] = aws_template_fields("cluster", "tasks")
+    operator_extra_links = (EcsClusterLink(), EcsTaskLink())
 
     def __init__(
         self,
@@ -47,6 +49,10 @@ class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
         return tasks
 
     def execute(self, context) -> Any:
+        arns = self._arns()
+        cluster_name = self.cluster.rsplit("/", 1)[-1]
+        persist_link(context, self, EcsClusterLink, cluster_name=cluster_name)
+        persist_link(context, self, EcsTaskLink, cluster_name=cluster_name, task_id=arns[0].rsplit("/", 1)[-1])
         if not self.deferrable:
             return super().execute(context)
         self.defer(
