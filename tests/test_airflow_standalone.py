@@ -128,7 +128,95 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     messages = [e.get("event") for e in events]
     assert messages.index("Resumed from the triggerer: the wait succeeded.") > messages.index(trigger_lines[-1])
     assert ecs_leftovers(emulator)["services"] == ["from-ui"]
+    # The task page's extra links, as the UI fetches them.
+    status, links = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_service/links")
+    assert status == 200, links
+    assert links["extra_links"]["ECS service"] == (
+        "https://console.aws.amazon.com/ecs/v2/clusters/env-from-ui/services/from-ui/health?region=us-east-1")
+    assert links["extra_links"]["ECS cluster"].endswith("/ecs/v2/clusters/env-from-ui/services?region=us-east-1")
 
     _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"})
     assert states["destroy_cluster"] == "success"
     assert ecs_leftovers(emulator) == {}
+
+
+def test_the_environments_page_needs_a_signed_in_user(stack):
+    api, _, _ = stack
+    anonymous = AirflowApi(api.base)
+    status, body = anonymous.call("GET", "/fargate/api/environments")
+    assert status == 401, body
+    request = urllib.request.Request(api.base + "/fargate/environments")
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(request, timeout=30)
+    assert redirect.value.code == 303
+    assert redirect.value.headers["Location"].startswith("/auth/login?next=")
+    status, body = anonymous.call("POST", "/fargate/api/environments/x1/destroy")
+    assert status == 401, body
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900",
+)
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """Debian's chromium and chromedriver (installed with apt-get when missing), driven by Selenium."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env, timeout=900)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    api, emulator, home = stack
+    trigger_and_wait(api, {"environment": "in-browser", "desired_count": 1})
+    assert ecs_leftovers(emulator)["services"] == ["in-browser"]
+
+    # Airflow's navigation offers the page (an external view of the plugin).
+    _, plugins = api.call("GET", "/api/v2/plugins")
+    views = [v for p in plugins["plugins"] for v in p["external_views"]]
+    assert {"name": "Fargate environments", "href": "/fargate/environments"}.items() <= views[0].items()
+
+    wait = WebDriverWait(chromium, 60)
+    chromium.get(f"{api.base}/fargate/environments")
+    wait.until(shown.url_contains("/auth/login"))  # not signed in: the login page first
+    password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    wait.until(shown.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+    chromium.find_element(By.NAME, "password").send_keys(password)
+    chromium.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')))
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[1] == "env-in-browser / in-browser" and cells[2] == "env-in-browser:1" and cells[3] == "1/1"
+    assert cells[6].startswith("$")
+    row.find_element(By.NAME, "destroy-in-browser").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroy of in-browser requested: run "))
+
+    def gone():
+        return ecs_leftovers(emulator) == {}
+
+    api.poll("the environment to be gone from the emulator", gone, timeout=180, interval=2)

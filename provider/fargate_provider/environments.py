@@ -161,3 +161,53 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
             continue
         expired.append(env)
     return expired, left_alone
+
+
+def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
+    """What the environments page shows: each managed environment with its service, tasks,
+    age, TTL left and estimated cost so far (tasks ECS still lists, running ones up to now)."""
+    from fargate_provider.hooks.fargate import name_from_arn
+    from fargate_provider.pricing import PriceNotKnown, total_cost
+
+    region = hook.region_name or hook.conn_region_name
+    found = []
+    for cluster in managed_environment_clusters(hook):
+        tags = cluster["tags"]
+        name = tags[ENVIRONMENT_TAG]
+        services = hook.describe_services(cluster["clusterName"], hook.list_services(cluster["clusterName"]))
+        service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(from_ecs_tags(s.get("tags")))), None)
+        expiry = expires_at(tags)
+        entry: dict[str, Any] = {
+            "environment": name,
+            "cluster": cluster["clusterName"],
+            "service": service["serviceName"] if service else None,
+            "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
+            "desired_count": service["desiredCount"] if service else 0,
+            "running_count": service["runningCount"] if service else 0,
+            "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
+            "age_seconds": int((now - service["createdAt"]).total_seconds()) if service and service.get("createdAt") else None,
+            "expires_at": tags.get(EXPIRES_AT_TAG),
+            "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
+            "estimated_cost_usd": None,
+            "cost_note": None,
+        }
+        if service:
+            arns = [
+                arn
+                for status in ("RUNNING", "STOPPED")
+                for page in hook.conn.get_paginator("list_tasks").paginate(
+                    cluster=cluster["clusterName"], serviceName=service["serviceName"], desiredStatus=status
+                )
+                for arn in page["taskArns"]
+            ]
+            tasks = hook.describe_tasks(cluster["clusterName"], arns) if arns else []
+            task_definition = hook.describe_task_definition(service["taskDefinition"]) or {}
+            architecture = (task_definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+            try:
+                cost = total_cost(tasks, region=region, architecture=architecture)
+                entry["estimated_cost_usd"] = round(cost.usd, 6) if cost else 0.0
+                entry["cost_note"] = f"{len(tasks)} task(s) ECS still lists, {region} {architecture} on-demand rates"
+            except PriceNotKnown as err:
+                entry["cost_note"] = f"not estimated: {err}"
+        found.append(entry)
+    return sorted(found, key=lambda e: e["environment"])

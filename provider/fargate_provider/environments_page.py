@@ -1,0 +1,163 @@
+"""The "Fargate environments" page: a FastAPI app the Airflow API server mounts (plugins/).
+
+``GET environments``            the page (signed-in Airflow users; others go to the login page)
+``GET api/environments``        the environments as JSON, with cost so far
+``POST api/environments/{name}/destroy``  triggers ``fargate_ephemeral_environment`` with
+                                action=destroy through Airflow's REST API, as the signed-in
+                                user (Airflow checks that user may trigger the DAG)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+from airflow.api_fastapi.core_api.security import get_user, resolve_user_from_token
+
+from fargate_provider.environments import DAG_ID, NAME_PATTERN, describe_environments
+
+AWS_CONN_ID = "aws_default"
+# Sent by the page's own script; a cross-site form cannot set it (CSRF guard for the cookie session).
+CSRF_HEADER_VALUE = "fargate-environments"
+
+app = FastAPI(title="Fargate environments", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _hook():
+    from fargate_provider.hooks.fargate import FargateHook
+
+    return FargateHook(aws_conn_id=AWS_CONN_ID)
+
+
+@app.get("/api/environments")
+def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return {"environments": describe_environments(_hook(), now), "as_of": now.isoformat(timespec="seconds")}
+
+
+@app.post("/api/environments/{name}/destroy")
+async def destroy_environment(
+    name: str,
+    request: Request,
+    user: Annotated[Any, Depends(get_user)],
+    x_requested_by: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    if x_requested_by != CSRF_HEADER_VALUE:
+        raise HTTPException(status_code=403, detail="missing X-Requested-By header")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise HTTPException(status_code=422, detail="environment: not an environment name")
+    token = _request_token(request)
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{_airflow_base_url(request)}/api/v2/dags/{DAG_ID}/dagRuns",
+            json={"logical_date": None, "conf": {"environment": name, "action": "destroy"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    if response.status_code >= 300:
+        raise HTTPException(status_code=response.status_code, detail=f"Airflow refused the run: {response.text[:300]}")
+    run = response.json()
+    return {"environment": name, "dag_id": DAG_ID, "dag_run_id": run["dag_run_id"], "state": run.get("state")}
+
+
+@app.get("/environments", response_class=HTMLResponse)
+async def environments_page(request: Request):
+    try:
+        await resolve_user_from_token(request.cookies.get(COOKIE_NAME_JWT_TOKEN))
+    except HTTPException:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
+    return HTMLResponse(PAGE)
+
+
+def _request_token(request: Request) -> str:
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:]
+    return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
+
+
+def _airflow_base_url(request: Request) -> str:
+    from airflow.configuration import conf
+
+    return (conf.get("api", "base_url", fallback="") or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Fargate environments</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }
+ table { border-collapse: collapse; width: 100%; }
+ th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e2e8f0; font-size: .9rem; }
+ th { background: #f7fafc; }
+ button { padding: .25rem .8rem; border: 1px solid #c53030; color: #c53030; background: #fff; border-radius: 4px; cursor: pointer; }
+ button:disabled { opacity: .5; cursor: default; }
+ #status { margin: .8rem 0; min-height: 1.2rem; }
+</style></head>
+<body>
+<h1>Fargate environments</h1>
+<p>Ephemeral environments managed by airflow-provider-fargate (found by their tags through
+<code>aws_default</code>). Costs are estimates from Fargate on-demand prices.</p>
+<div id="status" role="status"></div>
+<table id="environments"><thead><tr>
+ <th>Environment</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>
+ <th>Age</th><th>TTL left</th><th>Cost so far</th><th></th>
+</tr></thead><tbody></tbody></table>
+<script>
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const sign = seconds < 0 ? "expired " : "";
+  let s = Math.abs(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return sign + (h ? h + " h " : "") + m + " min" + (sign ? " ago" : "");
+}
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+async function load() {
+  const response = await fetch("api/environments", {credentials: "same-origin"});
+  const status = document.getElementById("status");
+  if (!response.ok) { status.textContent = "Could not list environments: HTTP " + response.status; return; }
+  const data = await response.json();
+  const body = document.querySelector("#environments tbody");
+  body.replaceChildren();
+  if (!data.environments.length) { status.textContent = "No environments."; }
+  for (const env of data.environments) {
+    const row = document.createElement("tr");
+    row.dataset.environment = env.environment;
+    cell(row, env.environment);
+    cell(row, env.cluster + " / " + (env.service || "-"));
+    cell(row, env.task_definition || "-");
+    cell(row, env.running_count + "/" + env.desired_count);
+    cell(row, duration(env.age_seconds));
+    cell(row, duration(env.ttl_left_seconds));
+    cell(row, env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title = env.cost_note || "";
+    const button = document.createElement("button");
+    button.textContent = "Destroy";
+    button.name = "destroy-" + env.environment;
+    button.onclick = () => destroy(env.environment, button);
+    cell(row, "").appendChild(button);
+    body.appendChild(row);
+  }
+}
+async function destroy(name, button) {
+  button.disabled = true;
+  const status = document.getElementById("status");
+  const response = await fetch("api/environments/" + encodeURIComponent(name) + "/destroy",
+    {method: "POST", credentials: "same-origin", headers: {"X-Requested-By": "fargate-environments"}});
+  const body = await response.json();
+  if (response.ok) {
+    status.textContent = "Destroy of " + name + " requested: run " + body.dag_run_id + " of " + body.dag_id + ".";
+  } else {
+    status.textContent = "Destroy of " + name + " failed: " + (body.detail || response.status);
+    button.disabled = false;
+  }
+}
+load();
+</script>
+</body></html>
+"""
