@@ -1,0 +1,95 @@
+"""Benchmark the user-facing parts: parsing dags/, and the environments page's listing.
+
+    .venv/bin/python benchmarks/dags_and_page.py [--runs 5] [--environments 10]
+
+Parse: a fresh DagBag over dags/ (what the dag-processor does per file, all three files),
+min/median/max over runs, and the peak memory it added. Listing: describe_environments
+(what GET /fargate/api/environments does) for N environments of 2 tasks each in the local
+emulator, with the AWS calls it made. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse(runs: int) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        bag = DagBag(str(ROOT / "dags"))
+        times.append(time.perf_counter() - started)
+        assert not bag.import_errors, bag.import_errors
+    tracemalloc.start()
+    DagBag(str(ROOT / "dags"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"parse dags/ ({len(bag.dag_ids)} DAGs): min {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms over {runs} runs (the first includes imports); peak {peak / 2**20:.1f} MiB allocated")
+
+
+def listing(environments: int) -> None:
+    from fargate_provider.environments import describe_environments, environment_tags
+    from fargate_provider.hooks.fargate import FargateHook
+    from fargate_provider.local.server import LocalEcs
+    from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, to_ecs_tags
+
+    with LocalEcs(port=0) as server:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": server.endpoint, "region_name": "us-east-1"}})
+        hook = FargateHook(aws_conn_id="aws_default")
+        ecs = hook.conn
+        now = dt.datetime.now(dt.timezone.utc)
+        network = {"awsvpcConfiguration": {"subnets": server.network["private_subnets"], "securityGroups": [server.network["security_group"]]}}
+        for i in range(environments):
+            name = f"bench-{i}"
+            tags = to_ecs_tags({MANAGED_BY_KEY: MANAGED_BY_VALUE, **environment_tags(name, 8, now)})
+            ecs.create_cluster(clusterName=f"env-{name}", tags=tags)
+            ecs.register_task_definition(family=f"env-{name}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
+                                         memory="512", containerDefinitions=[{"name": "app", "image": "nginx", "essential": True}])
+            ecs.create_service(cluster=f"env-{name}", serviceName=name, taskDefinition=f"env-{name}:1", desiredCount=2,
+                               launchType="FARGATE", networkConfiguration=network, tags=tags)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = describe_environments(hook, dt.datetime.now(dt.timezone.utc))
+            if all(e["running_count"] == 2 for e in found) and len(found) == environments:
+                break
+        server.calls.clear()
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            found = describe_environments(hook, dt.datetime.now(dt.timezone.utc))
+            times.append(time.perf_counter() - started)
+        calls = sum(server.calls.values()) // 5
+        print(f"environments page listing, {environments} environments x 2 tasks: median {statistics.median(times) * 1000:.0f} ms, "
+              f"{calls} ECS calls per listing ({dict((k, v // 5) for k, v in server.calls.items())})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--environments", type=int, default=10)
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="fargate-bench-")
+    os.environ.update({"AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    parse(args.runs)
+    listing(args.environments)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
