@@ -50,8 +50,8 @@ def main() -> int:
 
 
 def airflow(env: dict[str, str], *args: str) -> None:
-    """One Airflow CLI command; its output is the task logs. (`dags test` exits 0 even when a
-    task fails, so the summary judges the runs from the metadata DB.)"""
+    """One Airflow CLI command; its output is the task logs. The summary judges the runs from
+    the metadata DB, task by task, not from the command's exit code alone."""
     completed = subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, cwd=ROOT, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"airflow {' '.join(args)} exited {completed.returncode}")
