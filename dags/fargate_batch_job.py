@@ -67,15 +67,9 @@ with DAG(
     @task(multiple_outputs=True)
     def find_network(params: dict) -> dict:
         """Subnets and security groups for the chosen subnet kind (Variables, else tags)."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from fargate_provider.networking import find_network
 
-        from fargate_provider.networking import discover_network
-
-        network = discover_network(
-            params["subnet_kind"],
-            variable=lambda key: Variable.get(key, default=None),
-            ec2_client=lambda: AwsBaseHook(aws_conn_id="aws_default", client_type="ec2").conn,
-        )
+        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
         return network
 

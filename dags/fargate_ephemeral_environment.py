@@ -73,14 +73,11 @@ with DAG(
 ) as dag:
 
     @task(multiple_outputs=True)
-    def prepare(params: dict, dag_run=None) -> dict:
+    def prepare(params: dict) -> dict:
         """Check the form (before any AWS call), then find the network and whether the environment exists."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-        from airflow.sdk import Variable
-
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
-        from fargate_provider.networking import discover_network
+        from fargate_provider.networking import find_network
 
         env = environments.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
@@ -92,11 +89,7 @@ with DAG(
             variables=params["environment_variables"], region=hook.region_name or "us-east-1",
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
-        network = discover_network(
-            params["subnet_kind"],
-            variable=lambda key: Variable.get(key, default=None),
-            ec2_client=lambda: AwsBaseHook(aws_conn_id="aws_default", client_type="ec2").conn,
-        )
+        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
         cluster = hook.describe_cluster(env.cluster)
         return {

@@ -88,3 +88,15 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
         )
     check_network(subnets, groups)
     return {"subnets": subnets, "security_groups": groups, "assign_public_ip": kind == "public", "source": "; ".join(source)}
+
+
+def find_network(kind: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:
+    """discover_network as a task calls it: Airflow Variables, then EC2 through the connection."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from airflow.sdk import Variable
+
+    return discover_network(
+        kind,
+        variable=lambda key: Variable.get(key, default=None),
+        ec2_client=lambda: AwsBaseHook(aws_conn_id=aws_conn_id, client_type="ec2").conn,
+    )
