@@ -85,16 +85,31 @@ def task_definition_fields(task_definition: str) -> dict[str, Any]:
     return {"family": family, "revision": int(revision) if revision.isdigit() else None}
 
 
-def persist_task_links(context: Any, operator: Any, cluster: str, task_definition: dict[str, Any], task_arns: list[str]) -> None:
-    """Cluster, task definition, the first task and its first awslogs stream."""
+def persist_service_links(context: Any, operator: Any, cluster: str, service: str | None = None) -> None:
+    """The cluster and, when there is one service, the service (names or ARNs)."""
+    from fargate_provider.hooks.fargate import name_from_arn
+
+    persist_link(context, operator, EcsClusterLink, cluster_name=name_from_arn(cluster))
+    if service:
+        persist_link(context, operator, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name_from_arn(service))
+
+
+def persist_task_links(
+    context: Any, operator: Any, cluster: str, task_definition: dict[str, Any] | None, task_arns: list[str]
+) -> None:
+    """Cluster, task definition, the first task and its first awslogs stream (the last two
+    need the task definition; a sensor that only knows task ARNs links cluster and task)."""
+    from fargate_provider.hooks.fargate import name_from_arn
     from fargate_provider.task_state import log_streams
 
-    cluster_name = cluster.rsplit("/", 1)[-1]
-    persist_link(context, operator, EcsClusterLink, cluster_name=cluster_name)
-    persist_link(context, operator, EcsTaskDefinitionLink, **task_definition_fields(task_definition["taskDefinitionArn"]))
+    persist_service_links(context, operator, cluster)
+    if task_definition:
+        persist_link(context, operator, EcsTaskDefinitionLink, **task_definition_fields(task_definition["taskDefinitionArn"]))
     if not task_arns:
         return
-    persist_link(context, operator, EcsTaskLink, cluster_name=cluster_name, task_id=task_arns[0].rsplit("/", 1)[-1])
+    persist_link(context, operator, EcsTaskLink, cluster_name=name_from_arn(cluster), task_id=name_from_arn(task_arns[0]))
+    if not task_definition:
+        return
     streams = log_streams(task_definition, task_arns[:1])
     if streams:
         persist_link(context, operator, TaskLogsLink, region_name=streams[0].region, log_group=streams[0].group, log_stream=streams[0].stream)

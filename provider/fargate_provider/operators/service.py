@@ -16,6 +16,7 @@ from fargate_provider.links.ecs import (
     EcsServiceLink,
     EcsTaskDefinitionLink,
     persist_link,
+    persist_service_links,
     task_definition_fields,
 )
 from fargate_provider.networking import check_network, network_configuration
@@ -171,8 +172,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if task_definition is None or task_definition.get("status") != "ACTIVE":
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         task_definition_arn = task_definition["taskDefinitionArn"]
-        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(cluster))
-        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name)
+        persist_service_links(context, self, cluster, name)
         persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(task_definition_arn))
         existing = self.hook.describe_service(cluster, name)
         if existing is not None and existing["status"] == "ACTIVE":
@@ -260,8 +260,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         _check_wait(self.poll_interval, self.timeout)
         if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
             raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
-        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(self.cluster))
-        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(self.cluster), service_name=name_from_arn(self.service))
+        persist_service_links(context, self, self.cluster, self.service)
         before = self.hook.describe_service(self.cluster, self.service)
         request: dict[str, Any] = {"cluster": self.cluster, "service": self.service, "forceNewDeployment": self.force_new_deployment}
         if self.task_definition is not None:
@@ -318,8 +317,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         _check_name("cluster", self.cluster)
         _check_name("service", self.service)
         _check_wait(self.poll_interval, self.timeout)
-        persist_link(context, self, EcsClusterLink, cluster_name=name_from_arn(self.cluster))
-        persist_link(context, self, EcsServiceLink, cluster_name=name_from_arn(self.cluster), service_name=name_from_arn(self.service))
+        persist_service_links(context, self, self.cluster, self.service)
         cluster = self.hook.describe_cluster(self.cluster)
         existing = self.hook.describe_service(self.cluster, self.service) if cluster and cluster["status"] == "ACTIVE" else None
         if existing is None or existing["status"] == "INACTIVE":

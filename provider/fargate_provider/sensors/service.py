@@ -10,7 +10,11 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import FargateHook
-from fargate_provider.links.ecs import EcsClusterLink, EcsServiceLink, persist_link
+from fargate_provider.links.ecs import (
+    EcsClusterLink,
+    EcsServiceLink,
+    persist_service_links,
+)
 from fargate_provider.operators.base import default_deferrable
 from fargate_provider.service_state import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
@@ -57,9 +61,8 @@ class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
 
     def execute(self, context) -> Any:
         names = self._service_names()
-        persist_link(context, self, EcsClusterLink, cluster_name=name_of(self.cluster))
-        if len(names) == 1:  # one link slot: a single service only
-            persist_link(context, self, EcsServiceLink, cluster_name=name_of(self.cluster), service_name=names[0])
+        # One link slot per kind: the service link only when one service is watched.
+        persist_service_links(context, self, self.cluster, names[0] if len(names) == 1 else None)
         if not self.deferrable:
             return super().execute(context)
         watch = self._new_watch()

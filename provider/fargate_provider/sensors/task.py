@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import FargateHook
-from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_link
+from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task_links
 from fargate_provider.operators.base import default_deferrable
 from fargate_provider.task_state import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
@@ -49,10 +49,7 @@ class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
         return tasks
 
     def execute(self, context) -> Any:
-        arns = self._arns()
-        cluster_name = self.cluster.rsplit("/", 1)[-1]
-        persist_link(context, self, EcsClusterLink, cluster_name=cluster_name)
-        persist_link(context, self, EcsTaskLink, cluster_name=cluster_name, task_id=arns[0].rsplit("/", 1)[-1])
+        persist_task_links(context, self, self.cluster, None, self._arns())
         if not self.deferrable:
             return super().execute(context)
         self.defer(
