@@ -88,6 +88,7 @@ def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
     from airflow.utils.session import create_session
 
     from fargate_provider.hooks.fargate import FargateHook
+    from fargate_provider.local.leftovers import ecs_leftovers
 
     problems: list[str] = []
     print("\n== summary ==")
@@ -129,30 +130,15 @@ def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
                     problems.append("the batch job reported no cost")
     if removed:
         print(f"removed what the daily batch job keeps between runs: {', '.join(removed)}")
-    left = leftovers(FargateHook(aws_conn_id="aws_default"))
-    print(f"resources left in the emulator: {len(left)}{' ' + str(left) if left else ''}")
+    left = ecs_leftovers(FargateHook(aws_conn_id="aws_default").conn)
+    count = sum(len(items) for items in left.values())
+    print(f"resources left in the emulator: {count}{' ' + str(left) if left else ''}")
     print(f"demo took {time.monotonic() - started:.0f} s")
     if problems or left or len(runs) != 3:
         print(f"DEMO FAILED: {problems} {left}")
         return 1
     print("demo OK")
     return 0
-
-
-def leftovers(hook) -> list[str]:
-    """Clusters not INACTIVE, services not INACTIVE, tasks not stopped, ACTIVE task definitions."""
-    conn = hook.conn
-    left = []
-    arns = conn.list_clusters()["clusterArns"]
-    for cluster in conn.describe_clusters(clusters=arns)["clusters"] if arns else []:
-        if cluster["status"] == "INACTIVE":
-            continue
-        left.append(f"cluster {cluster['clusterName']}")
-        services = hook.list_services(cluster["clusterName"])
-        left += [f"service {s['serviceName']}" for s in hook.describe_services(cluster["clusterName"], services) if s["status"] != "INACTIVE"]
-        left += [f"task {t}" for t in hook.list_active_tasks(cluster["clusterName"])]
-    left += conn.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
-    return left
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import boto3
 import botocore.endpoint
 
+from fargate_provider.local import leftovers
+
 
 def ecs(endpoint: str):
     return boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1")
@@ -20,28 +22,8 @@ def reset(endpoint: str) -> None:
 
 
 def ecs_leftovers(endpoint: str) -> dict[str, list[str]]:
-    """Every ECS resource still alive: ACTIVE clusters, services, running tasks, ACTIVE task definitions."""
-    client = ecs(endpoint)
-    leftovers: dict[str, list[str]] = {}
-    cluster_arns = client.list_clusters()["clusterArns"]
-    clusters = client.describe_clusters(clusters=cluster_arns)["clusters"] if cluster_arns else []
-    active = [c for c in clusters if c["status"] != "INACTIVE"]
-    if active:
-        leftovers["clusters"] = [c["clusterName"] for c in active]
-    for cluster in active:
-        services = client.list_services(cluster=cluster["clusterArn"])["serviceArns"]
-        if services:
-            described = client.describe_services(cluster=cluster["clusterArn"], services=services)["services"]
-            alive = [s["serviceName"] for s in described if s["status"] != "INACTIVE"]
-            if alive:
-                leftovers.setdefault("services", []).extend(alive)
-        tasks = client.list_tasks(cluster=cluster["clusterArn"], desiredStatus="RUNNING")["taskArns"]
-        if tasks:
-            leftovers.setdefault("tasks", []).extend(tasks)
-    task_defs = client.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
-    if task_defs:
-        leftovers["task_definitions"] = task_defs
-    return leftovers
+    """Every ECS resource still alive (see fargate_provider.local.leftovers)."""
+    return leftovers.ecs_leftovers(ecs(endpoint))
 
 
 class AwsCallRecorder:
