@@ -93,9 +93,10 @@ class FargateHook(EcsHook):
         request = {**request, "tags": to_ecs_tags(tags)}
         return self.conn.register_task_definition(**request)["taskDefinition"]
 
-    def deregister_task_definition(self, task_definition: str) -> str | None:
-        """Deregister one revision (ARN or family:revision); its ARN, or None if already INACTIVE or unknown."""
-        current = self.describe_task_definition(task_definition)
+    def deregister_task_definition(self, task_definition: str, described: dict[str, Any] | None = None) -> str | None:
+        """Deregister one revision (ARN or family:revision); its ARN, or None if already INACTIVE or unknown.
+        ``described``: the caller's DescribeTaskDefinition result, when it has one (not fetched again)."""
+        current = described or self.describe_task_definition(task_definition)
         if current is None or current.get("status") != "ACTIVE":
             return None
         try:

@@ -164,13 +164,14 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
             )
         deregistered, to_delete = [], []
         for target in targets:
+            described = None
             if self.require_tags:
-                current = self.hook.describe_task_definition(target)
-                lacking = lacking_tags((current or {}).get("tags"), self.require_tags) if current else {}
+                described = self.hook.describe_task_definition(target)
+                lacking = lacking_tags(described.get("tags"), self.require_tags) if described else {}
                 if lacking:
                     self.log.warning("%s", require_tags_error(f"Task definition {name_from_arn(target)}", lacking))
                     continue
-            arn = self.hook.deregister_task_definition(target)
+            arn = self.hook.deregister_task_definition(target, described=described)
             if arn:
                 self.log.info("Deregistered %s.", arn)
                 deregistered.append(arn)
