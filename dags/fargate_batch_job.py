@@ -1,14 +1,18 @@
 """A scheduled batch job: one container run as a one-off Fargate task, daily by default.
 
-Register the task definition (``task_definitions/batch-job.json5``; a new revision only when
-it changed) → run it once (logs streamed into the task log, fails if the container fails,
+Find the network and the roles → preflight (read-only: roles, image, log group, routes; every
+problem at once, nothing created) → register the task definition
+(``task_definitions/batch-job.json5``; a new revision only when it changed) → run it once (logs streamed into the task log, fails if the container fails,
 never started twice, retried twice) → its cost is logged and pushed to XCom (key ``cost``).
 The cluster is created when missing and kept between runs.
 
 Configure without editing code: the Variable ``fargate_batch_job`` (JSON) sets the schedule
 and the defaults scheduled runs use, e.g.
 ``{"schedule": "0 3 * * *", "image": "…/etl:2.1", "command": ["python", "etl.py"], "size": "1024/2048"}``;
-a manual run can change any of them in the Trigger form.
+a manual run can change any of them in the Trigger form. Roles: the Variable
+``fargate_execution_role_arn`` (else the account's ``ecsTaskExecutionRole``; else the run fails
+before creating anything, saying how to create it) and, optionally, ``fargate_task_role_arn`` or the
+form's task role.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import pendulum
 
 from airflow.sdk import DAG, Param, Variable, task
 
-from fargate_provider.dag_params import size_param, subnet_kind_param
+from fargate_provider.dag_params import size_param, subnet_kind_param, task_role_param
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
+from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
 from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
@@ -61,30 +66,45 @@ with DAG(
             title="Cluster", description="ECS cluster the task runs in; created when missing, kept between runs.",
         ),
         "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),
+        "task_role": task_role_param(settings.get("task_role")),
     },
 ) as dag:
 
     @task(multiple_outputs=True)
-    def find_network(params: dict) -> dict:
-        """Subnets and security groups for the chosen subnet kind (Variables, else tags)."""
+    def find_network_and_roles(params: dict) -> dict:
+        """Subnets and security groups for the chosen subnet kind (Variables, else tags), and the
+        execution and task roles (Variables, else ecsTaskExecutionRole): read-only, before anything."""
         from fargate_provider.networking import find_network
+        from fargate_provider.roles import find_roles
 
         network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
-        print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
-        return network
+        roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
+        print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
+        return {**network, **roles}
 
-    network = find_network()
+    found = find_network_and_roles()
+    preflight = FargatePreflightOperator(
+        task_id="preflight",
+        task_definition="task_definitions/batch-job.json5",
+        execution_role_arn=found["execution_role_arn"],
+        task_role_arn=found["task_role_arn"],
+        cluster="{{ params.cluster }}",
+        subnets=found["subnets"],
+        security_groups=found["security_groups"],
+        assign_public_ip=found["assign_public_ip"],
+    )
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name="{{ params.cluster }}")
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition="task_definitions/batch-job.json5", skip_if_unchanged=True
+        task_id="register_task_definition", task_definition="task_definitions/batch-job.json5", skip_if_unchanged=True,
+        execution_role_arn=found["execution_role_arn"], task_role_arn=found["task_role_arn"],
     )
     run = FargateRunTaskOperator(
         task_id="run_task",
         cluster="{{ params.cluster }}",
         task_definition=register.output,
-        subnets=network["subnets"],
-        security_groups=network["security_groups"],
-        assign_public_ip=network["assign_public_ip"],
+        subnets=found["subnets"],
+        security_groups=found["security_groups"],
+        assign_public_ip=found["assign_public_ip"],
         poll_interval=5,
         execution_timeout=dt.timedelta(hours=6),
     )
@@ -93,4 +113,4 @@ with DAG(
         task_id="deregister_old_revisions", task_definition="{{ params.family }}", keep_latest=2, delete=True,
         trigger_rule="all_done",
     )
-    network >> create_cluster >> register >> run >> tidy
+    found >> preflight >> create_cluster >> register >> run >> tidy

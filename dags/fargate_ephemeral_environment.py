@@ -1,6 +1,7 @@
 """An ephemeral environment on Fargate, started from the Airflow UI's Trigger form.
 
-``create`` (default): cluster → task definition → service → wait until stable. Same name,
+``create`` (default): preflight (read-only: roles, image, log group, routes; every problem at
+once, nothing created) → cluster → task definition → service → wait until stable. Same name,
 same resources: creating an existing environment updates it (new image, size or count) and
 resets its time-to-live. If a step fails, teardown tasks remove what this run created
 (service → task definition → cluster); an environment that existed before the run is left
@@ -16,9 +17,10 @@ import pendulum
 
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.dag_params import size_param, subnet_kind_param
+from fargate_provider.dag_params import size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments import ACTIONS, ENV_VAR_NAME_PATTERN, ENVIRONMENT_TAG, MAX_TTL_HOURS, NAME_PATTERN
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
+from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
 from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
@@ -65,6 +67,7 @@ with DAG(
             title="Environment variables", description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
             "Not for secrets: they show in the task definition.",
         ),
+        "task_role": task_role_param(),
         "ttl_hours": Param(
             8, type="integer", minimum=1, maximum=MAX_TTL_HOURS, title="Time to live (hours)",
             description=f"After this many hours (1-{MAX_TTL_HOURS}) the janitor destroys the environment. Creating it again resets the clock.",
@@ -74,10 +77,11 @@ with DAG(
 
     @task(multiple_outputs=True)
     def prepare(params: dict) -> dict:
-        """Check the form (before any AWS call), then find the network and whether the environment exists."""
+        """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.networking import find_network
+        from fargate_provider.roles import find_roles
 
         env = environments.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
@@ -90,11 +94,13 @@ with DAG(
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
         network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
-        print(f"Network for {params['subnet_kind']} subnets: {network['source']}")
+        roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
+        print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
         cluster = hook.describe_cluster(env.cluster)
         return {
             **result,
             **network,
+            **roles,
             "task_definition": task_definition,
             "tags": tags,
             "existed": bool(cluster and cluster["status"] == "ACTIVE"),
@@ -102,15 +108,21 @@ with DAG(
 
     @task.branch
     def choose_action(params: dict) -> str:
-        return "create_cluster" if params["action"] == "create" else "destroy_service"
+        return "preflight" if params["action"] == "create" else "destroy_service"
 
     prepared = prepare()
     action = choose_action()
 
     # ---------------------------------------------------------------- create (or update)
+    preflight = FargatePreflightOperator(
+        task_id="preflight", task_definition=prepared["task_definition"], execution_role_arn=prepared["execution_role_arn"],
+        task_role_arn=prepared["task_role_arn"], cluster=prepared["cluster"], subnets=prepared["subnets"],
+        security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
+    )
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"])
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True
+        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True,
+        execution_role_arn=prepared["execution_role_arn"], task_role_arn=prepared["task_role_arn"],
     )
     create_service = FargateCreateServiceOperator(
         task_id="create_service",
@@ -171,7 +183,7 @@ with DAG(
         task_id="cleanup_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
     ).as_teardown(setups=create_cluster)
 
-    prepared >> action >> create_cluster >> register >> create_service >> reported
+    prepared >> action >> preflight >> create_cluster >> register >> create_service >> reported
     reported >> cleanup_service >> cleanup_task_definition >> cleanup_cluster
 
     # ---------------------------------------------------------------- destroy

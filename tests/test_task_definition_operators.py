@@ -32,6 +32,7 @@ with DAG(DAG_ID, schedule=None, params={"image": "nginx:1.27", "suffix": "a", "c
     FargateRegisterTaskDefinitionOperator(
         task_id="register",
         task_definition="task_definitions/web.json5",
+        execution_role_arn="ecsTaskExecutionRole",  # ECS needs one for secrets
         tags={"team": "data"},
     )
 """

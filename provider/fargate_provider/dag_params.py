@@ -53,3 +53,18 @@ def subnet_kind_param(default: str = "private") -> Param:
             "Variables fargate_private_subnets / fargate_public_subnets."
         ),
     )
+
+
+def task_role_param(default: str | None = None) -> Param:
+    """An optional IAM role (name or ARN) the containers' own AWS calls run as."""
+    return Param(
+        default,
+        type=["null", "string"],
+        pattern=r"^$|^(arn:aws[a-z-]*:iam::\d{12}:role/)?([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$",
+        title="Task role (optional)",
+        description=(
+            "IAM role the containers run as, for their own AWS calls: a role name or ARN. Empty: the Variable "
+            "fargate_task_role_arn if set, else none. (The execution role, which pulls images and writes logs, "
+            "comes from the Variable fargate_execution_role_arn or the account's ecsTaskExecutionRole.)"
+        ),
+    )

@@ -33,6 +33,7 @@ def get_provider_info() -> dict:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "fargate_provider.operators.cluster",
+                    "fargate_provider.operators.preflight",
                     "fargate_provider.operators.run_task",
                     "fargate_provider.operators.service",
                     "fargate_provider.operators.task_definition",

@@ -30,6 +30,7 @@ from fargate_provider.fargate_sizes import (
     parse_cpu,
     parse_memory,
 )
+from fargate_provider.registration_rules import validator_rules
 
 SPEC_FILE_SUFFIXES = (".json", ".json5")
 DEPENDS_ON_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
@@ -244,6 +245,8 @@ def validate_task_definition(spec: dict[str, Any], *, family: str | None = None)
     containers = spec.get("containerDefinitions")
     if isinstance(containers, list):
         problems += _container_problems(containers, awsvpc=spec.get("networkMode") == "awsvpc", task=spec)
+    # ECS's own refusals, in its words (the emulator answers with the same table).
+    problems += [(rule.path, f"ECS refuses this: {rule.ecs_message} Fix: {rule.fix}") for rule in validator_rules(spec)]
     if problems:
         raise TaskDefinitionError(_dedupe(problems))
     return spec

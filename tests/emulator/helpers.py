@@ -18,6 +18,8 @@ def client(emulator, service: str = "ecs", retries: int | None = None):
 def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_group: str | None = None, **extra: Any) -> str:
     container: dict[str, Any] = {"name": "app", "image": image, "essential": True}
     if logs_group:
+        # ECS refuses awslogs on Fargate without an execution role: the emulator's ready-made one.
+        extra.setdefault("executionRoleArn", EXECUTION_ROLE)
         container["logConfiguration"] = {
             "logDriver": "awslogs",
             "options": {"awslogs-group": logs_group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"},
@@ -29,6 +31,9 @@ def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_grou
     }
     spec.update(extra)
     return ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+
+
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
 def network(emulator, kind: str = "private", **extra: Any) -> dict[str, Any]:

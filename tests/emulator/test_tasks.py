@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.helpers import FAST, client, network, register, wait
+from tests.emulator.helpers import EXECUTION_ROLE, FAST, client, network, register, wait
 
 
 def run(ecs, emulator, **extra):
@@ -102,15 +102,16 @@ def test_missing_log_group_fails_the_start_as_ecs_does_unless_create_group(emula
     assert final["stopCode"] == "TaskFailedToStart"
     assert final["stoppedReason"].startswith("ResourceInitializationError: failed to validate logger args")
 
-    register(ecs, family="creates", container={"logConfiguration": {"logDriver": "awslogs", "options": {
-        "awslogs-group": "/ecs/created", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs",
+    # The ready-made execution role may create groups under /airflow/fargate/ (iam/ecs-task-execution-role.json).
+    register(ecs, family="creates", executionRoleArn=EXECUTION_ROLE, container={"logConfiguration": {"logDriver": "awslogs", "options": {
+        "awslogs-group": "/airflow/fargate/created", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs",
         "awslogs-create-group": "true"}}})
     arn = run(ecs, emulator, taskDefinition="creates")[0]["taskArn"]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig=FAST)
     assert ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]["stopCode"] == "EssentialContainerExited"
     logs = client(emulator, "logs")
-    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/ecs/created")["logGroups"]] == ["/ecs/created"]
-    logs.delete_log_group(logGroupName="/ecs/created")
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/airflow/fargate/created")["logGroups"]] == ["/airflow/fargate/created"]
+    logs.delete_log_group(logGroupName="/airflow/fargate/created")
 
 
 def test_run_task_client_token_starts_once(emulator, ecs):

@@ -257,12 +257,30 @@ class FargateHook(EcsHook):
         return lines
 
     def _logs_client(self, region: str | None) -> Any:
-        clients = self.__dict__.setdefault("_logs_clients", {})
-        if region not in clients:
-            from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+        return self.client("logs", region)
 
-            clients[region] = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=region or self.region_name).conn
-        return clients[region]
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client of another AWS service (logs, iam, ec2, …) with this hook's connection,
+        SSL and botocore settings; ``region`` defaults to the hook's. One per (service, region)."""
+        clients = self.__dict__.setdefault("_clients", {})
+        key = (service, region)
+        if key not in clients:
+            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+            clients[key] = AwsBaseHook(
+                aws_conn_id=self.aws_conn_id, region_name=region or self.region_name, verify=self.verify,
+                config=self.config, client_type=service,
+            ).conn
+        return clients[key]
+
+    def role_arn(self, reference: str) -> str:
+        """A role name as the ARN ECS stores for it (the connection's account and partition,
+        from STS GetCallerIdentity); an ARN as it is."""
+        from fargate_provider.roles import role_arn
+
+        if reference.startswith("arn:"):
+            return reference
+        return role_arn(reference, account=self.account_id, partition=self.conn_partition)
 
     # ------------------------------------------------------------------ services
 

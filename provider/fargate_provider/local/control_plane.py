@@ -27,8 +27,10 @@ from fargate_provider.fargate_sizes import (
     parse_memory,
 )
 from fargate_provider.local import moto_bridge as bridge
+from fargate_provider.local import task_start
 from fargate_provider.local.behaviours import Behaviour, Behaviours
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.registration_rules import registration_rules
 
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
@@ -46,7 +48,10 @@ def circuit_breaker_threshold(desired_count: int) -> int:
 
 
 class ControlPlane:
-    HANDLED = ("RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService", "ListTasks", "DeleteCluster")
+    HANDLED = (
+        "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService", "ListTasks",
+        "DeleteCluster",
+    )
 
     def __init__(self, behaviours: Behaviours):
         self.behaviours = behaviours
@@ -71,6 +76,19 @@ class ControlPlane:
         handler = getattr(self, f"_{operation}")
         return handler(backend, account, region, body, forward)
 
+    # ------------------------------------------------------------------ task definitions
+
+    def _RegisterTaskDefinition(self, backend, account, region, body, forward):
+        """ECS's registration rules (the table the validator uses too); moto registers the rest."""
+        broken = registration_rules(body)
+        if broken:
+            raise EcsError("ClientException", broken[0].ecs_message)
+        # ECS takes a role name and stores the role's ARN.
+        for key in ("executionRoleArn", "taskRoleArn"):
+            if isinstance(body.get(key), str) and body[key] and not body[key].startswith("arn:"):
+                body = {**body, key: f"arn:aws:iam::{account}:role/{body[key]}"}
+        return forward("RegisterTaskDefinition", body)
+
     # ------------------------------------------------------------------ tasks
 
     def _RunTask(self, backend, account, region, body, forward):
@@ -84,6 +102,9 @@ class ControlPlane:
         count = body.get("count", 1)
         if not isinstance(count, int) or not 1 <= count <= 10:
             raise _invalid("count must be between 1 and 10.")
+        launch_error = task_start.launch_error(account, task_start.needs_of(task_definition, body.get("overrides")))
+        if launch_error:
+            raise EcsError("ClientException", launch_error)
         images = [c.get("image") for c in task_definition.container_definitions]
         behaviour = self.behaviours.for_task(task_definition.family, images)
         if behaviour.capacity_failures > 0:
@@ -483,17 +504,7 @@ class ControlPlane:
                 f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "
                 f"{image}: {image}: not found"
             )
-        for plan in task.emu["logs"]:
-            if plan["group"] and not bridge.log_group_exists(task.account, plan["region"], plan["group"]):
-                if plan["create_group"]:
-                    bridge.create_log_group(task.account, plan["region"], plan["group"])
-                else:
-                    return (
-                        "ResourceInitializationError: failed to validate logger args: create stream has been retried "
-                        "1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified "
-                        "log group does not exist. : exit status 1"
-                    )
-        return None
+        return task_start.start_failure(task)
 
     def _write_logs(self, task: EmulatedTask, now: float, flush: bool = False) -> None:
         started, run_for = task.emu.get("started"), task.emu.get("run_for")
@@ -593,6 +604,15 @@ class ControlPlane:
         current = alive(primary["id"])
         breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
         launching = not (primary["rolloutState"] == "FAILED" and breaker.get("enable"))
+        if launching and len(current) < primary["desiredCount"]:
+            task_definition = bridge.get_task_definition(backend, primary["taskDefinition"])
+            launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
+            if launch_error:
+                # ECS starts nothing and says so in an event (not once per tick: once per deployment here).
+                if service.emu.get("launch_error") != (primary["id"], launch_error):
+                    service.emu["launch_error"] = (primary["id"], launch_error)
+                    self._event(service, f"failed to launch a task with (error {launch_error}).")
+                launching = False
         if launching and len(current) < primary["desiredCount"]:
             started = [self._service_task(backend, account, region, service, primary) for _ in range(primary["desiredCount"] - len(current))]
             self._event(service, f"has started {len(started)} tasks: {' '.join(f'(task {t.id})' for t in started)}.")

@@ -13,9 +13,11 @@ moto no longer has what is used here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import moto
@@ -24,7 +26,12 @@ from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError, InvalidSubnet
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.iam.models import get_account_id_from
+from moto.ecr.models import ecr_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.logs.models import logs_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.ssm.models import ssm_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -33,6 +40,7 @@ from moto.moto_server.werkzeug_app import (
 )
 
 from fargate_provider.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
+from fargate_provider.task_requirements import Egress, default_route_target
 
 PINNED_MOTO_VERSION = "5.2.5"
 
@@ -248,6 +256,101 @@ def put_log_lines(account: str, region: str, group: str, stream: str, events: li
         backend.put_log_events(group, stream, events)
 
 
+# ------------------------------------------------------------------ IAM, SSM, Secrets Manager, ECR (what a task start reads)
+
+
+@cache
+def _aws_managed_policy_data() -> dict[str, Any]:
+    return json.loads(aws_managed_policies_data)
+
+
+def load_aws_managed_policies(account: str) -> None:
+    """AWS's managed policies (AmazonECSTaskExecutionRolePolicy among them) exist in every
+    account, as in AWS; moto loads them only when told to, for every backend, which is slow."""
+    backend = iam_backends[account]["aws"]
+    for name, data in _aws_managed_policy_data().items():
+        policy = AWSManagedPolicy.from_data(name, account, "aws", data)
+        backend.managed_policies.setdefault(policy.arn, policy)
+
+
+def find_role(account: str, name_or_arn: str) -> Any | None:
+    """The IAM role an ARN or a name stands for, or None."""
+    name = name_or_arn.rsplit("/", 1)[-1]
+    for role in iam_backends[account]["aws"].get_roles():
+        if role.name == name and (not name_or_arn.startswith("arn:") or role.arn == name_or_arn):
+            return role
+    return None
+
+
+def role_trust_policy(role: Any) -> dict[str, Any]:
+    document = role.assume_role_policy_document
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def role_policy_documents(role: Any) -> list[dict[str, Any]]:
+    """The documents of the role's inline and attached (default version) policies."""
+    documents = [json.loads(d) if isinstance(d, str) else d for d in role.policies.values()]
+    for policy in role.managed_policies.values():
+        default = next(v for v in policy.versions if v.is_default)
+        documents.append(json.loads(default.document) if isinstance(default.document, str) else default.document)
+    return documents
+
+
+def create_role(account: str, spec: dict[str, Any]) -> Any:
+    """A role from a file like iam/ecs-task-execution-role.json: trust, managed and inline policies."""
+    backend = iam_backends[account]["aws"]
+    role = backend.create_role(
+        role_name=spec["RoleName"], assume_role_policy_document=json.dumps(spec["AssumeRolePolicyDocument"]),
+        path="/", permissions_boundary=None, description=spec.get("Description", ""), tags=[], max_session_duration=None,
+    )
+    for arn in spec.get("ManagedPolicyArns", []):
+        backend.attach_role_policy(arn, role.name)
+    for name, document in spec.get("InlinePolicies", {}).items():
+        backend.put_role_policy(role.name, name, json.dumps(document))
+    return role
+
+
+def ssm_parameter_exists(account: str, region: str, name: str) -> bool:
+    return ssm_backends[account][region].get_parameter(name) is not None
+
+
+def secret_exists(account: str, region: str, secret_id: str) -> bool:
+    # moto's store takes names, full ARNs and partial ARNs (without the random suffix), as ECS does.
+    return secret_id in secretsmanager_backends[account][region].secrets
+
+
+def ecr_image_exists(account: str, region: str, registry: str, repository: str, tag: str | None, digest: str | None) -> bool:
+    repo = ecr_backends[account][region].repositories.get(repository)
+    if repo is None or repo.registry_id != registry:
+        return False
+    return any(
+        (not tag or tag in image.image_tags) and (not digest or digest == image.get_image_digest()) for image in repo.images
+    )
+
+
+# ------------------------------------------------------------------ routes (how a subnet reaches AWS and the internet)
+
+
+def subnet_egress(account: str, region: str, subnet_id: str) -> Egress:
+    """The subnet's route table (its own association, else the VPC's main table) and the VPC's endpoints."""
+    ec2 = ec2_backends[account][region]
+    subnet = ec2.get_subnet(subnet_id)
+    tables = [t for t in ec2.route_tables.values() if t.vpc_id == subnet.vpc_id]
+    table = next((t for t in tables if subnet_id in t._associations.values()), None)
+    table = table or next((t for t in tables if t.main_association_id), None)
+    routes = [
+        {
+            "DestinationCidrBlock": route.destination_cidr_block,
+            "GatewayId": route.gateway_id,
+            "NatGatewayId": route.nat_gateway.id if route.nat_gateway else None,
+        }
+        for route in (table.routes if table else [])
+    ]
+    nat, igw = default_route_target(routes)
+    endpoints = frozenset(e.service_name for e in ec2.vpc_end_points.values() if e.vpc_id == subnet.vpc_id)
+    return Egress(nat=nat, internet_gateway=igw, endpoints=endpoints)
+
+
 # ------------------------------------------------------------------ the task model moto lacks
 
 
@@ -354,6 +457,7 @@ class EmulatedTask:
             {"id": str(uuid.uuid4()), "type": "ElasticNetworkInterface", "status": "ATTACHED", "details": details}
         ]
         self.assign_public_ip = assign_public_ip
+        self.subnet_id = placement.subnet_id
         for container in self.containers:
             container.network_interfaces = [{"attachmentId": self.attachments[0]["id"], "privateIpv4Address": private_ip}]
         # Emulation state (not serialized: not ECS shape members).
@@ -369,7 +473,8 @@ NETWORK_TAG = "fargate-local"
 
 
 def create_network(account: str, region: str) -> dict[str, Any]:
-    """A VPC with two public and two private subnets and a security group, tagged for discovery."""
+    """A VPC with two public subnets (routed to an internet gateway) and two private ones (routed
+    to a NAT gateway in the first public subnet) and a security group, tagged for discovery."""
     ec2 = ec2_backends[account][region]
     vpc = ec2.create_vpc("10.0.0.0/16")
     ec2.create_tags([vpc.id], {"Name": "fargate-local", NETWORK_TAG: "true"})
@@ -389,6 +494,17 @@ def create_network(account: str, region: str) -> dict[str, Any]:
             )
             ids.append(subnet.id)
         network[f"{kind}_subnets"] = ids
+    public_routes = ec2.create_route_table(vpc.id, tags=[{"Key": "Name", "Value": "fargate-local-public"}])
+    ec2.create_route(public_routes.id, "0.0.0.0/0", gateway_id=gateway.id)
+    address = ec2.allocate_address(domain="vpc")
+    nat = ec2.create_nat_gateway(network["public_subnets"][0], address.allocation_id, tags={"Name": "fargate-local"})
+    private_routes = ec2.create_route_table(vpc.id, tags=[{"Key": "Name", "Value": "fargate-local-private"}])
+    ec2.create_route(private_routes.id, "0.0.0.0/0", nat_gateway_id=nat.id)
+    for kind, table in (("public", public_routes), ("private", private_routes)):
+        for subnet_id in network[f"{kind}_subnets"]:
+            ec2.associate_route_table(table.id, subnet_id=subnet_id)
+    network["nat_gateway"] = nat.id
+    network["internet_gateway"] = gateway.id
     group = ec2.create_security_group("fargate-local", "fargate-local tasks", vpc_id=vpc.id)
     ec2.create_tags([group.id], {"Name": "fargate-local", SECURITY_GROUP_TAG: SECURITY_GROUP_TAG_VALUE, NETWORK_TAG: "true"})
     network["security_group"] = group.id

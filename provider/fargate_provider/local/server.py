@@ -11,6 +11,7 @@ import io
 import json
 import re
 import threading
+from urllib.parse import parse_qs
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -21,10 +22,12 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
+from fargate_provider.roles import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"
 _CREDENTIAL_RE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/")
+_SIGNING_SERVICE_RE = re.compile(r"Credential=[^/]+/\d+/[a-z0-9-]+/([a-z0-9-]+)/")
 
 
 def _json_response(start_response, status: int, payload: Any, content_type: str = "application/json") -> list[bytes]:
@@ -57,6 +60,9 @@ class LocalEcs:
         self.control_plane = ControlPlane(self.behaviours)
         self.network: dict[str, Any] = {}
         self.calls: Counter[str] = Counter()  # ECS API calls answered, by operation (since reset)
+        # Every AWS API call answered, as IAM names the action ("ec2:DescribeSubnets"), since reset:
+        # what a policy must allow, and proof that a refused request changed nothing.
+        self.actions: Counter[str] = Counter()
         self._moto_app = bridge.make_moto_app()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -98,14 +104,22 @@ class LocalEcs:
         self.stop()
 
     def reset(self, seed: int | None = None) -> dict[str, Any]:
-        """Forget everything (moto's state, behaviours, faults, timing), then recreate the network."""
+        """Forget everything (moto's state, behaviours, faults, timing), then recreate the network
+        and the ecsTaskExecutionRole."""
         with self.control_plane.lock:
             bridge.reset_moto()
             self.behaviours.clear(seed)
             self.behaviours.timing = Timing() if self.speed is None else Timing(speed=self.speed)
             self.control_plane.reset()
             self.calls.clear()
-            self.network = bridge.create_network(bridge.account_for_access_key(None), self.region)
+            self.actions.clear()
+            account = bridge.account_for_access_key(None)
+            self.network = bridge.create_network(account, self.region)
+            # As in an account where the console made it once: the execution role the DAGs
+            # fall back to, from the same file the README tells users to create it from.
+            bridge.load_aws_managed_policies(account)
+            role = bridge.create_role(account, execution_role_template())
+            self.network["execution_role_arn"] = role.arn
         return self.network
 
     def _reconcile_forever(self) -> None:
@@ -140,10 +154,12 @@ class LocalEcs:
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :].strip("/"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(ECS_TARGET_PREFIX):
+            self._count_action(environ)
             with self.control_plane.lock:
                 return self._moto(environ, start_response)
         operation = target[len(ECS_TARGET_PREFIX) :]
         self.calls[operation] += 1
+        self.actions[f"ecs:{operation}"] += 1
         fault = self.behaviours.api_fault_for(operation)
         if fault is not None:
             if fault.kind == "throttle":
@@ -163,6 +179,25 @@ class LocalEcs:
                 environ["wsgi.input"] = io.BytesIO(body_bytes)
                 return self._moto(environ, start_response)
             return _json_response(start_response, 200, result, "application/x-amz-json-1.1")
+
+    def _count_action(self, environ: dict[str, Any]) -> None:
+        """Name the call as IAM does: the signing service and the operation (X-Amz-Target for
+        JSON protocols, Action= for query protocols such as EC2, IAM and STS)."""
+        service = _SIGNING_SERVICE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not service:
+            return
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target.rsplit(".", 1)[-1] if target else None
+        if operation is None:
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            if "Action" not in query and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+                body = _read_body(environ)
+                environ["wsgi.input"] = io.BytesIO(body)
+                query = parse_qs(body.decode("utf-8", "replace"))
+            operation = (query.get("Action") or [None])[0]
+        if operation is None:  # REST protocols (e.g. S3): method and path name the operation
+            operation = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        self.actions[f"{service.group(1)}:{operation}"] += 1
 
     def _moto(self, environ, start_response) -> list[bytes]:
         # Consume moto's (possibly lazy) body while holding the lock.

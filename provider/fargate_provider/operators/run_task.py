@@ -31,6 +31,7 @@ from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
 )
+from fargate_provider.preflight import require_preflight
 from fargate_provider.pricing import PriceNotKnown, total_cost
 from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
 from fargate_provider.task_definition_spec import (
@@ -87,9 +88,11 @@ class FargateRunTaskOperator(FargateBaseOperator):
         log_tail_on_failure: int = 50,
         stop_on_kill: bool = True,
         capacity_attempts: int = 5,
+        preflight: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.preflight = preflight
         self.cluster, self.task_definition = cluster, task_definition
         self.subnets, self.security_groups, self.assign_public_ip = subnets, security_groups, assign_public_ip
         self.count, self.overrides, self.platform_version = count, overrides, platform_version
@@ -160,6 +163,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
             self._task_arns = [t["taskArn"] for t in followed]
             self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in self._task_arns])
         else:
+            if self.preflight:
+                roles = {k: (self.overrides or {})[k] for k in ("executionRoleArn", "taskRoleArn") if (self.overrides or {}).get(k)}
+                require_preflight(
+                    self.hook, self.log, task_definition={**task_definition, **roles}, subnets=self.subnets,
+                    security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=self.cluster,
+                    capacity_provider_strategy=checked["strategy"],
+                )
             self._task_arns = self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
         persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
         if not self.wait_for_completion:

@@ -25,6 +25,7 @@ from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
 )
+from fargate_provider.preflight import require_preflight
 from fargate_provider.service_state import (
     INACTIVE_TARGET,
     STABLE_TARGET,
@@ -134,9 +135,11 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         poll_interval: float = 15,
         timeout: float = 1800,
         max_failed_tasks: int = 3,
+        preflight: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.preflight = preflight
         self.cluster, self.service_name, self.task_definition = cluster, service_name, task_definition
         self.subnets, self.security_groups = subnets, security_groups
         self.desired_count = desired_count
@@ -172,6 +175,12 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if task_definition is None or task_definition.get("status") != "ACTIVE":
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         task_definition_arn = task_definition["taskDefinitionArn"]
+        if self.preflight:
+            require_preflight(
+                self.hook, self.log, task_definition=task_definition, subnets=self.subnets,
+                security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=cluster,
+                capacity_provider_strategy=checked["strategy"],
+            )
         persist_service_links(context, self, cluster, name)
         persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(task_definition_arn))
         existing = self.hook.describe_service(cluster, name)

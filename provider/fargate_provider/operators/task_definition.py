@@ -15,6 +15,8 @@ from fargate_provider.links.ecs import (
     task_definition_fields,
 )
 from fargate_provider.operators.base import FargateBaseOperator
+from fargate_provider.preflight import require_preflight
+from fargate_provider.roles import RoleError, check_role_reference
 from fargate_provider.tags import (
     from_ecs_tags,
     lacking_tags,
@@ -31,8 +33,61 @@ from fargate_provider.task_definition_spec import (
 )
 
 
-class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
+class TaskDefinitionSpecMixin:
+    """A task definition given as a dict or a .json/.json5 file (a Jinja template itself), with
+    the operator's roles applied: what the register and preflight operators share."""
+
+    task_definition: Any
+    family: str | None
+    execution_role_arn: str | None
+    task_role_arn: str | None
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)  # type: ignore[misc]
+        # A spec file is itself a template: read and render it here, so the rendered
+        # task definition (not just its path) is what runs and what the UI shows.
+        if is_spec_path(self.task_definition):
+            self.task_definition = load_task_definition(
+                self.task_definition,
+                search_paths=self._search_paths(),
+                render=lambda text: self.render_template(text, context, jinja_env),  # type: ignore[attr-defined]
+            )
+
+    def _search_paths(self) -> list[str]:
+        if not self.has_dag():  # type: ignore[attr-defined]
+            return []
+        dag = self.dag  # type: ignore[attr-defined]
+        folder = str(Path(dag.fileloc).parent) if getattr(dag, "fileloc", None) else None
+        return [p for p in [folder, *(dag.template_searchpath or ())] if p]
+
+    def validated_request(self) -> dict[str, Any]:
+        """The RegisterTaskDefinition request: the spec with the operator's roles, checked for
+        Fargate (no AWS call); TaskDefinitionError lists every problem."""
+        spec = load_task_definition(self.task_definition, search_paths=self._search_paths())
+        for key, field in (("executionRoleArn", "execution_role_arn"), ("taskRoleArn", "task_role_arn")):
+            try:
+                role = check_role_reference(getattr(self, field), field)
+            except RoleError as err:
+                raise TaskDefinitionError([(field, str(err).split(": ", 1)[1])]) from None
+            if role:
+                spec[key] = role
+        request = validate_task_definition(spec, family=self.family)
+        if "family" not in request:
+            raise TaskDefinitionError([("family", "is required (in the task definition or as the operator's family=)")])
+        return request
+
+    def expand_roles(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Role names as the ARNs ECS stores (so skip_if_unchanged compares like with like)."""
+        for key in ("executionRoleArn", "taskRoleArn"):
+            if request.get(key):
+                request[key] = self.hook.role_arn(request[key])  # type: ignore[attr-defined]
+        return request
+
+
+class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     """Register a Fargate task definition from a dict or a .json/.json5 file; return its ARN.
+
+    .. seealso:: README, "Task definitions" and "Going to AWS".
 
     :param task_definition: the RegisterTaskDefinition input (as ``aws ecs
         register-task-definition --cli-input-json`` takes it): a dict, or a path to a
@@ -40,12 +95,26 @@ class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
         ``template_searchpath``). Jinja-templated in both forms; files may carry ``//``
         comments and trailing commas.
     :param family: overrides the spec's ``family``.
+    :param execution_role_arn: overrides the spec's ``executionRoleArn``: the role ECS uses to
+        pull images, read secrets and write awslogs (ECS refuses a Fargate task definition with
+        awslogs, secrets or a private ECR image without one). An ARN or a role name; a name is
+        expanded to the ARN in the connection's account.
+    :param task_role_arn: overrides the spec's ``taskRoleArn``: the role the containers' own AWS
+        calls run as. ARN or name, as above.
     :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
     :param skip_if_unchanged: when the family's newest ACTIVE revision is the same spec
         (tags aside), register nothing and return that revision's ARN.
+    :param preflight: before registering, check with read-only calls that the roles exist and
+        trust ECS, may do what the task needs, and that images, secrets and log groups exist
+        (see ``FargatePreflightOperator``); fail with every problem at once.
+    :return: the task definition revision's ARN.
+    :raises TaskDefinitionError: the spec breaks a rule (before any AWS call).
+    :raises PreflightError: with ``preflight=True``, what ECS would need is missing.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("task_definition", "family", "tags")
+    template_fields: Sequence[str] = aws_template_fields(
+        "task_definition", "family", "tags", "execution_role_arn", "task_role_arn"
+    )
     operator_extra_links = (EcsTaskDefinitionLink(),)
     template_fields_renderers = {"task_definition": "json", "tags": "json"}
 
@@ -54,42 +123,30 @@ class FargateRegisterTaskDefinitionOperator(FargateBaseOperator):
         task_definition: dict[str, Any] | str,
         *,
         family: str | None = None,
+        execution_role_arn: str | None = None,
+        task_role_arn: str | None = None,
         tags: Mapping[str, str] | None = None,
         skip_if_unchanged: bool = True,
+        preflight: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.task_definition = task_definition
         self.family = family
+        self.execution_role_arn = execution_role_arn
+        self.task_role_arn = task_role_arn
         self.tags = tags
         self.skip_if_unchanged = skip_if_unchanged
-
-    def render_template_fields(self, context, jinja_env=None) -> None:
-        super().render_template_fields(context, jinja_env)
-        # A spec file is itself a template: read and render it here, so the rendered
-        # task definition (not just its path) is what runs and what the UI shows.
-        if is_spec_path(self.task_definition):
-            self.task_definition = load_task_definition(
-                self.task_definition,
-                search_paths=self._search_paths(),
-                render=lambda text: self.render_template(text, context, jinja_env),
-            )
-
-    def _search_paths(self) -> list[str]:
-        if not self.has_dag():
-            return []
-        dag = self.dag
-        folder = str(Path(dag.fileloc).parent) if getattr(dag, "fileloc", None) else None
-        return [p for p in [folder, *(dag.template_searchpath or ())] if p]
+        self.preflight = preflight
 
     def execute(self, context) -> str:
-        spec = load_task_definition(self.task_definition, search_paths=self._search_paths())
-        request = validate_task_definition(spec, family=self.family)
-        if "family" not in request:
-            raise TaskDefinitionError([("family", "is required (in the task definition or as the operator's family=)")])
+        request = self.validated_request()
         file_tags = validate_user_tags(from_ecs_tags(request.pop("tags", None)), field="task_definition.tags")
         user_tags = {**file_tags, **validate_user_tags(self.tags)}
         tags = tags_from_context(context, user_tags)
+        request = self.expand_roles(request)
+        if self.preflight:
+            require_preflight(self.hook, self.log, task_definition=request)
 
         family = request["family"]
         if self.skip_if_unchanged:

@@ -1,0 +1,185 @@
+"""ECS's own RegisterTaskDefinition rules for Fargate, in ECS's words.
+
+One table serves two readers: the validator (``task_definition_spec``), which reports every
+broken rule before any AWS call and adds the fix, and the local emulator, which answers
+RegisterTaskDefinition with the first broken rule as ECS's ``ClientException`` — so a spec our
+validator lets through is one the emulator accepts, and neither is kinder than ECS.
+
+The messages are ECS's answers as users quote them (sources beside each rule); the rule is
+only applied where ECS applies it (``FARGATE`` in ``requiresCompatibilities``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag (also .com.cn and the FIPS/dualstack forms)
+PRIVATE_ECR_IMAGE_RE = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+EXECUTION_ROLE_FIX = (
+    "set executionRoleArn (the operator's execution_role_arn=) to a role that trusts ecs-tasks.amazonaws.com "
+    "and has AmazonECSTaskExecutionRolePolicy, e.g. ecsTaskExecutionRole created from iam/ecs-task-execution-role.json"
+)
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """One rule ECS refuses the registration for: where, ECS's message, and how to fix it."""
+
+    path: str
+    ecs_message: str
+    fix: str
+
+
+def is_private_ecr_image(image: Any) -> bool:
+    return isinstance(image, str) and PRIVATE_ECR_IMAGE_RE.match(image.strip()) is not None
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    containers = spec.get("containerDefinitions")
+    if isinstance(containers, list):
+        for index, container in enumerate(containers):
+            if isinstance(container, dict):
+                yield index, container
+
+
+def _is_fargate(spec: dict[str, Any]) -> bool:
+    compatibilities = spec.get("requiresCompatibilities")
+    return isinstance(compatibilities, list) and "FARGATE" in compatibilities
+
+
+def execution_role_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """What needs ``executionRoleArn`` and lacks it: ECS pulls secrets, private images and
+    writes awslogs with the execution role, so it refuses such a task definition without one.
+
+    Sources (ClientException from RegisterTaskDefinition, quoted by users):
+    - awslogs: virtual-kubelet/virtual-kubelet#193
+    - secrets: fabfuel/ecs-deploy#87, hashicorp/terraform-provider-aws#6503 (any launch type)
+    - ECR images: hashicorp/terraform-provider-aws#3051, jenkinsci/amazon-ecs-plugin#53
+    - repositoryCredentials: sil-org/ecs-deploy#188
+    """
+    if spec.get("executionRoleArn"):
+        return []
+    fargate = _is_fargate(spec)
+    broken: list[BrokenRule] = []
+    for index, container in _containers(spec):
+        base = f"containerDefinitions[{index}]"
+        if container.get("secrets"):
+            broken.append(BrokenRule(
+                f"{base}.secrets",
+                "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
+                EXECUTION_ROLE_FIX,
+            ))
+        log = container.get("logConfiguration") if isinstance(container.get("logConfiguration"), dict) else {}
+        if log.get("secretOptions"):
+            # ECS pulls log-driver secrets with the execution role too; its wording for this case
+            # is not quoted anywhere we could find, so the container-secrets message stands in.
+            broken.append(BrokenRule(
+                f"{base}.logConfiguration.secretOptions",
+                "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
+                EXECUTION_ROLE_FIX,
+            ))
+        if fargate and log.get("logDriver") == "awslogs":
+            broken.append(BrokenRule(
+                f"{base}.logConfiguration.logDriver",
+                "Fargate requires task definition to have execution role ARN to support log driver awslogs.",
+                EXECUTION_ROLE_FIX,
+            ))
+        if fargate and is_private_ecr_image(container.get("image")):
+            broken.append(BrokenRule(
+                f"{base}.image",
+                "Fargate requires task definition to have execution role ARN to support ECR images.",
+                EXECUTION_ROLE_FIX,
+            ))
+        if container.get("repositoryCredentials"):
+            broken.append(BrokenRule(
+                f"{base}.repositoryCredentials",
+                "Private repository authentication requires that the task definition specify a value for executionRoleArn.",
+                EXECUTION_ROLE_FIX,
+            ))
+    return broken
+
+
+def fargate_container_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """Container settings ECS refuses under awsvpc / on Fargate. The hostname message is ECS's
+    as users quote it; for links and privileged the rule is the task definition parameters
+    reference's ("not supported ... awsvpc" / "... tasks run on AWS Fargate"), the wording ours."""
+    if not _is_fargate(spec):
+        return []
+    broken: list[BrokenRule] = []
+    for index, container in _containers(spec):
+        base = f"containerDefinitions[{index}]"
+        if container.get("hostname"):
+            broken.append(BrokenRule(
+                f"{base}.hostname", "hostname is not supported on container when networkMode=awsvpc.", "remove hostname"
+            ))
+        if container.get("links"):
+            broken.append(BrokenRule(
+                f"{base}.links", "links are not supported when networkMode=awsvpc.",
+                "remove links; containers of one task reach each other on localhost",
+            ))
+        if container.get("privileged"):
+            broken.append(BrokenRule(
+                f"{base}.privileged", "privileged containers are not supported on Fargate.", "remove privileged"
+            ))
+    return broken
+
+
+def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """Task-level Fargate rules. The validator checks these itself with richer messages (the
+    allowed values); the emulator answers them in ECS's words. Sources (ClientException):
+    cpu — mongodb/terraform-aws-ecs-task-definition#38; sizes — aws-games/cloud-game-development-toolkit#737;
+    network mode — aws/amazon-ecs-cli#1145; ports — pulumi/pulumi-awsx#935; essential — eagletmt/hako#68;
+    names — Shippable/support#2946."""
+    from fargate_provider.fargate_sizes import SizeError, check_fargate_size, parse_cpu, parse_memory
+
+    broken: list[BrokenRule] = []
+    if _is_fargate(spec):
+        if spec.get("networkMode") != "awsvpc":
+            broken.append(BrokenRule("networkMode", "Fargate only supports network mode \u2018awsvpc\u2019.", "set networkMode to awsvpc"))
+        if not spec.get("cpu"):
+            broken.append(BrokenRule("cpu", "Fargate requires that 'cpu' be defined at the task level.", "set a task-level cpu"))
+        elif not spec.get("memory"):
+            broken.append(BrokenRule("memory", "Fargate requires that 'memory' be defined at the task level.", "set a task-level memory"))
+        else:
+            try:
+                check_fargate_size(parse_cpu(spec["cpu"]), parse_memory(spec["memory"]))
+            except (SizeError, TypeError):
+                broken.append(BrokenRule(
+                    "memory",
+                    f"No Fargate configuration exists for given values: {spec['cpu']} CPU, {spec['memory']} memory. "
+                    "See the Amazon ECS documentation for the valid values.",
+                    "use a cpu/memory pair Fargate offers",
+                ))
+    containers = list(_containers(spec))
+    if containers and not any(c.get("essential", True) for _, c in containers):
+        broken.append(BrokenRule("containerDefinitions", "Task definition doesn't have any essential container.", "mark one container essential"))
+    names = [c.get("name") for _, c in containers]
+    if len(names) != len(set(names)):
+        broken.append(BrokenRule("containerDefinitions", "Container names must be unique within a Task Definition.", "rename the duplicates"))
+    if spec.get("networkMode") == "awsvpc":
+        for index, container in containers:
+            for mapping in container.get("portMappings") or []:
+                host = mapping.get("hostPort") if isinstance(mapping, dict) else None
+                if host not in (None, 0) and host != mapping.get("containerPort"):
+                    broken.append(BrokenRule(
+                        f"containerDefinitions[{index}].portMappings",
+                        "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
+                        "omit hostPort or make it equal containerPort",
+                    ))
+    return broken
+
+
+def validator_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """The rules the validator takes from this table (it checks the task-level ones itself)."""
+    return execution_role_rules(spec) + fargate_container_rules(spec)
+
+
+def registration_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """Every rule of this module that ``spec`` breaks, task-level first (as the emulator answers)."""
+    return fargate_task_rules(spec) + execution_role_rules(spec) + fargate_container_rules(spec)
