@@ -109,8 +109,9 @@ with DAG(
         execution_timeout=dt.timedelta(hours=6),
     )
     # Older revisions are history nobody runs: keep the newest two (the one just run and its predecessor).
+    # A teardown of the registration: it runs whether the job failed or not, and, unlike an
+    # all_done leaf, does not make a failed job's run look successful.
     tidy = FargateDeregisterTaskDefinitionOperator(
         task_id="deregister_old_revisions", task_definition="{{ params.family }}", keep_latest=2, delete=True,
-        trigger_rule="all_done",
-    )
+    ).as_teardown(setups=register)
     found >> preflight >> create_cluster >> register >> run >> tidy

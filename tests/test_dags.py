@@ -223,3 +223,68 @@ def test_batch_job_runs_with_settings_from_its_variable(user_dags, emulator, cap
     finally:
         ecs.deregister_task_definition(taskDefinition="etl:1")
         ecs.delete_cluster(cluster="nightly")
+
+
+def test_batch_job_without_an_execution_role_fails_before_creating_anything(user_dags, emulator, capfd):
+    """No Variable and no ecsTaskExecutionRole in the account: the run fails at its first step,
+    saying how to create the role; no AWS call but reads was made."""
+    from collections import Counter
+
+    from tests.emulator.helpers import client
+    from tests.test_preflight import mutating_calls
+
+    iam = client(emulator, "iam")
+    iam.detach_role_policy(RoleName="ecsTaskExecutionRole", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    for name in iam.list_role_policies(RoleName="ecsTaskExecutionRole")["PolicyNames"]:
+        iam.delete_role_policy(RoleName="ecsTaskExecutionRole", PolicyName=name)
+    iam.delete_role(RoleName="ecsTaskExecutionRole")
+    before = Counter(emulator.actions)
+    result = user_dags.run("fargate_batch_job", capfd)
+    assert result.state == "failed"
+    assert result.task_states["find_network_and_roles"] == "failed"
+    assert {result.task_states[t] for t in ("preflight", "create_cluster", "register_task_definition", "run_task")} == {"upstream_failed"}
+    assert "No execution role: the Variable fargate_execution_role_arn is not set and no role named ecsTaskExecutionRole exists" in result.log
+    assert "iam/ecs-task-execution-role.json" in result.log
+    assert mutating_calls(emulator, before) == []
+
+
+def test_batch_job_takes_its_roles_from_variables_and_the_form(user_dags, emulator, capfd, monkeypatch):
+    from tests.emulator.helpers import client
+
+    iam = client(emulator, "iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    execution = iam.create_role(RoleName="batch-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="batch-exec", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    iam.put_role_policy(RoleName="batch-exec", PolicyName="logs", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "*"}]}))
+    iam.create_role(RoleName="etl-reader", AssumeRolePolicyDocument=trust)
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_EXECUTION_ROLE_ARN", execution)
+    result = user_dags.run("fargate_batch_job", capfd, run_conf={"task_role": "etl-reader", "cluster": "roles", "family": "roles"})
+    ecs = client(emulator)
+    try:
+        assert result.state == "success", result.log[-3000:]
+        assert "execution role from Variable fargate_execution_role_arn" in result.log
+        assert result.xcom["preflight"]["ok"] is True
+        task_def = ecs.describe_task_definition(taskDefinition="roles:1")["taskDefinition"]
+        assert task_def["executionRoleArn"] == execution
+        assert task_def["taskRoleArn"] == "arn:aws:iam::123456789012:role/etl-reader"
+    finally:
+        ecs.deregister_task_definition(taskDefinition="roles:1")
+        ecs.delete_cluster(cluster="roles")
+
+
+def test_environment_preflight_failure_creates_nothing(user_dags, emulator, capfd):
+    """A private ECR image that was never pushed: preflight fails, no cluster, task definition or
+    service is created, the cleanup tasks have nothing to do."""
+    from collections import Counter
+
+    from tests.test_preflight import mutating_calls
+
+    before = Counter(emulator.actions)
+    result = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(
+        "unpushed", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9", task_role="missing-role"))
+    assert result.state == "failed"
+    assert result.task_states["preflight"] == "failed" and result.task_states["create_cluster"] == "upstream_failed"
+    assert "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: the repository does not exist in ECR" in result.log
+    assert "[task role] arn:aws:iam::123456789012:role/missing-role: the role does not exist" in result.log
+    assert mutating_calls(emulator, before) == []

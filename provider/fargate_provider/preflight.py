@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowFailException
 from botocore.exceptions import ClientError
 
 from fargate_provider.registration_rules import execution_role_rules
@@ -27,11 +27,13 @@ from fargate_provider.task_requirements import (
     task_needs,
     trusts_ecs_tasks,
     unreachable,
+    usable_endpoints,
 )
 
 
-class PreflightError(AirflowException):
-    """Preflight found problems; ``report`` has them all (the message lists each with its fix)."""
+class PreflightError(AirflowFailException):
+    """Preflight found problems; ``report`` has them all (the message lists each with its fix).
+    Not retried: each problem needs someone to fix the account or the DAG's settings."""
 
     def __init__(self, report: PreflightReport):
         self.report = report
@@ -265,10 +267,7 @@ def _check_network(
         report.problem("subnets", ", ".join(subnets), f"they belong to {len(vpcs)} VPCs ({', '.join(vpcs)})", "use subnets of one VPC")
         return
     vpc = vpcs[0]
-    endpoints = frozenset(
-        e["ServiceName"] for e in ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
-        if e.get("State", "available").lower() == "available"
-    )
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
     for subnet in subnets:
         tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["RouteTables"]
         if not tables:  # no explicit association: the VPC's main route table applies
@@ -276,7 +275,8 @@ def _check_network(
                 Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
             )["RouteTables"]
         nat, igw = default_route_target(tables[0]["Routes"] if tables else [])
-        egress = Egress(nat=nat, internet_gateway=igw, endpoints=endpoints)
+        table_id = tables[0]["RouteTableId"] if tables else None
+        egress = Egress(nat=nat, internet_gateway=igw, endpoints=usable_endpoints(endpoints, table_id))
         if public_ip and not igw:
             report.problem(
                 "public IP", subnet, "assignPublicIp is ENABLED but the subnet has no 0.0.0.0/0 route to an internet gateway",

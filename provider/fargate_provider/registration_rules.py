@@ -109,21 +109,20 @@ def fargate_container_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     """Container settings ECS refuses under awsvpc / on Fargate. The hostname message is ECS's
     as users quote it; for links and privileged the rule is the task definition parameters
     reference's ("not supported ... awsvpc" / "... tasks run on AWS Fargate"), the wording ours."""
-    if not _is_fargate(spec):
-        return []
+    awsvpc = spec.get("networkMode") == "awsvpc" or _is_fargate(spec)  # Fargate is always awsvpc
     broken: list[BrokenRule] = []
     for index, container in _containers(spec):
         base = f"containerDefinitions[{index}]"
-        if container.get("hostname"):
+        if awsvpc and container.get("hostname"):
             broken.append(BrokenRule(
                 f"{base}.hostname", "hostname is not supported on container when networkMode=awsvpc.", "remove hostname"
             ))
-        if container.get("links"):
+        if awsvpc and container.get("links"):
             broken.append(BrokenRule(
                 f"{base}.links", "links are not supported when networkMode=awsvpc.",
                 "remove links; containers of one task reach each other on localhost",
             ))
-        if container.get("privileged"):
+        if _is_fargate(spec) and container.get("privileged"):
             broken.append(BrokenRule(
                 f"{base}.privileged", "privileged containers are not supported on Fargate.", "remove privileged"
             ))

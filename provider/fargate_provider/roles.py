@@ -17,6 +17,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
 EXECUTION_ROLE_VARIABLE = "fargate_execution_role_arn"
 TASK_ROLE_VARIABLE = "fargate_task_role_arn"
@@ -41,8 +43,9 @@ class RoleError(ValueError):
     """A role reference that is neither an IAM role ARN nor a role name."""
 
 
-class ExecutionRoleNotFound(LookupError):
-    """No execution role was given and the default one does not exist; the message says how to create it."""
+class ExecutionRoleNotFound(AirflowFailException):
+    """No execution role was given and the default one does not exist; the message says how to
+    create it. Not retried: someone has to create the role or set the Variable."""
 
 
 @cache

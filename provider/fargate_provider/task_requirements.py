@@ -215,6 +215,19 @@ def default_route_target(routes: Iterable[Mapping[str, Any]]) -> tuple[bool, boo
     return nat, igw
 
 
+def usable_endpoints(endpoints: Iterable[Mapping[str, Any]], route_table_id: str | None) -> frozenset[str]:
+    """Service names of the VPC endpoints (DescribeVpcEndpoints' shape) a subnet can use: available
+    ones; a gateway endpoint (S3) only when it is on the subnet's route table."""
+    usable = set()
+    for endpoint in endpoints:
+        if str(endpoint.get("State", "available")).lower() != "available":
+            continue
+        if endpoint.get("VpcEndpointType") == "Gateway" and route_table_id not in (endpoint.get("RouteTableIds") or []):
+            continue
+        usable.add(endpoint["ServiceName"])
+    return frozenset(usable)
+
+
 def unreachable(needs: TaskNeeds, egress: Egress, region: str, public_ip: bool) -> list[tuple[str, str]]:
     """(what, why) the task cannot reach from its subnet: empty when everything is reachable."""
     if egress.internet(public_ip):

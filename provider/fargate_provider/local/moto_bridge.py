@@ -40,7 +40,7 @@ from moto.moto_server.werkzeug_app import (
 )
 
 from fargate_provider.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
-from fargate_provider.task_requirements import Egress, default_route_target
+from fargate_provider.task_requirements import Egress, default_route_target, usable_endpoints
 
 PINNED_MOTO_VERSION = "5.2.5"
 
@@ -343,12 +343,17 @@ def subnet_egress(account: str, region: str, subnet_id: str) -> Egress:
             "DestinationCidrBlock": route.destination_cidr_block,
             "GatewayId": route.gateway_id,
             "NatGatewayId": route.nat_gateway.id if route.nat_gateway else None,
+            # EC2 reports a route to a deleted NAT gateway as a blackhole; moto keeps it active.
+            "State": "blackhole" if route.nat_gateway and route.nat_gateway.state != "available" else "active",
         }
         for route in (table.routes if table else [])
     ]
     nat, igw = default_route_target(routes)
-    endpoints = frozenset(e.service_name for e in ec2.vpc_end_points.values() if e.vpc_id == subnet.vpc_id)
-    return Egress(nat=nat, internet_gateway=igw, endpoints=endpoints)
+    endpoints = [
+        {"ServiceName": e.service_name, "VpcEndpointType": e.vpc_endpoint_type, "State": e.state, "RouteTableIds": e.route_table_ids or []}
+        for e in ec2.vpc_end_points.values() if e.vpc_id == subnet.vpc_id
+    ]
+    return Egress(nat=nat, internet_gateway=igw, endpoints=usable_endpoints(endpoints, table.id if table else None))
 
 
 # ------------------------------------------------------------------ the task model moto lacks

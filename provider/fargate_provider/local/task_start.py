@@ -149,7 +149,14 @@ def start_failure(task: Any) -> str | None:
                 "log group defined in the task definition. There is a connection issue between the task and Amazon "
                 "CloudWatch. Check your network configuration. : signal: killed"
             )
+        arn = f"arn:aws:logs:{group_region}:{account}:log-group:{group.group}"
         if bridge.log_group_exists(account, group_region, group.group):
+            if not allows(documents, "logs:CreateLogStream", f"{arn}:log-stream:*"):
+                return (
+                    "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+                    f"failed to create Cloudwatch log stream: {denied('logs:CreateLogStream', arn + ':log-stream:*')} "
+                    ": exit status 1"
+                )
             continue
         if not group.create:
             return (
@@ -157,7 +164,6 @@ def start_failure(task: Any) -> str | None:
                 "1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified "
                 "log group does not exist. : exit status 1"
             )
-        arn = f"arn:aws:logs:{group_region}:{account}:log-group:{group.group}"
         if not allows(documents, "logs:CreateLogGroup", arn):
             return (
                 "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
