@@ -81,7 +81,7 @@ with DAG(
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.networking import find_network
-        from fargate_provider.roles import find_roles
+        from fargate_provider.roles import find_roles, task_definition_roles
 
         env = environments.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
@@ -93,14 +93,15 @@ with DAG(
             variables=params["environment_variables"], region=hook.region_name or "us-east-1",
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
-        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
+        # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
+        task_definition.update(task_definition_roles(roles))
+        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
         cluster = hook.describe_cluster(env.cluster)
         return {
             **result,
             **network,
-            **roles,
             "task_definition": task_definition,
             "tags": tags,
             "existed": bool(cluster and cluster["status"] == "ACTIVE"),
@@ -115,14 +116,12 @@ with DAG(
 
     # ---------------------------------------------------------------- create (or update)
     preflight = FargatePreflightOperator(
-        task_id="preflight", task_definition=prepared["task_definition"], execution_role_arn=prepared["execution_role_arn"],
-        task_role_arn=prepared["task_role_arn"], cluster=prepared["cluster"], subnets=prepared["subnets"],
-        security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
+        task_id="preflight", task_definition=prepared["task_definition"], cluster=prepared["cluster"],
+        subnets=prepared["subnets"], security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
     )
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"])
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True,
-        execution_role_arn=prepared["execution_role_arn"], task_role_arn=prepared["task_role_arn"],
+        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True
     )
     create_service = FargateCreateServiceOperator(
         task_id="create_service",

@@ -104,6 +104,10 @@ def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
             print(f"{run.dag_id} ({action}): {run.state}")
             bad = [f"{run.dag_id}.{t}" for t, ti in tis.items() if str(ti.state) in ("failed", "upstream_failed")]
             problems += bad + ([f"{run.dag_id} run {run.state}"] if str(run.state) != "success" else [])
+            preflight = xcom.get(("preflight", "return_value"))
+            if preflight:
+                print(f"  preflight: {len(preflight['passed'])} checks passed, {len(preflight['not_checked'])} not checked "
+                      f"({'; '.join(preflight['not_checked'])})")
             report = xcom.get(("report", "return_value"))
             if report:
                 print(f"  created: cluster {report['cluster']}, service {report['service']} ({report['running']} tasks running), "

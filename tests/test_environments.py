@@ -34,13 +34,18 @@ def test_tags_carry_the_expiry_in_utc():
 
 
 def test_task_definition_from_the_form_is_valid_for_fargate():
-    from fargate_provider.task_definition_spec import validate_task_definition
+    from fargate_provider.roles import task_definition_roles
+    from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
 
     spec = environments.environment_task_definition(
         environments.names("web-1"), image="nginx:1.27", size="1024/3072", container_port=8080,
         variables={"LOG_LEVEL": "debug", "WORKERS": 4, "DEBUG": False}, region="eu-west-1",
     )
+    with pytest.raises(TaskDefinitionError, match="execution role ARN to support log driver awslogs"):
+        validate_task_definition(spec)  # the DAG adds the roles it found: ECS needs one for awslogs
+    spec.update(task_definition_roles({"execution_role_arn": "ecsTaskExecutionRole", "task_role_arn": None}))
     request = validate_task_definition(spec)
+    assert request["executionRoleArn"] == "ecsTaskExecutionRole" and "taskRoleArn" not in request
     container = request["containerDefinitions"][0]
     assert (request["family"], request["cpu"], request["memory"]) == ("env-web-1", "1024", "3072")
     assert container["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]

@@ -89,6 +89,12 @@ def resolve_roles(
     return {"execution_role_arn": execution_role, "task_role_arn": task_role, "source": source}
 
 
+def task_definition_roles(roles: dict[str, Any]) -> dict[str, str]:
+    """resolve_roles' result as task definition keys (the task role only when there is one)."""
+    keys = {"executionRoleArn": roles.get("execution_role_arn"), "taskRoleArn": roles.get("task_role_arn")}
+    return {key: value for key, value in keys.items() if value}
+
+
 def find_roles(task_role: str | None = None, aws_conn_id: str = "aws_default") -> dict[str, Any]:
     """resolve_roles as a DAG task calls it: Variables first (a task role given to the run wins
     over the Variable), then IAM GetRole through the connection (read-only)."""

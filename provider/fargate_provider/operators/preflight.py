@@ -67,10 +67,7 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.task_definition = task_definition
-        self.family = family
-        self.execution_role_arn = execution_role_arn
-        self.task_role_arn = task_role_arn
+        self._init_spec(task_definition, family, execution_role_arn, task_role_arn)
         self.cluster = cluster
         self.subnets = subnets
         self.security_groups = security_groups

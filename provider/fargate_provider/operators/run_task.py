@@ -58,7 +58,6 @@ class FargateRunTaskOperator(FargateBaseOperator):
     log while the task runs and once more after STOPPED. Success only if every essential
     container exited 0. The cost (XCom key ``cost``) is logged and pushed for every finished run.
 
-
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail

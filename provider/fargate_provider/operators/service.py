@@ -105,7 +105,6 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     the service is stable in the strict sense of ``fargate_provider.service_state`` and fails
     fast on a failed rollout, stopping tasks or a service gone away.
 
-
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail

@@ -37,10 +37,11 @@ class TaskDefinitionSpecMixin:
     """A task definition given as a dict or a .json/.json5 file (a Jinja template itself), with
     the operator's roles applied: what the register and preflight operators share."""
 
-    task_definition: Any
-    family: str | None
-    execution_role_arn: str | None
-    task_role_arn: str | None
+    def _init_spec(self, task_definition: Any, family: str | None, execution_role_arn: str | None, task_role_arn: str | None) -> None:
+        self.task_definition = task_definition
+        self.family = family
+        self.execution_role_arn = execution_role_arn
+        self.task_role_arn = task_role_arn
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)  # type: ignore[misc]
@@ -131,10 +132,7 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.task_definition = task_definition
-        self.family = family
-        self.execution_role_arn = execution_role_arn
-        self.task_role_arn = task_role_arn
+        self._init_spec(task_definition, family, execution_role_arn, task_role_arn)
         self.tags = tags
         self.skip_if_unchanged = skip_if_unchanged
         self.preflight = preflight
