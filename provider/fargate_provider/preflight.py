@@ -17,7 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from botocore.exceptions import ClientError
 
 from fargate_provider.registration_rules import execution_role_rules
-from fargate_provider.roles import EXECUTION_ROLE_FILE
+from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
 from fargate_provider.task_requirements import (
     ECS_TASKS_PRINCIPAL,
     Egress,

@@ -10,19 +10,17 @@ compared and stored is what ECS stores.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
+
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
 EXECUTION_ROLE_VARIABLE = "fargate_execution_role_arn"
 TASK_ROLE_VARIABLE = "fargate_task_role_arn"
-EXECUTION_ROLE_FILE = "iam/ecs-task-execution-role.json"
 
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _ROLE_NAME_RE = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
@@ -46,12 +44,6 @@ class RoleError(ValueError):
 class ExecutionRoleNotFound(AirflowFailException):
     """No execution role was given and the default one does not exist; the message says how to
     create it. Not retried: someone has to create the role or set the Variable."""
-
-
-@cache
-def execution_role_template() -> dict[str, Any]:
-    """The shipped ``iam/ecs-task-execution-role.json``: name, trust, managed and inline policies."""
-    return json.loads(files("fargate_provider").joinpath("data", "iam", "ecs-task-execution-role.json").read_text())
 
 
 def check_role_reference(value: Any, field: str) -> str | None:

@@ -22,7 +22,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
-from fargate_provider.roles import execution_role_template
+from fargate_provider.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"
