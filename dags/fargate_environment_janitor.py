@@ -3,8 +3,9 @@
 An environment is found by its cluster's tags: ``managed-by=airflow-provider-fargate``,
 ``fargate-environment`` and ``fargate-expires-at`` (set by ``fargate_ephemeral_environment``).
 Nothing without ``managed-by=airflow-provider-fargate`` is touched: an expired cluster that
-also holds someone else's service is left alone (and logged), and each delete checks the
-tags again before it acts.
+also holds someone else's service or standalone task is left alone — said once as a warning
+(and the cluster tagged ``fargate-janitor-left-alone-since``), then quietly each hour, never a
+failed run — and each delete checks the tags again before it acts.
 """
 
 from __future__ import annotations
@@ -32,13 +33,26 @@ with DAG(
 
     @task
     def find_expired() -> list[dict]:
-        from fargate_provider.environments import expired_environments
+        import logging
+
+        from fargate_provider.environments import LEFT_ALONE_TAG, LeftAlone, expired_environments
         from fargate_provider.hooks.fargate import FargateHook
 
         # Wall-clock time, not the run's logical date: a late or re-run janitor judges TTLs as of now.
-        expired, left_alone = expired_environments(FargateHook(aws_conn_id="aws_default"), pendulum.now("UTC"))
-        for reason in left_alone:
-            print(f"Left alone: {reason}")
+        hook = FargateHook(aws_conn_id="aws_default")
+        now = pendulum.now("UTC")
+        expired, left_alone = expired_environments(hook, now)
+        for item in left_alone:
+            if isinstance(item, LeftAlone) and item.since:
+                print(f"Still left alone (reported {item.since}): {item}")
+            elif isinstance(item, LeftAlone):
+                # Said once, loudly; the tag (on our own cluster) keeps later runs quiet.
+                logging.getLogger("fargate_environment_janitor").warning(
+                    "Left alone: %s. Remove what is not the provider's, or destroy the environment by hand.", item
+                )
+                hook.conn.tag_resource(resourceArn=item.cluster_arn, tags=[{"key": LEFT_ALONE_TAG, "value": now.strftime("%Y-%m-%dT%H:%M:%SZ")}])
+            else:
+                print(f"Left alone: {item}")
         print(f"Expired environments: {[env.environment for env in expired] or 'none'}")
         return [env.as_dict() for env in expired]
 

@@ -119,7 +119,10 @@ with DAG(
         task_id="preflight", task_definition=prepared["task_definition"], cluster=prepared["cluster"],
         subnets=prepared["subnets"], security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
     )
-    create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"])
+    # An existing cluster or service of the name is reused only if it is this environment's.
+    create_cluster = FargateCreateClusterOperator(
+        task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"], require_tags=ENVIRONMENT_RESOURCE_TAGS
+    )
     register = FargateRegisterTaskDefinitionOperator(
         task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True
     )
@@ -133,6 +136,7 @@ with DAG(
         security_groups=prepared["security_groups"],
         assign_public_ip=prepared["assign_public_ip"],
         tags=prepared["tags"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
         poll_interval=POLL_INTERVAL,
         timeout=1800,
     )

@@ -21,6 +21,7 @@ from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, from_ecs_tag
 DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
 EXPIRES_AT_TAG = "fargate-expires-at"
+LEFT_ALONE_TAG = "fargate-janitor-left-alone-since"
 ACTIONS = ("create", "destroy")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$"
 ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -137,7 +138,21 @@ def managed_environment_clusters(hook: Any) -> list[dict[str, Any]]:
     return found
 
 
-def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentNames], list[str]]:
+@dataclass(frozen=True)
+class LeftAlone:
+    """An expired environment the janitor cannot destroy, and since when it has said so (the
+    cluster's LEFT_ALONE_TAG), so that it warns once and not every hour."""
+
+    cluster: str
+    cluster_arn: str
+    reason: str
+    since: str | None = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentNames], list[LeftAlone | str]]:
     """Environments whose TTL has passed and whose cluster holds only managed services; and,
     for the log, why other expired ones are left alone."""
     expired, left_alone = [], []
@@ -156,8 +171,18 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
             continue
         services = hook.describe_services(env.cluster, hook.list_services(env.cluster))
         foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(from_ecs_tags(s.get("tags")))]
-        if foreign:
-            left_alone.append(f"{env.cluster}: holds services not managed by the provider {foreign}")
+        # Standalone tasks (not a service's): someone else's keep the cluster alive too.
+        tasks = hook.describe_tasks(env.cluster, hook.list_active_tasks(env.cluster), include_tags=True)
+        foreign_tasks = [
+            t["taskArn"].rsplit("/", 1)[-1] for t in tasks
+            if not str(t.get("group", "")).startswith("service:") and not is_managed(from_ecs_tags(t.get("tags")))
+        ]
+        if foreign or foreign_tasks:
+            what = " and ".join(
+                part for part in (foreign and f"services not managed by the provider {foreign}",
+                                  foreign_tasks and f"tasks not managed by the provider {foreign_tasks}") if part
+            )
+            left_alone.append(LeftAlone(env.cluster, cluster["clusterArn"], f"{env.cluster}: holds {what}", tags.get(LEFT_ALONE_TAG)))
             continue
         expired.append(env)
     return expired, left_alone

@@ -89,6 +89,49 @@ def lacking_tags(tags: list[dict[str, str]] | Mapping[str, str] | None, required
     return {key: value for key, value in (required or {}).items() if have.get(key) != value}
 
 
+def check_require_tags(require_tags: Any, field: str = "require_tags") -> None:
+    """``require_tags`` must be a mapping of tag key to value (checked before any AWS call)."""
+    if require_tags is None:
+        return
+    if not isinstance(require_tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in require_tags.items()):
+        raise TagError(f"{field}: must be a mapping of tag key to value (strings), got {str(require_tags)[:100]!r}")
+
+
 def require_tags_error(what: str, lacking: Mapping[str, str]) -> str:
     wanted = ", ".join(f"{k}={v}" for k, v in lacking.items())
     return f"{what} does not carry the tag(s) {wanted}; left alone (require_tags)"
+
+
+def ownership(
+    what: str,
+    existing_tags: list[dict[str, str]] | Mapping[str, str] | None,
+    wanted_tags: Mapping[str, str],
+    *,
+    require_tags: Mapping[str, str] | None = None,
+    adopt: bool = False,
+    log: Any = None,
+) -> dict[str, str]:
+    """Decide whether an existing resource may be reused by a create; return the tags to write.
+
+    Ours: it carries managed-by=airflow-provider-fargate and ``require_tags``. Not ours: refused
+    with NotOursError naming it and its tags, unless ``adopt`` (logged); even then a foreign
+    ``managed-by`` is never overwritten.
+    """
+    from fargate_provider.exceptions import NotOursError
+
+    have = dict(existing_tags) if isinstance(existing_tags, Mapping) else from_ecs_tags(existing_tags)
+    lacking = lacking_tags(have, {MANAGED_BY_KEY: MANAGED_BY_VALUE, **(require_tags or {})})
+    if not lacking:
+        return dict(wanted_tags)
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(have.items())) or "none"
+    if not adopt:
+        raise NotOursError(
+            f"{what} already exists and is not ours: it lacks {', '.join(f'{k}={v}' for k, v in lacking.items())} "
+            f"(its tags: {shown}). Nothing was changed. Use another name, or adopt=True to take it over."
+        )
+    tags = dict(wanted_tags)
+    if have.get(MANAGED_BY_KEY) not in (None, MANAGED_BY_VALUE):
+        tags.pop(MANAGED_BY_KEY, None)  # another tool's resource stays that tool's
+    if log is not None:
+        log.warning("Adopting %s (adopt=True); its tags were: %s", what, shown)
+    return tags

@@ -194,11 +194,12 @@ class FargateHook(EcsHook):
 
     # ------------------------------------------------------------------ one-off tasks
 
-    def describe_tasks(self, cluster: str, tasks: list[str]) -> list[dict[str, Any]]:
+    def describe_tasks(self, cluster: str, tasks: list[str], include_tags: bool = False) -> list[dict[str, Any]]:
         """DescribeTasks for any number of tasks, a hundred per call (the API's limit)."""
         found: list[dict[str, Any]] = []
+        extra = {"include": ["TAGS"]} if include_tags else {}
         for start in range(0, len(tasks), DESCRIBE_TASKS_BATCH):
-            found += self.conn.describe_tasks(cluster=cluster, tasks=tasks[start : start + DESCRIBE_TASKS_BATCH])["tasks"]
+            found += self.conn.describe_tasks(cluster=cluster, tasks=tasks[start : start + DESCRIBE_TASKS_BATCH], **extra)["tasks"]
         return found
 
     def tasks_started_by(self, cluster: str, started_by: str) -> list[dict[str, Any]]:

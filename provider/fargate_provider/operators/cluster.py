@@ -13,7 +13,9 @@ from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.tags import (
+    check_require_tags,
     lacking_tags,
+    ownership,
     require_tags_error,
     tags_from_context,
     to_ecs_tags,
@@ -69,9 +71,13 @@ class FargateCreateClusterOperator(FargateBaseOperator):
     :param default_capacity_provider_strategy: e.g. ``[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]``.
     :param container_insights: turn CloudWatch Container Insights on.
     :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+    :param require_tags: tags (besides managed-by) an existing cluster must carry to be reused,
+        e.g. an environment's ``fargate-environment``.
+    :param adopt: reuse (and tag) an existing cluster that is not ours; logged. A foreign
+        ``managed-by`` tag is never overwritten. Without it such a cluster fails the task (NotOursError).
     """
 
-    template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy")
+    template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy", "require_tags")
     operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
@@ -82,10 +88,13 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         default_capacity_provider_strategy: Sequence[Mapping[str, Any]] | None = None,
         container_insights: bool = False,
         tags: Mapping[str, str] | None = None,
+        require_tags: Mapping[str, str] | None = None,
+        adopt: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.cluster_name = cluster_name
+        self.require_tags, self.adopt = require_tags, adopt
         self.capacity_providers = tuple(capacity_providers)
         self.default_capacity_provider_strategy = default_capacity_provider_strategy
         self.container_insights = container_insights
@@ -100,10 +109,12 @@ class FargateCreateClusterOperator(FargateBaseOperator):
             self.default_capacity_provider_strategy, self.capacity_providers, "default_capacity_provider_strategy"
         )
         tags = tags_from_context(context, validate_user_tags(self.tags))
+        check_require_tags(self.require_tags)
         persist_link(context, self, EcsClusterLink, cluster_name=name)
 
         existing = self.hook.describe_cluster(name)
         if existing is not None and existing["status"] in ("ACTIVE", "PROVISIONING"):
+            tags = ownership(f"Cluster {name}", existing.get("tags"), tags, require_tags=self.require_tags, adopt=self.adopt, log=self.log)
             self.log.info("Cluster %s already exists (%s); reusing it: %s", name, existing["status"], existing["clusterArn"])
             arn = existing["clusterArn"]
             if lacking_tags(existing.get("tags"), tags):

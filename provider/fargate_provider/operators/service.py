@@ -34,6 +34,8 @@ from fargate_provider.service_state import (
 )
 from fargate_provider.tags import (
     lacking_tags,
+    check_require_tags,
+    ownership,
     require_tags_error,
     tags_from_context,
     to_ecs_tags,
@@ -105,6 +107,9 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     the service is stable in the strict sense of ``fargate_provider.service_state`` and fails
     fast on a failed rollout, stopping tasks or a service gone away.
 
+    :param require_tags: tags (besides managed-by) an existing service must carry to be updated.
+    :param adopt: update an existing service that is not ours (logged); without it such a service
+        fails the task (NotOursError) and is left as it is.
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail
@@ -113,7 +118,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 
     template_fields: Sequence[str] = aws_template_fields(
         "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "assign_public_ip",
-        "tags", "capacity_provider_strategy",
+        "tags", "capacity_provider_strategy", "require_tags",
     )
     operator_extra_links = (EcsClusterLink(), EcsServiceLink(), EcsTaskDefinitionLink())
 
@@ -141,10 +146,13 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         timeout: float = 1800,
         max_failed_tasks: int = 3,
         preflight: bool = False,
+        require_tags: Mapping[str, str] | None = None,
+        adopt: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.preflight = preflight
+        self.require_tags, self.adopt = require_tags, adopt
         self.cluster, self.service_name, self.task_definition = cluster, service_name, task_definition
         self.subnets, self.security_groups = subnets, security_groups
         self.desired_count = desired_count
@@ -171,6 +179,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
         _check_wait(self.poll_interval, self.timeout)
         strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+        check_require_tags(self.require_tags)
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
 
     def execute(self, context) -> str:
@@ -190,6 +199,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(task_definition_arn))
         existing = self.hook.describe_service(cluster, name)
         if existing is not None and existing["status"] == "ACTIVE":
+            ownership(f"Service {name} in cluster {cluster}", existing.get("tags"), {}, require_tags=self.require_tags, adopt=self.adopt, log=self.log)
             arn = existing["serviceArn"]
             if existing["taskDefinition"] == task_definition_arn and existing["desiredCount"] == checked["desired"]:
                 self.log.info("Service %s already exists with the same task definition and count; reusing it: %s", name, arn)
