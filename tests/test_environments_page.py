@@ -10,12 +10,16 @@ from fargate_provider.pricing import fargate_cost
 
 
 @pytest.fixture
-def page_client():
+def page_client(airflow_db):
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
 
     from fargate_provider.environments_page import app
 
-    app.dependency_overrides[get_user] = lambda: object()  # signed in (sign-in itself: the Chromium test)
+    create_auth_manager()  # Airflow's default, the simple auth manager: it judges the page's permissions
+    # signed in as an admin (sign-in itself: the Chromium test; roles: test_environments_page_security.py)
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="admin", role="admin")
     yield TestClient(app)
     app.dependency_overrides.clear()
 

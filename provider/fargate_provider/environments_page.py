@@ -1,10 +1,16 @@
 """The "Fargate environments" page: a FastAPI app the Airflow API server mounts (plugins/).
 
 ``GET environments``            the page (signed-in Airflow users; others go to the login page)
-``GET api/environments``        the environments as JSON, with cost so far
+``GET api/environments``        the environments as JSON, with cost so far (users Airflow lets
+                                read the runs of ``fargate_ephemeral_environment``)
 ``POST api/environments/{name}/destroy``  triggers ``fargate_ephemeral_environment`` with
                                 action=destroy through Airflow's REST API, as the signed-in
-                                user (Airflow checks that user may trigger the DAG)
+                                user (users Airflow lets trigger that DAG)
+
+Permissions are Airflow's own: the auth manager's verdict on the environment DAG's runs, as
+Airflow's REST API asks it. The REST API the Destroy call goes to is ``[api] base_url`` or the
+API server's own address (``[api] host``/``port``) — never an address from the request, so the
+user's token cannot be sent anywhere else.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-from airflow.api_fastapi.core_api.security import get_user, resolve_user_from_token
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import get_user, requires_access_dag, resolve_user_from_token
 
 from fargate_provider.environments import DAG_ID, NAME_PATTERN, describe_environments
 
@@ -27,6 +34,9 @@ AWS_CONN_ID = "aws_default"
 CSRF_HEADER_VALUE = "fargate-environments"
 
 app = FastAPI(title="Fargate environments", docs_url=None, redoc_url=None, openapi_url=None)
+# Who may see environments and who may destroy them: whoever Airflow lets read / trigger the DAG's runs.
+may_read_environments = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+may_destroy_environments = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 
 
 def _hook():
@@ -35,13 +45,13 @@ def _hook():
     return FargateHook(aws_conn_id=AWS_CONN_ID)
 
 
-@app.get("/api/environments")
+@app.get("/api/environments", dependencies=[may_read_environments])
 def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:
     now = dt.datetime.now(dt.timezone.utc)
     return {"environments": describe_environments(_hook(), now), "as_of": now.isoformat(timespec="seconds")}
 
 
-@app.post("/api/environments/{name}/destroy")
+@app.post("/api/environments/{name}/destroy", dependencies=[may_destroy_environments])
 async def destroy_environment(
     name: str,
     request: Request,
@@ -55,7 +65,7 @@ async def destroy_environment(
     token = _request_token(request)
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
-            f"{_airflow_base_url(request)}/api/v2/dags/{DAG_ID}/dagRuns",
+            f"{airflow_api_base_url()}/api/v2/dags/{DAG_ID}/dagRuns",
             json={"logical_date": None, "conf": {"environment": name, "action": "destroy"}},
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -83,10 +93,18 @@ def _request_token(request: Request) -> str:
     return request.cookies.get(COOKIE_NAME_JWT_TOKEN, "")
 
 
-def _airflow_base_url(request: Request) -> str:
+def airflow_api_base_url() -> str:
+    """Where Airflow's REST API is, from configuration only: ``[api] base_url``, else the API
+    server's own host and port (a wildcard host as loopback)."""
     from airflow.configuration import conf
 
-    return (conf.get("api", "base_url", fallback="") or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    base_url = conf.get("api", "base_url", fallback="").strip()
+    if base_url.startswith(("http://", "https://")):
+        return base_url.rstrip("/")
+    host = conf.get("api", "host", fallback="") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+    scheme = "https" if conf.get("api", "ssl_cert", fallback="") else "http"
+    return f"{scheme}://{host}:{conf.getint('api', 'port', fallback=8080)}{base_url.rstrip('/')}"
 
 
 PAGE = """<!doctype html>
