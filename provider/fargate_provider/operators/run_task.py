@@ -152,7 +152,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
 
     # ------------------------------------------------------------------ run
 
-    def execute(self, context) -> list[str]:
+    def execute(self, context, resuming: bool = False) -> list[str]:
         checked = self._validate()
         task_definition = self.hook.describe_task_definition(self.task_definition)
         if task_definition is None or task_definition.get("status") != "ACTIVE":
@@ -162,11 +162,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
         earlier = self.hook.tasks_started_by(self.cluster, started_by)
         running = [t for t in earlier if t.get("lastStatus") != STOPPED]
         succeeded = [t for t in earlier if t.get("lastStatus") == STOPPED and not judge_stopped([t], _essential(task_definition))]
-        if running or (earlier and len(succeeded) == len(earlier)):
-            # A retry after a crash: follow what the earlier try started instead of starting more.
-            followed = running or succeeded
+        if running or (earlier and len(succeeded) == len(earlier)) or (resuming and earlier):
+            # A retry after a crash, or a resumed wait: follow what was started instead of starting more.
+            followed = running or (succeeded if len(succeeded) == len(earlier) else earlier)
             self._task_arns = [t["taskArn"] for t in followed]
             self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in self._task_arns])
+        elif resuming:
+            raise AirflowException(f"Resumed without the trigger's event, and no ECS task with startedBy {started_by} was found to follow")
         else:
             if self.preflight:
                 roles = {k: (self.overrides or {})[k] for k in ("executionRoleArn", "taskRoleArn") if (self.overrides or {}).get(k)}
@@ -207,7 +209,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise
         return self._finish(context, task_definition, follower)
 
-    def execute_complete(self, context, event: dict[str, Any]) -> list[str]:
+    def execute_complete(self, context, event: dict[str, Any] | None = None) -> list[str]:
+        if event is None:
+            # A resumed try whose trigger result was lost (e.g. the worker died during the wait):
+            # find the task(s) by startedBy and follow them; never start another.
+            self.log.warning("Resumed without the trigger's event (it was lost); following the ECS task(s) again.")
+            return self.execute(context, resuming=True)
         self._task_arns = task_arns = event["tasks"]
         follower = LogFollower(**event["logs"]) if event.get("logs") else None
         if event.get("status") == "timeout":

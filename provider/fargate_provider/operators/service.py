@@ -93,11 +93,21 @@ class _ServiceWaitMixin:
             raise AirflowException(str(error)) from None
         return value
 
-    def execute_complete(self, context, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context, event: dict[str, Any] | None = None) -> Any:
+        if event is None:
+            # A resumed try whose trigger result was lost (e.g. the worker died during the
+            # wait): look at the service again instead of failing on a missing event.
+            self.log.warning("Resumed without the trigger's event (it was lost); following the service again.")
+            return self.resume_wait(context)
         if event.get("status") != "success":
             raise AirflowException(event.get("message", "the wait failed"))
         self.log.info("Resumed from the triggerer: the wait succeeded.")
         return event.get("value")
+
+    def resume_wait(self, context) -> Any:
+        """Wait again after a lost trigger event: by default the operator's execute, which is
+        idempotent (an existing service of the same spec is reused, a deleted one stays deleted)."""
+        return self.execute(context)
 
 
 class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
@@ -306,6 +316,16 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         watch = ServiceWatch(
             [name], STABLE_TARGET, {name: primary["taskDefinition"]}, known_events=event_ids(before), max_failed_tasks=self.max_failed_tasks
         )
+        return self._wait(context, self.cluster, watch, primary["id"])
+
+    def resume_wait(self, context) -> str:
+        """Not a second UpdateService: wait for the deployment that is PRIMARY now."""
+        service = self.hook.describe_service(self.cluster, self.service)
+        if service is None or service["status"] != "ACTIVE":
+            raise AirflowException(f"service {self.service}: not ACTIVE any more; the wait cannot resume")
+        primary = service["deployments"][0]
+        name = service["serviceName"]
+        watch = ServiceWatch([name], STABLE_TARGET, {name: primary["taskDefinition"]}, max_failed_tasks=self.max_failed_tasks)
         return self._wait(context, self.cluster, watch, primary["id"])
 
 

@@ -67,6 +67,10 @@ class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
             raise AirflowException(error)
         return done
 
-    def execute_complete(self, context, event: dict[str, Any]) -> None:
+    def execute_complete(self, context, event: dict[str, Any] | None = None) -> None:
+        if event is None:
+            # A resumed try whose trigger result was lost: look again (and defer again if needed).
+            self.log.warning("Resumed without the trigger's event (it was lost); checking again.")
+            return self.execute(context)
         if event.get("status") != "done":
             raise AirflowException(event.get("message", "the wait failed"))
