@@ -18,7 +18,14 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from fargate_provider.dag_params import size_param, subnet_kind_param, task_role_param
-from fargate_provider.environments import ACTIONS, ENV_VAR_NAME_PATTERN, ENVIRONMENT_TAG, MAX_TTL_HOURS, NAME_PATTERN
+from fargate_provider.environments import (
+    ACTIONS,
+    ENV_VAR_NAME_PATTERN,
+    ENVIRONMENT_TAG,
+    MAX_TTL_HOURS,
+    NAME_PATTERN,
+    task_definition_from_form,
+)
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
@@ -32,6 +39,9 @@ from fargate_provider.teardown import only_after_failure
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Destroy touches only what carries these tags: the provider's, for this environment.
 ENVIRONMENT_RESOURCE_TAGS = {MANAGED_BY_KEY: MANAGED_BY_VALUE, ENVIRONMENT_TAG: "{{ params.environment }}"}
+# The task definition is built from the form where it is used (preflight, register), so the
+# environment variables' values are in no XCom; secret-looking ones show as *** in rendered fields.
+TASK_DEFINITION = "{{ environment_task_definition(params, ti.xcom_pull(task_ids='prepare')) }}"
 
 with DAG(
     dag_id="fargate_ephemeral_environment",
@@ -41,6 +51,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     render_template_as_native_obj=True,
+    user_defined_macros={"environment_task_definition": task_definition_from_form},
     tags=["fargate", "environments"],
     doc_md=__doc__,
     params={
@@ -81,28 +92,30 @@ with DAG(
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.networking import find_network
-        from fargate_provider.roles import find_roles, task_definition_roles
+        from fargate_provider.roles import find_roles
 
         env = environments.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
         if params["action"] != "create":
             return result
         hook = FargateHook(aws_conn_id="aws_default")
-        task_definition = environments.environment_task_definition(
+        region = hook.region_name or "us-east-1"
+        # Checked here, built again where it is used (TASK_DEFINITION): the variables' values stay out of XCom.
+        environments.environment_task_definition(
             env, image=params["image"], size=params["size"], container_port=params["container_port"],
-            variables=params["environment_variables"], region=hook.region_name or "us-east-1",
+            variables=params["environment_variables"], region=region,
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
         # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
-        task_definition.update(task_definition_roles(roles))
         network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
         cluster = hook.describe_cluster(env.cluster)
         return {
             **result,
             **network,
-            "task_definition": task_definition,
+            **roles,
+            "region": region,
             "tags": tags,
             "existed": bool(cluster and cluster["status"] == "ACTIVE"),
         }
@@ -116,7 +129,7 @@ with DAG(
 
     # ---------------------------------------------------------------- create (or update)
     preflight = FargatePreflightOperator(
-        task_id="preflight", task_definition=prepared["task_definition"], cluster=prepared["cluster"],
+        task_id="preflight", task_definition=TASK_DEFINITION, cluster=prepared["cluster"],
         subnets=prepared["subnets"], security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
     )
     # An existing cluster or service of the name is reused only if it is this environment's.
@@ -124,7 +137,7 @@ with DAG(
         task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"], require_tags=ENVIRONMENT_RESOURCE_TAGS
     )
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition=prepared["task_definition"], tags=prepared["tags"], skip_if_unchanged=True
+        task_id="register_task_definition", task_definition=TASK_DEFINITION, tags=prepared["tags"], skip_if_unchanged=True
     )
     create_service = FargateCreateServiceOperator(
         task_id="create_service",

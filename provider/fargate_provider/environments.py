@@ -113,6 +113,20 @@ def environment_task_definition(
     }
 
 
+def task_definition_from_form(params: Mapping[str, Any], prepared: Mapping[str, Any]) -> dict[str, Any]:
+    """The environment's task definition, built where it is used (a Jinja macro of the DAG, so
+    the form's variable values travel in no XCom): the form's fields, and the roles and region
+    the ``prepare`` task found."""
+    from fargate_provider.roles import task_definition_roles
+
+    task_definition = environment_task_definition(
+        names(params["environment"]), image=params["image"], size=params["size"],
+        container_port=params["container_port"], variables=params["environment_variables"], region=prepared["region"],
+    )
+    task_definition.update(task_definition_roles(prepared))
+    return task_definition
+
+
 def is_managed(tags: Mapping[str, str]) -> bool:
     return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
 

@@ -25,6 +25,7 @@ from fargate_provider.links.ecs import (
     TaskLogsLink,
     persist_task_links,
 )
+from fargate_provider.masking import mask_container_environment
 from fargate_provider.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
@@ -109,6 +110,11 @@ class FargateRunTaskOperator(FargateBaseOperator):
         self.stop_on_kill = stop_on_kill
         self.capacity_attempts = capacity_attempts
         self._task_arns: list[str] = []
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # Before Airflow stores the rendered fields: secret-looking override values become ***.
+        mask_container_environment(self.overrides)
 
     # ------------------------------------------------------------------ input
 

@@ -14,6 +14,7 @@ from fargate_provider.links.ecs import (
     persist_link,
     task_definition_fields,
 )
+from fargate_provider.masking import mask_container_environment
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.preflight import require_preflight
 from fargate_provider.roles import RoleError, check_role_reference
@@ -53,6 +54,8 @@ class TaskDefinitionSpecMixin:
                 search_paths=self._search_paths(),
                 render=lambda text: self.render_template(text, context, jinja_env),  # type: ignore[attr-defined]
             )
+        # Before Airflow stores the rendered fields: secret-looking environment values become ***.
+        mask_container_environment(self.task_definition)
 
     def _search_paths(self) -> list[str]:
         if not self.has_dag():  # type: ignore[attr-defined]
