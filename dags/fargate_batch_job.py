@@ -49,11 +49,12 @@ with DAG(
     doc_md=__doc__,
     params={
         "image": Param(
-            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), type="string", minLength=1, pattern=r"^\S+$",
+            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), type="string", minLength=1, maxLength=255, pattern=r"^\S+$",
             title="Container image", description="Image the job runs.",
         ),
         "command": Param(
-            settings.get("command", ["sh", "-c", "echo processing; echo done"]), type="array", items={"type": "string"},
+            settings.get("command", ["sh", "-c", "echo processing; echo done"]), type="array", maxItems=100,
+            items={"type": "string", "maxLength": 4096},
             title="Command", description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),

@@ -74,7 +74,8 @@ with DAG(
         "container_port": Param(80, type="integer", minimum=1, maximum=65535, title="Container port", description="Port the container listens on (1-65535)."),
         "subnet_kind": subnet_kind_param("private"),
         "environment_variables": Param(
-            {}, type="object", propertyNames={"pattern": ENV_VAR_NAME_PATTERN}, additionalProperties={"type": "string"},
+            {}, type="object", propertyNames={"pattern": ENV_VAR_NAME_PATTERN, "maxLength": 255}, maxProperties=100,
+            additionalProperties={"type": "string", "maxLength": 4096},
             title="Environment variables", description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
             "Not for secrets: they show in the task definition.",
         ),

@@ -141,12 +141,15 @@ def test_execution_timeout_stops_the_task(airflow, emulator, ecs, capfd, deferra
 
 
 def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
-    emulator.add_behaviour(family="job", run_seconds=60)
+    emulator.add_behaviour(family="job", run_seconds=3000)  # long enough to be seen RUNNING on a loaded machine
     register(ecs)
     network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
     arns = [t["taskArn"] for t in ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3)["tasks"]]
     for deferrable in (False, True):
         for target in ("RUNNING", "STOPPED"):
+            if target == "STOPPED":
+                for arn in arns:
+                    ecs.stop_task(cluster="c", task=arn)
             dag_id = airflow.write_dag(
                 f"""
                 from airflow.sdk import DAG
@@ -158,9 +161,8 @@ def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
             )
             emulator.calls.clear()
             result = airflow.run(dag_id, capfd)
-            assert result.task_states == {"s": "success"}
+            assert result.task_states == {"s": "success"}, result.log[-3000:]
             assert {t["lastStatus"] for t in ecs.describe_tasks(cluster="c", tasks=arns)["tasks"]} >= {target}
-        emulator.add_behaviour(family="job", run_seconds=60)
         arns = [t["taskArn"] for t in ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3)["tasks"]]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=arns, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 

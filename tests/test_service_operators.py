@@ -230,7 +230,7 @@ def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulat
     [
         (FargateCreateServiceOperator, {"subnets": "subnet-1"}, "subnets: must be a non-empty list of subnet-… IDs"),
         (FargateCreateServiceOperator, {"security_groups": ["default"]}, "security_groups: must be a non-empty list of sg-… IDs"),
-        (FargateCreateServiceOperator, {"desired_count": -1}, "desired_count: must be a whole number, 0 or more"),
+        (FargateCreateServiceOperator, {"desired_count": -1}, "desired_count: must be a whole number from 0 to 5000"),
         (FargateCreateServiceOperator, {"service_name": "web app"}, "service_name: must be 1-255 letters"),
         (FargateCreateServiceOperator, {"propagate_tags": "ALL"}, "propagate_tags: 'ALL' is not allowed; allowed: SERVICE, TASK_DEFINITION, NONE"),
         (FargateCreateServiceOperator, {"poll_interval": 0}, "poll_interval: must be a number of seconds above 0"),

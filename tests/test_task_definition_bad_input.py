@@ -94,7 +94,7 @@ CASES = [
     ("family-missing", {k: v for k, v in BASE.items() if k != "family"}, "family", "is required"),
     ("not-an-object", "[1, 2]", "task_definition", "expected a dict, JSON/JSON5 text"),
     ("json-syntax", "{ family: 'x', ", "task_definition", "not valid JSON/JSON5"),
-    ("file-missing", "/nonexistent/task-definition.json5", "task_definition", "cannot read file"),
+    ("file-outside-dag-folder", "/nonexistent/task-definition.json5", "task_definition", "is outside the DAG's folder"),
 ]
 
 

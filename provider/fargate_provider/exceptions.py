@@ -9,3 +9,7 @@ class NotOursError(AirflowFailException):
     """A resource of the name exists but does not carry the provider's ``managed-by`` tag (or
     the other tags that make it ours): create does not adopt it, unless told to with
     ``adopt=True``. Not retried: someone has to rename or adopt."""
+
+
+class TemplateFieldError(AirflowFailException):
+    """A templated field whose Jinja failed to render; the message names the field and the template."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import graphlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -33,6 +34,9 @@ from fargate_provider.fargate_sizes import (
 from fargate_provider.registration_rules import validator_rules
 
 SPEC_FILE_SUFFIXES = (".json", ".json5")
+MAX_TASK_DEFINITION_BYTES = 65_536  # ECS service quota "Task definition size": 64 KiB
+MAX_SPEC_FILE_BYTES = 262_144  # a spec file (comments and all) before rendering and parsing
+MAX_IMAGE_LENGTH = 255  # ContainerDefinition.image: "Up to 255 letters …"
 DEPENDS_ON_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 
 _FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -64,16 +68,45 @@ def is_spec_path(source: Any) -> bool:
     return isinstance(source, str) and "\n" not in source and source.strip().endswith(SPEC_FILE_SUFFIXES)
 
 
-def resolve_spec_path(source: str | Path, search_paths: Iterable[str | Path] = ()) -> Path:
-    """An absolute path as is; a relative one looked up in ``search_paths`` (the DAG's folder first)."""
+def resolve_spec_path(source: str | Path, search_paths: Iterable[str | Path] = (), *, allow_any_path: bool = False) -> Path:
+    """The spec file ``source`` names: relative paths are looked up in ``search_paths`` (the DAG's
+    folder first, then ``template_searchpath``); the file must lie under one of them — no
+    ``../`` out of it, no absolute path elsewhere — unless ``allow_any_path``."""
     path = Path(source).expanduser()
+    folders = [Path(folder).resolve() for folder in search_paths]
     if path.is_absolute():
-        return path
-    for folder in search_paths:
-        candidate = Path(folder) / path
-        if candidate.is_file():
-            return candidate
-    return path
+        candidates = [path]
+    else:
+        candidates = [folder / path for folder in folders] or ([path] if allow_any_path else [])
+        candidates = [c for c in candidates if c.exists()] or candidates[:1]
+    if not candidates:
+        raise TaskDefinitionError([("task_definition", f"file {str(source)!r}: relative paths need the DAG's folder or template_searchpath")])
+    found = candidates[0]
+    if not allow_any_path:
+        real = found.resolve()
+        if not any(real == folder or folder in real.parents for folder in folders):
+            raise TaskDefinitionError([(
+                "task_definition",
+                f"file {str(source)!r} is outside the DAG's folder and template_searchpath "
+                f"({', '.join(map(str, folders)) or 'none'}); move it there, or pass allow_any_path=True",
+            )])
+    return found
+
+
+def _read_spec_file(path: Path) -> str:
+    where = f"file {str(path)!r}"
+    if path.is_dir():
+        raise TaskDefinitionError([("task_definition", f"{where} is a directory, not a .json/.json5 file")])
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_FILE_BYTES:
+            raise TaskDefinitionError([("task_definition", f"{where} is {size:,} bytes; spec files are at most "
+                                        f"{MAX_SPEC_FILE_BYTES:,} bytes (ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} per task definition)")])
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TaskDefinitionError([("task_definition", f"{where} is not UTF-8 text")]) from None
+    except OSError as err:
+        raise TaskDefinitionError([("task_definition", f"cannot read {where}: {err.strerror or err}")]) from None
 
 
 def load_task_definition(
@@ -81,24 +114,27 @@ def load_task_definition(
     *,
     search_paths: Iterable[str | Path] = (),
     render: Callable[[str], str] | None = None,
+    allow_any_path: bool = False,
 ) -> dict[str, Any]:
     """Return the spec as a dict from a dict, a .json/.json5 path, or JSON(5) text.
 
     JSON5 is accepted everywhere because people write these files with ``//`` comments and
     trailing commas, as AWS's tutorials show them. ``render`` (Jinja, from the operator)
-    is applied to a file's text before parsing.
+    is applied to a file's text before parsing; its errors name the file.
     """
     if isinstance(source, dict):
         return copy.deepcopy(source)
     if is_spec_path(source):
-        path = resolve_spec_path(source, search_paths)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise TaskDefinitionError(
-                [("task_definition", f"cannot read file {str(path)!r}: {err.strerror or err}")]
-            ) from None
-        return _parse_text(render(text) if render else text, source=str(path))
+        path = resolve_spec_path(source, search_paths, allow_any_path=allow_any_path)
+        text = _read_spec_file(path)
+        if render:
+            try:
+                text = render(text)
+            except Exception as err:  # Jinja's errors (UndefinedError, ZeroDivisionError in an expression, …)
+                raise TaskDefinitionError(
+                    [("task_definition", f"the template {str(path)!r} failed to render: {type(err).__name__}: {err}")]
+                ) from None
+        return _parse_text(text, source=str(path))
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return _parse_text(source, source=None)
     raise TaskDefinitionError(
@@ -113,6 +149,9 @@ def load_task_definition(
 
 
 def _parse_text(text: str, source: str | None) -> dict[str, Any]:
+    if len(text) > MAX_SPEC_FILE_BYTES:  # JSON5 parsing is slow on huge input: refuse before it
+        raise TaskDefinitionError([("task_definition", f"is {len(text):,} characters; ECS takes at most "
+                                    f"{MAX_TASK_DEFINITION_BYTES:,} bytes per task definition")], source=source)
     try:
         spec = json5.loads(text)
     except ValueError as err:
@@ -245,6 +284,9 @@ def validate_task_definition(spec: dict[str, Any], *, family: str | None = None)
     containers = spec.get("containerDefinitions")
     if isinstance(containers, list):
         problems += _container_problems(containers, awsvpc=spec.get("networkMode") == "awsvpc", task=spec)
+    size = len(json.dumps(spec, separators=(",", ":"), default=str).encode())
+    if size > MAX_TASK_DEFINITION_BYTES:
+        problems.append(("task_definition", f"is {size:,} bytes as JSON; ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} (64 KiB)"))
     # ECS's own refusals, in its words (the emulator answers with the same table).
     problems += [(rule.path, f"ECS refuses this: {rule.ecs_message} Fix: {rule.fix}") for rule in validator_rules(spec)]
     if problems:
@@ -321,6 +363,8 @@ def _container_problems(containers: list[Any], *, awsvpc: bool, task: dict[str, 
         image = container.get("image")
         if not isinstance(image, str) or not image.strip():
             problems.append((f"{base}.image", "is required: a non-empty image reference (e.g. 'public.ecr.aws/nginx/nginx:latest')"))
+        elif len(image) > MAX_IMAGE_LENGTH:
+            problems.append((f"{base}.image", f"is {len(image):,} characters; ECS allows at most {MAX_IMAGE_LENGTH}"))
         problems += _port_problems(container, base, awsvpc)
         problems += _variable_problems(container, base)
         memory, reservation = container.get("memory"), container.get("memoryReservation")

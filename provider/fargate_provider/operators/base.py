@@ -7,7 +7,28 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from fargate_provider.hooks.fargate import FargateHook
 
 
-class FargateBaseOperator(AwsBaseOperator[FargateHook]):
+class NamedTemplateErrorsMixin:
+    """Render template fields one by one, so a template that raises (an undefined name, a
+    division by zero, …) fails the task naming the field and the template, not with a bare
+    Jinja exception."""
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        from airflow.sdk._shared.secrets_masker import redact
+
+        from fargate_provider.exceptions import TemplateFieldError
+
+        jinja_env = jinja_env or self.get_template_env()  # type: ignore[attr-defined]
+        for field in self.template_fields:  # type: ignore[attr-defined]
+            template = getattr(self, field, None)
+            try:
+                self._do_render_template_fields(self, [field], context, jinja_env, set())  # type: ignore[attr-defined]
+            except Exception as err:
+                shown = str(redact(template))
+                shown = shown if len(shown) <= 200 else shown[:200] + "…"
+                raise TemplateFieldError(f"{field}: its template failed to render ({type(err).__name__}: {err}); template: {shown}") from None
+
+
+class FargateBaseOperator(NamedTemplateErrorsMixin, AwsBaseOperator[FargateHook]):
     """aws_conn_id, region_name, verify and botocore_config, handled as the amazon provider does."""
 
     aws_hook_class = FargateHook

@@ -25,10 +25,15 @@ from fargate_provider.tags import (
 FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 
-def validate_cluster_name(name: Any) -> str:
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name):
-        raise ValueError(f"cluster_name: must be 1-255 letters, numbers, hyphens or underscores, got {name!r}")
-    return name
+_CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
+
+
+def validate_cluster_name(name: Any, field: str = "cluster_name", arn_allowed: bool = False) -> str:
+    """ECS cluster names: 1-255 letters, numbers, hyphens, underscores (or, where taken, an ARN)."""
+    if isinstance(name, str) and (re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name) or (arn_allowed and _CLUSTER_ARN_RE.match(name))):
+        return name
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "…"
+    raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}")
 
 
 def validate_capacity_strategy(
@@ -158,9 +163,8 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         self.require_tags = require_tags
 
     def execute(self, context) -> str | None:
-        if not isinstance(self.cluster_name, str) or not self.cluster_name:
-            raise ValueError("cluster_name: give the cluster's name or ARN")
-        name = name_from_arn(self.cluster_name)
+        name = name_from_arn(validate_cluster_name(self.cluster_name, arn_allowed=True))
+        check_require_tags(self.require_tags)
         persist_link(context, self, EcsClusterLink, cluster_name=name)
         cluster = self.hook.describe_cluster(name)
         if cluster is None or cluster["status"] == "INACTIVE":

@@ -32,6 +32,7 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     :param task_definition: what will run: a task definition ARN or ``family[:revision]`` (described),
         or a spec as ``FargateRegisterTaskDefinitionOperator`` takes it (dict or .json/.json5 file,
         Jinja-templated) — not registered here.
+    :param allow_any_path: with a spec file, allow one outside the DAG's folder and ``template_searchpath``.
     :param family: with a spec, overrides its ``family``.
     :param execution_role_arn: with a spec, overrides its ``executionRoleArn`` (ARN or role name).
     :param task_role_arn: with a spec, overrides its ``taskRoleArn`` (ARN or role name).
@@ -64,10 +65,11 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
         security_groups: Sequence[str] | None = None,
         assign_public_ip: bool = False,
         capacity_provider_strategy: list[dict[str, Any]] | None = None,
+        allow_any_path: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._init_spec(task_definition, family, execution_role_arn, task_role_arn)
+        self._init_spec(task_definition, family, execution_role_arn, task_role_arn, allow_any_path)
         self.cluster = cluster
         self.subnets = subnets
         self.security_groups = security_groups

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from fargate_provider.operators.base import FargateBaseOperator, default_deferra
 from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
+    validate_cluster_name,
 )
 from fargate_provider.preflight import require_preflight
 from fargate_provider.pricing import PriceNotKnown, total_cost
@@ -50,6 +52,7 @@ from fargate_provider.task_state import (
 from fargate_provider.triggers.task import FargateTaskTrigger
 
 PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
+MAX_OVERRIDES_CHARACTERS = 8192  # RunTask: "A total of 8192 characters are allowed for overrides"
 
 
 class FargateRunTaskOperator(FargateBaseOperator):
@@ -119,9 +122,9 @@ class FargateRunTaskOperator(FargateBaseOperator):
     # ------------------------------------------------------------------ input
 
     def _validate(self) -> dict[str, Any]:
-        for field, value in (("cluster", self.cluster), ("task_definition", self.task_definition)):
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{field}: give a name or ARN, got {value!r}")
+        validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
+        if not isinstance(self.task_definition, str) or not self.task_definition:
+            raise ValueError(f"task_definition: give a family, family:revision or an ARN, got {self.task_definition!r}")
         check_network(self.subnets, self.security_groups)
         if not isinstance(self.assign_public_ip, bool):
             raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
@@ -139,10 +142,25 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise ValueError("started_by: 1-128 characters")
         if self.overrides is not None:
             problems = run_task_overrides_problems(self.overrides)
+            size = len(json.dumps(self.overrides, separators=(",", ":"), default=str))
+            if size > MAX_OVERRIDES_CHARACTERS:
+                problems.append(("overrides", f"is {size:,} characters as JSON; RunTask allows {MAX_OVERRIDES_CHARACTERS:,}"))
             if problems:
                 raise TaskDefinitionError(problems)
         strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
         return {"strategy": strategy, "user_tags": validate_user_tags(self.tags)}
+
+    def _check_override_containers(self, task_definition: dict[str, Any]) -> None:
+        """Overrides may only name containers of the task definition (checked before RunTask)."""
+        names = [c["name"] for c in task_definition.get("containerDefinitions", [])]
+        problems = [
+            (f"overrides.containerOverrides[{index}].name",
+             f"{str(item.get('name'))[:80]!r} is not a container of {task_definition.get('family')}; containers: {', '.join(names)}")
+            for index, item in enumerate((self.overrides or {}).get("containerOverrides") or [])
+            if isinstance(item, dict) and item.get("name") not in names
+        ]
+        if problems:
+            raise TaskDefinitionError(problems)
 
     def _check_override_size(self, task_definition: dict[str, Any]) -> None:
         """A cpu or memory override alone must still make a Fargate pair with the task's other size."""
@@ -164,6 +182,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if task_definition is None or task_definition.get("status") != "ACTIVE":
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         self._check_override_size(task_definition)
+        self._check_override_containers(task_definition)
         started_by = self.started_by or started_by_for(context)
         earlier = self.hook.tasks_started_by(self.cluster, started_by)
         running = [t for t in earlier if t.get("lastStatus") != STOPPED]

@@ -60,9 +60,12 @@ def _check_wait(poll_interval: Any, timeout: Any) -> None:
         raise ValueError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
 
 
+MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
+
+
 def _check_count(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{field}: must be a whole number, 0 or more, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TASKS_PER_SERVICE:
+        raise ValueError(f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}")
     return value
 
 

@@ -38,7 +38,11 @@ class TaskDefinitionSpecMixin:
     """A task definition given as a dict or a .json/.json5 file (a Jinja template itself), with
     the operator's roles applied: what the register and preflight operators share."""
 
-    def _init_spec(self, task_definition: Any, family: str | None, execution_role_arn: str | None, task_role_arn: str | None) -> None:
+    def _init_spec(
+        self, task_definition: Any, family: str | None, execution_role_arn: str | None, task_role_arn: str | None,
+        allow_any_path: bool = False,
+    ) -> None:
+        self.allow_any_path = allow_any_path
         self.task_definition = task_definition
         self.family = family
         self.execution_role_arn = execution_role_arn
@@ -53,6 +57,7 @@ class TaskDefinitionSpecMixin:
                 self.task_definition,
                 search_paths=self._search_paths(),
                 render=lambda text: self.render_template(text, context, jinja_env),  # type: ignore[attr-defined]
+                allow_any_path=self.allow_any_path,
             )
         # Before Airflow stores the rendered fields: secret-looking environment values become ***.
         mask_container_environment(self.task_definition)
@@ -67,7 +72,7 @@ class TaskDefinitionSpecMixin:
     def validated_request(self) -> dict[str, Any]:
         """The RegisterTaskDefinition request: the spec with the operator's roles, checked for
         Fargate (no AWS call); TaskDefinitionError lists every problem."""
-        spec = load_task_definition(self.task_definition, search_paths=self._search_paths())
+        spec = load_task_definition(self.task_definition, search_paths=self._search_paths(), allow_any_path=self.allow_any_path)
         for key, field in (("executionRoleArn", "execution_role_arn"), ("taskRoleArn", "task_role_arn")):
             try:
                 role = check_role_reference(getattr(self, field), field)
@@ -98,6 +103,8 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
         .json/.json5 file (absolute, or relative to the DAG's folder or
         ``template_searchpath``). Jinja-templated in both forms; files may carry ``//``
         comments and trailing commas.
+    :param allow_any_path: read a spec file outside the DAG's folder and ``template_searchpath``
+        (refused otherwise, ``../`` included).
     :param family: overrides the spec's ``family``.
     :param execution_role_arn: overrides the spec's ``executionRoleArn``: the role ECS uses to
         pull images, read secrets and write awslogs (ECS refuses a Fargate task definition with
@@ -132,10 +139,11 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
         tags: Mapping[str, str] | None = None,
         skip_if_unchanged: bool = True,
         preflight: bool = False,
+        allow_any_path: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._init_spec(task_definition, family, execution_role_arn, task_role_arn)
+        self._init_spec(task_definition, family, execution_role_arn, task_role_arn, allow_any_path)
         self.tags = tags
         self.skip_if_unchanged = skip_if_unchanged
         self.preflight = preflight

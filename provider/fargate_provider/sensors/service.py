@@ -15,12 +15,13 @@ from fargate_provider.links.ecs import (
     EcsServiceLink,
     persist_service_links,
 )
-from fargate_provider.operators.base import default_deferrable
+from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
+from fargate_provider.operators.cluster import validate_cluster_name
 from fargate_provider.service_state import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
 
 
-class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
+class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
     """Stable in the strict sense of ``fargate_provider.service_state``, for every service.
 
     :param cluster: the services' cluster.
@@ -51,7 +52,8 @@ class FargateServiceStableSensor(AwsBaseSensor[FargateHook]):
         self._watch: ServiceWatch | None = None
 
     def _service_names(self) -> list[str]:
-        services = [self.services] if isinstance(self.services, str) else list(self.services or [])
+        validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
+        services = [self.services] if isinstance(self.services, str) else list(self.services) if isinstance(self.services, (list, tuple)) else []
         if not services or not all(isinstance(s, str) and s for s in services):
             raise ValueError(f"services: give a service name or ARN, or a list of them, got {self.services!r}")
         return [name_of(s) for s in services]

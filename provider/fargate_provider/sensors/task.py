@@ -11,12 +11,13 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task_links
-from fargate_provider.operators.base import default_deferrable
+from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
+from fargate_provider.operators.cluster import validate_cluster_name
 from fargate_provider.task_state import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
 
 
-class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
+class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
     """:param tasks: a task ARN or a list (e.g. the run-task operator's XCom); DescribeTasks
     covers a hundred per call. :param target_state: RUNNING or STOPPED; a task that stops
     while RUNNING is awaited fails the sensor."""
@@ -43,7 +44,8 @@ class FargateTaskStateSensor(AwsBaseSensor[FargateHook]):
         self.poll_interval = poll_interval
 
     def _arns(self) -> list[str]:
-        tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks or [])
+        validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
+        tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks) if isinstance(self.tasks, (list, tuple)) else []
         if not tasks or not all(isinstance(t, str) and t for t in tasks):
             raise ValueError(f"tasks: give a task ARN or a list of them, got {self.tasks!r}")
         return tasks
