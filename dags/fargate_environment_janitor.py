@@ -63,7 +63,7 @@ with DAG(
         return {"task_definition": env["family"], "require_tags": _tags(env)}
 
     def cluster_of(env: dict) -> dict:
-        return {"cluster_name": env["cluster"], "require_tags": _tags(env)}
+        return {"cluster_name": env["cluster"], "require_tags": _tags(env), "stop_own_tasks": True}
 
     def _tags(env: dict) -> dict:
         return {MANAGED_BY_KEY: MANAGED_BY_VALUE, ENVIRONMENT_TAG: env["environment"]}

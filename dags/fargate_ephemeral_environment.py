@@ -197,7 +197,8 @@ with DAG(
         require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
     ).as_teardown(setups=[create_cluster, register])
     cleanup_cluster = FargateDeleteClusterOperator(
-        task_id="cleanup_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
+        task_id="cleanup_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, stop_own_tasks=True,
+        pre_execute=cleanup,
     ).as_teardown(setups=create_cluster)
 
     prepared >> action >> preflight >> create_cluster >> register >> create_service >> reported
@@ -212,6 +213,6 @@ with DAG(
         task_id="destroy_task_definition", task_definition=prepared["family"], delete=True, require_tags=ENVIRONMENT_RESOURCE_TAGS,
     )
     destroy_cluster = FargateDeleteClusterOperator(
-        task_id="destroy_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        task_id="destroy_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, stop_own_tasks=True,
     )
     action >> destroy_service >> destroy_task_definition >> destroy_cluster

@@ -117,6 +117,11 @@ def test_janitor_leaves_a_cluster_with_a_foreign_task_alone_and_says_so_once(use
 
     ecs.stop_task(cluster="env-busy", task=task["taskArn"])
     ecs.get_waiter("tasks_stopped").wait(cluster="env-busy", tasks=[task["taskArn"]], WaiterConfig=FAST)
+    # A standalone task of ours does not keep the environment: the janitor stops it.
+    ours = ecs.run_task(cluster="env-busy", taskDefinition=their, launchType="FARGATE", networkConfiguration=_network(emulator),
+                        tags=[{"key": "managed-by", "value": "airflow-provider-fargate"}])["tasks"][0]
     third = user_dags.run("fargate_environment_janitor", capfd)
-    assert third.state == "success" and "Expired environments: ['busy']" in third.log
+    assert third.state == "success", third.log[-3000:]
+    assert "Expired environments: ['busy']" in third.log and "Stopping 1 task(s) of ours in env-busy" in third.log
+    assert ecs.describe_tasks(cluster="env-busy", tasks=[ours["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED"
     ecs.deregister_task_definition(taskDefinition=their)

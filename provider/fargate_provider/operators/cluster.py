@@ -13,6 +13,8 @@ from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.tags import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
     check_require_tags,
     lacking_tags,
     ownership,
@@ -149,18 +151,22 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         that still has services or tasks is not deleted and the task fails naming them.
     :param require_tags: delete only a cluster carrying these tags (e.g. managed-by); one
         without them fails the task and is left alone.
+    :param stop_own_tasks: first stop the standalone tasks that carry managed-by=airflow-provider-fargate
+        (ours); anyone else's tasks and services still keep the cluster, and the task fails naming them.
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "require_tags")
     operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
-        self, cluster_name: str, *, cascade: bool = False, require_tags: Mapping[str, str] | None = None, **kwargs: Any
+        self, cluster_name: str, *, cascade: bool = False, require_tags: Mapping[str, str] | None = None,
+        stop_own_tasks: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.cluster_name = cluster_name
         self.cascade = cascade
         self.require_tags = require_tags
+        self.stop_own_tasks = stop_own_tasks
 
     def execute(self, context) -> str | None:
         name = name_from_arn(validate_cluster_name(self.cluster_name, arn_allowed=True))
@@ -174,6 +180,13 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         if lacking:
             raise AirflowException(require_tags_error(f"Cluster {name}", lacking))
 
+        if self.stop_own_tasks:
+            standalone = [t for t in self.hook.describe_tasks(name, self.hook.list_active_tasks(name), include_tags=True)
+                          if not str(t.get("group", "")).startswith("service:")]
+            own = [t["taskArn"] for t in standalone if not lacking_tags(t.get("tags"), {MANAGED_BY_KEY: MANAGED_BY_VALUE})]
+            if own:
+                self.log.info("Stopping %d task(s) of ours in %s (stop_own_tasks).", len(own), name)
+                self.hook.stop_tasks(name, own, reason=f"Cluster {name} deleted by Airflow")
         services = self._active_services(name)
         tasks = self.hook.list_active_tasks(name)
         if (services or tasks) and not self.cascade:
