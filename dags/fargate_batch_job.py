@@ -8,7 +8,8 @@ The cluster is created when missing and kept between runs.
 
 Configure without editing code: the Variable ``fargate_batch_job`` (JSON) sets the schedule
 and the defaults scheduled runs use, e.g.
-``{"schedule": "0 3 * * *", "image": "…/etl:2.1", "command": ["python", "etl.py"], "size": "1024/2048"}``;
+``{"schedule": "0 3 * * *", "image": "…/etl:2.1", "command": ["python", "etl.py"], "size": "1024/2048"}``
+(also ``retries`` and ``retry_delay_seconds``, default 2 and 120);
 a manual run can change any of them in the Trigger form. Roles: the Variable
 ``fargate_execution_role_arn`` (else the account's ``ecsTaskExecutionRole``; else the run fails
 before creating anything, saying how to create it) and, optionally, ``fargate_task_role_arn`` or the
@@ -44,7 +45,10 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     render_template_as_native_obj=True,
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    default_args={
+        "retries": settings.get("retries", 2),
+        "retry_delay": dt.timedelta(seconds=settings.get("retry_delay_seconds", 120)),
+    },
     tags=["fargate", "batch"],
     doc_md=__doc__,
     params={

@@ -289,3 +289,47 @@ def test_environment_preflight_failure_creates_nothing(user_dags, emulator, capf
     assert "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: the repository does not exist in ECR" in result.log
     assert "[task role] arn:aws:iam::123456789012:role/missing-role: the role does not exist" in result.log
     assert mutating_calls(emulator, before) == []
+
+
+def test_batch_job_without_a_logical_date(user_dags, emulator, capfd):
+    """A manual run as the REST API and the Trigger form make it (logical_date null)."""
+    from tests.emulator.helpers import client
+
+    result = user_dags.run("fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "manual", "family": "manual"})
+    ecs = client(emulator)
+    try:
+        assert result.state == "success", result.log[-3000:]
+        environment = ecs.describe_task_definition(taskDefinition="manual:1")["taskDefinition"]["containerDefinitions"][0]["environment"]
+        day = next(v["value"] for v in environment if v["name"] == "AIRFLOW_DS")
+        assert day == dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    finally:
+        ecs.deregister_task_definition(taskDefinition="manual:1")
+        ecs.delete_cluster(cluster="manual")
+
+
+@pytest.mark.parametrize("failure", ["container exits 3", "registration refused"])
+def test_a_failed_batch_job_is_a_failed_run(user_dags, emulator, capfd, monkeypatch, failure):
+    """The tidy step (a teardown) runs, but does not make the run look successful."""
+    from tests.emulator.helpers import client
+
+    settings = {"retries": 0, "cluster": "failing", "family": "failing", "image": "example/job:3"}
+    if failure == "registration refused":
+        settings["command"] = ["x" * 4000] * 20  # the form allows it; ECS's 64 KiB per task definition does not
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_BATCH_JOB", json.dumps(settings))
+    emulator.add_behaviour(image="example/job:3", exit_code=3)
+    result = user_dags.run("fargate_batch_job", capfd)
+    ecs = client(emulator)
+    try:
+        assert result.state == "failed", result.task_states
+        if failure == "container exits 3":
+            assert result.task_states["run_task"] == "failed" and result.task_states["deregister_old_revisions"] == "success"
+            assert "ended with exit code 3" in result.log
+        else:  # refused before registering (preflight checks the same spec first): nothing ran, nothing registered
+            assert result.task_states["preflight"] == "failed" and result.task_states["run_task"] == "upstream_failed"
+            assert "ECS takes at most 65,536" in result.log
+            assert ecs.list_task_definitions(familyPrefix="failing")["taskDefinitionArns"] == []
+    finally:
+        for arn in ecs.list_task_definitions(familyPrefix="failing", status="ACTIVE")["taskDefinitionArns"]:
+            ecs.deregister_task_definition(taskDefinition=arn)
+        if ecs.describe_clusters(clusters=["failing"])["clusters"]:
+            ecs.delete_cluster(cluster="failing")
