@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test demo airflow clean
+.PHONY: install test demo airflow compose-env clean
 
 install: $(INSTALLED)
 
@@ -22,6 +22,9 @@ demo: $(INSTALLED)
 
 airflow: $(INSTALLED)
 	$(PY) scripts/airflow_local.py
+
+compose-env:
+	$(PYTHON) scripts/compose_env.py
 
 clean:
 	rm -rf $(VENV) .demo .airflow .pytest_cache

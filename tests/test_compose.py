@@ -43,3 +43,38 @@ def test_every_airflow_image_and_the_dockerfile_use_the_pinned_version(compose):
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(rf"^FROM apache/airflow:{re.escape(AIRFLOW_VERSION)}$", dockerfile, re.M)
     assert f'"apache-airflow=={AIRFLOW_VERSION}"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_the_shared_secrets_and_the_login_come_from_env_and_are_required(compose):
+    """Every container must share the JWT secret and API secret key (else task tokens fail with
+    "Invalid auth token"), a Fernet key encrypts connections; compose refuses to start without them."""
+    env = compose["x-airflow-common"]["environment"]
+    for key, variable in (("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW_JWT_SECRET"), ("AIRFLOW__API__SECRET_KEY", "AIRFLOW_API_SECRET_KEY"),
+                          ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW_FERNET_KEY")):
+        assert env[key].startswith("${" + variable + ":?"), key  # ${VAR:?message}: an error when unset
+    assert env["AIRFLOW__API__BASE_URL"].startswith("${AIRFLOW_BASE_URL:-http")
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == "/opt/airflow/config/simple_auth_manager_passwords.json"
+    init = compose["services"]["airflow-init"]
+    assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"].startswith("${AIRFLOW_ADMIN_PASSWORD:?")
+    assert "simple_auth_manager_passwords.json" in init["command"][1]
+    assert not [k for k in init["environment"] if k.startswith("_AIRFLOW_WWW_USER")]  # FAB-only settings, ignored here
+    for name, service in compose["services"].items():
+        if name.startswith("airflow-"):
+            assert "airflow-config:/opt/airflow/config" in service["volumes"], name
+
+
+def test_compose_env_writes_usable_secrets_once(tmp_path):
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    target = tmp_path / ".env"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(target)], check=True, capture_output=True)
+    values = dict(line.split("=", 1) for line in target.read_text().splitlines())
+    Fernet(values["AIRFLOW_FERNET_KEY"].encode())  # a valid Fernet key
+    assert len(values["AIRFLOW_JWT_SECRET"]) >= 64 and len(values["AIRFLOW_API_SECRET_KEY"]) >= 32
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    before = target.read_text()
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(target)], check=True, capture_output=True, text=True)
+    assert "left as it is" in out.stdout and target.read_text() == before
