@@ -23,7 +23,6 @@ from typing import Any
 from fargate_provider.registration_rules import PRIVATE_ECR_IMAGE_RE
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
-EXECUTION_ROLE_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ECR_PULL_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 _SECRETS_MANAGER_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:(?P<rest>.+)$")
