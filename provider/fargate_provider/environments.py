@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_provider.fargate_sizes import parse_size_choice
-from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, from_ecs_tags
+from fargate_provider.tags import from_ecs_tags, is_managed
 
 DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
@@ -127,10 +127,6 @@ def task_definition_from_form(params: Mapping[str, Any], prepared: Mapping[str, 
     return task_definition
 
 
-def is_managed(tags: Mapping[str, str]) -> bool:
-    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
-
-
 def expires_at(tags: Mapping[str, str]) -> dt.datetime | None:
     value = tags.get(EXPIRES_AT_TAG)
     try:
@@ -184,13 +180,9 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
             left_alone.append(f"{cluster['clusterName']}: tagged {ENVIRONMENT_TAG}={env.environment} but not named {env.cluster}")
             continue
         services = hook.describe_services(env.cluster, hook.list_services(env.cluster))
-        foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(from_ecs_tags(s.get("tags")))]
+        foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(s.get("tags"))]
         # Standalone tasks (not a service's): someone else's keep the cluster alive too.
-        tasks = hook.describe_tasks(env.cluster, hook.list_active_tasks(env.cluster), include_tags=True)
-        foreign_tasks = [
-            t["taskArn"].rsplit("/", 1)[-1] for t in tasks
-            if not str(t.get("group", "")).startswith("service:") and not is_managed(from_ecs_tags(t.get("tags")))
-        ]
+        foreign_tasks = [t["taskArn"].rsplit("/", 1)[-1] for t in hook.standalone_tasks(env.cluster) if not is_managed(t.get("tags"))]
         if foreign or foreign_tasks:
             what = " and ".join(
                 part for part in (foreign and f"services not managed by the provider {foreign}",
@@ -214,7 +206,7 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
         tags = cluster["tags"]
         name = tags[ENVIRONMENT_TAG]
         services = hook.describe_services(cluster["clusterName"], hook.list_services(cluster["clusterName"]))
-        service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(from_ecs_tags(s.get("tags")))), None)
+        service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
         expiry = expires_at(tags)
         entry: dict[str, Any] = {
             "environment": name,

@@ -91,10 +91,13 @@ def run_preflight(
     report = PreflightReport()
     region = hook.region_name or hook.conn_region_name
     needs = task_needs(task_definition)
-    _check_roles(hook, needs, task_definition, report, region)
+    # Which awslogs groups exist (DescribeLogGroups once each): the log-group check and the
+    # execution role's logs:CreateLogGroup check both need it.
+    existing_groups = {(g.group, g.region or region) for g in needs.log_groups if _log_group_exists(hook, g.group, g.region or region)}
+    _check_roles(hook, needs, task_definition, report, region, existing_groups)
     _check_images(hook, needs, report)
     _check_secrets(hook, needs, report, region)
-    _check_log_groups(hook, needs, report, region)
+    _check_log_groups(needs, report, region, existing_groups)
     if subnets:
         _check_network(hook, needs, report, region, list(subnets), list(security_groups or []), assign_public_ip)
     if capacity_provider_strategy and cluster:
@@ -152,7 +155,10 @@ def _policy_documents(hook: Any, role_name: str) -> list[dict[str, Any]]:
     return documents
 
 
-def _check_roles(hook: Any, needs: TaskNeeds, task_definition: dict[str, Any], report: PreflightReport, region: str) -> None:
+def _check_roles(
+    hook: Any, needs: TaskNeeds, task_definition: dict[str, Any], report: PreflightReport, region: str,
+    existing_groups: set[tuple[str, str]],
+) -> None:
     for rule in execution_role_rules(task_definition):
         report.problem("execution role", rule.path, f"ECS refuses this: {rule.ecs_message}", rule.fix)
     if needs.task_role:
@@ -163,10 +169,11 @@ def _check_roles(hook: Any, needs: TaskNeeds, task_definition: dict[str, Any], r
     if role is None:
         return
     documents = _policy_documents(hook, role["RoleName"])
-    existing_groups = {(g.group, g.region) for g in needs.log_groups if _log_group_exists(hook, g.group, g.region or region)}
     needed = needs.execution_actions(hook.conn_partition, region, role["Arn"].split(":")[4])
     for action, resource, why in needed:
-        if action == "logs:CreateLogGroup" and any(resource.endswith(f":log-group:{g}") for g, _ in existing_groups):
+        if action == "logs:CreateLogGroup" and any(
+            resource.endswith(f":log-group:{g}") and f":logs:{r}:" in resource for g, r in existing_groups
+        ):
             continue  # the group exists: nothing to create
         if not allows(documents, action, resource):
             report.problem(
@@ -233,10 +240,10 @@ def _log_group_exists(hook: Any, group: str, region: str) -> bool:
     return any(g["logGroupName"] == group for g in found)
 
 
-def _check_log_groups(hook: Any, needs: TaskNeeds, report: PreflightReport, region: str) -> None:
+def _check_log_groups(needs: TaskNeeds, report: PreflightReport, region: str, existing_groups: set[tuple[str, str]]) -> None:
     for group in needs.log_groups:
         group_region = group.region or region
-        if _log_group_exists(hook, group.group, group_region):
+        if (group.group, group_region) in existing_groups:
             report.passed.append(f"log group {group.group} exists in {group_region}")
         elif group.create:
             report.passed.append(f"log group {group.group} will be created by ECS (awslogs-create-group)")

@@ -58,13 +58,6 @@ def check_role_reference(value: Any, field: str) -> str | None:
     return value.strip()
 
 
-def role_arn(reference: str, *, account: str, partition: str = "aws") -> str:
-    """A role name as the ARN ECS would store for it; an ARN as it is."""
-    if reference.startswith("arn:"):
-        return reference
-    return f"arn:{partition}:iam::{account}:role/{reference}"
-
-
 def resolve_roles(
     *, execution_role: str | None, task_role: str | None, role_exists: Callable[[str], bool]
 ) -> dict[str, Any]:

@@ -83,6 +83,11 @@ def from_ecs_tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {tag["key"]: tag.get("value", "") for tag in tags or []}
 
 
+def is_managed(tags: list[dict[str, str]] | Mapping[str, str] | None) -> bool:
+    """Ours: the resource (ECS tag list or mapping) carries managed-by=airflow-provider-fargate."""
+    return not lacking_tags(tags, {MANAGED_BY_KEY: MANAGED_BY_VALUE})
+
+
 def lacking_tags(tags: list[dict[str, str]] | Mapping[str, str] | None, required: Mapping[str, str] | None) -> dict[str, str]:
     """The ``required`` tags a resource (ECS tag list or mapping) does not carry with that value."""
     have = dict(tags) if isinstance(tags, Mapping) else from_ecs_tags(tags)

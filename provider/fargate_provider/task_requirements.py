@@ -38,6 +38,13 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def role_arn(reference: str, *, account: str, partition: str = "aws") -> str:
+    """A role name as the ARN ECS stores for it (ECS takes either); an ARN as it is."""
+    if reference.startswith("arn:"):
+        return reference
+    return f"arn:{partition}:iam::{account}:role/{reference}"
+
+
 def trusts_ecs_tasks(trust_policy: Mapping[str, Any] | None) -> bool:
     """The role's trust policy lets ecs-tasks.amazonaws.com call sts:AssumeRole."""
     for statement in _as_list((trust_policy or {}).get("Statement")):

@@ -202,6 +202,11 @@ class FargateHook(EcsHook):
             found += self.conn.describe_tasks(cluster=cluster, tasks=tasks[start : start + DESCRIBE_TASKS_BATCH], **extra)["tasks"]
         return found
 
+    def standalone_tasks(self, cluster: str) -> list[dict[str, Any]]:
+        """The cluster's live tasks that no service started, described with their tags."""
+        tasks = self.describe_tasks(cluster, self.list_active_tasks(cluster), include_tags=True)
+        return [t for t in tasks if not str(t.get("group", "")).startswith("service:")]
+
     def tasks_started_by(self, cluster: str, started_by: str) -> list[dict[str, Any]]:
         """Running and (recently) stopped tasks with this startedBy, described."""
         arns = []
@@ -277,10 +282,10 @@ class FargateHook(EcsHook):
     def role_arn(self, reference: str) -> str:
         """A role name as the ARN ECS stores for it (the connection's account and partition,
         from STS GetCallerIdentity); an ARN as it is."""
-        from fargate_provider.roles import role_arn
+        from fargate_provider.task_requirements import role_arn
 
         if reference.startswith("arn:"):
-            return reference
+            return reference  # no STS call needed
         return role_arn(reference, account=self.account_id, partition=self.conn_partition)
 
     # ------------------------------------------------------------------ services

@@ -31,6 +31,7 @@ from fargate_provider.local import task_start
 from fargate_provider.local.behaviours import Behaviour, Behaviours
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
 from fargate_provider.registration_rules import registration_rules
+from fargate_provider.task_requirements import role_arn
 
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
@@ -85,8 +86,8 @@ class ControlPlane:
             raise EcsError("ClientException", broken[0].ecs_message)
         # ECS takes a role name and stores the role's ARN.
         for key in ("executionRoleArn", "taskRoleArn"):
-            if isinstance(body.get(key), str) and body[key] and not body[key].startswith("arn:"):
-                body = {**body, key: f"arn:aws:iam::{account}:role/{body[key]}"}
+            if isinstance(body.get(key), str) and body[key]:
+                body = {**body, key: role_arn(body[key], account=account)}
         return forward("RegisterTaskDefinition", body)
 
     # ------------------------------------------------------------------ tasks

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.task_requirements import TaskNeeds, allows, task_needs, trusts_ecs_tasks, unreachable
+from fargate_provider.task_requirements import TaskNeeds, allows, role_arn, task_needs, trusts_ecs_tasks, unreachable
 
 ASSUME_ROLE_ERROR = (
     "ECS was unable to assume the role '{arn}' that was provided for this task. Please verify that the role being "
@@ -45,8 +45,7 @@ def launch_error(account: str, needs: TaskNeeds) -> str | None:
             continue
         role = bridge.find_role(account, reference)
         if role is None or not trusts_ecs_tasks(bridge.role_trust_policy(role)):
-            arn = reference if reference.startswith("arn:") else f"arn:aws:iam::{account}:role/{reference}"
-            return ASSUME_ROLE_ERROR.format(arn=arn)
+            return ASSUME_ROLE_ERROR.format(arn=role_arn(reference, account=account))
     return None
 
 

@@ -13,9 +13,8 @@ from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.tags import (
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
     check_require_tags,
+    is_managed,
     lacking_tags,
     ownership,
     require_tags_error,
@@ -181,9 +180,7 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
             raise AirflowException(require_tags_error(f"Cluster {name}", lacking))
 
         if self.stop_own_tasks:
-            standalone = [t for t in self.hook.describe_tasks(name, self.hook.list_active_tasks(name), include_tags=True)
-                          if not str(t.get("group", "")).startswith("service:")]
-            own = [t["taskArn"] for t in standalone if not lacking_tags(t.get("tags"), {MANAGED_BY_KEY: MANAGED_BY_VALUE})]
+            own = [t["taskArn"] for t in self.hook.standalone_tasks(name) if is_managed(t.get("tags"))]
             if own:
                 self.log.info("Stopping %d task(s) of ours in %s (stop_own_tasks).", len(own), name)
                 self.hook.stop_tasks(name, own, reason=f"Cluster {name} deleted by Airflow")
