@@ -232,7 +232,7 @@ def test_batch_job_without_an_execution_role_fails_before_creating_anything(user
     from collections import Counter
 
     from tests.emulator.helpers import client
-    from tests.test_preflight import mutating_calls
+    from tests.helpers.aws import mutating_calls
 
     iam = client(emulator, "iam")
     iam.detach_role_policy(RoleName="ecsTaskExecutionRole", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
@@ -279,7 +279,7 @@ def test_environment_preflight_failure_creates_nothing(user_dags, emulator, capf
     service is created, the cleanup tasks have nothing to do."""
     from collections import Counter
 
-    from tests.test_preflight import mutating_calls
+    from tests.helpers.aws import mutating_calls
 
     before = Counter(emulator.actions)
     result = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(

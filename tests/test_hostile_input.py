@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.test_preflight import mutating_calls
+from tests.helpers.aws import mutating_calls
 
 NET = "subnets=SUBNETS, security_groups=GROUPS"
 TD = ('{"family": "web", "cpu": "256", "memory": "512", '

@@ -17,18 +17,12 @@ from collections import Counter
 import pytest
 
 from tests.emulator.helpers import EXECUTION_ROLE, client
+from tests.helpers.aws import mutating_calls
 
-READ_PREFIXES = ("Describe", "List", "Get")
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0"
 MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:" + "a" * 64},
                        "layers": []})
-
-
-def mutating_calls(emulator, before: Counter) -> list[str]:
-    """AWS calls made since ``before`` that are not read-only."""
-    new = emulator.actions - before
-    return sorted(a for a in new if not a.split(":", 1)[1].startswith(READ_PREFIXES))
 
 
 def spec(**container_extra) -> dict:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.emulator.helpers import EXECUTION_ROLE, client
 from tests.helpers.aws import record_aws_calls
-from tests.test_preflight import mutating_calls
+from tests.helpers.aws import mutating_calls
 
 # A task definition as people fill it in: a secret from SSM, awslogs, no executionRoleArn.
 SEED_TASK_DEFINITION = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 import urllib.request
 from contextlib import contextmanager
 
@@ -52,3 +53,12 @@ def record_aws_calls():
         yield recorder
     finally:
         botocore.endpoint.Endpoint.make_request = original
+
+
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def mutating_calls(emulator, before: Counter) -> list[str]:
+    """AWS calls the emulator answered since ``before`` (a copy of ``emulator.actions``) that are not read-only."""
+    new = emulator.actions - before
+    return sorted(a for a in new if not a.split(":", 1)[1].startswith(READ_PREFIXES))
