@@ -14,8 +14,9 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
+# Three workers, a test file each at a time (module fixtures stay in one process).
 test: $(INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 3 --dist loadfile
 
 demo: $(INSTALLED)
 	$(PY) scripts/demo.py

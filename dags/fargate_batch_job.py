@@ -9,7 +9,8 @@ The cluster is created when missing and kept between runs.
 Configure without editing code: the Variable ``fargate_batch_job`` (JSON) sets the schedule
 and the defaults scheduled runs use, e.g.
 ``{"schedule": "0 3 * * *", "image": "…/etl:2.1", "command": ["python", "etl.py"], "size": "1024/2048"}``
-(also ``retries`` and ``retry_delay_seconds``, default 2 and 120);
+(also ``retries`` and ``retry_delay_seconds``, default 2 and 120, and ``deferrable``: false
+waits in the worker's slot instead of the triggerer; default: ``[operators] default_deferrable``);
 a manual run can change any of them in the Trigger form. Roles: the Variable
 ``fargate_execution_role_arn`` (else the account's ``ecsTaskExecutionRole``; else the run fails
 before creating anything, saying how to create it) and, optionally, ``fargate_task_role_arn`` or the
@@ -111,6 +112,7 @@ with DAG(
         security_groups=found["security_groups"],
         assign_public_ip=found["assign_public_ip"],
         poll_interval=5,
+        deferrable=settings.get("deferrable"),
         execution_timeout=dt.timedelta(hours=6),
     )
     # Older revisions are history nobody runs: keep the newest two (the one just run and its predecessor).

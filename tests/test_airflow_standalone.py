@@ -12,13 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.aws import ecs_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,36 +29,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class AirflowApi:
-    def __init__(self, base: str):
-        self.base, self.token = base, None
-
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(
-            self.base + path, method=method, headers=headers, data=None if body is None else json.dumps(body).encode()
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-            return 0, str(err)
-
-    def poll(self, what: str, check, timeout: float, interval: float = 1.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -41,8 +42,25 @@ def test_every_airflow_image_and_the_dockerfile_use_the_pinned_version(compose):
     images = [s.get("image", "") for s in compose["services"].values() if "airflow" in s.get("image", "")]
     assert images and all(image.endswith(f":{AIRFLOW_VERSION}") for image in images), images
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(rf"^FROM apache/airflow:{re.escape(AIRFLOW_VERSION)}$", dockerfile, re.M)
-    assert f'"apache-airflow=={AIRFLOW_VERSION}"' in (ROOT / "pyproject.toml").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert f"apache-airflow=={AIRFLOW_VERSION}" in pyproject["dependencies"]
+    assert re.search(rf"^ARG AIRFLOW_VERSION={re.escape(AIRFLOW_VERSION)}$", dockerfile, re.M)
+    # The image's Python is the one pyproject.toml admits (the default image's Python may be newer).
+    python = re.search(r"^ARG PYTHON_VERSION=(3\.\d+)$", dockerfile, re.M).group(1)
+    assert f">={python}" in pyproject["requires-python"] and f"<3.{int(python.split('.')[1]) + 1}" in pyproject["requires-python"]
+    assert "FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}" in dockerfile
+
+
+def test_the_dockerfile_installs_against_airflows_constraints_except_what_the_provider_pins():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt" in dockerfile
+    assert re.search(r"pip install --no-cache-dir --constraint /tmp/constraints.txt\s*\\?\s*\"apache-airflow==\$\{AIRFLOW_VERSION\}\"", dockerfile)
+    dropped = set(re.search(r"grep -v -E '\^\(([^)]*)\)=='", dockerfile).group(1).split("|"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["local"]
+    pinned = {re.split(r"[\[=]", r)[0] for r in requirements if "==" in r} - {"apache-airflow"}
+    # A package the provider pins exactly and the constraints pin too would make pip refuse the build.
+    assert pinned <= dropped, pinned - dropped
 
 
 def test_the_shared_secrets_and_the_login_come_from_env_and_are_required(compose):
