@@ -25,7 +25,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param, Variable, task
 
-from fargate_provider.dag_params import size_param, subnet_kind_param, task_role_param
+from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
@@ -47,6 +47,7 @@ with DAG(
     max_active_runs=1,
     render_template_as_native_obj=True,
     default_args={
+        "aws_conn_id": AWS_CONN_ID,
         "retries": settings.get("retries", 2),
         "retry_delay": dt.timedelta(seconds=settings.get("retry_delay_seconds", 120)),
     },
@@ -83,8 +84,8 @@ with DAG(
         from fargate_provider.networking import find_network
         from fargate_provider.roles import find_roles
 
-        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
-        roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
+        network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
+        roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
         return {**network, **roles}
 

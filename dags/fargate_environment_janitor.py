@@ -14,6 +14,7 @@ import pendulum
 
 from airflow.sdk import DAG, task
 
+from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id
 from fargate_provider.environments import ENVIRONMENT_TAG
 from fargate_provider.operators.cluster import FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateDeleteServiceOperator
@@ -28,6 +29,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["fargate", "environments"],
+    default_args={"aws_conn_id": AWS_CONN_ID},
     doc_md=__doc__,
 ) as dag:
 
@@ -39,7 +41,7 @@ with DAG(
         from fargate_provider.hooks.fargate import FargateHook
 
         # Wall-clock time, not the run's logical date: a late or re-run janitor judges TTLs as of now.
-        hook = FargateHook(aws_conn_id="aws_default")
+        hook = FargateHook(aws_conn_id=aws_conn_id())
         now = pendulum.now("UTC")
         expired, left_alone = expired_environments(hook, now)
         for item in left_alone:

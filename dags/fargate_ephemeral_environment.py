@@ -17,7 +17,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.dag_params import size_param, subnet_kind_param, task_role_param
+from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments import (
     ACTIONS,
     ENV_VAR_NAME_PATTERN,
@@ -53,6 +53,7 @@ with DAG(
     render_template_as_native_obj=True,
     user_defined_macros={"environment_task_definition": task_definition_from_form},
     tags=["fargate", "environments"],
+    default_args={"aws_conn_id": AWS_CONN_ID},
     doc_md=__doc__,
     params={
         "environment": Param(
@@ -99,7 +100,7 @@ with DAG(
         result: dict = {**env.as_dict(), "action": params["action"]}
         if params["action"] != "create":
             return result
-        hook = FargateHook(aws_conn_id="aws_default")
+        hook = FargateHook(aws_conn_id=aws_conn_id())
         region = hook.region_name or "us-east-1"
         # Checked here, built again where it is used (TASK_DEFINITION): the variables' values stay out of XCom.
         environments.environment_task_definition(
@@ -108,8 +109,8 @@ with DAG(
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
         # The form is sound: now the (read-only) lookups.
-        roles = find_roles(params.get("task_role"), aws_conn_id="aws_default")
-        network = find_network(params["subnet_kind"], aws_conn_id="aws_default")
+        roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
+        network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
         print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
         cluster = hook.describe_cluster(env.cluster)
         return {
@@ -162,7 +163,7 @@ with DAG(
         from fargate_provider.hooks.fargate import FargateHook, name_from_arn
         from fargate_provider.pricing import PriceNotKnown, fargate_cost
 
-        hook = FargateHook(aws_conn_id="aws_default")
+        hook = FargateHook(aws_conn_id=aws_conn_id())
         described = hook.describe_service(cluster, service) or {}
         cpu, memory = parse_size_choice(params["size"])
         try:

@@ -37,6 +37,9 @@ def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-standalone")
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_ENDPOINT"))}
+    # Airflow's log servers on free ports too: the defaults (8793, 8794) may be another Airflow's.
+    env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+    env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
     log = (home / "stack.log").open("w")
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "airflow_local.py"), "--home", str(home / "airflow"),
@@ -80,7 +83,7 @@ def trigger_and_wait(api: AirflowApi, conf: dict) -> tuple[str, dict]:
     final = api.poll(f"run {run_id} to finish", finished, timeout=300, interval=2)
     _, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
     states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
-    assert final["state"] == "success", states
+    assert final["state"] == "success", api.explain(DAG_ID, run_id)
     return run_id, states
 
 

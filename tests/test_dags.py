@@ -333,3 +333,21 @@ def test_a_failed_batch_job_is_a_failed_run(user_dags, emulator, capfd, monkeypa
             ecs.deregister_task_definition(taskDefinition=arn)
         if ecs.describe_clusters(clusters=["failing"])["clusters"]:
             ecs.delete_cluster(cluster="failing")
+
+
+def test_the_dags_use_the_connection_the_variable_names(user_dags, emulator, capfd, monkeypatch):
+    """fargate_aws_conn_id picks the connection for every task (operators and @task code alike);
+    aws_default here points at a closed port, so any call through it would fail the run."""
+    from tests.emulator.helpers import client
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_FARGATE_ACCOUNT", json.dumps({"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1"}}))
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_AWS_CONN_ID", "fargate_account")
+    result = user_dags.run("fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "other-conn", "family": "other-conn"})
+    ecs = client(emulator)
+    try:
+        assert result.state == "success", result.log[-3000:]
+        assert set(result.task_states.values()) == {"success"}, result.task_states
+    finally:
+        ecs.deregister_task_definition(taskDefinition="other-conn:1")
+        ecs.delete_cluster(cluster="other-conn")

@@ -71,6 +71,26 @@ def test_success_streams_logs_and_reports_cost(airflow, emulator, ecs, logs, cap
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
+def test_logs_in_another_region_are_streamed_in_both_modes(airflow, emulator, ecs, capfd, deferrable):
+    """awslogs-region may differ from the connection's region: each stream is read where it is
+    (the deferred reader once used the trigger's region only and skipped such a stream silently)."""
+    west = client(emulator, "logs", region="us-west-2")
+    west.create_log_group(logGroupName="/ecs/west")
+    try:
+        emulator.add_behaviour(family="job", output=["from oregon"])
+        register(ecs, logs_group="/ecs/west", container={"logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/ecs/west", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "ecs"}}})
+        result = run(airflow, emulator, capfd, deferrable)
+        assert result.task_states == {"run": "success"}, result.log[-2000:]
+        assert result.log.count("[app] from oregon") == 1, result.log[-3000:]
+        # Read during the wait, where it waits: by the trigger when deferred.
+        reader = "FargateTaskTrigger" if deferrable else "FargateHook"
+        assert re.search(rf"\[app\] from oregon\s+\[[^\]]*{reader}\]", result.log), result.log[-3000:]
+    finally:
+        west.delete_log_group(logGroupName="/ecs/west")
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
 def test_exit_1_fails_with_exit_code_and_log_tail(airflow, emulator, ecs, logs, capfd, deferrable):
     emulator.add_behaviour(family="job", exit_code=1, output=[f"step {i}" for i in range(1, 8)] + ["Traceback: boom"])
     register(ecs, logs_group="/ecs/job")
@@ -79,6 +99,7 @@ def test_exit_1_fails_with_exit_code_and_log_tail(airflow, emulator, ecs, logs, 
     error = re.search(r"container app of task \w+ ended with exit code 1 \(EssentialContainerExited: Essential container in task exited\)\nLast log lines:\n(.*)", result.log, re.S)
     assert error, result.log[-3000:]
     assert error.group(1).splitlines()[:3] == ["[app] step 6", "[app] step 7", "[app] Traceback: boom"]
+    assert "fargate_provider.exceptions.ContainerExitError: container app of task" in result.log  # typed, for callbacks
     assert cost_of(result)["tasks"] == 1  # a failed run is still billed and reported
 
 
@@ -87,7 +108,7 @@ def test_image_pull_failure_is_its_own_error(airflow, emulator, ecs, capfd):
     register(ecs, image="missing/job:1")
     result = run(airflow, emulator, capfd)
     assert result.task_states == {"run": "failed"}
-    assert re.search(r"task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError", result.log)
+    assert re.search(r"fargate_provider.exceptions.TaskFailedToStartError: task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError", result.log)
 
 
 def test_retry_after_a_crash_follows_the_same_task(airflow, emulator, ecs, logs, capfd, monkeypatch):
@@ -138,6 +159,8 @@ def test_execution_timeout_stops_the_task(airflow, emulator, ecs, capfd, deferra
     [arn] = ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]
     task = ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]
     assert task["stopCode"] == "UserInitiated" and "timed out" in task["stoppedReason"]
+    # Deferred, the trigger ends the wait just before the deadline: our own timeout type.
+    assert ("fargate_provider.exceptions.WaitTimeoutError: execution_timeout reached" in result.log) is deferrable
 
 
 def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
@@ -201,7 +224,8 @@ def test_capacity_shortfall_that_lasts_fails_with_the_reason(airflow, emulator, 
     register(ecs)
     result = run(airflow, emulator, capfd, extra="capacity_attempts=1,")
     assert result.task_states == {"run": "failed"}
-    assert "RunTask started no task:" in result.log and "Capacity is unavailable at this time" in result.log
+    assert "fargate_provider.exceptions.TaskFailedToStartError: RunTask started no task:" in result.log
+    assert "Capacity is unavailable at this time" in result.log
 
 
 def test_on_kill_stops_the_task(emulator, ecs):

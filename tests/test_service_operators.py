@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import math
 
 import pytest
@@ -64,9 +65,8 @@ def test_create_stable_update_stable_delete(airflow, emulator, ecs, capfd, defer
     assert ("[fargate_provider.triggers.service.FargateServiceTrigger]" in result.log) is deferrable
     described = ecs.describe_services(cluster="c", services=["web"], include=["TAGS"])["services"][0]
     assert described["status"] == "INACTIVE"
-    assert [d["taskDefinition"] for d in described["deployments"]][:1] in ([second], [])
+    assert described["taskDefinition"] == second != first  # the update rolled the service to the new revision
     assert {t["key"]: t["value"] for t in described["tags"]}["managed-by"] == "airflow-provider-fargate"
-    assert first != second
 
 
 def test_rerun_after_a_failure_between_create_and_the_end_leaves_one_service(airflow, emulator, ecs, capfd):
@@ -114,8 +114,10 @@ def _stable_service(ecs, emulator, breaker=True):
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}},
     )
     ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
+    deadline = time.monotonic() + 30
     while ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"] != "COMPLETED":
-        ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
+        assert time.monotonic() < deadline, "the service's first rollout did not complete within 30 s"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
@@ -128,7 +130,7 @@ def test_circuit_breaker_rollback_fails_fast_naming_the_rollback(airflow, emulat
     result = airflow.run(_update_dag(airflow, deferrable), capfd)
     assert result.task_states == {"update": "failed"}
     # whether the poll still sees the failed deployment or only the rollback's events
-    assert f"service web: rollout of {bad} FAILED:" in result.log
+    assert f"fargate_provider.exceptions.RolloutFailedError: service web: rollout of {bad} FAILED:" in result.log
     assert f"tasks failed to start.; rolled back to {good}." in result.log
     assert "EssentialContainerExited: Essential container in task exited (app exit 1)" in result.log
     assert emulator.calls["DescribeServices"] <= 3  # failed within two poll intervals of 1 s
@@ -174,7 +176,7 @@ def test_timeout_error_lists_the_events_and_counts(airflow, emulator, ecs, capfd
     )
     result = airflow.run(dag_id, capfd)
     assert result.task_states == {"update": "failed"}
-    assert "Timed out after 1 s waiting for service(s) to be stable: web: ACTIVE, running 1/1, pending 1" in result.log
+    assert "WaitTimeoutError: Timed out after 1 s waiting for service(s) to be stable: web: ACTIVE, running 1/1, pending 1" in result.log
     assert "last events: (service web) has started 1 tasks" in result.log
 
 
@@ -186,12 +188,17 @@ def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
     arn = register(ecs, family="web")
     _stable_service(ecs, emulator)
     watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
-    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60, value="done")
+    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60, value="done",
+                                    verify=False, botocore_config={"read_timeout": 7, "retries": {"mode": "adaptive"}})
     classpath, kwargs = trigger.serialize()
     assert classpath == "fargate_provider.triggers.service.FargateServiceTrigger"
     rebuilt = import_string(classpath)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)  # the deadline survives the round trip
     assert kwargs["deadline"] == trigger.deadline
+    # The whole connection reaches the triggerer: SSL verification and botocore settings too.
+    assert rebuilt.hook.verify is False
+    assert rebuilt.hook.conn_config.botocore_config.read_timeout == 7
+    assert rebuilt.hook.conn_config.botocore_config.retries == {"mode": "adaptive"}
 
     async def first_event():
         async for event in rebuilt.run():
@@ -267,7 +274,7 @@ def test_create_again_with_another_count_updates_the_service(airflow, emulator, 
     first = airflow.run(dag_id, capfd, run_conf=conf(emulator))
     second = airflow.run(dag_id, capfd, run_conf={**conf(emulator), "count": 2})
     assert first.xcom["create"] == second.xcom["create"]
-    assert "Service web exists with web:1 x1; updating it to web:1 x2 (a new deployment)." in second.log
+    assert "Service web existed with web:1 x1; updated it to web:1 x2 (a new deployment)." in second.log
     service = ecs.describe_services(cluster="c", services=["web"])["services"][0]
     assert (service["desiredCount"], service["runningCount"]) == (2, 2)
     assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
@@ -309,3 +316,26 @@ def test_deferrable_follows_airflows_default_deferrable_only_when_set(monkeypatc
     assert default_deferrable() is expected
     operator = FargateUpdateServiceOperator(task_id="u", cluster="c", service="s", desired_count=1)
     assert operator.deferrable is expected
+
+
+@pytest.mark.parametrize("kind", ["service sensor", "task sensor"])
+def test_sensors_hand_the_whole_connection_to_their_trigger(kind):
+    """verify and botocore_config travel with aws_conn_id and region_name (a connection's SSL
+    and botocore settings would otherwise be dropped in the triggerer)."""
+    from unittest import mock
+
+    from airflow.providers.common.compat.sdk import TaskDeferred
+    from fargate_provider.sensors.service import FargateServiceStableSensor
+    from fargate_provider.sensors.task import FargateTaskStateSensor
+
+    connection = {"aws_conn_id": "aws_other", "region_name": "eu-west-1", "verify": "/etc/ssl/ca.pem",
+                  "botocore_config": {"connect_timeout": 3}}
+    if kind == "service sensor":
+        sensor = FargateServiceStableSensor(task_id="s", cluster="c", services=["web"], deferrable=True, **connection)
+    else:
+        sensor = FargateTaskStateSensor(task_id="s", cluster="c", tasks=["arn:aws:ecs:eu-west-1:123456789012:task/c/abc"],
+                                        deferrable=True, **connection)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": mock.MagicMock()})
+    _, kwargs = deferred.value.trigger.serialize()
+    assert {key: kwargs[key] for key in connection} == connection

@@ -7,6 +7,20 @@ from airflow.sdk import Param
 from fargate_provider.fargate_sizes import fargate_sizes, size_choice, size_label
 from fargate_provider.networking import SUBNET_KINDS
 
+# Which Airflow connection the DAGs and the environments page use: the Variable
+# ``fargate_aws_conn_id``, else ``aws_default``. Read when a task runs, never when a file is parsed.
+AWS_CONN_ID_VARIABLE = "fargate_aws_conn_id"
+DEFAULT_AWS_CONN_ID = "aws_default"
+# For operators (their aws_conn_id is a template field).
+AWS_CONN_ID = "{{ var.value.get('" + AWS_CONN_ID_VARIABLE + "', '" + DEFAULT_AWS_CONN_ID + "') }}"
+
+
+def aws_conn_id() -> str:
+    """The connection id, for code that runs inside a task (``@task`` functions)."""
+    from airflow.sdk import Variable
+
+    return Variable.get(AWS_CONN_ID_VARIABLE, default=DEFAULT_AWS_CONN_ID)
+
 
 def id_list_param(prefix: str, title: str, description: str) -> Param:
     """A non-empty list of AWS IDs starting with ``prefix`` (``subnet-``, ``sg-``)."""

@@ -29,7 +29,6 @@ from airflow.api_fastapi.core_api.security import get_user, requires_access_dag,
 
 from fargate_provider.environments import DAG_ID, NAME_PATTERN, describe_environments
 
-AWS_CONN_ID = "aws_default"
 # Sent by the page's own script; a cross-site form cannot set it (CSRF guard for the cookie session).
 CSRF_HEADER_VALUE = "fargate-environments"
 
@@ -40,9 +39,13 @@ may_destroy_environments = Depends(requires_access_dag("POST", DagAccessEntity.R
 
 
 def _hook():
+    from airflow.models import Variable
+
+    from fargate_provider.dag_params import AWS_CONN_ID_VARIABLE, DEFAULT_AWS_CONN_ID
     from fargate_provider.hooks.fargate import FargateHook
 
-    return FargateHook(aws_conn_id=AWS_CONN_ID)
+    # The same connection the DAGs use (read per request: a changed Variable applies at once).
+    return FargateHook(aws_conn_id=Variable.get(AWS_CONN_ID_VARIABLE, default_var=DEFAULT_AWS_CONN_ID))
 
 
 @app.get("/api/environments", dependencies=[may_read_environments])
@@ -121,7 +124,7 @@ PAGE = """<!doctype html>
 <body>
 <h1>Fargate environments</h1>
 <p>Ephemeral environments managed by airflow-provider-fargate (found by their tags through
-<code>aws_default</code>). Costs are estimates from Fargate on-demand prices.</p>
+the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>). Costs are estimates from Fargate on-demand prices.</p>
 <div id="status" role="status"></div>
 <table id="environments"><thead><tr>
  <th>Environment</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>

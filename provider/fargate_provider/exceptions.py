@@ -1,8 +1,66 @@
-"""Typed errors of the provider, so callbacks and retry policies can tell them apart."""
+"""Typed errors of the provider, so callbacks and retry policies can tell them apart.
+
+Every one is an ``AirflowException``; those that no retry can fix are ``AirflowFailException``
+(the task fails at once, retries or not).
+
+=============================  ==========================================================
+``RolloutFailedError``         a service deployment failed: the circuit breaker rolled it
+                               back, tasks kept stopping, the service went away
+``WaitTimeoutError``           a wait for services or tasks passed its ``timeout`` /
+                               ``execution_timeout``
+``TaskFailedToStartError``     a one-off task never ran: RunTask started nothing (capacity,
+                               a refused launch) or the task stopped with TaskFailedToStart
+``ContainerExitError``         an essential container of a one-off task exited non-zero
+                               (or without an exit code)
+``PreflightError``             preflight found problems (``.report`` lists them); not retried
+``ExecutionRoleNotFound``      no execution role given and ``ecsTaskExecutionRole`` missing; not retried
+``NotOursError``               a resource of that name lacks the provider's tags; not retried
+``TemplateFieldError``         a templated field failed to render; not retried
+=============================  ==========================================================
+"""
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowFailException
+from typing import TYPE_CHECKING
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from fargate_provider.preflight import PreflightReport
+
+
+class FargateError(AirflowException):
+    """Base of the provider's retryable errors."""
+
+
+class RolloutFailedError(FargateError):
+    """A service deployment failed (rollback, tasks stopping, service gone)."""
+
+
+class WaitTimeoutError(FargateError):
+    """A wait passed its timeout; the message says what was still missing."""
+
+
+class TaskFailedToStartError(FargateError):
+    """A one-off task never ran (RunTask started nothing, or TaskFailedToStart)."""
+
+
+class ContainerExitError(FargateError):
+    """An essential container of a one-off task exited non-zero, or without an exit code."""
+
+
+class PreflightError(AirflowFailException):
+    """Preflight found problems; ``report`` has them all (the message lists each with its fix).
+    Not retried: each problem needs someone to fix the account or the DAG's settings."""
+
+    def __init__(self, report: PreflightReport):
+        self.report = report
+        super().__init__(report.text())
+
+
+class ExecutionRoleNotFound(AirflowFailException):
+    """No execution role was given and the default one does not exist; the message says how to
+    create it. Not retried: someone has to create the role or set the Variable."""
 
 
 class NotOursError(AirflowFailException):

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException
 from botocore.exceptions import ClientError
 
+from fargate_provider.exceptions import PreflightError
 from fargate_provider.registration_rules import execution_role_rules
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
 from fargate_provider.task_requirements import (
@@ -31,13 +31,6 @@ from fargate_provider.task_requirements import (
 )
 
 
-class PreflightError(AirflowFailException):
-    """Preflight found problems; ``report`` has them all (the message lists each with its fix).
-    Not retried: each problem needs someone to fix the account or the DAG's settings."""
-
-    def __init__(self, report: PreflightReport):
-        self.report = report
-        super().__init__(report.text())
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException
 
+from fargate_provider.exceptions import ExecutionRoleNotFound
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
 
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
@@ -39,11 +39,6 @@ HOW_TO_CREATE_EXECUTION_ROLE = (
 
 class RoleError(ValueError):
     """A role reference that is neither an IAM role ARN nor a role name."""
-
-
-class ExecutionRoleNotFound(AirflowFailException):
-    """No execution role was given and the default one does not exist; the message says how to
-    create it. Not retried: someone has to create the role or set the Variable."""
 
 
 def check_role_reference(value: Any, field: str) -> str | None:

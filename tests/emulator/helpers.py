@@ -10,9 +10,9 @@ import boto3
 from botocore.config import Config
 
 
-def client(emulator, service: str = "ecs", retries: int | None = None):
+def client(emulator, service: str = "ecs", retries: int | None = None, region: str = "us-east-1"):
     config = Config(retries={"mode": "standard", "total_max_attempts": retries}) if retries else None
-    return boto3.client(service, endpoint_url=emulator.endpoint, region_name="us-east-1", config=config)
+    return boto3.client(service, endpoint_url=emulator.endpoint, region_name=region, config=config)
 
 
 def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_group: str | None = None, **extra: Any) -> str:

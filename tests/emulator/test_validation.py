@@ -80,6 +80,17 @@ def test_missing_security_groups_use_the_vpcs_default_group_as_ecs_does(emulator
     awsvpc = {"awsvpcConfiguration": {"subnets": emulator.network["public_subnets"], "assignPublicIp": "ENABLED"}}
     task = ecs.run_task(**base(emulator, networkConfiguration=awsvpc))["tasks"][0]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[task["taskArn"]], WaiterConfig=FAST)
+    # DescribeTasks does not show a task's groups (nor does ECS's): ask the placement itself.
+    from fargate_provider.local import moto_bridge
+    from tests.emulator.helpers import client
+
+    vpc = client(emulator, "ec2").describe_subnets(SubnetIds=emulator.network["public_subnets"][:1])["Subnets"][0]["VpcId"]
+    default = client(emulator, "ec2").describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+    assert len(default) == 1 and default[0]["GroupId"] != emulator.network["security_group"]
+    account = moto_bridge.account_for_access_key(None)
+    placement = moto_bridge.place_in_network(account, "us-east-1", awsvpc["awsvpcConfiguration"])
+    assert placement.security_groups == [default[0]["GroupId"]]
 
 
 def test_fargate_run_task_with_task_level_memory_only_is_accepted(emulator, ecs):

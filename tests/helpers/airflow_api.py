@@ -75,3 +75,20 @@ class AirflowApi:
         status, log = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}{query}")
         assert status == 200, log
         return [event for event in log["content"] if isinstance(event, dict)]
+
+    def explain(self, dag_id: str, run_id: str, lines: int = 15) -> str:
+        """For an assertion message: each task's state, and the tail of each failed task's log."""
+        _, body = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        if not isinstance(body, dict):
+            return f"(task instances unavailable: {body})"
+        report = []
+        for ti in body["task_instances"]:
+            report.append(f"{ti['task_id']}[{ti['map_index']}]: {ti['state']} (try {ti['try_number']})")
+            if ti["state"] in ("failed", "up_for_retry") and ti["try_number"]:
+                try:
+                    events = self.log_events(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
+                except AssertionError as err:
+                    report.append(f"  (log unavailable: {err})")
+                    continue
+                report += [f"  | {e.get('level', '')} {e.get('event')} {e.get('error_detail', '')}".rstrip() for e in events[-lines:]]
+        return "\n".join(report)

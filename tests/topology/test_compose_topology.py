@@ -122,7 +122,7 @@ def test_an_environment_is_created_with_its_wait_deferred_and_no_error_lines(sta
     run_id = api.trigger(ENVIRONMENT_DAG, {"environment": "team-a", "desired_count": 2, "subnet_kind": "public", "ttl_hours": 1})
     seen: dict[str, set] = {}
     run = api.wait_for_run(ENVIRONMENT_DAG, run_id, timeout=240, seen=seen)
-    assert run["state"] == "success", api.task_states(ENVIRONMENT_DAG, run_id)
+    assert run["state"] == "success", api.explain(ENVIRONMENT_DAG, run_id)
     assert "deferred" in seen["create_service"], seen["create_service"]
     assert_no_error_lines(api, ENVIRONMENT_DAG, run_id)
     service = ecs().describe_services(cluster="env-team-a", services=["team-a"])["services"][0]
@@ -156,7 +156,7 @@ def test_a_triggerer_killed_during_a_wait_is_replaced_and_the_wait_completes(sta
     assert api.task_states(ENVIRONMENT_DAG, run_id)["create_service"] == "deferred"
     compose.restart("airflow-triggerer")
     run = api.wait_for_run(ENVIRONMENT_DAG, run_id, timeout=300)
-    assert run["state"] == "success", api.task_states(ENVIRONMENT_DAG, run_id)
+    assert run["state"] == "success", api.explain(ENVIRONMENT_DAG, run_id)
     messages = [e.get("event") for e in api.log_events(ENVIRONMENT_DAG, run_id, "create_service")]
     assert "Resumed from the triggerer: the wait succeeded." in messages
 
@@ -173,7 +173,7 @@ def test_a_worker_killed_during_a_run_is_followed_by_a_retry_that_starts_no_seco
     compose.kill("airflow-worker")
     compose.restart("airflow-worker")
     run = api.wait_for_run(BATCH_DAG, run_id, timeout=300)
-    assert run["state"] == "success", api.task_states(BATCH_DAG, run_id)
+    assert run["state"] == "success", api.explain(BATCH_DAG, run_id)
     _, ti = api.call("GET", f"/api/v2/dags/{BATCH_DAG}/dagRuns/{run_id}/taskInstances/run_task")
     assert ti["try_number"] == 2, ti  # the first try died with the worker
     assert emulator.describe()["calls"]["RunTask"] - run_tasks_before == 1

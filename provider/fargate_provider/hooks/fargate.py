@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AsyncExitStack
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +18,8 @@ from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from fargate_provider.aws_errors import has_code, is_not_found
+from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
 from fargate_provider.service_state import Poll, ServiceWatch, newest_stopped
 from fargate_provider.tags import to_ecs_tags
 from fargate_provider.task_state import LogFollower
@@ -29,12 +32,10 @@ DESCRIBE_TASKS_BATCH = 100
 _REVISION_RE = re.compile(r":(\d+)$")
 
 
-class RunTaskFailure(Exception):
-    """RunTask answered with failures and no task."""
-
-
-class ServiceWaitError(Exception):
-    """A service wait that failed: a failed rollout, stopping tasks, a missing service, a timeout."""
+def batched(items: list[str], size: int) -> Iterator[list[str]]:
+    """``items`` in slices of at most ``size``: the API's limit per Describe/Delete call."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def revision_of(task_definition_arn: str) -> int:
@@ -78,7 +79,7 @@ class FargateHook(EcsHook):
         try:
             response = self.conn.describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
         except ClientError as err:
-            if _is_not_found(err):
+            if is_not_found(err):
                 return None
             raise
         task_def = response["taskDefinition"]
@@ -104,15 +105,14 @@ class FargateHook(EcsHook):
                 "taskDefinitionArn"
             ]
         except ClientError as err:
-            if _is_not_found(err):
+            if is_not_found(err):
                 return None
             raise
 
     def delete_task_definitions(self, task_definition_arns: list[str]) -> list[dict[str, Any]]:
         """Delete INACTIVE revisions, ten per call (the API's limit); return the failures."""
         failures: list[dict[str, Any]] = []
-        for start in range(0, len(task_definition_arns), DELETE_TASK_DEFINITIONS_BATCH):
-            batch = task_definition_arns[start : start + DELETE_TASK_DEFINITIONS_BATCH]
+        for batch in batched(task_definition_arns, DELETE_TASK_DEFINITIONS_BATCH):
             response = self.conn.delete_task_definitions(taskDefinitions=batch)
             failures.extend(response.get("failures", []))
         return failures
@@ -156,8 +156,7 @@ class FargateHook(EcsHook):
     def describe_services(self, cluster: str, services: list[str]) -> list[dict[str, Any]]:
         """DescribeServices for any number of services, ten per call (the API's limit)."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
-            batch = services[start : start + DESCRIBE_SERVICES_BATCH]
+        for batch in batched(services, DESCRIBE_SERVICES_BATCH):
             found.extend(self.conn.describe_services(cluster=cluster, services=batch, include=["TAGS"])["services"])
         return found
 
@@ -166,11 +165,31 @@ class FargateHook(EcsHook):
         paginator = self.conn.get_paginator("list_tasks")
         return [arn for page in paginator.paginate(cluster=cluster, desiredStatus="RUNNING") for arn in page["taskArns"]]
 
+    def ensure_service(self, request: dict[str, Any], existing: dict[str, Any] | None) -> tuple[str, str]:
+        """The service CreateService's ``request`` describes: created when there is no ACTIVE
+        ``existing`` one (DescribeServices' answer), else brought to the request's task definition
+        and count (UpdateService, a new deployment), or left as it is when it has both.
+        Returns (service ARN, "created" | "updated" | "unchanged"). Ownership is the caller's check."""
+        if existing is None or existing.get("status") != "ACTIVE":
+            return self.conn.create_service(**request)["service"]["serviceArn"], "created"
+        if existing["taskDefinition"] == request["taskDefinition"] and existing["desiredCount"] == request["desiredCount"]:
+            return existing["serviceArn"], "unchanged"
+        self.update_service(request["cluster"], existing["serviceName"], taskDefinition=request["taskDefinition"], desiredCount=request["desiredCount"])
+        return existing["serviceArn"], "updated"
+
+    def update_service(self, cluster: str, service: str, **changes: Any) -> dict[str, Any]:
+        """UpdateService with ``changes`` (taskDefinition, desiredCount, forceNewDeployment, …); the service as ECS answers."""
+        return self.conn.update_service(cluster=cluster, service=service, **changes)["service"]
+
+    def start_deleting_service(self, cluster: str, service: str) -> None:
+        """Scale to 0 and DeleteService (force): the service goes DRAINING, then INACTIVE."""
+        self.update_service(cluster, service, desiredCount=0)
+        self.conn.delete_service(cluster=cluster, service=service, force=True)
+
     def delete_services(self, cluster: str, services: list[str]) -> None:
         """Scale each service to 0, delete it (force) and wait until all are INACTIVE."""
         for service in services:
-            self.conn.update_service(cluster=cluster, service=service, desiredCount=0)
-            self.conn.delete_service(cluster=cluster, service=service, force=True)
+            self.start_deleting_service(cluster, service)
         self._wait_in_batches("services_inactive", cluster, "services", services, DESCRIBE_SERVICES_BATCH)
 
     def stop_tasks(self, cluster: str, tasks: list[str], reason: str, wait: bool = True) -> None:
@@ -185,10 +204,10 @@ class FargateHook(EcsHook):
     ) -> None:
         """botocore's waiter, one Describe call per poll covering up to the API's batch limit."""
         waiter = self.get_waiter(waiter_name)
-        for start in range(0, len(items), batch):
+        for part in batched(items, batch):
             waiter.wait(
                 cluster=cluster,
-                **{key: items[start : start + batch]},
+                **{key: part},
                 WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
             )
 
@@ -198,8 +217,8 @@ class FargateHook(EcsHook):
         """DescribeTasks for any number of tasks, a hundred per call (the API's limit)."""
         found: list[dict[str, Any]] = []
         extra = {"include": ["TAGS"]} if include_tags else {}
-        for start in range(0, len(tasks), DESCRIBE_TASKS_BATCH):
-            found += self.conn.describe_tasks(cluster=cluster, tasks=tasks[start : start + DESCRIBE_TASKS_BATCH], **extra)["tasks"]
+        for batch in batched(tasks, DESCRIBE_TASKS_BATCH):
+            found += self.conn.describe_tasks(cluster=cluster, tasks=batch, **extra)["tasks"]
         return found
 
     def standalone_tasks(self, cluster: str) -> list[dict[str, Any]]:
@@ -239,19 +258,20 @@ class FargateHook(EcsHook):
         response = retrying(lambda: self.conn.run_task(**request))
         if response.get("failures") and not response.get("tasks"):
             reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}" for f in response["failures"])
-            raise RunTaskFailure(f"RunTask started no task: {reasons}")
+            raise TaskFailedToStartError(f"RunTask started no task: {reasons}")
         return [task["taskArn"] for task in response["tasks"]]
 
     def read_logs(self, follower: LogFollower) -> list[str]:
-        """Everything new in the followed awslogs streams, in order; each line logged once."""
+        """Everything new in the followed awslogs streams, in order, each stream read in its own
+        ``awslogs-region``; each line logged once."""
         lines: list[str] = []
         for stream in follower.log_streams:
-            client = self._logs_client(stream.region)
+            client = self.client("logs", stream.region)
             while True:
                 try:
                     page = client.get_log_events(**follower.request(stream))
                 except ClientError as err:
-                    if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    if has_code(err, "ResourceNotFoundException"):
                         break  # the stream appears once the container starts
                     raise
                 new, more = follower.take(stream, page)
@@ -262,22 +282,22 @@ class FargateHook(EcsHook):
             self.log.info("%s", line)
         return lines
 
-    def _logs_client(self, region: str | None) -> Any:
-        return self.client("logs", region)
-
     def client(self, service: str, region: str | None = None) -> Any:
         """A boto3 client of another AWS service (logs, iam, ec2, …) with this hook's connection,
         SSL and botocore settings; ``region`` defaults to the hook's. One per (service, region)."""
         clients = self.__dict__.setdefault("_clients", {})
         key = (service, region)
         if key not in clients:
-            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-            clients[key] = AwsBaseHook(
-                aws_conn_id=self.aws_conn_id, region_name=region or self.region_name, verify=self.verify,
-                config=self.config, client_type=service,
-            ).conn
+            clients[key] = self._other_service_hook(service, region).conn
         return clients[key]
+
+    def _other_service_hook(self, service: str, region: str | None) -> Any:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(
+            aws_conn_id=self.aws_conn_id, region_name=region or self.region_name, verify=self.verify,
+            config=self.conn_config.botocore_config, client_type=service,
+        )
 
     def role_arn(self, reference: str) -> str:
         """A role name as the ARN ECS stores for it (the connection's account and partition,
@@ -297,10 +317,7 @@ class FargateHook(EcsHook):
     def stopped_tasks(self, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
         """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
         arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")["taskArns"]
-        tasks: list[dict[str, Any]] = []
-        for start in range(0, len(arns), DESCRIBE_TASKS_BATCH):
-            tasks += self.conn.describe_tasks(cluster=cluster, tasks=arns[start : start + DESCRIBE_TASKS_BATCH])["tasks"]
-        return newest_stopped(tasks, deployment_id, limit)
+        return newest_stopped(self.describe_tasks(cluster, arns), deployment_id, limit)
 
     def poll_services(self, cluster: str, watch: ServiceWatch) -> Poll:
         """One poll: DescribeServices (ten services a call), stopped-task details where needed,
@@ -309,35 +326,108 @@ class FargateHook(EcsHook):
         result = watch.poll(described)
         if result.fetch_stopped:
             stopped = {name: self.stopped_tasks(cluster, name, deployment) for name, deployment in result.fetch_stopped.items()}
-            first_lines = result.log_lines
-            result = watch.poll(described, stopped)
-            result.log_lines = first_lines + result.log_lines
+            result = _second_look(watch, described, result, stopped)
         for line in result.log_lines:
             self.log.info("%s", line)
         return result
 
     def wait_for_services(self, cluster: str, watch: ServiceWatch, *, poll_interval: float, timeout: float) -> None:
-        """Poll until every service of ``watch`` reaches its target; raise on failure or timeout."""
+        """Poll until every service of ``watch`` reaches its target.
+
+        :raises RolloutFailedError: the deployment failed (rollback, tasks stopping, service gone).
+        :raises WaitTimeoutError: ``timeout`` seconds passed first."""
         deadline = time.monotonic() + timeout
         while True:
             result = self.poll_services(cluster, watch)
             if result.error:
-                raise ServiceWaitError(result.error)
+                raise RolloutFailedError(result.error)
             if result.done:
                 return
             if time.monotonic() >= deadline:
-                raise ServiceWaitError(watch.timeout_message(timeout))
+                raise WaitTimeoutError(watch.timeout_message(timeout))
             time.sleep(poll_interval)
 
     def delete_cluster(self, cluster: str) -> dict[str, Any]:
         return self.conn.delete_cluster(cluster=cluster)["cluster"]
 
+    # ------------------------------------------------------------------ the same reads for triggers (async)
+    # Same requests, batching and judgement as the methods above, through aiobotocore clients
+    # (``async with hook.async_clients() as clients``). Lines are returned, not logged: the
+    # trigger logs them, so they reach the deferred task's log under the trigger's name.
+
+    def async_clients(self) -> AsyncClients:
+        return AsyncClients(self)
+
+    async def describe_tasks_async(self, clients: AsyncClients, cluster: str, tasks: list[str]) -> list[dict[str, Any]]:
+        ecs = await clients.get("ecs")
+        found: list[dict[str, Any]] = []
+        for batch in batched(tasks, DESCRIBE_TASKS_BATCH):
+            found += (await ecs.describe_tasks(cluster=cluster, tasks=batch))["tasks"]
+        return found
+
+    async def stopped_tasks_async(self, clients: AsyncClients, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
+        ecs = await clients.get("ecs")
+        arns = (await ecs.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED"))["taskArns"]
+        return newest_stopped(await self.describe_tasks_async(clients, cluster, arns), deployment_id, limit)
+
+    async def poll_services_async(self, clients: AsyncClients, cluster: str, watch: ServiceWatch) -> Poll:
+        ecs = await clients.get("ecs")
+        described: list[dict[str, Any]] = []
+        for batch in watch.batches():
+            described += (await ecs.describe_services(cluster=cluster, services=batch))["services"]
+        result = watch.poll(described)
+        if result.fetch_stopped:
+            stopped = {
+                name: await self.stopped_tasks_async(clients, cluster, name, deployment)
+                for name, deployment in result.fetch_stopped.items()
+            }
+            result = _second_look(watch, described, result, stopped)
+        return result
+
+    async def read_logs_async(self, clients: AsyncClients, follower: LogFollower) -> list[str]:
+        """As ``read_logs``: each stream in its own ``awslogs-region``."""
+        lines: list[str] = []
+        for stream in follower.log_streams:
+            logs = await clients.get("logs", stream.region)
+            while True:
+                try:
+                    page = await logs.get_log_events(**follower.request(stream))
+                except ClientError as err:
+                    if has_code(err, "ResourceNotFoundException"):
+                        break  # the stream appears once the container starts
+                    raise
+                new, more = follower.take(stream, page)
+                lines += new
+                if not more:
+                    break
+        return lines
 
 
-def _is_not_found(err: ClientError) -> bool:
-    code = err.response.get("Error", {}).get("Code", "")
-    message = err.response.get("Error", {}).get("Message", "")
-    return code in ("ClientException", "InvalidParameterException", "ResourceNotFoundException") and (
-        "not" in message.lower() and ("found" in message.lower() or "exist" in message.lower())
-        or "unable to describe" in message.lower()
-    )
+class AsyncClients:
+    """aiobotocore clients with one hook's connection settings (credentials, verify, botocore
+    config), one per (service, region), opened on first use and closed together."""
+
+    def __init__(self, hook: FargateHook):
+        self.hook = hook
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str | None], Any] = {}
+
+    async def __aenter__(self) -> AsyncClients:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
+
+    async def get(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.hook.region_name)
+        if key not in self._clients:
+            hook = self.hook if service == "ecs" and key[1] == self.hook.region_name else self.hook._other_service_hook(service, key[1])
+            self._clients[key] = await self._stack.enter_async_context(await hook.get_async_conn())
+        return self._clients[key]
+
+
+def _second_look(watch: ServiceWatch, described: list[dict[str, Any]], first: Poll, stopped: dict[str, list[dict[str, Any]]]) -> Poll:
+    """Judge again with the stopped tasks' details the first look asked for; keep its lines."""
+    result = watch.poll(described, stopped)
+    result.log_lines = first.log_lines + result.log_lines
+    return result

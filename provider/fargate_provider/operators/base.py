@@ -29,7 +29,23 @@ class NamedTemplateErrorsMixin:
 
 
 class FargateBaseOperator(NamedTemplateErrorsMixin, AwsBaseOperator[FargateHook]):
-    """aws_conn_id, region_name, verify and botocore_config, handled as the amazon provider does."""
+    """aws_conn_id, region_name, verify and botocore_config, handled as the amazon provider does.
+
+    Every operator of this provider takes these (through ``AwsBaseOperator``) and builds its
+    ``FargateHook`` from them; the deferrable ones carry all four into the triggerer.
+
+    :param aws_conn_id: the Airflow connection to AWS. Default ``aws_default``; None or empty:
+        boto3's default credential chain (which must then be set up on every worker).
+    :param region_name: AWS region; None: the connection's (or boto3's default).
+    :param verify: SSL certificate verification: ``False`` to skip it, or the path of a CA
+        bundle; None: the connection's (or boto3's default).
+    :param botocore_config: keyword arguments of ``botocore.config.Config`` (timeouts, retries,
+        proxies) for the boto3 clients.
+    :param region: accepted only for Airflow's ``.partial`` signature check and otherwise
+        ignored; use ``region_name``.
+
+    .. seealso:: README, "Going to AWS".
+    """
 
     aws_hook_class = FargateHook
     ui_color = "#f3c89f"

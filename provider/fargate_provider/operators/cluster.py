@@ -72,15 +72,31 @@ def validate_capacity_strategy(
 class FargateCreateClusterOperator(FargateBaseOperator):
     """Create an ECS cluster for Fargate, or reuse the ACTIVE one of that name; return its ARN.
 
-    :param cluster_name: the cluster's name.
-    :param capacity_providers: FARGATE and/or FARGATE_SPOT.
+    An existing ACTIVE (or PROVISIONING) cluster of that name is reused only if it is ours
+    (logged); a reused cluster's tags are brought up to date. Either way the operator waits
+    until the cluster is ACTIVE.
+
+    :param cluster_name: the cluster's name: 1-255 letters, numbers, hyphens, underscores.
+    :param capacity_providers: FARGATE and/or FARGATE_SPOT (at least one; nothing else).
+        Default both.
     :param default_capacity_provider_strategy: e.g. ``[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]``.
-    :param container_insights: turn CloudWatch Container Insights on.
+        Each item names one of ``capacity_providers``, with ``weight`` 0-1000 and optional
+        ``base`` 0-100000; at most one item with a base, at least one with a weight above 0.
+        Default None: no default strategy.
+    :param container_insights: turn CloudWatch Container Insights on. Default False.
     :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+        Keys 1-128 characters, values up to 256; no ``aws:`` prefix, no provider's keys.
     :param require_tags: tags (besides managed-by) an existing cluster must carry to be reused,
         e.g. an environment's ``fargate-environment``.
     :param adopt: reuse (and tag) an existing cluster that is not ours; logged. A foreign
         ``managed-by`` tag is never overwritten. Without it such a cluster fails the task (NotOursError).
+        Default False.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
+    :return: the cluster's ARN.
+    :raises ValueError: a bad name, capacity providers, strategy or tags (before any AWS call).
+    :raises NotOursError: an existing cluster of that name is not ours (and ``adopt`` is False).
+
+    .. seealso:: README, "Clusters".
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy", "require_tags")
@@ -145,13 +161,25 @@ class FargateCreateClusterOperator(FargateBaseOperator):
 class FargateDeleteClusterOperator(FargateBaseOperator):
     """Delete an ECS cluster; a missing or INACTIVE cluster is success.
 
+    Waits until the cluster is INACTIVE.
+
     :param cluster_name: the cluster's name or ARN.
-    :param cascade: first delete its services and stop its tasks; without it, a cluster
+    :param cascade: first delete its services (scaled to 0, deleted with force, waited for
+        until INACTIVE) and stop its tasks (waited for until STOPPED); without it, a cluster
         that still has services or tasks is not deleted and the task fails naming them.
+        Default False.
     :param require_tags: delete only a cluster carrying these tags (e.g. managed-by); one
-        without them fails the task and is left alone.
+        without them fails the task and is left alone. Default None: any cluster.
     :param stop_own_tasks: first stop the standalone tasks that carry managed-by=airflow-provider-fargate
         (ours); anyone else's tasks and services still keep the cluster, and the task fails naming them.
+        Default False.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
+    :return: the deleted cluster's ARN; None when it was missing or already INACTIVE.
+    :raises ValueError: a bad ``cluster_name`` or ``require_tags`` (before any AWS call).
+    :raises AirflowException: the cluster lacks ``require_tags``, or still has services or
+        tasks and ``cascade`` is False.
+
+    .. seealso:: README, "Clusters".
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "require_tags")

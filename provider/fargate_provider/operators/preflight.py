@@ -25,25 +25,34 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     VPC and reach ECR, CloudWatch Logs and SSM/Secrets Manager (NAT gateway, internet gateway with
     a public IP, or VPC endpoints); the security groups allow outbound HTTPS; a public IP is not
     asked for in subnets without an internet gateway route; the cluster has the capacity providers
-    a strategy names. Images in other registries are reported as not checked.
-
-    .. seealso:: README, "Going to AWS".
+    a strategy names. Images in other registries are reported as not checked. Setting these up
+    is in README, "Going to AWS".
 
     :param task_definition: what will run: a task definition ARN or ``family[:revision]`` (described),
         or a spec as ``FargateRegisterTaskDefinitionOperator`` takes it (dict or .json/.json5 file,
         Jinja-templated) — not registered here.
     :param allow_any_path: with a spec file, allow one outside the DAG's folder and ``template_searchpath``.
+        Default False.
     :param family: with a spec, overrides its ``family``.
     :param execution_role_arn: with a spec, overrides its ``executionRoleArn`` (ARN or role name).
     :param task_role_arn: with a spec, overrides its ``taskRoleArn`` (ARN or role name).
-    :param cluster: the cluster the task or service will run in (for the capacity-provider check).
-    :param subnets: the awsvpc subnets; without them the network is not checked.
-    :param security_groups: the awsvpc security groups.
-    :param assign_public_ip: whether tasks get a public IP (public subnets).
-    :param capacity_provider_strategy: the strategy the task or service will use.
+    :param cluster: the cluster the task or service will run in (for the capacity-provider check,
+        made only with both ``cluster`` and ``capacity_provider_strategy``).
+    :param subnets: the awsvpc subnets: a non-empty list of ``subnet-…`` IDs; without them the
+        network is not checked.
+    :param security_groups: the awsvpc security groups: with ``subnets``, a non-empty list of
+        ``sg-…`` IDs.
+    :param assign_public_ip: whether tasks get a public IP (public subnets). Default False.
+    :param capacity_provider_strategy: the strategy the task or service will use
+        (``capacityProvider`` FARGATE or FARGATE_SPOT, ``weight`` 0-1000, ``base`` 0-100000).
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the report (XCom): ``ok``, ``problems`` (check, subject, problem, fix), ``passed``, ``not_checked``.
         On failure the report is also pushed under the XCom key ``preflight_report``.
-    :raises PreflightError: any problem; its message lists all of them.
+    :raises ValueError: bad ``subnets``, ``security_groups`` or strategy, a task definition
+        reference that is not registered, or a spec that breaks a rule (``TaskDefinitionError``).
+    :raises PreflightError: any problem; its message lists all of them. Not retried.
+
+    .. seealso:: README, "Preflight".
     """
 
     template_fields: Sequence[str] = aws_template_fields(

@@ -17,7 +17,8 @@ from fargate_provider.fargate_sizes import (
     parse_cpu,
     parse_memory,
 )
-from fargate_provider.hooks.fargate import RunTaskFailure, name_from_arn
+from fargate_provider.exceptions import ContainerExitError, TaskFailedToStartError, WaitTimeoutError
+from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.idempotency import run_task_client_token, started_by_for
 from fargate_provider.links.ecs import (
     EcsClusterLink,
@@ -62,10 +63,61 @@ class FargateRunTaskOperator(FargateBaseOperator):
     log while the task runs and once more after STOPPED. Success only if every essential
     container exited 0. The cost (XCom key ``cost``) is logged and pushed for every finished run.
 
+    A retry finds the task(s) an earlier try of the same task instance started (by
+    ``startedBy``) and follows them, running or stopped successfully, instead of starting more.
+
+    :param cluster: the cluster's name (1-255 letters, numbers, hyphens, underscores) or ARN.
+    :param task_definition: family, ``family:revision`` or ARN of an ACTIVE task definition.
+    :param subnets: a non-empty list of ``subnet-…`` IDs for the tasks (awsvpc).
+    :param security_groups: a non-empty list of ``sg-…`` IDs for the tasks.
+    :param assign_public_ip: give the tasks a public IP (public subnets with an internet
+        gateway); true or false. Default False.
+    :param count: how many tasks to start, 1-10 (RunTask's limit). Default 1.
+    :param overrides: RunTask's ``overrides`` (``containerOverrides``, ``cpu``, ``memory``, …),
+        checked against ECS's TaskOverride model before RunTask: at most 8,192 characters as
+        JSON, only the task definition's containers, and a cpu/memory override must still make
+        a Fargate size with the task's other size. Secret-looking environment values are
+        masked in the rendered fields.
+    :param platform_version: Fargate platform version. Default ``LATEST``.
+    :param capacity_provider_strategy: ``[{"capacityProvider": "FARGATE" | "FARGATE_SPOT", "weight": n, "base": n}]``
+        (weight 0-1000, base 0-100000, one base at most, one weight above 0); none: launch type FARGATE.
+    :param started_by: RunTask's ``startedBy``, 1-128 characters. Default: derived from the task
+        instance (dag_id, run_id, task_id, map_index), which is how a retry finds the tasks an
+        earlier try started; a fixed value is looked up the same way.
+    :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+    :param propagate_tags: ``TASK_DEFINITION`` (copy the task definition's tags to the tasks) or
+        ``NONE``. Default ``TASK_DEFINITION``.
+    :param wait_for_completion: wait until every task is STOPPED, then judge the exit codes and
+        push the cost. Default True; False returns the ARNs right after RunTask.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable`` where
+        set, else True.
+    :param poll_interval: seconds between DescribeTasks calls while waiting, above 0. Default 6.
+    :param logs: stream the containers' awslogs into the Airflow task log. Default True.
+    :param log_tail_on_failure: how many of the last log lines the error carries when the run
+        fails (with ``logs``); a whole number, 0 or more. Default 50.
+    :param stop_on_kill: stop the task(s) when the Airflow task is killed or reaches
+        ``execution_timeout``. Default True.
+    :param capacity_attempts: RunTask attempts (with exponential backoff) while ECS answers
+        with a capacity shortfall; 1 or more. Default 5.
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail
-        with every problem at once (``PreflightError``, not retried).
+        with every problem at once (``PreflightError``, not retried). Default False.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
+    :return: the task ARNs. The cost (tasks, vCPU- and GB-seconds, USD) goes to XCom key
+        ``cost`` when the region's price is known.
+    :raises ValueError: bad input, before any AWS call (``TaskDefinitionError`` for
+        ``overrides``, also for ones that do not fit the task definition, before RunTask).
+    :raises AirflowException: ``task_definition`` is not an ACTIVE task definition; a task
+        went missing while waiting.
+    :raises PreflightError: with ``preflight=True``, what ECS would need is missing.
+    :raises TaskFailedToStartError: RunTask started nothing (capacity after
+        ``capacity_attempts``, a refused launch), or a task stopped with TaskFailedToStart.
+    :raises ContainerExitError: an essential container exited non-zero (or without an exit code).
+    :raises WaitTimeoutError: a deferred wait reached ``execution_timeout`` (the tasks are
+        stopped first, with ``stop_on_kill``).
+
+    .. seealso:: README, "Batch runs: one-off tasks".
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -213,7 +265,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 trigger=FargateTaskTrigger(
                     cluster=self.cluster, tasks=self._task_arns, target_state=STOPPED, poll_interval=self.poll_interval,
                     deadline=deadline, logs=follower.to_kwargs() if follower else None,
-                    aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                    **FargateTaskTrigger.connection_of(self),
                 ),
                 method_name="execute_complete",
             )
@@ -246,7 +298,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             self._stop("Airflow task timed out")
             if follower:
                 self.hook.read_logs(follower)
-            raise AirflowException(f"execution_timeout reached; stopped task(s) {[task_id(a) for a in task_arns]}")
+            raise WaitTimeoutError(f"execution_timeout reached; stopped task(s) {[task_id(a) for a in task_arns]}")
         if event.get("status") != "done":
             raise AirflowException(event.get("message", "the wait failed"))
         task_definition = self.hook.describe_task_definition(self.task_definition) or {}
@@ -271,10 +323,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             request["capacityProviderStrategy"] = checked["strategy"]
         else:
             request["launchType"] = "FARGATE"
-        try:
-            arns = self.hook.run_tasks(request, attempts=self.capacity_attempts)
-        except RunTaskFailure as error:
-            raise AirflowException(str(error)) from None
+        arns = self.hook.run_tasks(request, attempts=self.capacity_attempts)
         self.log.info(
             "Started %d task(s) of %s in %s: %s", len(arns), name_from_arn(task_definition["taskDefinitionArn"]),
             self.cluster, [task_id(a) for a in arns],
@@ -297,7 +346,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if problem:
             tail = list(follower.tail)[-self.log_tail_on_failure :] if follower and self.log_tail_on_failure else []
             shown = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
-            raise AirflowException(f"{problem}{shown}")
+            never_ran = any(t.get("stopCode") == "TaskFailedToStart" for t in described)
+            raise (TaskFailedToStartError if never_ran else ContainerExitError)(f"{problem}{shown}")
         self.log.info("All essential containers exited 0.")
         return self._task_arns
 

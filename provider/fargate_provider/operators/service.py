@@ -9,7 +9,7 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.hooks.fargate import ServiceWaitError, name_from_arn
+from fargate_provider.hooks.fargate import name_from_arn
 from fargate_provider.idempotency import service_client_token
 from fargate_provider.links.ecs import (
     EcsClusterLink,
@@ -85,15 +85,11 @@ class _ServiceWaitMixin:
                     poll_interval=self.poll_interval,
                     timeout=self.timeout,
                     value=value,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
+                    **FargateServiceTrigger.connection_of(self),
                 ),
                 method_name="execute_complete",
             )
-        try:
-            self.hook.wait_for_services(cluster, watch, poll_interval=self.poll_interval, timeout=self.timeout)
-        except ServiceWaitError as error:
-            raise AirflowException(str(error)) from None
+        self.hook.wait_for_services(cluster, watch, poll_interval=self.poll_interval, timeout=self.timeout)
         return value
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> Any:
@@ -103,7 +99,7 @@ class _ServiceWaitMixin:
             self.log.warning("Resumed without the trigger's event (it was lost); following the service again.")
             return self.resume_wait(context)
         if event.get("status") != "success":
-            raise AirflowException(event.get("message", "the wait failed"))
+            raise FargateServiceTrigger.error_from_event(event)
         self.log.info("Resumed from the triggerer: the wait succeeded.")
         return event.get("value")
 
@@ -118,15 +114,46 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 
     Private vs public subnets is ``assign_public_ip``. With ``wait_for_stable`` it waits until
     the service is stable in the strict sense of ``fargate_provider.service_state`` and fails
-    fast on a failed rollout, stopping tasks or a service gone away.
+    fast on a failed rollout, stopping tasks or a service gone away. A retried try finds the
+    service its first try created (same client token) instead of creating a second one.
 
-    :param require_tags: tags (besides managed-by) an existing service must carry to be updated.
-    :param adopt: update an existing service that is not ours (logged); without it such a service
-        fails the task (NotOursError) and is left as it is.
+    :param cluster: the cluster's name (1-255 letters, digits, hyphens, underscores).
+    :param service_name: the service's name (same characters).
+    :param task_definition: family, ``family:revision`` or ARN of an ACTIVE task definition.
+    :param subnets: subnet IDs for the tasks' network interfaces (awsvpc); 1-16.
+    :param security_groups: security group IDs for the tasks; 1-5.
+    :param desired_count: tasks the service keeps running, 0-5000 (ECS's tasks-per-service quota). Default 1.
+    :param assign_public_ip: give tasks a public IP (public subnets with an internet gateway). Default False.
+    :param enable_execute_command: allow ``aws ecs execute-command`` into the tasks. Default False.
+    :param platform_version: Fargate platform version. Default ``LATEST``.
+    :param capacity_provider_strategy: ``[{"capacityProvider": "FARGATE" | "FARGATE_SPOT", "weight": n, "base": n}]``;
+        none: launch type FARGATE.
+    :param deployment_circuit_breaker: let ECS stop and roll back a deployment whose tasks keep
+        failing. Default True.
+    :param load_balancers: CreateService's ``loadBalancers``, passed as they are.
+    :param service_registries: CreateService's ``serviceRegistries``, passed as they are.
+    :param propagate_tags: ``SERVICE``, ``TASK_DEFINITION`` or ``NONE``: whose tags the tasks get. Default ``SERVICE``.
+    :param tags: your tags, besides the provider's (``managed-by``, DAG and run ids).
+    :param wait_for_stable: wait until the service is stable. Default True.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
+    :param timeout: seconds the wait may take. Default 1800.
+    :param max_failed_tasks: stopped tasks of the new deployment after which the wait fails (without
+        a circuit breaker). Default 3.
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail
         with every problem at once (``PreflightError``, not retried).
+    :param require_tags: tags (besides managed-by) an existing service must carry to be updated.
+    :param adopt: update an existing service that is not ours (logged); without it such a service
+        fails the task (NotOursError) and is left as it is.
+    :return: the service's ARN.
+    :raises ValueError: bad input, before any AWS call.
+    :raises NotOursError: an existing service of that name is not ours.
+    :raises RolloutFailedError: the deployment failed (rollback, tasks stopping, service gone).
+    :raises WaitTimeoutError: not stable within ``timeout``.
+
+    .. seealso:: README, "Services".
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -195,6 +222,34 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         check_require_tags(self.require_tags)
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
 
+    def _create_request(self, context, checked: dict[str, Any], task_definition_arn: str) -> dict[str, Any]:
+        """CreateService's request (its cluster, name, task definition and count also say what an
+        existing service is brought to)."""
+        request: dict[str, Any] = {
+            "cluster": self.cluster,
+            "serviceName": self.service_name,
+            "taskDefinition": task_definition_arn,
+            "desiredCount": checked["desired"],
+            "clientToken": service_client_token(context),
+            "platformVersion": self.platform_version,
+            "networkConfiguration": network_configuration(self.subnets, self.security_groups, self.assign_public_ip),
+            "deploymentConfiguration": {
+                "deploymentCircuitBreaker": {"enable": self.deployment_circuit_breaker, "rollback": self.deployment_circuit_breaker}
+            },
+            "enableExecuteCommand": self.enable_execute_command,
+            "propagateTags": self.propagate_tags,
+            "tags": to_ecs_tags(tags_from_context(context, checked["user_tags"])),
+        }
+        if checked["strategy"]:
+            request["capacityProviderStrategy"] = checked["strategy"]
+        else:
+            request["launchType"] = "FARGATE"
+        if self.load_balancers:
+            request["loadBalancers"] = self.load_balancers
+        if self.service_registries:
+            request["serviceRegistries"] = self.service_registries
+        return request
+
     def execute(self, context) -> str:
         checked = self._validated()
         cluster, name = self.cluster, self.service_name
@@ -213,44 +268,16 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         existing = self.hook.describe_service(cluster, name)
         if existing is not None and existing["status"] == "ACTIVE":
             ownership(f"Service {name} in cluster {cluster}", existing.get("tags"), {}, require_tags=self.require_tags, adopt=self.adopt, log=self.log)
-            arn = existing["serviceArn"]
-            if existing["taskDefinition"] == task_definition_arn and existing["desiredCount"] == checked["desired"]:
-                self.log.info("Service %s already exists with the same task definition and count; reusing it: %s", name, arn)
-            else:
-                self.log.info(
-                    "Service %s exists with %s x%d; updating it to %s x%d (a new deployment).",
-                    name, name_from_arn(existing["taskDefinition"]), existing["desiredCount"],
-                    name_from_arn(task_definition_arn), checked["desired"],
-                )
-                self.hook.conn.update_service(
-                    cluster=cluster, service=name, taskDefinition=task_definition_arn, desiredCount=checked["desired"]
-                )
-        else:
-            request: dict[str, Any] = {
-                "cluster": cluster,
-                "serviceName": name,
-                "taskDefinition": task_definition_arn,
-                "desiredCount": checked["desired"],
-                "clientToken": service_client_token(context),
-                "platformVersion": self.platform_version,
-                "networkConfiguration": network_configuration(self.subnets, self.security_groups, self.assign_public_ip),
-                "deploymentConfiguration": {
-                    "deploymentCircuitBreaker": {"enable": self.deployment_circuit_breaker, "rollback": self.deployment_circuit_breaker}
-                },
-                "enableExecuteCommand": self.enable_execute_command,
-                "propagateTags": self.propagate_tags,
-                "tags": to_ecs_tags(tags_from_context(context, checked["user_tags"])),
-            }
-            if checked["strategy"]:
-                request["capacityProviderStrategy"] = checked["strategy"]
-            else:
-                request["launchType"] = "FARGATE"
-            if self.load_balancers:
-                request["loadBalancers"] = self.load_balancers
-            if self.service_registries:
-                request["serviceRegistries"] = self.service_registries
-            arn = self.hook.conn.create_service(**request)["service"]["serviceArn"]
+        arn, action = self.hook.ensure_service(self._create_request(context, checked, task_definition_arn), existing)
+        if action == "created":
             self.log.info("Created service %s (%s) running %s.", name, arn, name_from_arn(task_definition_arn))
+        elif action == "updated":
+            self.log.info(
+                "Service %s existed with %s x%d; updated it to %s x%d (a new deployment).",
+                name, name_from_arn(existing["taskDefinition"]), existing["desiredCount"], name_from_arn(task_definition_arn), checked["desired"],
+            )
+        else:
+            self.log.info("Service %s already exists with the same task definition and count; reusing it: %s", name, arn)
         if not self.wait_for_stable:
             return arn
         watch = ServiceWatch(
@@ -262,7 +289,26 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 
 
 class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
-    """Update a service (new task definition, count, or a forced new deployment); return the new deployment id."""
+    """Update a service (new task definition, count, or a forced new deployment); return the new deployment id.
+
+    :param cluster: the service's cluster.
+    :param service: the service's name or ARN.
+    :param task_definition: family, ``family:revision`` or ARN of an ACTIVE task definition to roll out.
+    :param desired_count: the new number of tasks, 0-5000.
+    :param force_new_deployment: start a new deployment even with nothing changed (e.g. to pull a
+        moved image tag). At least one of these three must be given.
+    :param wait_for_stable: wait until the new deployment is stable. Default True.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
+    :param timeout: seconds the wait may take. Default 1800.
+    :param max_failed_tasks: stopped tasks of the new deployment after which the wait fails. Default 3.
+    :return: the id of the deployment the update started (``ecs-svc/…``).
+    :raises ValueError: bad input, before any AWS call.
+    :raises RolloutFailedError: the deployment failed.
+    :raises WaitTimeoutError: not stable within ``timeout``.
+
+    .. seealso:: README, "Services".
+    """
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "task_definition", "desired_count")
     operator_extra_links = (EcsClusterLink(), EcsServiceLink())
@@ -307,7 +353,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             request["taskDefinition"] = described["taskDefinitionArn"]
         if self.desired_count is not None:
             request["desiredCount"] = self.desired_count
-        service = self.hook.conn.update_service(**request)["service"]
+        service = self.hook.update_service(**request)
         primary = service["deployments"][0]
         self.log.info(
             "Updated service %s: deployment %s of %s, desired %d.",
@@ -335,8 +381,19 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """Scale a service to 0, delete it (force) and wait until INACTIVE. Missing or INACTIVE is success.
 
+    :param cluster: the service's cluster.
+    :param service: the service's name or ARN.
     :param require_tags: delete only a service carrying these tags (e.g. managed-by); one
         without them fails the task and is left alone.
+    :param wait_for_inactive: wait until the service is INACTIVE. Default True.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
+    :param timeout: seconds the wait may take. Default 1800.
+    :return: the deleted service's ARN, or None when there was nothing to delete.
+    :raises AirflowException: the service lacks ``require_tags`` (nothing is deleted).
+    :raises WaitTimeoutError: not INACTIVE within ``timeout``.
+
+    .. seealso:: README, "Services".
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "require_tags")
@@ -375,8 +432,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if lacking:
             raise AirflowException(require_tags_error(f"Service {name}", lacking))
         if existing["status"] == "ACTIVE":
-            self.hook.conn.update_service(cluster=self.cluster, service=name, desiredCount=0)
-            self.hook.conn.delete_service(cluster=self.cluster, service=name, force=True)
+            self.hook.start_deleting_service(self.cluster, name)
             self.log.info("Deleting service %s (scaled to 0, delete forced).", name)
         else:
             self.log.info("Service %s is already %s.", name, existing["status"])

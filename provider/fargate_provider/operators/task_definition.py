@@ -96,7 +96,8 @@ class TaskDefinitionSpecMixin:
 class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     """Register a Fargate task definition from a dict or a .json/.json5 file; return its ARN.
 
-    .. seealso:: README, "Task definitions" and "Going to AWS".
+    The spec is validated for Fargate before any AWS call (every problem at once); setting up
+    the roles it names is in README, "Going to AWS".
 
     :param task_definition: the RegisterTaskDefinition input (as ``aws ecs
         register-task-definition --cli-input-json`` takes it): a dict, or a path to a
@@ -104,8 +105,8 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
         ``template_searchpath``). Jinja-templated in both forms; files may carry ``//``
         comments and trailing commas.
     :param allow_any_path: read a spec file outside the DAG's folder and ``template_searchpath``
-        (refused otherwise, ``../`` included).
-    :param family: overrides the spec's ``family``.
+        (refused otherwise, ``../`` included). Default False.
+    :param family: overrides the spec's ``family`` (required in one or the other).
     :param execution_role_arn: overrides the spec's ``executionRoleArn``: the role ECS uses to
         pull images, read secrets and write awslogs (ECS refuses a Fargate task definition with
         awslogs, secrets or a private ECR image without one). An ARN or a role name; a name is
@@ -113,14 +114,19 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
     :param task_role_arn: overrides the spec's ``taskRoleArn``: the role the containers' own AWS
         calls run as. ARN or name, as above.
     :param tags: extra tags; the provider adds managed-by, airflow-dag-id, airflow-run-id.
+        Merged over the spec's own ``tags`` (these win).
     :param skip_if_unchanged: when the family's newest ACTIVE revision is the same spec
-        (tags aside), register nothing and return that revision's ARN.
+        (tags aside), register nothing and return that revision's ARN. Default True.
     :param preflight: before registering, check with read-only calls that the roles exist and
         trust ECS, may do what the task needs, and that images, secrets and log groups exist
-        (see ``FargatePreflightOperator``); fail with every problem at once.
+        (see ``FargatePreflightOperator``); fail with every problem at once. Default False.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the task definition revision's ARN.
-    :raises TaskDefinitionError: the spec breaks a rule (before any AWS call).
+    :raises TaskDefinitionError: the spec (or a role reference) breaks a rule (before any AWS
+        call); a ``ValueError``, as are bad ``tags``.
     :raises PreflightError: with ``preflight=True``, what ECS would need is missing.
+
+    .. seealso:: README, "Task definitions".
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -180,13 +186,22 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
 class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
     """Deregister one revision, or every ACTIVE revision of a family but the newest ``keep_latest``.
 
+    Revisions already gone are logged, not errors.
+
     :param task_definition: ``family:revision`` or an ARN (one revision), or a family name
         (its ACTIVE revisions).
-    :param keep_latest: with a family, how many of the newest ACTIVE revisions to keep.
-    :param delete: also delete the deregistered revisions (DeleteTaskDefinitions).
+    :param keep_latest: with a family, how many of the newest ACTIVE revisions to keep: a whole
+        number, 0 or more. Default 0 (deregister them all).
+    :param delete: also delete the deregistered revisions (DeleteTaskDefinitions), and those an
+        earlier try deregistered but did not delete; a revision that cannot be deleted is
+        logged as a warning. Default False.
     :param require_tags: touch only revisions carrying these tags (e.g. managed-by); others
-        are logged and left alone.
-    Returns the ARNs deregistered. Revisions already gone are logged, not errors.
+        are logged as a warning and left alone. Default None: any revision.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
+    :return: the ARNs deregistered (empty when there was nothing to do).
+    :raises ValueError: an empty ``task_definition`` or a bad ``keep_latest`` (before any AWS call).
+
+    .. seealso:: README, "Task definitions".
     """
 
     template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest", "require_tags")

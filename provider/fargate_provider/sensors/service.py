@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException
 
+from fargate_provider.exceptions import RolloutFailedError
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import (
     EcsClusterLink,
@@ -24,10 +24,29 @@ from fargate_provider.triggers.service import FargateServiceTrigger
 class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
     """Stable in the strict sense of ``fargate_provider.service_state``, for every service.
 
-    :param cluster: the services' cluster.
+    Stable: ACTIVE, exactly one deployment, its rollout COMPLETED where the circuit breaker is
+    on, runningCount == desiredCount and pendingCount 0. A failed rollout fails the sensor at
+    once, not at the timeout.
+
+    :param cluster: the services' cluster: name (1-255 letters, numbers, hyphens, underscores) or ARN.
     :param services: a name or ARN, a list of them, or an XCom of ARNs. Polled with one
         DescribeServices call per ten services.
-    :param poll_interval: seconds between polls. ``timeout`` as for any sensor.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable`` where
+        set, else True.
+    :param poll_interval: seconds between polls (also the sensor's ``poke_interval``). Default 15.
+    :param timeout: seconds the wait may take, as for any sensor. Default 1800.
+    :param max_failed_tasks: stopped tasks (``failedTasks``) of the newest deployment at which
+        the wait fails. Default 3.
+    :param aws_conn_id, region_name, verify, botocore_config: as for ``FargateBaseOperator``
+        (through ``AwsBaseSensor``).
+    :return: nothing.
+    :raises ValueError: a bad ``cluster`` or ``services``, before any AWS call.
+    :raises RolloutFailedError: a rollout failed (rolled back), a deployment's tasks kept
+        stopping, or a service is missing, DRAINING or INACTIVE.
+    :raises WaitTimeoutError: deferred, not stable within ``timeout`` (waiting in the worker,
+        the sensor's own ``AirflowSensorTimeout``).
+
+    .. seealso:: README, "Services".
     """
 
     aws_hook_class = FargateHook
@@ -74,8 +93,7 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
                 watch=watch.to_kwargs(),
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
+                **FargateServiceTrigger.connection_of(self),
             ),
             method_name="execute_complete",
         )
@@ -85,7 +103,7 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
             self._watch = self._new_watch()
         result = self.hook.poll_services(self.cluster, self._watch)
         if result.error:
-            raise AirflowException(result.error)
+            raise RolloutFailedError(result.error)
         return result.done
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> None:
@@ -94,4 +112,4 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
             self.log.warning("Resumed without the trigger's event (it was lost); checking again.")
             return self.execute(context)
         if event.get("status") != "success":
-            raise AirflowException(event.get("message", "the wait failed"))
+            raise FargateServiceTrigger.error_from_event(event)

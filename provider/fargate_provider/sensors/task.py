@@ -18,9 +18,27 @@ from fargate_provider.triggers.task import FargateTaskTrigger
 
 
 class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
-    """:param tasks: a task ARN or a list (e.g. the run-task operator's XCom); DescribeTasks
-    covers a hundred per call. :param target_state: RUNNING or STOPPED; a task that stops
-    while RUNNING is awaited fails the sensor."""
+    """Wait until every one of the given one-off tasks is RUNNING, or STOPPED.
+
+    Only the state is awaited: exit codes are not judged (``FargateRunTaskOperator`` does that).
+
+    :param cluster: the tasks' cluster: name (1-255 letters, numbers, hyphens, underscores) or ARN.
+    :param tasks: a task ARN or a list (e.g. the run-task operator's XCom); DescribeTasks
+        covers a hundred per call.
+    :param target_state: RUNNING or STOPPED (anything else is refused when the sensor is
+        made); a task that stops while RUNNING is awaited fails the sensor. Default STOPPED.
+    :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable`` where
+        set, else True.
+    :param poll_interval: seconds between polls (also the sensor's ``poke_interval``). Default 6.
+    :param aws_conn_id, region_name, verify, botocore_config: as for ``FargateBaseOperator``
+        (through ``AwsBaseSensor``).
+    :return: nothing.
+    :raises ValueError: a bad ``target_state`` (when the sensor is made), ``cluster`` or ``tasks``
+        (before any AWS call).
+    :raises AirflowException: a task was not found, or stopped while RUNNING was awaited.
+
+    .. seealso:: README, "Batch runs: one-off tasks".
+    """
 
     aws_hook_class = FargateHook
     template_fields: Sequence[str] = aws_template_fields("cluster", "tasks")
@@ -57,7 +75,7 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
         self.defer(
             trigger=FargateTaskTrigger(
                 cluster=self.cluster, tasks=self._arns(), target_state=self.target_state, poll_interval=self.poll_interval,
-                aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                **FargateTaskTrigger.connection_of(self),
             ),
             method_name="execute_complete",
         )

@@ -7,14 +7,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.providers.common.compat.sdk import AirflowException
+from airflow.triggers.base import TriggerEvent
 
-from fargate_provider.hooks.fargate import FargateHook
-from fargate_provider.service_state import ServiceWatch, newest_stopped
+from fargate_provider.exceptions import RolloutFailedError, WaitTimeoutError
+from fargate_provider.service_state import ServiceWatch
+from fargate_provider.triggers.base import FargateBaseTrigger
 
 
-class FargateServiceTrigger(BaseTrigger):
-    """Polls DescribeServices (ten services a call) through the amazon provider's async hook,
+class FargateServiceTrigger(FargateBaseTrigger):
+    """Polls DescribeServices (ten services a call) through ``FargateHook``'s async reads,
     judging each answer with the same code as the operators' non-deferrable wait.
 
     :param cluster: the services' cluster.
@@ -24,6 +26,12 @@ class FargateServiceTrigger(BaseTrigger):
     :param deadline: epoch seconds when it times out; set from ``timeout`` when the trigger is
         first made, and carried through serialisation so a triggerer restart does not extend it.
     :param value: what the deferred task returns on success.
+    :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseTrigger``.
+
+    Events: ``{"status": "success", "value": value}``, ``{"status": "failed", "kind":
+    "rollout" | "timeout" | "error", "message": ...}``.
+
+    .. seealso:: README, "Services".
     """
 
     def __init__(
@@ -34,70 +42,49 @@ class FargateServiceTrigger(BaseTrigger):
         timeout: float,
         deadline: float | None = None,
         value: Any = None,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
+        **connection: Any,
     ):
-        super().__init__()
+        super().__init__(**connection)
         self.cluster = cluster
         self.watch = watch
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.deadline = time.time() + timeout if deadline is None else deadline
         self.value = value
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "cluster": self.cluster,
-                "watch": self.watch,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "timeout": self.timeout,
-                "value": self.value,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-            },
-        )
+    @staticmethod
+    def error_from_event(event: dict[str, Any]) -> AirflowException:
+        """The typed error a failed event stands for, raised by the task that resumes."""
+        kind = {"rollout": RolloutFailedError, "timeout": WaitTimeoutError}.get(event.get("kind"), AirflowException)
+        return kind(event.get("message", "the wait failed"))
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "watch": self.watch,
+            "poll_interval": self.poll_interval,
+            "deadline": self.deadline,
+            "timeout": self.timeout,
+            "value": self.value,
+        }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = ServiceWatch(**self.watch)
-        hook = FargateHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
         try:
-            async with await hook.get_async_conn() as client:
+            async with self.hook.async_clients() as clients:
                 while True:
-                    described: list[dict[str, Any]] = []
-                    for batch in watch.batches():
-                        described += (await client.describe_services(cluster=self.cluster, services=batch))["services"]
-                    result = watch.poll(described)
-                    if result.fetch_stopped:
-                        stopped = {
-                            name: await self._stopped_tasks(client, name, deployment)
-                            for name, deployment in result.fetch_stopped.items()
-                        }
-                        first_lines = result.log_lines
-                        result = watch.poll(described, stopped)
-                        result.log_lines = first_lines + result.log_lines
+                    result = await self.hook.poll_services_async(clients, self.cluster, watch)
                     for line in result.log_lines:
                         self.log.info("%s", line)
                     if result.error:
-                        yield TriggerEvent({"status": "failed", "message": result.error})
+                        yield TriggerEvent({"status": "failed", "kind": "rollout", "message": result.error})
                         return
                     if result.done:
                         yield TriggerEvent({"status": "success", "value": self.value})
                         return
                     if time.time() >= self.deadline:
-                        yield TriggerEvent({"status": "failed", "message": watch.timeout_message(self.timeout)})
+                        yield TriggerEvent({"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)})
                         return
                     await asyncio.sleep(self.poll_interval)
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
-            yield TriggerEvent({"status": "failed", "message": f"{type(error).__name__}: {error}"})
-
-    async def _stopped_tasks(self, client: Any, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
-        arns = (await client.list_tasks(cluster=self.cluster, serviceName=service, desiredStatus="STOPPED"))["taskArns"]
-        tasks: list[dict[str, Any]] = []
-        for start in range(0, len(arns), 100):
-            tasks += (await client.describe_tasks(cluster=self.cluster, tasks=arns[start : start + 100]))["tasks"]
-        return newest_stopped(tasks, deployment_id, limit)
+            yield TriggerEvent({"status": "failed", "kind": "error", "message": f"{type(error).__name__}: {error}"})

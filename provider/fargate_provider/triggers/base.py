@@ -1,0 +1,56 @@
+"""FargateBaseTrigger: what every trigger of this provider carries into the triggerer."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger
+from botocore.config import Config
+
+from fargate_provider.hooks.fargate import FargateHook
+
+
+class FargateBaseTrigger(BaseTrigger):
+    """The whole AWS connection of the deferring task, as the amazon provider's
+    ``AwsBaseWaiterTrigger`` carries it: ``aws_conn_id``, ``region_name``, ``verify`` and
+    ``botocore_config`` are serialised with the trigger, and the hook is rebuilt from
+    ``hook_class`` in the triggerer (a connection's SSL and botocore settings are not dropped).
+
+    :param aws_conn_id: the Airflow connection to AWS.
+    :param region_name: AWS region; the connection's when None.
+    :param verify: SSL certificate verification (``False``, or a CA bundle path); the connection's when None.
+    :param botocore_config: keyword arguments of ``botocore.config.Config`` (timeouts, retries, proxies).
+    """
+
+    hook_class: type[FargateHook] = FargateHook
+
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.aws_conn_id, self.region_name = aws_conn_id, region_name
+        self.verify, self.botocore_config = verify, botocore_config
+
+    @staticmethod
+    def connection_of(task: Any) -> dict[str, Any]:
+        """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``)."""
+        return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify, "botocore_config": task.botocore_config}
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        """The subclass's own arguments, as serialised."""
+        raise NotImplementedError
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        connection = {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name, "verify": self.verify, "botocore_config": self.botocore_config}
+        return f"{type(self).__module__}.{type(self).__qualname__}", {**self.trigger_kwargs(), **connection}
+
+    @cached_property
+    def hook(self) -> FargateHook:
+        config = Config(**self.botocore_config) if self.botocore_config else None
+        return self.hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=config)
