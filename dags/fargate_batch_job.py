@@ -25,7 +25,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param, Variable, task
 
-from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
@@ -81,7 +81,7 @@ with DAG(
     def find_network_and_roles(params: dict) -> dict:
         """Subnets and security groups for the chosen subnet kind (Variables, else tags), and the
         execution and task roles (Variables, else ecsTaskExecutionRole): read-only, before anything."""
-        from fargate_provider.networking import find_network
+        from fargate_provider.utils.networking import find_network
         from fargate_provider.roles import find_roles
 
         network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())

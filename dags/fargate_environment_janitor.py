@@ -14,12 +14,12 @@ import pendulum
 
 from airflow.sdk import DAG, task
 
-from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id
 from fargate_provider.environments import ENVIRONMENT_TAG
 from fargate_provider.operators.cluster import FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateDeleteServiceOperator
 from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
-from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 with DAG(
     dag_id="fargate_environment_janitor",

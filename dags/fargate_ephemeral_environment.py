@@ -17,7 +17,7 @@ import pendulum
 
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.dag_params import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments import (
     ACTIONS,
     ENV_VAR_NAME_PATTERN,
@@ -33,8 +33,8 @@ from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
 )
-from fargate_provider.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from fargate_provider.teardown import only_after_failure
+from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from fargate_provider.environments.teardown import only_after_failure
 
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Destroy touches only what carries these tags: the provider's, for this environment.
@@ -93,7 +93,7 @@ with DAG(
         """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
-        from fargate_provider.networking import find_network
+        from fargate_provider.utils.networking import find_network
         from fargate_provider.roles import find_roles
 
         env = environments.names(params["environment"])
@@ -159,9 +159,10 @@ with DAG(
     @task
     def report(cluster: str, service: str, task_definition_arn: str, tags: dict, params: dict) -> dict:
         """Log what the environment is now, and return it (the demo's summary reads it)."""
-        from fargate_provider.fargate_sizes import parse_size_choice
-        from fargate_provider.hooks.fargate import FargateHook, name_from_arn
-        from fargate_provider.pricing import PriceNotKnown, fargate_cost
+        from fargate_provider.utils.sizes import parse_size_choice
+        from fargate_provider.hooks.fargate import FargateHook
+        from fargate_provider.utils.arns import name_from_arn
+        from fargate_provider.utils.pricing import PriceNotKnown, fargate_cost
 
         hook = FargateHook(aws_conn_id=aws_conn_id())
         described = hook.describe_service(cluster, service) or {}

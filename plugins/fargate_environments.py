@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from fargate_provider.environments_page import app
+from fargate_provider.environments.page import app
 
 
 class FargateEnvironmentsPlugin(AirflowPlugin):

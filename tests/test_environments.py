@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from fargate_provider import environments
-from fargate_provider.networking import NetworkNotFound, discover_network, parse_id_list
+from fargate_provider.utils.networking import NetworkNotFound, discover_network, parse_id_list
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.timezone.utc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from fargate_provider.pricing import fargate_cost
+from fargate_provider.utils.pricing import fargate_cost
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def page_client(airflow_db):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
 
-    from fargate_provider.environments_page import app
+    from fargate_provider.environments.page import app
 
     create_auth_manager()  # Airflow's default, the simple auth manager: it judges the page's permissions
     # signed in as an admin (sign-in itself: the Chromium test; roles: test_environments_page_security.py)

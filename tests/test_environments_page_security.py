@@ -84,7 +84,7 @@ def test_a_forged_host_does_not_redirect_the_token(api_server_app, rest_api, mon
 
 
 def test_without_base_url_the_token_goes_to_the_servers_own_address(api_server_app, rest_api, monkeypatch):
-    from fargate_provider.environments_page import airflow_api_base_url
+    from fargate_provider.environments.page import airflow_api_base_url
 
     port = rest_api.server_address[1]
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "")
@@ -102,7 +102,7 @@ def test_without_base_url_the_token_goes_to_the_servers_own_address(api_server_a
 )
 def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(api_server_app, rest_api, monkeypatch, role, may_list, may_destroy):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{rest_api.server_address[1]}")
-    monkeypatch.setattr("fargate_provider.environments_page.describe_environments", lambda hook, now: [])  # no AWS here
+    monkeypatch.setattr("fargate_provider.environments.page.describe_environments", lambda hook, now: [])  # no AWS here
     client = TestClient(api_server_app)
     listed = client.get("/fargate/api/environments", headers=_as(role))
     assert listed.status_code == (200 if may_list else 403), listed.text

@@ -1,5 +1,5 @@
 import pytest
-from fargate_provider.fargate_sizes import (
+from fargate_provider.utils.sizes import (
     SizeError,
     check_fargate_size,
     fargate_sizes,

@@ -7,8 +7,9 @@ import os
 from unittest import mock
 
 import pytest
-from fargate_provider.hooks.fargate import FargateHook, revision_of
-from fargate_provider.tags import (
+from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.utils.arns import revision_of
+from fargate_provider.utils.tags import (
     TagError,
     provider_tags,
     tags_from_context,

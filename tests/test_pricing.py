@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from fargate_provider.pricing import (
+from fargate_provider.utils.pricing import (
     PriceNotKnown,
     fargate_cost,
     price_table,

@@ -182,7 +182,7 @@ def test_timeout_error_lists_the_events_and_counts(airflow, emulator, ecs, capfd
 
 def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
     from airflow.sdk._shared.module_loading import import_string
-    from fargate_provider.service_state import ServiceWatch
+    from fargate_provider.state.service import ServiceWatch
     from fargate_provider.triggers.service import FargateServiceTrigger
 
     arn = register(ecs, family="web")
@@ -292,7 +292,7 @@ def test_delete_of_a_missing_service_is_success(airflow, emulator, ecs, capfd):
 def test_client_token_is_per_task_instance_not_per_try():
     from unittest import mock
 
-    from fargate_provider.idempotency import service_client_token as client_token
+    from fargate_provider.utils.tokens import service_client_token as client_token
 
     def ti(**changes):
         fields = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": -1, "try_number": 1}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fargate_provider.service_state import (
+from fargate_provider.state.service import (
     FAILED,
     STABLE,
     WAITING,

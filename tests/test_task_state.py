@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from fargate_provider.aws_errors import is_not_found
-from fargate_provider.task_state import LogFollower, judge_stopped, log_streams, progress
+from fargate_provider.utils.aws_errors import is_not_found
+from fargate_provider.state.task import LogFollower, judge_stopped, log_streams, progress
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/c/{}"
 

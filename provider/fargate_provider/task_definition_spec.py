@@ -24,7 +24,7 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from fargate_provider.fargate_sizes import (
+from fargate_provider.utils.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
     check_fargate_size,

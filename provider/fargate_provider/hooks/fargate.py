@@ -7,9 +7,8 @@ and triggers share the logic here rather than each calling boto3 their own way.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from functools import cached_property
 from typing import Any
@@ -18,34 +17,18 @@ from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from fargate_provider.aws_errors import has_code, is_not_found
+from fargate_provider.utils.arns import name_from_arn, revision_of
+from fargate_provider.utils.aws_errors import has_code, is_not_found
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
-from fargate_provider.service_state import Poll, ServiceWatch, newest_stopped
-from fargate_provider.tags import to_ecs_tags
-from fargate_provider.task_state import LogFollower
-
-# ECS's batch limits.
-DELETE_TASK_DEFINITIONS_BATCH = 10
-DESCRIBE_SERVICES_BATCH = 10
-DESCRIBE_TASKS_BATCH = 100
-
-_REVISION_RE = re.compile(r":(\d+)$")
-
-
-def batched(items: list[str], size: int) -> Iterator[list[str]]:
-    """``items`` in slices of at most ``size``: the API's limit per Describe/Delete call."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def revision_of(task_definition_arn: str) -> int:
-    match = _REVISION_RE.search(task_definition_arn)
-    return int(match.group(1)) if match else 0
-
-
-def name_from_arn(arn_or_name: str) -> str:
-    return arn_or_name.rsplit("/", 1)[-1]
-
+from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
+from fargate_provider.utils.batching import (
+    DELETE_TASK_DEFINITIONS_BATCH,
+    DESCRIBE_SERVICES_BATCH,
+    DESCRIBE_TASKS_BATCH,
+    batched,
+)
+from fargate_provider.utils.tags import to_ecs_tags
+from fargate_provider.state.task import LogFollower
 
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.

@@ -15,6 +15,8 @@ from airflow.providers.amazon.aws.links.base_aws import (
     BaseAwsLink,
 )
 
+from fargate_provider.utils.arns import name_from_arn
+
 ECS_CONSOLE = BASE_AWS_CONSOLE_LINK + "/ecs/v2"
 
 
@@ -75,8 +77,6 @@ def persist_link(context: Any, operator: Any, link: type[BaseAwsLink], **fields:
                  aws_partition=hook.conn_partition, **fields)
 
 
-ALL_LINKS = (EcsClusterLink, EcsServiceLink, EcsTaskLink, EcsTaskDefinitionLink, TaskLogsLink)
-
 
 def task_definition_fields(task_definition: str) -> dict[str, Any]:
     """family and revision from an ARN, ``family:revision`` or a family (revision None)."""
@@ -87,8 +87,6 @@ def task_definition_fields(task_definition: str) -> dict[str, Any]:
 
 def persist_service_links(context: Any, operator: Any, cluster: str, service: str | None = None) -> None:
     """The cluster and, when there is one service, the service (names or ARNs)."""
-    from fargate_provider.hooks.fargate import name_from_arn
-
     persist_link(context, operator, EcsClusterLink, cluster_name=name_from_arn(cluster))
     if service:
         persist_link(context, operator, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name_from_arn(service))
@@ -99,8 +97,7 @@ def persist_task_links(
 ) -> None:
     """Cluster, task definition, the first task and its first awslogs stream (the last two
     need the task definition; a sensor that only knows task ARNs links cluster and task)."""
-    from fargate_provider.hooks.fargate import name_from_arn
-    from fargate_provider.task_state import log_streams
+    from fargate_provider.state.task import log_streams
 
     persist_service_links(context, operator, cluster)
     if task_definition:

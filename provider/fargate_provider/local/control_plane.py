@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fargate_provider.fargate_sizes import (
+from fargate_provider.utils.sizes import (
     SizeError,
     check_fargate_size,
     parse_cpu,

@@ -39,7 +39,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
-from fargate_provider.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
+from fargate_provider.utils.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
 from fargate_provider.task_requirements import Egress, default_route_target, usable_endpoints
 
 PINNED_MOTO_VERSION = "5.2.5"

@@ -9,10 +9,10 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.hooks.fargate import name_from_arn
+from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.tags import (
+from fargate_provider.utils.tags import (
     check_require_tags,
     is_managed,
     lacking_tags,

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.networking import check_network
+from fargate_provider.utils.networking import check_network
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.operators.cluster import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy
 from fargate_provider.operators.task_definition import TaskDefinitionSpecMixin

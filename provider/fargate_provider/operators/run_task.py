@@ -11,15 +11,15 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.fargate_sizes import (
+from fargate_provider.utils.sizes import (
     SizeError,
     check_fargate_size,
     parse_cpu,
     parse_memory,
 )
 from fargate_provider.exceptions import ContainerExitError, TaskFailedToStartError, WaitTimeoutError
-from fargate_provider.hooks.fargate import name_from_arn
-from fargate_provider.idempotency import run_task_client_token, started_by_for
+from fargate_provider.utils.arns import name_from_arn
+from fargate_provider.utils.tokens import run_task_client_token, started_by_for
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsTaskDefinitionLink,
@@ -27,8 +27,8 @@ from fargate_provider.links.ecs import (
     TaskLogsLink,
     persist_task_links,
 )
-from fargate_provider.masking import mask_container_environment
-from fargate_provider.networking import check_network, network_configuration
+from fargate_provider.utils.masking import mask_container_environment
+from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
@@ -36,13 +36,13 @@ from fargate_provider.operators.cluster import (
     validate_cluster_name,
 )
 from fargate_provider.preflight import require_preflight
-from fargate_provider.pricing import PriceNotKnown, total_cost
-from fargate_provider.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.utils.pricing import PriceNotKnown, total_cost
+from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     run_task_overrides_problems,
 )
-from fargate_provider.task_state import (
+from fargate_provider.state.task import (
     STOPPED,
     LogFollower,
     judge_stopped,

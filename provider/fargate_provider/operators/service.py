@@ -9,8 +9,8 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.hooks.fargate import name_from_arn
-from fargate_provider.idempotency import service_client_token
+from fargate_provider.utils.arns import name_from_arn
+from fargate_provider.utils.tokens import service_client_token
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsServiceLink,
@@ -19,20 +19,20 @@ from fargate_provider.links.ecs import (
     persist_service_links,
     task_definition_fields,
 )
-from fargate_provider.networking import check_network, network_configuration
+from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.operators.cluster import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
 )
 from fargate_provider.preflight import require_preflight
-from fargate_provider.service_state import (
+from fargate_provider.state.service import (
     INACTIVE_TARGET,
     STABLE_TARGET,
     ServiceWatch,
     event_ids,
 )
-from fargate_provider.tags import (
+from fargate_provider.utils.tags import (
     lacking_tags,
     check_require_tags,
     ownership,
@@ -113,7 +113,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """Create an ECS service on Fargate (or reuse/update the ACTIVE one of that name); return its ARN.
 
     Private vs public subnets is ``assign_public_ip``. With ``wait_for_stable`` it waits until
-    the service is stable in the strict sense of ``fargate_provider.service_state`` and fails
+    the service is stable in the strict sense of ``fargate_provider.state.service`` and fails
     fast on a failed rollout, stopping tasks or a service gone away. A retried try finds the
     service its first try created (same client token) instead of creating a second one.
 

@@ -8,17 +8,17 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.hooks.fargate import name_from_arn, revision_of
+from fargate_provider.utils.arns import name_from_arn, revision_of
 from fargate_provider.links.ecs import (
     EcsTaskDefinitionLink,
     persist_link,
     task_definition_fields,
 )
-from fargate_provider.masking import mask_container_environment
+from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.preflight import require_preflight
 from fargate_provider.roles import RoleError, check_role_reference
-from fargate_provider.tags import (
+from fargate_provider.utils.tags import (
     from_ecs_tags,
     lacking_tags,
     require_tags_error,

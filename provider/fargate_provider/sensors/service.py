@@ -17,12 +17,12 @@ from fargate_provider.links.ecs import (
 )
 from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
 from fargate_provider.operators.cluster import validate_cluster_name
-from fargate_provider.service_state import STABLE_TARGET, ServiceWatch, name_of
+from fargate_provider.state.service import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
 
 
 class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
-    """Stable in the strict sense of ``fargate_provider.service_state``, for every service.
+    """Stable in the strict sense of ``fargate_provider.state.service``, for every service.
 
     Stable: ACTIVE, exactly one deployment, its rollout COMPLETED where the circuit breaker is
     on, runningCount == desiredCount and pendingCount 0. A failed rollout fails the sensor at

@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.exceptions import RolloutFailedError, WaitTimeoutError
-from fargate_provider.service_state import ServiceWatch
+from fargate_provider.state.service import ServiceWatch
 from fargate_provider.triggers.base import FargateBaseTrigger
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from fargate_provider.task_state import LogFollower, progress
+from fargate_provider.state.task import LogFollower, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
 
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fargate_provider.fargate_sizes import parse_size_choice
-from fargate_provider.tags import from_ecs_tags, is_managed
+from fargate_provider.utils.sizes import parse_size_choice
+from fargate_provider.utils.tags import from_ecs_tags, is_managed
 
 DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
@@ -197,8 +197,8 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
 def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
     """What the environments page shows: each managed environment with its service, tasks,
     age, TTL left and estimated cost so far (tasks ECS still lists, running ones up to now)."""
-    from fargate_provider.hooks.fargate import name_from_arn
-    from fargate_provider.pricing import PriceNotKnown, total_cost
+    from fargate_provider.utils.arns import name_from_arn
+    from fargate_provider.utils.pricing import PriceNotKnown, total_cost
 
     region = hook.region_name or hook.conn_region_name
     found = []

@@ -41,7 +41,7 @@ may_destroy_environments = Depends(requires_access_dag("POST", DagAccessEntity.R
 def _hook():
     from airflow.models import Variable
 
-    from fargate_provider.dag_params import AWS_CONN_ID_VARIABLE, DEFAULT_AWS_CONN_ID
+    from fargate_provider.environments.form import AWS_CONN_ID_VARIABLE, DEFAULT_AWS_CONN_ID
     from fargate_provider.hooks.fargate import FargateHook
 
     # The same connection the DAGs use (read per request: a changed Variable applies at once).

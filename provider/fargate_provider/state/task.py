@@ -7,12 +7,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from fargate_provider.utils.arns import name_from_arn
+
 RUNNING, STOPPED = "RUNNING", "STOPPED"
 TARGET_STATES = (RUNNING, STOPPED)
 
 
-def task_id(task_arn: str) -> str:
-    return task_arn.rsplit("/", 1)[-1]
+task_id = name_from_arn  # a task's id is the last part of its ARN
 
 
 def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tuple[bool, str | None]:

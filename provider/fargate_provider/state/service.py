@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fargate_provider.utils.arns import name_from_arn
+
 STABLE, WAITING, FAILED = "STABLE", "WAITING", "FAILED"
 STABLE_TARGET, INACTIVE_TARGET = "STABLE", "INACTIVE"
 
 
-def name_of(service: str) -> str:
-    return service.rsplit("/", 1)[-1]
+name_of = name_from_arn  # a service's name from its name or ARN
 
 
 @dataclass
