@@ -26,6 +26,13 @@ from fargate_provider.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"
+# moto's backends are module globals: one emulator per process (see LocalEcs.start).
+_RUNNING: LocalEcs | None = None
+_RUNNING_LOCK = threading.Lock()
+
+
+class EmulatorAlreadyRunning(RuntimeError):
+    """A second LocalEcs in one process would share (and reset) the first one's state."""
 _CREDENTIAL_RE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/")
 _SIGNING_SERVICE_RE = re.compile(r"Credential=[^/]+/\d+/[a-z0-9-]+/([a-z0-9-]+)/")
 
@@ -77,7 +84,21 @@ class LocalEcs:
         return f"http://{host}:{port}"
 
     def start(self) -> LocalEcs:
-        self._server = make_server(self.host, self.port, self, threaded=True, request_handler=bridge.MotoRequestHandler if self.verbose else _QuietRequestHandler)
+        global _RUNNING
+        with _RUNNING_LOCK:
+            if _RUNNING is not None and _RUNNING is not self:
+                raise EmulatorAlreadyRunning(
+                    f"a LocalEcs is already running in this process at {_RUNNING.endpoint}: moto keeps its state in "
+                    "module-global backends, so a second one would share it and reset() on either would wipe both. "
+                    "Use that one, stop() it first, or run another in its own process (fargate-local serve)."
+                )
+            _RUNNING = self
+        try:
+            self._server = make_server(self.host, self.port, self, threaded=True, request_handler=bridge.MotoRequestHandler if self.verbose else _QuietRequestHandler)
+        except BaseException:
+            with _RUNNING_LOCK:
+                _RUNNING = None
+            raise
         self._stopping.clear()
         self.reset()
         self._threads = [
@@ -89,6 +110,10 @@ class LocalEcs:
         return self
 
     def stop(self) -> None:
+        global _RUNNING
+        with _RUNNING_LOCK:
+            if _RUNNING is self:
+                _RUNNING = None
         self._stopping.set()
         if self._server is not None:
             self._server.shutdown()

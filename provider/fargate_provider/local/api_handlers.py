@@ -1,0 +1,359 @@
+"""The ECS operations moto answers wrongly for Fargate, answered as ECS does: registration
+rules, RunTask (launch checks, client tokens), StopTask, ListTasks, Create/Update/DeleteService,
+DeleteCluster. The first stage of the lifecycle; ``ControlPlane`` mixes it in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fargate_provider.local import moto_bridge as bridge
+from fargate_provider.local import task_start
+from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.registration_rules import registration_rules
+from fargate_provider.task_requirements import role_arn
+from fargate_provider.utils.sizes import (
+    SizeError,
+    check_fargate_size,
+    parse_cpu,
+    parse_memory,
+)
+
+Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
+
+
+def _invalid(message: str) -> EcsError:
+    return EcsError("InvalidParameterException", message)
+
+
+class EcsApiHandlers:
+    """``_<Operation>(backend, account, region, body, forward)``: one method per handled operation."""
+
+    # ------------------------------------------------------------------ task definitions
+
+    def _RegisterTaskDefinition(self, backend, account, region, body, forward):
+        """ECS's registration rules (the table the validator uses too); moto registers the rest."""
+        broken = registration_rules(body)
+        if broken:
+            raise EcsError("ClientException", broken[0].ecs_message)
+        # ECS takes a role name and stores the role's ARN.
+        for key in ("executionRoleArn", "taskRoleArn"):
+            if isinstance(body.get(key), str) and body[key]:
+                body = {**body, key: role_arn(body[key], account=account)}
+        return forward("RegisterTaskDefinition", body)
+
+    # ------------------------------------------------------------------ tasks
+
+    def _RunTask(self, backend, account, region, body, forward):
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        launch_type, provider = self._launch(cluster, body)
+        if launch_type in ("EC2", "EXTERNAL"):
+            return None  # moto's container-instance placement
+        task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
+        self._check_size(task_definition, body.get("overrides") or {})
+        placement, assign_public_ip = self._placement(account, region, task_definition, body)
+        count = body.get("count", 1)
+        if not isinstance(count, int) or not 1 <= count <= 10:
+            raise _invalid("count must be between 1 and 10.")
+        launch_error = task_start.launch_error(account, task_start.needs_of(task_definition, body.get("overrides")))
+        if launch_error:
+            raise EcsError("ClientException", launch_error)
+        images = [c.get("image") for c in task_definition.container_definitions]
+        behaviour = self.behaviours.for_task(task_definition.family, images)
+        if behaviour.capacity_failures > 0:
+            behaviour.capacity_failures -= 1
+            return {
+                "tasks": [],
+                "failures": [{"arn": task_definition.arn, "reason": "Capacity is unavailable at this time. "
+                              "Please try again later or in a different availability zone"}],
+            }
+        token = body.get("clientToken")
+        if token:
+            fingerprint = _fingerprint(body)
+            previous = self._run_task_tokens.get((account, region, token))
+            if previous is not None:
+                if previous[0] != fingerprint:
+                    raise _invalid("The client token has already been used with different request parameters.")
+                return {"tasks": self._describe_tasks(forward, cluster.arn, previous[1]), "failures": []}
+        tags = list(body.get("tags") or [])
+        if body.get("propagateTags") == "TASK_DEFINITION":
+            tags = _merge_tags(bridge.tags_of(backend, task_definition.arn), tags)
+        arns = []
+        for _ in range(count):
+            task = self._new_task(
+                backend=backend, account=account, region=region, cluster=cluster, task_definition=task_definition,
+                placement=placement, assign_public_ip=assign_public_ip, launch_type=launch_type, provider=provider,
+                platform_version=body.get("platformVersion") or "LATEST", overrides=body.get("overrides"),
+                started_by=body.get("startedBy") or "", group=body.get("group") or f"family:{task_definition.family}",
+                tags=tags, enable_execute_command=bool(body.get("enableExecuteCommand")), service=None,
+            )
+            arns.append(task.task_arn)
+        if token:
+            self._run_task_tokens[(account, region, token)] = (_fingerprint(body), arns)
+        return {"tasks": self._describe_tasks(forward, cluster.arn, arns), "failures": []}
+
+    def _StopTask(self, backend, account, region, body, forward):
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        task = bridge.find_task(backend, cluster.name, body.get("task") or "")
+        if not isinstance(task, EmulatedTask):
+            return None
+        self._request_stop(task, "UserInitiated", body.get("reason") or "Task stopped by user")
+        return {"task": self._describe_tasks(forward, cluster.arn, [task.task_arn])[0]}
+
+    def _ListTasks(self, backend, account, region, body, forward):
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        desired = body.get("desiredStatus") or "RUNNING"  # ECS's default filter
+        family, started_by = body.get("family"), body.get("startedBy")
+        service_name, launch_type = body.get("serviceName"), body.get("launchType")
+        arns = []
+        for task in bridge.all_tasks(backend):
+            if task.cluster_name != cluster.name or task.desired_status != desired:
+                continue
+            if family and task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0] != family:
+                continue
+            if started_by and task.started_by != started_by:
+                continue
+            if service_name and getattr(task, "group", None) != f"service:{service_name.rsplit('/', 1)[-1]}":
+                continue
+            if launch_type and getattr(task, "launch_type", None) != launch_type:
+                continue
+            arns.append(task.task_arn)
+        start = int(body.get("nextToken") or 0)
+        size = int(body.get("maxResults") or 100)
+        page = {"taskArns": arns[start : start + size]}
+        if start + size < len(arns):
+            page["nextToken"] = str(start + size)
+        return page
+
+    # ------------------------------------------------------------------ services
+
+    def _CreateService(self, backend, account, region, body, forward):
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        name = body.get("serviceName")
+        if not name:
+            raise _invalid("serviceName is required.")
+        launch_type, _ = self._launch(cluster, body)
+        if launch_type in ("EC2", "EXTERNAL"):
+            return None
+        existing = bridge.service_or_none(backend, cluster.name, name)
+        fingerprint = _fingerprint(body)
+        key = (account, region, cluster.name, name)
+        if existing is not None and existing.status == "ACTIVE":
+            token, previous = self._service_tokens.get(key, (None, ""))
+            if body.get("clientToken") and token == body.get("clientToken") and previous == fingerprint:
+                return {"service": self._describe_service(forward, cluster.arn, existing.arn)}
+            raise _invalid("Creation of service was not idempotent.")
+        if existing is not None and existing.status == "DRAINING":
+            raise _invalid("Unable to Start a service that is still Draining.")
+        task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
+        self._check_size(task_definition, {})
+        self._placement(account, region, task_definition, body)
+        desired = body.get("desiredCount", 0)
+        if not isinstance(desired, int) or desired < 0:
+            raise _invalid("desiredCount must be 0 or more.")
+        service = bridge.create_moto_service(
+            backend,
+            cluster_str=cluster.name,
+            service_name=name,
+            desired_count=desired,
+            task_definition_str=task_definition.arn,
+            load_balancers=body.get("loadBalancers"),
+            scheduling_strategy=body.get("schedulingStrategy"),
+            tags=body.get("tags"),
+            deployment_controller=body.get("deploymentController"),
+            launch_type="FARGATE",
+            service_registries=body.get("serviceRegistries"),
+            platform_version=body.get("platformVersion") or "LATEST",
+            propagate_tags=body.get("propagateTags") or "NONE",
+            network_configuration=body.get("networkConfiguration"),
+        )
+        service.launch_type = body.get("launchType") if not body.get("capacityProviderStrategy") else None
+        service.capacity_provider_strategy = _strategy(body.get("capacityProviderStrategy"))
+        service.platform_family = "Linux"
+        service.deployment_configuration = _deployment_configuration({}, body.get("deploymentConfiguration"))
+        service.enable_execute_command = bool(body.get("enableExecuteCommand"))
+        service.enable_ecs_managed_tags = bool(body.get("enableECSManagedTags"))
+        service.health_check_grace_period_seconds = body.get("healthCheckGracePeriodSeconds")
+        service.created_at = bridge.utcnow()
+        service.running_count = 0
+        service.pending_count = 0
+        service.events = []
+        service.emu = {"completed_task_definition": None, "steady": False}
+        service.deployments = [self._deployment(service, task_definition.arn, desired)]
+        self._service_tokens[key] = (body.get("clientToken"), fingerprint)
+        return {"service": self._describe_service(forward, cluster.arn, service.arn)}
+
+    @staticmethod
+    def _active_service(backend, body) -> tuple[Any, Any] | None:
+        """The (cluster, service) an update/delete names; None for services moto created itself."""
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        service = bridge.find_service(backend, cluster.name, body.get("service") or "")
+        if not hasattr(service, "emu"):
+            return None
+        if service.status != "ACTIVE":
+            raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
+        return cluster, service
+
+    def _UpdateService(self, backend, account, region, body, forward):
+        found = self._active_service(backend, body)
+        if found is None:
+            return None
+        cluster, service = found
+        primary = service.deployments[0]
+        new_deployment = bool(body.get("forceNewDeployment"))
+        task_definition_arn = primary["taskDefinition"]
+        if body.get("taskDefinition"):
+            task_definition = self._task_definition_for_fargate(backend, body["taskDefinition"])
+            self._check_size(task_definition, {})
+            new_deployment |= task_definition.arn != task_definition_arn
+            task_definition_arn = task_definition.arn
+        if body.get("networkConfiguration"):
+            self._placement(account, region, None, body)
+            new_deployment |= body["networkConfiguration"] != service.network_configuration
+            service.network_configuration = body["networkConfiguration"]
+        if body.get("desiredCount") is not None:
+            if not isinstance(body["desiredCount"], int) or body["desiredCount"] < 0:
+                raise _invalid("desiredCount must be 0 or more.")
+            service.desired_count = body["desiredCount"]
+            primary["desiredCount"] = service.desired_count
+        if body.get("deploymentConfiguration"):
+            service.deployment_configuration = _deployment_configuration(
+                service.deployment_configuration, body["deploymentConfiguration"]
+            )
+        if body.get("enableExecuteCommand") is not None:
+            service.enable_execute_command = bool(body["enableExecuteCommand"])
+        if body.get("capacityProviderStrategy"):
+            service.capacity_provider_strategy = _strategy(body["capacityProviderStrategy"])
+            service.launch_type = None
+            new_deployment = True
+        if new_deployment:
+            for deployment in service.deployments:
+                deployment["status"] = "ACTIVE"
+            service.deployments.insert(0, self._deployment(service, task_definition_arn, service.desired_count))
+            service.task_definition = task_definition_arn
+        service.emu["steady"] = False
+        return {"service": self._describe_service(forward, cluster.arn, service.arn)}
+
+    def _DeleteService(self, backend, account, region, body, forward):
+        found = self._active_service(backend, body)
+        if found is None:
+            return None
+        cluster, service = found
+        if service.desired_count > 0 and not body.get("force"):
+            raise _invalid("The service cannot be stopped while it is scaled above 0.")
+        service.status = "DRAINING"
+        service.desired_count = 0
+        for deployment in service.deployments:
+            deployment["desiredCount"] = 0
+        return {"service": self._describe_service(forward, cluster.arn, service.arn)}
+
+    def _DeleteCluster(self, backend, account, region, body, forward):
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        if any(s.status in ("ACTIVE", "DRAINING") for s in bridge.cluster_services(backend, cluster.name)):
+            raise EcsError("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+        if any(t.cluster_name == cluster.name and t.last_status != "STOPPED" for t in bridge.all_tasks(backend)):
+            raise EcsError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+        return None
+
+    # ------------------------------------------------------------------ validation shared by tasks and services
+
+    def _launch(self, cluster: Any, body: dict[str, Any]) -> tuple[str, str | None]:
+        launch_type, strategy = body.get("launchType"), body.get("capacityProviderStrategy")
+        if launch_type and strategy:
+            raise _invalid("Specifying both a launch type and capacity provider strategy is not supported.")
+        if launch_type:
+            if launch_type not in LAUNCH_TYPES:
+                raise _invalid(f"launchType should be one of [{','.join(LAUNCH_TYPES)}].")
+            return launch_type, None
+        strategy = strategy or getattr(cluster, "default_capacity_provider_strategy", None) or []
+        if not strategy:
+            return "EC2", None  # ECS's default launch type
+        for item in strategy:
+            name = item.get("capacityProvider")
+            if name not in FARGATE_PROVIDERS:
+                raise _invalid(f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT.")
+            if name not in (cluster.capacity_providers or []):
+                raise _invalid("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+        chosen = max(strategy, key=lambda item: (item.get("base", 0), item.get("weight", 0)))
+        return "FARGATE", chosen["capacityProvider"]
+
+    @staticmethod
+    def _task_definition_for_fargate(backend: Any, reference: str | None) -> Any:
+        if not reference:
+            raise _invalid("taskDefinition is required.")
+        task_definition = bridge.get_task_definition(backend, reference)
+        if ":" not in reference.rsplit("/", 1)[-1]:
+            task_definition = bridge.latest_active_revision(backend, task_definition)
+        if task_definition.status != "ACTIVE":
+            raise EcsError("ClientException", "TaskDefinition is inactive")
+        if "FARGATE" not in (task_definition.requires_compatibilities or []):
+            raise EcsError("ClientException", "Task definition does not support launch_type FARGATE.")
+        if task_definition.network_mode != "awsvpc":
+            raise EcsError("ClientException", "Fargate only supports network mode 'awsvpc'.")
+        return task_definition
+
+    @staticmethod
+    def _check_size(task_definition: Any, overrides: dict[str, Any]) -> None:
+        cpu = overrides.get("cpu") or task_definition.cpu
+        memory = overrides.get("memory") or task_definition.memory
+        try:
+            check_fargate_size(parse_cpu(cpu), parse_memory(memory))
+        except (SizeError, TypeError) as error:
+            raise EcsError(
+                "ClientException",
+                f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. ({error})",
+            ) from error
+
+    @staticmethod
+    def _placement(account: str, region: str, task_definition: Any, body: dict[str, Any]) -> tuple[bridge.Placement, bool]:
+        awsvpc = (body.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+        if not awsvpc:
+            raise _invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+        assign = awsvpc.get("assignPublicIp", "DISABLED")
+        if assign not in ("ENABLED", "DISABLED"):
+            raise _invalid("assignPublicIp should be one of [ENABLED,DISABLED].")
+        return bridge.place_in_network(account, region, awsvpc), assign == "ENABLED"
+
+    @staticmethod
+    def _describe_tasks(forward: Forward, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
+        """Let moto serialize the tasks, so answers have exactly DescribeTasks' shape."""
+        return forward("DescribeTasks", {"cluster": cluster, "tasks": arns, "include": ["TAGS"]})["tasks"]
+
+    @staticmethod
+    def _describe_service(forward: Forward, cluster: str, arn: str) -> dict[str, Any]:
+        return forward("DescribeServices", {"cluster": cluster, "services": [arn], "include": ["TAGS"]})["services"][0]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _strategy(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """As ECS stores a capacity provider strategy: weight and base filled in."""
+    if not items:
+        return None
+    return [{"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)} for i in items]
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in body.items() if k != "clientToken"}, sort_keys=True, default=str)
+
+
+def _merge_tags(first: list[dict[str, str]], second: list[dict[str, str]]) -> list[dict[str, str]]:
+    merged = {t["key"]: t.get("value", "") for t in first}
+    merged.update({t["key"]: t.get("value", "") for t in second})
+    return [{"key": k, "value": v} for k, v in merged.items()]
+
+
+def _deployment_configuration(current: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    result = {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
+    result.update(current)
+    for key, value in (given or {}).items():
+        result[key] = {**result.get(key, {}), **value} if isinstance(value, dict) else value
+    return result

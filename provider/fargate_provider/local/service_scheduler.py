@@ -1,0 +1,191 @@
+"""The service scheduler: deployments, keeping the desired count running, failed-task counts,
+the circuit breaker and its rollback, draining, and the service events ECS writes.
+``ControlPlane`` mixes it in."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from typing import Any
+
+from fargate_provider.local import moto_bridge as bridge
+from fargate_provider.local import task_start
+from fargate_provider.local.moto_bridge import EmulatedTask
+
+MAX_EVENTS = 100
+
+
+def circuit_breaker_threshold(desired_count: int) -> int:
+    """ECS: half the desired count, at least 3 and at most 200 failed tasks."""
+    return max(3, min(200, math.ceil(0.5 * desired_count)))
+
+
+class ServiceScheduler:
+    """Reconciling each service with its tasks on every tick."""
+
+
+    # ================================================================== services: reconciliation
+
+    def _deployment(self, service: Any, task_definition_arn: str, desired: int) -> dict[str, Any]:
+        now = bridge.utcnow()
+        deployment_id = f"ecs-svc/{self._ids.randrange(10**18, 10**19)}"
+        deployment = {
+            "id": deployment_id,
+            "status": "PRIMARY",
+            "taskDefinition": task_definition_arn,
+            "desiredCount": desired,
+            "pendingCount": 0,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "platformVersion": "1.4.0",
+            "platformFamily": "Linux",
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+        }
+        if service.capacity_provider_strategy:
+            deployment["capacityProviderStrategy"] = service.capacity_provider_strategy
+        else:
+            deployment["launchType"] = "FARGATE"
+        if service.network_configuration:
+            deployment["networkConfiguration"] = service.network_configuration
+        return deployment
+
+    @staticmethod
+    def _event(service: Any, message: str) -> None:
+        service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": bridge.utcnow(), "message": f"(service {service.name}) {message}"})
+        del service.events[MAX_EVENTS:]
+
+    def _reconcile_service(self, backend: Any, account: str, region: str, service: Any, tasks: list[EmulatedTask]) -> None:
+
+        def alive(deployment_id: str) -> list[EmulatedTask]:
+            return [t for t in tasks if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"]
+
+        if service.status == "DRAINING":
+            self._stop_tasks(service, [t for t in tasks if t.desired_status == "RUNNING"], "Task stopped due to service deletion")
+            if all(t.last_status == "STOPPED" for t in tasks):
+                service.status = "INACTIVE"
+            self._count(service, tasks)
+            return
+
+        primary = service.deployments[0]
+        current = alive(primary["id"])
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        launching = not (primary["rolloutState"] == "FAILED" and breaker.get("enable"))
+        if launching and len(current) < primary["desiredCount"]:
+            task_definition = bridge.get_task_definition(backend, primary["taskDefinition"])
+            launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
+            if launch_error:
+                # ECS starts nothing and says so in an event (not once per tick: once per deployment here).
+                if service.emu.get("launch_error") != (primary["id"], launch_error):
+                    service.emu["launch_error"] = (primary["id"], launch_error)
+                    self._event(service, f"failed to launch a task with (error {launch_error}).")
+                launching = False
+        if launching and len(current) < primary["desiredCount"]:
+            started = [self._service_task(backend, account, region, service, primary) for _ in range(primary["desiredCount"] - len(current))]
+            self._event(service, f"has started {len(started)} tasks: {' '.join(f'(task {t.id})' for t in started)}.")
+        elif len(current) > primary["desiredCount"]:
+            extra = current[primary["desiredCount"] :]
+            self._stop_tasks(service, extra, f"Scaling activity initiated by (deployment {primary['id']})")
+
+        running_primary = sum(1 for t in alive(primary["id"]) if t.last_status == "RUNNING")
+        for deployment in list(service.deployments[1:]):
+            old = alive(deployment["id"])
+            if running_primary >= primary["desiredCount"] or primary["rolloutState"] == "FAILED":
+                self._stop_tasks(service, old, f"Scaling activity initiated by (deployment {primary['id']})")
+            if all(t.last_status == "STOPPED" for t in tasks if t.started_by == deployment["id"]):
+                service.deployments.remove(deployment)
+
+        self._count(service, tasks)
+        # As ECS does, a deployment is only done once its tasks have stayed up for a while:
+        # tasks that crash right after starting never make a rollout COMPLETED.
+        settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
+        now = time.monotonic()
+        settled = all(now - t.emu.get("started", now) >= settle for t in alive(primary["id"]))
+        steady = (
+            len(service.deployments) == 1
+            and primary["runningCount"] == primary["desiredCount"]
+            and primary["pendingCount"] == 0
+            and settled
+        )
+        if steady and primary["rolloutState"] == "IN_PROGRESS":
+            primary["rolloutState"] = "COMPLETED"
+            primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+            primary["updatedAt"] = bridge.utcnow()
+            service.emu["completed_task_definition"] = primary["taskDefinition"]
+            self._event(service, f"(deployment {primary['id']}) deployment completed.")
+        if steady and not service.emu["steady"]:
+            self._event(service, "has reached a steady state.")
+        service.emu["steady"] = steady
+
+    def _service_task(self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]) -> EmulatedTask:
+        cluster = bridge.get_cluster(backend, service.cluster_name)
+        task_definition = bridge.get_task_definition(backend, deployment["taskDefinition"])
+        awsvpc = service.network_configuration["awsvpcConfiguration"]
+        placement = bridge.place_in_network(account, region, awsvpc)
+        tags: list[dict[str, str]] = []
+        if service.propagate_tags == "SERVICE":
+            tags = list(service.tags)
+        elif service.propagate_tags == "TASK_DEFINITION":
+            tags = bridge.tags_of(backend, task_definition.arn)
+        provider = None
+        if service.capacity_provider_strategy:
+            provider = max(service.capacity_provider_strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))["capacityProvider"]
+        return self._new_task(
+            backend=backend, account=account, region=region, cluster=cluster, task_definition=task_definition,
+            placement=placement, assign_public_ip=awsvpc.get("assignPublicIp") == "ENABLED", launch_type="FARGATE",
+            provider=provider, platform_version=service.platform_version or "LATEST", overrides=None,
+            started_by=deployment["id"], group=f"service:{service.name}", tags=tags,
+            enable_execute_command=service.enable_execute_command, service=service.arn,
+        )
+
+    def _stop_tasks(self, service: Any, tasks: list[EmulatedTask], reason: str) -> None:
+        tasks = [t for t in tasks if t.desired_status == "RUNNING"]
+        for task in tasks:
+            self._request_stop(task, "ServiceSchedulerInitiated", reason)
+        if tasks:
+            self._event(service, f"has stopped {len(tasks)} running tasks: {' '.join(f'(task {t.id})' for t in tasks)}.")
+
+    @staticmethod
+    def _count(service: Any, tasks: list[EmulatedTask]) -> None:
+        running = pending = 0
+        for deployment in service.deployments:
+            mine = [t for t in tasks if t.started_by == deployment["id"] and t.desired_status == "RUNNING" and t.last_status != "STOPPED"]
+            deployment["runningCount"] = sum(1 for t in mine if t.last_status == "RUNNING")
+            deployment["pendingCount"] = len(mine) - deployment["runningCount"]
+            running += deployment["runningCount"]
+            pending += deployment["pendingCount"]
+        service.running_count, service.pending_count = running, pending
+
+    def _count_failure(self, backend: Any, service_arn: str, task: EmulatedTask) -> None:
+        service = next((s for s in bridge.all_services(backend) if s.arn == service_arn and hasattr(s, "emu")), None)
+        if service is None or service.status != "ACTIVE":
+            return
+        deployment = next((d for d in service.deployments if d["id"] == task.started_by), None)
+        if deployment is None:
+            return
+        deployment["failedTasks"] += 1
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        primary = service.deployments[0]
+        if (
+            deployment is not primary
+            or not breaker.get("enable")
+            or primary["rolloutState"] != "IN_PROGRESS"
+            or primary["failedTasks"] < circuit_breaker_threshold(primary["desiredCount"])
+        ):
+            return
+        primary["rolloutState"] = "FAILED"
+        primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+        primary["updatedAt"] = bridge.utcnow()
+        self._event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
+        previous = service.emu["completed_task_definition"]
+        if breaker.get("rollback") and previous and previous != primary["taskDefinition"]:
+            primary["status"] = "ACTIVE"
+            for other in service.deployments[1:]:
+                other["status"] = "ACTIVE"
+            rollback = self._deployment(service, previous, service.desired_count)
+            service.deployments.insert(0, rollback)
+            service.task_definition = previous
+            self._event(service, f"(deployment {primary['id']}) rolling back to deployment {rollback['id']} ({previous}).")
