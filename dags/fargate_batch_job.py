@@ -29,6 +29,7 @@ from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_pa
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
+from fargate_provider.utils.validation import ECS_NAME_PATTERN
 from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
@@ -65,11 +66,11 @@ with DAG(
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),
         "family": Param(
-            settings.get("family", "batch-job"), type="string", pattern=r"^[A-Za-z0-9_-]{1,255}$",
+            settings.get("family", "batch-job"), type="string", pattern=ECS_NAME_PATTERN,
             title="Task definition family", description="Name the job's task definition is registered under.",
         ),
         "cluster": Param(
-            settings.get("cluster", "fargate-batch"), type="string", pattern=r"^[A-Za-z0-9_-]{1,255}$",
+            settings.get("cluster", "fargate-batch"), type="string", pattern=ECS_NAME_PATTERN,
             title="Cluster", description="ECS cluster the task runs in; created when missing, kept between runs.",
         ),
         "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),

@@ -24,6 +24,7 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
+from fargate_provider.utils.validation import ECS_NAME_RE
 from fargate_provider.utils.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
@@ -39,8 +40,7 @@ MAX_SPEC_FILE_BYTES = 262_144  # a spec file (comments and all) before rendering
 MAX_IMAGE_LENGTH = 255  # ContainerDefinition.image: "Up to 255 letters …"
 DEPENDS_ON_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 
-_FAMILY_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_CONTAINER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_FAMILY_RE = _CONTAINER_NAME_RE = ECS_NAME_RE
 # Secrets Manager secret ARN, SSM parameter ARN, or an SSM parameter name in the task's region.
 _SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 _SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/.+$")

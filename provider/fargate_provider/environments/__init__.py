@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_provider.utils.sizes import parse_size_choice
+from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
 from fargate_provider.utils.tags import from_ecs_tags, is_managed
 
 DAG_ID = "fargate_ephemeral_environment"
@@ -140,8 +141,8 @@ def managed_environment_clusters(hook: Any) -> list[dict[str, Any]]:
     (ListClusters, then DescribeClusters with tags, 100 a call: the API's limit)."""
     arns = [arn for page in hook.conn.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
     found = []
-    for start in range(0, len(arns), 100):
-        for cluster in hook.conn.describe_clusters(clusters=arns[start : start + 100], include=["TAGS"])["clusters"]:
+    for batch in batched(arns, DESCRIBE_CLUSTERS_BATCH):
+        for cluster in hook.conn.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]:
             tags = from_ecs_tags(cluster.get("tags"))
             if cluster.get("status") == "ACTIVE" and is_managed(tags) and tags.get(ENVIRONMENT_TAG):
                 found.append({**cluster, "tags": tags})

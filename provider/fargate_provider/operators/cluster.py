@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
+from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy, validate_cluster_name
 from fargate_provider.utils.tags import (
     check_require_tags,
     is_managed,
@@ -19,54 +19,8 @@ from fargate_provider.utils.tags import (
     ownership,
     require_tags_error,
     tags_from_context,
-    to_ecs_tags,
     validate_user_tags,
 )
-
-FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
-
-
-_CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
-
-
-def validate_cluster_name(name: Any, field: str = "cluster_name", arn_allowed: bool = False) -> str:
-    """ECS cluster names: 1-255 letters, numbers, hyphens, underscores (or, where taken, an ARN)."""
-    if isinstance(name, str) and (re.fullmatch(r"[A-Za-z0-9_-]{1,255}", name) or (arn_allowed and _CLUSTER_ARN_RE.match(name))):
-        return name
-    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "…"
-    raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}")
-
-
-def validate_capacity_strategy(
-    strategy: Sequence[Mapping[str, Any]] | None, capacity_providers: Sequence[str], field: str
-) -> list[dict[str, Any]] | None:
-    """ECS's rules for a capacity provider strategy, checked before any call."""
-    if not strategy:
-        return None
-    result = []
-    bases = 0
-    for index, item in enumerate(strategy):
-        where = f"{field}[{index}]"
-        if not isinstance(item, Mapping):
-            raise ValueError(f"{where}: must be a mapping with capacityProvider, weight and optional base")
-        unknown = set(item) - {"capacityProvider", "weight", "base"}
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: capacityProvider, weight, base")
-        provider = item.get("capacityProvider")
-        if provider not in capacity_providers:
-            raise ValueError(f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}")
-        weight, base = item.get("weight", 0), item.get("base", 0)
-        if not isinstance(weight, int) or not 0 <= weight <= 1000:
-            raise ValueError(f"{where}.weight: must be an integer 0-1000")
-        if not isinstance(base, int) or not 0 <= base <= 100000:
-            raise ValueError(f"{where}.base: must be an integer 0-100000")
-        bases += base > 0
-        result.append({"capacityProvider": provider, "weight": weight, "base": base})
-    if bases > 1:
-        raise ValueError(f"{field}: only one capacity provider in a strategy can have a base")
-    if not any(item["weight"] > 0 for item in result):
-        raise ValueError(f"{field}: at least one capacity provider needs a weight above 0")
-    return result
 
 
 class FargateCreateClusterOperator(FargateBaseOperator):
@@ -141,7 +95,7 @@ class FargateCreateClusterOperator(FargateBaseOperator):
             arn = existing["clusterArn"]
             if lacking_tags(existing.get("tags"), tags):
                 # Tags carry state (an environment's expiry): a re-run brings them up to date.
-                self.hook.conn.tag_resource(resourceArn=arn, tags=to_ecs_tags(tags))
+                self.hook.tag_resource(arn, tags)
                 self.log.info("Updated the tags of cluster %s.", name)
         else:
             created = self.hook.create_cluster(

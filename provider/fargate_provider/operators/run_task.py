@@ -30,11 +30,7 @@ from fargate_provider.links.ecs import (
 from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.operators.cluster import (
-    FARGATE_CAPACITY_PROVIDERS,
-    validate_capacity_strategy,
-    validate_cluster_name,
-)
+from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy, validate_cluster_name
 from fargate_provider.preflight import require_preflight
 from fargate_provider.utils.pricing import PriceNotKnown, total_cost
 from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,11 +20,14 @@ from fargate_provider.links.ecs import (
 )
 from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.operators.cluster import (
+from fargate_provider.preflight import require_preflight
+from fargate_provider.utils.validation import (
     FARGATE_CAPACITY_PROVIDERS,
+    check_count,
+    check_name,
+    check_wait,
     validate_capacity_strategy,
 )
-from fargate_provider.preflight import require_preflight
 from fargate_provider.state.service import (
     INACTIVE_TARGET,
     STABLE_TARGET,
@@ -44,29 +46,6 @@ from fargate_provider.utils.tags import (
 from fargate_provider.triggers.service import FargateServiceTrigger
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-def _check_name(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(name_from_arn(value)):
-        raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores (or an ARN), got {value!r}")
-    return value
-
-
-def _check_wait(poll_interval: Any, timeout: Any) -> None:
-    if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-        raise ValueError(f"poll_interval: must be a number of seconds above 0, got {poll_interval!r}")
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
-
-
-MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
-
-
-def _check_count(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TASKS_PER_SERVICE:
-        raise ValueError(f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}")
-    return value
 
 
 class _ServiceWaitMixin:
@@ -207,17 +186,17 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
 
     def _validated(self) -> dict[str, Any]:
-        _check_name("cluster", self.cluster)
-        _check_name("service_name", self.service_name)
+        check_name("cluster", self.cluster)
+        check_name("service_name", self.service_name)
         if not isinstance(self.task_definition, str) or not self.task_definition:
             raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
-        desired = _check_count("desired_count", self.desired_count)
+        desired = check_count("desired_count", self.desired_count)
         check_network(self.subnets, self.security_groups)
         if not isinstance(self.assign_public_ip, bool):
             raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
             raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
-        _check_wait(self.poll_interval, self.timeout)
+        check_wait(self.poll_interval, self.timeout)
         strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
         check_require_tags(self.require_tags)
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
@@ -336,11 +315,11 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
 
     def execute(self, context) -> str:
-        _check_name("cluster", self.cluster)
-        _check_name("service", self.service)
+        check_name("cluster", self.cluster)
+        check_name("service", self.service)
         if self.desired_count is not None:
-            _check_count("desired_count", self.desired_count)
-        _check_wait(self.poll_interval, self.timeout)
+            check_count("desired_count", self.desired_count)
+        check_wait(self.poll_interval, self.timeout)
         if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
             raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
         persist_service_links(context, self, self.cluster, self.service)
@@ -418,9 +397,9 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self._init_wait(deferrable, poll_interval, timeout)
 
     def execute(self, context) -> str | None:
-        _check_name("cluster", self.cluster)
-        _check_name("service", self.service)
-        _check_wait(self.poll_interval, self.timeout)
+        check_name("cluster", self.cluster)
+        check_name("service", self.service)
+        check_wait(self.poll_interval, self.timeout)
         persist_service_links(context, self, self.cluster, self.service)
         cluster = self.hook.describe_cluster(self.cluster)
         existing = self.hook.describe_service(self.cluster, self.service) if cluster and cluster["status"] == "ACTIVE" else None

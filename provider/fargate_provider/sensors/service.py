@@ -16,7 +16,7 @@ from fargate_provider.links.ecs import (
     persist_service_links,
 )
 from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
-from fargate_provider.operators.cluster import validate_cluster_name
+from fargate_provider.utils.validation import validate_cluster_name
 from fargate_provider.state.service import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
 

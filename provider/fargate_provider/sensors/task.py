@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task_links
 from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
-from fargate_provider.operators.cluster import validate_cluster_name
+from fargate_provider.utils.validation import validate_cluster_name
 from fargate_provider.state.task import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
 

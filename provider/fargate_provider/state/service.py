@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fargate_provider.utils.arns import name_from_arn
+from fargate_provider.utils.batching import batched
 
 STABLE, WAITING, FAILED = "STABLE", "WAITING", "FAILED"
 STABLE_TARGET, INACTIVE_TARGET = "STABLE", "INACTIVE"
@@ -231,7 +232,7 @@ class ServiceWatch:
 
     def batches(self, size: int = 10) -> list[list[str]]:
         """DescribeServices takes up to 10 services a call."""
-        return [self.services[i : i + size] for i in range(0, len(self.services), size)]
+        return list(batched(self.services, size))
 
     def poll(self, described: list[dict[str, Any]], stopped: dict[str, list[dict[str, Any]]] | None = None) -> Poll:
         by_name = {service["serviceName"]: service for service in described}

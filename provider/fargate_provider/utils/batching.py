@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 DELETE_TASK_DEFINITIONS_BATCH = 10
+DESCRIBE_CLUSTERS_BATCH = 100
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
 
