@@ -231,6 +231,26 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         self._check_override_size(task_definition)
         self._check_override_containers(task_definition)
+        self._task_arns = self._follow_or_start(context, task_definition, checked, resuming)
+        persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
+        if not self.wait_for_completion:
+            return self._task_arns
+        follower = LogFollower([vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure) if self.logs else None
+        if self.deferrable:
+            self.defer(
+                trigger=FargateTaskTrigger(
+                    cluster=self.cluster, tasks=self._task_arns, target_state=STOPPED, poll_interval=self.poll_interval,
+                    deadline=self._deadline(context), logs=follower.to_kwargs() if follower else None,
+                    **FargateTaskTrigger.connection_of(self),
+                ),
+                method_name="execute_complete",
+            )
+        self._wait_in_worker(follower)
+        return self._finish(context, task_definition, follower)
+
+    def _follow_or_start(self, context, task_definition: dict[str, Any], checked: dict[str, Any], resuming: bool) -> list[str]:
+        """The task(s) of this task instance: those an earlier try started (running, or all
+        succeeded, or any when resuming a wait), else new ones; never a second set."""
         started_by = self.started_by or started_by_for(context)
         earlier = self.hook.tasks_started_by(self.cluster, started_by)
         running = [t for t in earlier if t.get("lastStatus") != STOPPED]
@@ -238,33 +258,22 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if running or (earlier and len(succeeded) == len(earlier)) or (resuming and earlier):
             # A retry after a crash, or a resumed wait: follow what was started instead of starting more.
             followed = running or (succeeded if len(succeeded) == len(earlier) else earlier)
-            self._task_arns = [t["taskArn"] for t in followed]
-            self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in self._task_arns])
-        elif resuming:
+            arns = [t["taskArn"] for t in followed]
+            self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in arns])
+            return arns
+        if resuming:
             raise AirflowException(f"Resumed without the trigger's event, and no ECS task with startedBy {started_by} was found to follow")
-        else:
-            if self.preflight:
-                roles = {k: (self.overrides or {})[k] for k in ("executionRoleArn", "taskRoleArn") if (self.overrides or {}).get(k)}
-                require_preflight(
-                    self.hook, self.log, task_definition={**task_definition, **roles}, subnets=self.subnets,
-                    security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=self.cluster,
-                    capacity_provider_strategy=checked["strategy"],
-                )
-            self._task_arns = self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
-        persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
-        if not self.wait_for_completion:
-            return self._task_arns
-        follower = LogFollower([vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure) if self.logs else None
-        deadline = self._deadline(context)
-        if self.deferrable:
-            self.defer(
-                trigger=FargateTaskTrigger(
-                    cluster=self.cluster, tasks=self._task_arns, target_state=STOPPED, poll_interval=self.poll_interval,
-                    deadline=deadline, logs=follower.to_kwargs() if follower else None,
-                    **FargateTaskTrigger.connection_of(self),
-                ),
-                method_name="execute_complete",
+        if self.preflight:
+            roles = {k: (self.overrides or {})[k] for k in ("executionRoleArn", "taskRoleArn") if (self.overrides or {}).get(k)}
+            require_preflight(
+                self.hook, self.log, task_definition={**task_definition, **roles}, subnets=self.subnets,
+                security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=self.cluster,
+                capacity_provider_strategy=checked["strategy"],
             )
+        return self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
+
+    def _wait_in_worker(self, follower: LogFollower | None) -> None:
+        """Poll until every task is STOPPED, streaming logs; a kill or timeout stops the tasks first."""
         try:
             while True:
                 described = self.hook.describe_tasks(self.cluster, self._task_arns)
@@ -274,13 +283,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 if error:
                     raise AirflowException(error)
                 if done:
-                    break
+                    return
                 time.sleep(self.poll_interval)
         except BaseException as error:
             if _is_kill(error):
                 self._stop("Airflow task timed out or was killed")
             raise
-        return self._finish(context, task_definition, follower)
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> list[str]:
         if event is None:
