@@ -11,6 +11,7 @@ from typing import Any
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.local.state import ServiceRun
 from fargate_provider.registration_rules import registration_rules
 from fargate_provider.task_requirements import role_arn
 from fargate_provider.utils.sizes import (
@@ -181,17 +182,16 @@ class EcsApiHandlers:
         service.running_count = 0
         service.pending_count = 0
         service.events = []
-        service.emu = {"completed_task_definition": None, "steady": False}
+        self.service_runs[service.arn] = ServiceRun()
         service.deployments = [self._deployment(service, task_definition.arn, desired)]
         self._service_tokens[key] = (body.get("clientToken"), fingerprint)
         return {"service": self._describe_service(forward, cluster.arn, service.arn)}
 
-    @staticmethod
-    def _active_service(backend, body) -> tuple[Any, Any] | None:
+    def _active_service(self, backend, body) -> tuple[Any, Any] | None:
         """The (cluster, service) an update/delete names; None for services moto created itself."""
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         service = bridge.find_service(backend, cluster.name, body.get("service") or "")
-        if not hasattr(service, "emu"):
+        if service is None or service.arn not in self.service_runs:
             return None
         if service.status != "ACTIVE":
             raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
@@ -234,7 +234,7 @@ class EcsApiHandlers:
                 deployment["status"] = "ACTIVE"
             service.deployments.insert(0, self._deployment(service, task_definition_arn, service.desired_count))
             service.task_definition = task_definition_arn
-        service.emu["steady"] = False
+        self.service_runs[service.arn].steady = False
         return {"service": self._describe_service(forward, cluster.arn, service.arn)}
 
     def _DeleteService(self, backend, account, region, body, forward):

@@ -23,6 +23,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.moto_bridge import EmulatedTask
+from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
 from fargate_provider.local.task_lifecycle import TaskLifecycle
 
@@ -42,10 +43,13 @@ class ControlPlane(EcsApiHandlers, TaskLifecycle, ServiceScheduler):
         self._service_tokens: dict[tuple[str, str, str, str], tuple[str | None, str]] = {}
         self._addresses = itertools.count(10)
         self._ids = random.Random(behaviours.seed)
+        # The services this control plane schedules (moto's own objects carry no state of ours).
+        self.service_runs: dict[str, ServiceRun] = {}
 
     def reset(self) -> None:
         self._run_task_tokens.clear()
         self._service_tokens.clear()
+        self.service_runs.clear()
         self._addresses = itertools.count(10)
         self._ids = random.Random(self.behaviours.seed)
 
@@ -68,8 +72,8 @@ class ControlPlane(EcsApiHandlers, TaskLifecycle, ServiceScheduler):
                     continue
                 if task.last_status != "STOPPED":
                     self._advance_task(backend, task, now)
-                if task.emu.get("service"):
-                    by_service[task.emu["service"]].append(task)
+                if task.run.service:
+                    by_service[task.run.service].append(task)
             for service in bridge.all_services(backend):
-                if hasattr(service, "emu") and service.status in ("ACTIVE", "DRAINING"):
+                if service.arn in self.service_runs and service.status in ("ACTIVE", "DRAINING"):
                     self._reconcile_service(backend, account, region, service, by_service[service.arn])

@@ -465,8 +465,8 @@ class EmulatedTask:
         self.subnet_id = placement.subnet_id
         for container in self.containers:
             container.network_interfaces = [{"attachmentId": self.attachments[0]["id"], "privateIpv4Address": private_ip}]
-        # Emulation state (not serialized: not ECS shape members).
-        self.emu: dict[str, Any] = {}
+        # Emulation state (not serialized: not an ECS shape member): a local.state.TaskRun.
+        self.run: Any = None
 
     def advance(self) -> None:
         """moto's DescribeTasks calls this for its own state machine; ours is time-driven."""

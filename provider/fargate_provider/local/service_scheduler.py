@@ -79,8 +79,8 @@ class ServiceScheduler:
             launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
             if launch_error:
                 # ECS starts nothing and says so in an event (not once per tick: once per deployment here).
-                if service.emu.get("launch_error") != (primary["id"], launch_error):
-                    service.emu["launch_error"] = (primary["id"], launch_error)
+                if self.service_runs[service.arn].launch_error != (primary["id"], launch_error):
+                    self.service_runs[service.arn].launch_error = (primary["id"], launch_error)
                     self._event(service, f"failed to launch a task with (error {launch_error}).")
                 launching = False
         if launching and len(current) < primary["desiredCount"]:
@@ -103,7 +103,7 @@ class ServiceScheduler:
         # tasks that crash right after starting never make a rollout COMPLETED.
         settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
         now = time.monotonic()
-        settled = all(now - t.emu.get("started", now) >= settle for t in alive(primary["id"]))
+        settled = all(now - (now if t.run.started is None else t.run.started) >= settle for t in alive(primary["id"]))
         steady = (
             len(service.deployments) == 1
             and primary["runningCount"] == primary["desiredCount"]
@@ -114,11 +114,11 @@ class ServiceScheduler:
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
             primary["updatedAt"] = bridge.utcnow()
-            service.emu["completed_task_definition"] = primary["taskDefinition"]
+            self.service_runs[service.arn].completed_task_definition = primary["taskDefinition"]
             self._event(service, f"(deployment {primary['id']}) deployment completed.")
-        if steady and not service.emu["steady"]:
+        if steady and not self.service_runs[service.arn].steady:
             self._event(service, "has reached a steady state.")
-        service.emu["steady"] = steady
+        self.service_runs[service.arn].steady = steady
 
     def _service_task(self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]) -> EmulatedTask:
         cluster = bridge.get_cluster(backend, service.cluster_name)
@@ -160,7 +160,7 @@ class ServiceScheduler:
         service.running_count, service.pending_count = running, pending
 
     def _count_failure(self, backend: Any, service_arn: str, task: EmulatedTask) -> None:
-        service = next((s for s in bridge.all_services(backend) if s.arn == service_arn and hasattr(s, "emu")), None)
+        service = next((s for s in bridge.all_services(backend) if s.arn == service_arn and s.arn in self.service_runs), None)
         if service is None or service.status != "ACTIVE":
             return
         deployment = next((d for d in service.deployments if d["id"] == task.started_by), None)
@@ -180,7 +180,7 @@ class ServiceScheduler:
         primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
         primary["updatedAt"] = bridge.utcnow()
         self._event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
-        previous = service.emu["completed_task_definition"]
+        previous = self.service_runs[service.arn].completed_task_definition
         if breaker.get("rollback") and previous and previous != primary["taskDefinition"]:
             primary["status"] = "ACTIVE"
             for other in service.deployments[1:]:

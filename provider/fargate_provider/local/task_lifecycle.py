@@ -12,6 +12,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
 from fargate_provider.local.behaviours import Behaviour
 from fargate_provider.local.moto_bridge import EmulatedTask
+from fargate_provider.local.state import TaskRun
 
 
 class TaskLifecycle:
@@ -43,7 +44,7 @@ class TaskLifecycle:
             run = timing.crash_after
         elif service is None or behaviour.exit_code is not None or behaviour.run_seconds is not None:
             run = behaviour.run_seconds if behaviour.run_seconds is not None else timing.run
-        task.emu.update(
+        task.run = TaskRun(
             behaviour=behaviour,
             service=service,
             pending_at=now + timing.real(timing.provisioning),
@@ -86,17 +87,17 @@ class TaskLifecycle:
         return plans
 
     def _advance_task(self, backend: Any, task: EmulatedTask, now: float) -> None:
-        emu = task.emu
+        run = task.run
         if task.last_status in ("DEACTIVATING", "DEPROVISIONING"):
-            if now >= emu["stopped_at"]:
+            if run.stopped_at is not None and now >= run.stopped_at:
                 self._stopped(backend, task)
             return
-        if task.last_status == "PROVISIONING" and now >= emu["pending_at"]:
+        if task.last_status == "PROVISIONING" and now >= run.pending_at:
             task.last_status = "PENDING"
             task.pull_started_at = bridge.utcnow()
             for container in task.containers:
                 container.last_status = "PENDING"
-        if task.last_status == "PENDING" and now >= emu["running_at"]:
+        if task.last_status == "PENDING" and now >= run.running_at:
             failure = self._start_failure(task)
             if failure:
                 task.pull_stopped_at = bridge.utcnow()
@@ -113,15 +114,15 @@ class TaskLifecycle:
             for container in task.containers:
                 container.last_status = "RUNNING"
                 container.health_status = "HEALTHY" if container.definition.get("healthCheck") else "UNKNOWN"
-            emu["started"] = now
-            if emu["run_for"] is not None:
-                emu["exit_at"] = now + emu["run_for"]
+            run.started = now
+            if run.run_for is not None:
+                run.exit_at = now + run.run_for
         if task.last_status == "RUNNING":
             self._write_logs(task, now)
-            if emu.get("exit_at") is not None and now >= emu["exit_at"]:
+            if run.exit_at is not None and now >= run.exit_at:
                 self._write_logs(task, now, flush=True)
-                code = emu["exit_code"]
-                behaviour: Behaviour = emu["behaviour"]
+                code = run.exit_code
+                behaviour: Behaviour = run.behaviour
                 target = behaviour.container or next((c.name for c in task.containers if c.essential), None)
                 for container in task.containers:
                     container.exit_code = code if container.name == target else 0
@@ -131,7 +132,7 @@ class TaskLifecycle:
                 self._begin_stopping(task, now)
 
     def _start_failure(self, task: EmulatedTask) -> str | None:
-        behaviour: Behaviour = task.emu["behaviour"]
+        behaviour: Behaviour = task.run.behaviour
         if behaviour.pull_failure:
             image = task.containers[0].image
             return (
@@ -141,8 +142,8 @@ class TaskLifecycle:
         return task_start.start_failure(task)
 
     def _write_logs(self, task: EmulatedTask, now: float, flush: bool = False) -> None:
-        started, run_for = task.emu.get("started"), task.emu.get("run_for")
-        for plan in task.emu["logs"]:
+        started, run_for = task.run.started, task.run.run_for
+        for plan in task.run.logs:
             total = len(plan["lines"])
             if flush or run_for is None or not run_for:
                 due = total
@@ -160,7 +161,7 @@ class TaskLifecycle:
         timing = self.behaviours.timing
         task.stopping_at = bridge.utcnow()
         task.last_status = "DEPROVISIONING"
-        task.emu["stopped_at"] = now + (timing.real(1.0) if immediate else timing.real(timing.stopping))
+        task.run.stopped_at = now + (timing.real(1.0) if immediate else timing.real(timing.stopping))
 
     def _request_stop(self, task: EmulatedTask, code: str, reason: str) -> None:
         if task.desired_status == "STOPPED" or task.last_status == "STOPPED":
@@ -175,7 +176,7 @@ class TaskLifecycle:
                 container.last_status = "STOPPED"
             task.last_status = "DEACTIVATING"
             task.stopping_at = bridge.utcnow()
-            task.emu["stopped_at"] = now + self.behaviours.timing.real(self.behaviours.timing.stopping)
+            task.run.stopped_at = now + self.behaviours.timing.real(self.behaviours.timing.stopping)
         else:
             self._begin_stopping(task, now, immediate=True)
 
@@ -185,6 +186,6 @@ class TaskLifecycle:
         task.connectivity = "DISCONNECTED"
         for container in task.containers:
             container.last_status = "STOPPED"
-        service_arn = task.emu.get("service")
+        service_arn = task.run.service
         if service_arn and task.stop_code in ("EssentialContainerExited", "TaskFailedToStart"):
             self._count_failure(backend, service_arn, task)
