@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from tests.helpers.polling import wait_for
 
 
 def client(emulator, service: str = "ecs", retries: int | None = None, region: str = "us-east-1"):
@@ -48,14 +49,7 @@ def network(emulator, kind: str = "private", **extra: Any) -> dict[str, Any]:
 
 def wait(description: str, condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll until ``condition()`` is truthy; fail with ``description`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {description}")
-        time.sleep(interval)
+    return wait_for(description, condition, timeout, interval)
 
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}

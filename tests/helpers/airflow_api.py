@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
+
+from tests.helpers.polling import wait_for
 
 
 class AirflowApi:
@@ -28,14 +29,7 @@ class AirflowApi:
             return 0, str(err)
 
     def poll(self, what: str, check, timeout: float, interval: float = 1.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(interval)
+        return wait_for(what, check, timeout, interval)
 
     def sign_in(self, username: str, password: str) -> None:
         status, token = self.call("POST", "/auth/token", {"username": username, "password": password})

@@ -38,6 +38,8 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
+from tests.helpers.polling import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT_SHIM = Path(__file__).resolve().parent / "entrypoint"
 BIN = Path(sys.executable).parent
@@ -112,17 +114,6 @@ def map_host_names(value: str, services: list[str]) -> str:
     """``scheme://[user@]service[:port]`` → 127.0.0.1, as compose's network DNS would resolve it."""
     names = "|".join(re.escape(name) for name in sorted(services, key=len, reverse=True))
     return re.sub(rf"(://(?:[^@/\s\"']*@)?)(?:{names})(?=[:/\"'\s]|$)", r"\g<1>127.0.0.1", value)
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0, logs: Callable[[], str] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f"\n{logs()}" if logs else ""))
-        time.sleep(interval)
 
 
 def port_is_free(port: int) -> bool:
