@@ -104,6 +104,32 @@ class EcsApiHandlers:
         self._request_stop(task, "UserInitiated", body.get("reason") or "Task stopped by user")
         return {"task": self._describe_tasks(forward, cluster.arn, [task.task_arn])[0]}
 
+    def _DescribeTasks(self, backend, account, region, body, forward):
+        """As ECS: at most 100 a call; only the given cluster's tasks; the rest as MISSING failures."""
+        wanted = list(body.get("tasks") or [])
+        if len(wanted) > 100:
+            raise _invalid("taskIds can have at most 100 items.")
+        try:
+            cluster = bridge.get_cluster(backend, body.get("cluster"))
+        except EcsError:
+            return None  # moto answers for clusters it no longer lists as ours (e.g. deleted: stopped tasks stay visible)
+        answer = forward("DescribeTasks", body)
+        found = {t["taskArn"]: t for t in answer.get("tasks", []) if t.get("clusterArn") == cluster.arn}
+        tasks, failures = [], []
+        for reference in wanted:
+            task = found.get(reference) or next((t for arn, t in found.items() if arn.rsplit("/", 1)[-1] == reference.rsplit("/", 1)[-1]), None)
+            if task is None:
+                failures.append({"arn": reference, "reason": "MISSING"})
+            elif task not in tasks:
+                tasks.append(task)
+        return {"tasks": tasks, "failures": failures}
+
+    def _DescribeServices(self, backend, account, region, body, forward):
+        """ECS's limit, checked before moto answers: at most 10 services a call."""
+        if len(body.get("services") or []) > 10:
+            raise _invalid("service names can have at most 10 items.")
+        return None
+
     def _ListTasks(self, backend, account, region, body, forward):
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         desired = body.get("desiredStatus") or "RUNNING"  # ECS's default filter

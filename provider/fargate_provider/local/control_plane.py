@@ -33,7 +33,7 @@ __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 class ControlPlane(EcsApiHandlers, TaskLifecycle, ServiceScheduler):
     HANDLED = (
         "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService", "ListTasks",
-        "DeleteCluster",
+        "DeleteCluster", "DescribeTasks", "DescribeServices",
     )
 
     def __init__(self, behaviours: Behaviours):
