@@ -352,23 +352,23 @@ class ComposeStack:
             if name not in self.completed and name not in self.healthy:
                 self.wait_healthy(name, max(deadline - time.monotonic(), 1))
 
-    def _dependencies_met(self, service: dict[str, Any]) -> bool:
+    @staticmethod
+    def _conditions(service: dict[str, Any]) -> dict[str, str]:
+        """``depends_on`` in either of compose's forms, as {dependency: condition}."""
         depends = service.get("depends_on") or {}
         if isinstance(depends, list):
-            depends = {name: {"condition": "service_started"} for name in depends}
-        for dependency, rule in depends.items():
-            condition = (rule or {}).get("condition", "service_started")
+            return dict.fromkeys(depends, "service_started")
+        return {name: (rule or {}).get("condition", "service_started") for name, rule in depends.items()}
+
+    def _dependencies_met(self, service: dict[str, Any]) -> bool:
+        for dependency, condition in self._conditions(service).items():
             done = {"service_healthy": self.healthy, "service_completed_successfully": self.completed}.get(condition, self.processes)
             if dependency not in done:
                 return False
         return True
 
     def _needed_as(self, name: str) -> str | None:
-        conditions = set()
-        for service in self.services.values():
-            depends = service.get("depends_on") or {}
-            if isinstance(depends, dict) and name in depends:
-                conditions.add((depends[name] or {}).get("condition", "service_started"))
+        conditions = {self._conditions(service).get(name) for service in self.services.values()}
         for condition in ("service_completed_successfully", "service_healthy"):
             if condition in conditions:
                 return condition

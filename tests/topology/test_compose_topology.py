@@ -23,6 +23,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from dotenv import dotenv_values
 
 from fargate_provider.environments import EXPIRES_AT_TAG
 from fargate_provider.local.client import LocalEcsClient
@@ -65,7 +66,7 @@ def stack():
     try:
         compose.up(timeout=300, after={"airflow-init": configure_batch_job})
         api = AirflowApi(f"http://127.0.0.1:{PORTS['airflow-apiserver']}")
-        api.sign_in("admin", _env_value(env_file, "AIRFLOW_ADMIN_PASSWORD"))
+        api.sign_in("admin", dotenv_values(env_file)["AIRFLOW_ADMIN_PASSWORD"])
         yield compose, api
     except BaseException:
         print(compose.logs())
@@ -73,10 +74,6 @@ def stack():
     finally:
         compose.down()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _env_value(env_file: Path, key: str) -> str:
-    return next(line.split("=", 1)[1] for line in env_file.read_text().splitlines() if line.startswith(key + "="))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.registration_rules import registration_rules
 from fargate_provider.task_requirements import role_arn
+from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.sizes import (
     SizeError,
     check_fargate_size,
@@ -117,7 +118,7 @@ class EcsApiHandlers:
         found = {t["taskArn"]: t for t in answer.get("tasks", []) if t.get("clusterArn") == cluster.arn}
         tasks, failures = [], []
         for reference in wanted:
-            task = found.get(reference) or next((t for arn, t in found.items() if arn.rsplit("/", 1)[-1] == reference.rsplit("/", 1)[-1]), None)
+            task = found.get(reference) or next((t for arn, t in found.items() if name_from_arn(arn) == name_from_arn(reference)), None)
             if task is None:
                 failures.append({"arn": reference, "reason": "MISSING"})
             elif task not in tasks:

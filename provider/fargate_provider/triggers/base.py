@@ -39,7 +39,7 @@ class FargateBaseTrigger(BaseTrigger):
 
     @staticmethod
     def connection_of(task: Any) -> dict[str, Any]:
-        """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``)."""
+        """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``), or of a trigger."""
         return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify, "botocore_config": task.botocore_config}
 
     def trigger_kwargs(self) -> dict[str, Any]:
@@ -47,8 +47,7 @@ class FargateBaseTrigger(BaseTrigger):
         raise NotImplementedError
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        connection = {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name, "verify": self.verify, "botocore_config": self.botocore_config}
-        return f"{type(self).__module__}.{type(self).__qualname__}", {**self.trigger_kwargs(), **connection}
+        return f"{type(self).__module__}.{type(self).__qualname__}", {**self.trigger_kwargs(), **self.connection_of(self)}
 
     @cached_property
     def hook(self) -> FargateHook:
