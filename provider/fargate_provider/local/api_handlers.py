@@ -1,5 +1,5 @@
 """The ECS operations moto answers wrongly for Fargate, answered as ECS does: registration
-rules, RunTask (launch checks, client tokens), StopTask, ListTasks, Create/Update/DeleteService,
+rules, RunTask (launch checks, client tokens), StopTask, DescribeTasks, Create/Update/DeleteService,
 DeleteCluster. The first stage of the lifecycle; ``ControlPlane`` mixes it in."""
 
 from __future__ import annotations
@@ -130,31 +130,6 @@ class EcsApiHandlers:
         if len(body.get("services") or []) > 10:
             raise _invalid("service names can have at most 10 items.")
         return None
-
-    def _ListTasks(self, backend, account, region, body, forward):
-        cluster = bridge.get_cluster(backend, body.get("cluster"))
-        desired = body.get("desiredStatus") or "RUNNING"  # ECS's default filter
-        family, started_by = body.get("family"), body.get("startedBy")
-        service_name, launch_type = body.get("serviceName"), body.get("launchType")
-        arns = []
-        for task in bridge.all_tasks(backend):
-            if task.cluster_name != cluster.name or task.desired_status != desired:
-                continue
-            if family and task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0] != family:
-                continue
-            if started_by and task.started_by != started_by:
-                continue
-            if service_name and getattr(task, "group", None) != f"service:{service_name.rsplit('/', 1)[-1]}":
-                continue
-            if launch_type and getattr(task, "launch_type", None) != launch_type:
-                continue
-            arns.append(task.task_arn)
-        start = int(body.get("nextToken") or 0)
-        size = int(body.get("maxResults") or 100)
-        page = {"taskArns": arns[start : start + size]}
-        if start + size < len(arns):
-            page["nextToken"] = str(start + size)
-        return page
 
     # ------------------------------------------------------------------ services
 

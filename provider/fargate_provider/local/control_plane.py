@@ -5,7 +5,7 @@ that keep their tasks running, roll out deployments, trip the circuit breaker an
 None to let moto answer); ``ControlPlane.tick`` advances time-driven state. Both run under
 one lock held by the server. Wording of errors, stop codes and service events follows ECS.
 
-The lifecycle is the layout: ``api_handlers`` (requests in), ``task_lifecycle`` (tasks through
+The lifecycle is the layout: ``api_handlers`` (requests in), ``listings`` (List* and cluster counts), ``task_lifecycle`` (tasks through
 time), ``service_scheduler`` (services keeping their tasks); this class holds their shared
 state and drives them.
 """
@@ -22,6 +22,7 @@ from typing import Any
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
 from fargate_provider.local.behaviours import Behaviours
+from fargate_provider.local.listings import Listings
 from fargate_provider.local.moto_bridge import EmulatedTask
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
@@ -30,10 +31,11 @@ from fargate_provider.local.task_lifecycle import TaskLifecycle
 __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 
 
-class ControlPlane(EcsApiHandlers, TaskLifecycle, ServiceScheduler):
+class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
     HANDLED = (
-        "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService", "ListTasks",
+        "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService",
         "DeleteCluster", "DescribeTasks", "DescribeServices",
+        "ListClusters", "ListServices", "ListTaskDefinitions", "ListTaskDefinitionFamilies", "ListTasks", "DescribeClusters",
     )
 
     def __init__(self, behaviours: Behaviours):
