@@ -22,6 +22,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
+from fargate_provider.local.request_validation import validated_body
 from fargate_provider.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
@@ -192,9 +193,12 @@ class LocalEcs:
             return _ecs_error(start_response, EcsError("ServerException", "Service Unavailable. Please try again later.", 500))
         body_bytes = _read_body(environ)
         account, region = self._account_and_region(environ)
+        try:  # malformed input answered as ECS does, before any handler or moto reads it
+            body = validated_body(operation, body_bytes)
+        except EcsError as error:
+            return _ecs_error(start_response, error)
         with self.control_plane.lock:
             try:
-                body = json.loads(body_bytes or b"{}")
                 result = self.control_plane.handle(operation, account, region, body, self._forwarder(environ))
             except EcsError as error:
                 return _ecs_error(start_response, error)
