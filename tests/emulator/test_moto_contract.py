@@ -29,6 +29,15 @@ def test_the_internals_the_bridge_uses_are_there():
     assert "_validate_network" in dir(Service)
     assert list(inspect.signature(LogsBackend.put_log_events).parameters)[1:4] == ["log_group_name", "log_stream_name", "log_events"]
     assert callable(moto_bridge.reset_moto) and callable(moto_bridge.make_moto_app)
+    # A task's ENI (moto_bridge.create_task_network_interface): moto's EC2 model of one, its store, its ids.
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    from moto.ec2.utils import random_eni_attach_id, random_public_ip
+
+    assert list(inspect.signature(NetworkInterface.__init__).parameters)[1:4] == ["ec2_backend", "subnet", "private_ip_address"]
+    assert {"group_ids", "description"} <= set(inspect.signature(NetworkInterface.__init__).parameters)
+    assert "enis" in vars(EC2Backend("us-east-1", "123456789012"))
+    assert random_eni_attach_id().startswith("eni-attach-") and random_public_ip().count(".") == 3
 
 
 MODEL_SCRIPT = """

@@ -23,8 +23,11 @@ def reset(endpoint: str) -> None:
 
 
 def ecs_leftovers(endpoint: str) -> dict[str, list[str]]:
-    """Every ECS resource still alive (see fargate_provider.local.leftovers)."""
-    return leftovers.ecs_leftovers(ecs(endpoint))
+    """Every ECS resource still alive, the ELBv2 load balancers and target groups services are
+    put behind, and ENIs tasks left (see fargate_provider.local.leftovers)."""
+    elbv2 = boto3.client("elbv2", endpoint_url=endpoint, region_name="us-east-1")
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
+    return {**leftovers.ecs_leftovers(ecs(endpoint)), **leftovers.elbv2_leftovers(elbv2), **leftovers.network_interface_leftovers(ec2)}
 
 
 class AwsCallRecorder:

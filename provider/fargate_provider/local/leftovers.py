@@ -3,6 +3,7 @@ the tests' leak check and `make demo`'s summary both use."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -37,3 +38,43 @@ def ecs_leftovers(ecs: Any) -> dict[str, list[str]]:
     if task_defs:
         leftovers["task_definitions"] = task_defs
     return leftovers
+
+
+def elbv2_leftovers(elbv2: Any) -> dict[str, list[str]]:
+    """Load balancers and target groups (``elbv2`` is a boto3 ELBv2 client): what services behind
+    a load balancer leave when a test forgets them."""
+    leftovers: dict[str, list[str]] = {}
+    balancers = [lb["LoadBalancerName"] for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
+    if balancers:
+        leftovers["load_balancers"] = balancers
+    groups = [tg["TargetGroupName"] for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
+    if groups:
+        leftovers["target_groups"] = groups
+    return leftovers
+
+
+def network_interface_leftovers(ec2: Any, settle: float = 5.0) -> dict[str, list[str]]:
+    """ENIs (``ec2`` is a boto3 EC2 client) other than those of NAT gateways and VPC endpoints, which
+    belong to the network: what tasks leave if their ENIs outlive them. A task told to stop releases
+    its ENI at STOPPED, a moment later: up to ``settle`` seconds are allowed for that."""
+    deadline = time.monotonic() + settle
+    while True:
+        left = [eni["NetworkInterfaceId"] for page in ec2.get_paginator("describe_network_interfaces").paginate()
+                for eni in page["NetworkInterfaces"]]
+        for owners in (_nat_gateway_enis, _vpc_endpoint_enis):
+            if left:
+                owned = owners(ec2)
+                left = [eni for eni in left if eni not in owned]
+        if not left or time.monotonic() > deadline:
+            return {"network_interfaces": left} if left else {}
+        time.sleep(0.05)
+
+
+def _nat_gateway_enis(ec2: Any) -> set[str]:
+    return {address.get("NetworkInterfaceId") for page in ec2.get_paginator("describe_nat_gateways").paginate()
+            for nat in page["NatGateways"] for address in nat.get("NatGatewayAddresses", [])}
+
+
+def _vpc_endpoint_enis(ec2: Any) -> set[str]:
+    return {eni for page in ec2.get_paginator("describe_vpc_endpoints").paginate()
+            for endpoint in page["VpcEndpoints"] for eni in endpoint.get("NetworkInterfaceIds", [])}

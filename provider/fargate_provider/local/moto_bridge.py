@@ -24,6 +24,8 @@ import moto
 from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError, InvalidSubnetIdError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ec2.utils import random_eni_attach_id, random_public_ip
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.iam.models import get_account_id_from
 from moto.ecr.models import ecr_backends
@@ -157,6 +159,10 @@ def find_service(backend: EC2ContainerServiceBackend, cluster: str, service: str
     return found
 
 
+def has_container_instances(backend: EC2ContainerServiceBackend, cluster: str) -> bool:
+    return bool(backend.container_instances.get(cluster))
+
+
 def tags_of(backend: EC2ContainerServiceBackend, arn: str) -> list[dict[str, str]]:
     return backend.list_tags_for_resource(arn)
 
@@ -233,6 +239,80 @@ def place_in_network(account: str, region: str, awsvpc: dict[str, Any]) -> Place
             raise EcsError("InvalidParameterException", "Security groups and subnets must belong to the same VPC.")
     first = found[0]
     return Placement(first.id, vpc_id, first.availability_zone, first.cidr_block, groups)
+
+
+# ------------------------------------------------------------------ a task's network interface (ENI) in EC2
+
+# Who EC2 names as RequesterId and Attachment.InstanceOwnerId of a Fargate task's ENI: AWS-owned accounts
+# AWS does not document. These two are the ones an observed ENI carried (DescribeNetworkInterfaces output
+# in binxio/ecs-dns-registrator's test data, eu-central-1); any AWS-owned id would do.
+FARGATE_ENI_REQUESTER_ID = "628676013162"
+FARGATE_ENI_INSTANCE_OWNER_ID = "843547988961"
+
+
+def private_dns_name(ip: str, region: str) -> str:
+    """EC2's private IPv4 DNS hostname (us-east-1 has its own domain)."""
+    domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+    return f"ip-{ip.replace('.', '-')}.{domain}"
+
+
+def public_dns_name(ip: str, region: str) -> str:
+    domain = "compute-1.amazonaws.com" if region == "us-east-1" else f"{region}.compute.amazonaws.com"
+    return f"ec2-{ip.replace('.', '-')}.{domain}"
+
+
+class TaskNetworkInterface(NetworkInterface):
+    """The ENI ECS makes for a Fargate task, as EC2 describes it: requester-managed, in use, attached
+    to an instance of AWS's (so no InstanceId), and its public IP, with assignPublicIp=ENABLED, owned by
+    "amazon" (not an Elastic IP of the account; the CLI tutorial's sample output shows IpOwnerId "amazon")."""
+
+    region = ""
+
+    @property
+    def association(self) -> dict[str, Any]:  # type: ignore[override]
+        if not self.public_ip:
+            return {}
+        return {"ipOwnerId": "amazon", "publicDnsName": public_dns_name(self.public_ip, self.region), "publicIp": self.public_ip}
+
+    @property
+    def attachment(self) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "AttachTime": self.attach_time, "AttachmentId": self.attachment_id, "DeleteOnTermination": False,
+            "DeviceIndex": 1, "NetworkCardIndex": 0, "InstanceOwnerId": FARGATE_ENI_INSTANCE_OWNER_ID, "Status": "attached",
+        }
+
+
+def create_task_network_interface(
+    account: str, region: str, placement: Placement, private_ip: str, attachment_id: str, assign_public_ip: bool
+) -> TaskNetworkInterface:
+    """ECS's ENI for a task (made while it is PROVISIONING): in the task's subnet, with its private IP and the
+    security groups of the request or service, described by the attachment's ARN. With assignPublicIp=ENABLED
+    it has a public IP, whatever the subnet (it is of use only where the subnet routes to an internet gateway)."""
+    ec2 = ec2_backends[account][region]
+    eni = TaskNetworkInterface(
+        ec2, ec2.get_subnet(placement.subnet_id), private_ip, group_ids=placement.security_groups,
+        description=f"arn:aws:ecs:{region}:{account}:attachment/{attachment_id}",
+    )
+    eni.region = region
+    eni.requester_managed = True
+    eni.requester_id = FARGATE_ENI_REQUESTER_ID
+    eni.status = "in-use"
+    eni.attachment_id = random_eni_attach_id()
+    eni.attach_time = utcnow()
+    eni.private_dns_name = private_dns_name(private_ip, region)
+    eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": private_ip, "PrivateDnsName": eni.private_dns_name}]
+    if assign_public_ip:
+        eni.public_ip = random_public_ip()
+        eni.private_ip_addresses[0]["Association"] = {
+            "IpOwnerId": "amazon", "PublicDnsName": public_dns_name(eni.public_ip, region), "PublicIp": eni.public_ip,
+        }
+    ec2.enis[eni.id] = eni
+    return eni
+
+
+def delete_task_network_interface(account: str, region: str, eni_id: str) -> None:
+    """ECS detaches and deletes a task's ENI as the task stops (gone already: nothing to do)."""
+    ec2_backends[account][region].enis.pop(eni_id, None)
 
 
 # ------------------------------------------------------------------ CloudWatch Logs
@@ -431,7 +511,7 @@ class EmulatedTask:
         self.enable_execute_command = enable_execute_command
         self.availability_zone = placement.availability_zone
         self.desired_status = "RUNNING"
-        self.last_status = "PROVISIONING"
+        self._last_status = "PROVISIONING"
         self.health_status = "UNKNOWN"
         self.connectivity = "CONNECTED"
         self.version = 1
@@ -451,16 +531,20 @@ class EmulatedTask:
             EmulatedContainer(self.task_arn, definition, overrides_by_name.get(definition.get("name")))
             for definition in task_definition.container_definitions
         ]
-        details = [
+        # ECS makes the task's ENI while the task is PROVISIONING; its attachment shows only the subnet
+        # until the ENI is attached (see _sync_network_attachment).
+        attachment_id = str(uuid.uuid4())
+        eni = create_task_network_interface(account, region, placement, private_ip, attachment_id, assign_public_ip)
+        self.network_interface_id = eni.id
+        self._network_details = [
             {"name": "subnetId", "value": placement.subnet_id},
-            {"name": "networkInterfaceId", "value": f"eni-{uuid.uuid4().hex[:17]}"},
-            {"name": "macAddress", "value": "0a:" + ":".join(uuid.uuid4().hex[i : i + 2] for i in range(0, 10, 2))},
-            {"name": "privateDnsName", "value": f"ip-{private_ip.replace('.', '-')}.ec2.internal"},
+            {"name": "networkInterfaceId", "value": eni.id},
+            {"name": "macAddress", "value": eni.mac_address},
+            {"name": "privateDnsName", "value": eni.private_dns_name},
             {"name": "privateIPv4Address", "value": private_ip},
         ]
-        self.attachments = [
-            {"id": str(uuid.uuid4()), "type": "ElasticNetworkInterface", "status": "ATTACHED", "details": details}
-        ]
+        self.attachments = [{"id": attachment_id, "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": []}]
+        self._sync_network_attachment()
         self.assign_public_ip = assign_public_ip
         self.subnet_id = placement.subnet_id
         for container in self.containers:
@@ -470,6 +554,30 @@ class EmulatedTask:
 
     def advance(self) -> None:
         """moto's DescribeTasks calls this for its own state machine; ours is time-driven."""
+
+    @property
+    def last_status(self) -> str:
+        return self._last_status
+
+    @last_status.setter
+    def last_status(self, status: str) -> None:
+        # The ENI attachment follows the task whoever moves it (see _sync_network_attachment).
+        self._last_status = status
+        self._sync_network_attachment()
+
+    def _sync_network_attachment(self) -> None:
+        """The ENI attachment's status for the task's: PRECREATED with the subnet only while PROVISIONING
+        (as RunTask answers), ATTACHED with all details from PENDING on, DETACHING while DEPROVISIONING
+        (when ECS detaches and deletes the ENI), DELETED at STOPPED — details kept, as a stopped task shows them."""
+        attachment = self.attachments[0]
+        status = {"PROVISIONING": "PRECREATED", "DEPROVISIONING": "DETACHING", "STOPPED": "DELETED"}.get(self._last_status, "ATTACHED")
+        attachment["status"] = status
+        attachment["details"] = self._network_details[:1] if status == "PRECREATED" else list(self._network_details)
+
+
+def release_network_interface(task: EmulatedTask) -> None:
+    """At STOPPED: the task's ENI is deleted from EC2 (its attachment, DELETED, still names it)."""
+    delete_task_network_interface(task.account, task.region_name, task.network_interface_id)
 
 
 # ------------------------------------------------------------------ the ready-made network
