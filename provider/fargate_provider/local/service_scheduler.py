@@ -9,16 +9,36 @@ import time
 import uuid
 from typing import Any
 
+from fargate_provider.local import load_balancers
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
 from fargate_provider.local.moto_bridge import EmulatedTask
+from fargate_provider.local.state import ServiceThrottle
 
 MAX_EVENTS = 100
 
+# ECS's service throttle (developer guide, "Amazon ECS service throttle logic"): tasks that keep
+# failing to start are relaunched after delays that grow "up to a maximum of 27 minutes". ECS does
+# not publish the steps; these double from one minute once three tasks in a row failed to start.
+THROTTLE_AFTER_FAILURES = 3
+THROTTLE_FIRST_DELAY = 60.0
+THROTTLE_MAX_DELAY = 27 * 60.0
+THROTTLE_EVENT = (
+    "is unable to consistently start tasks successfully. For more information, see the "
+    "Troubleshooting section of the Amazon ECS Developer Guide."
+)
 
-def circuit_breaker_threshold(desired_count: int) -> int:
-    """ECS: half the desired count, at least 3 and at most 200 failed tasks."""
-    return max(3, min(200, math.ceil(0.5 * desired_count)))
+
+def circuit_breaker_threshold(desired_count: int, threshold_configuration: dict[str, Any] | None = None) -> int:
+    """How many failed tasks trip the breaker (API_ThresholdConfiguration): COUNT is the value itself;
+    the percentages are value% of the desired count, BOUNDED_PERCENT (the default, 50) kept within
+    3 to 200, UNBOUNDED_PERCENT not."""
+    config = threshold_configuration or {}
+    kind, value = config.get("type", "BOUNDED_PERCENT"), config.get("value", 50)
+    if kind == "COUNT":
+        return value
+    threshold = math.ceil(value * desired_count / 100)
+    return threshold if kind == "UNBOUNDED_PERCENT" else max(3, min(200, threshold))
 
 
 class ServiceScheduler:
@@ -71,9 +91,18 @@ class ServiceScheduler:
             return
 
         primary = service.deployments[0]
+        load_balancers.reconcile_targets(self, backend, service, tasks)
         current = alive(primary["id"])
         breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
         launching = not (primary["rolloutState"] == "FAILED" and breaker.get("enable"))
+        throttle = self.service_runs[service.arn].throttle
+        if throttle.task_definition != primary["taskDefinition"] or (
+            throttle.failures and any(t.run.started is not None and t.run.started > throttle.last_failure_at for t in current)
+        ):
+            # A new task definition ends the throttle at once; so does a task that reached RUNNING.
+            self.service_runs[service.arn].throttle = throttle = ServiceThrottle(task_definition=primary["taskDefinition"])
+        if time.monotonic() < throttle.launch_after:
+            launching = False
         if launching and len(current) < primary["desiredCount"]:
             task_definition = bridge.get_task_definition(backend, primary["taskDefinition"])
             launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
@@ -90,7 +119,8 @@ class ServiceScheduler:
             extra = current[primary["desiredCount"] :]
             self._stop_tasks(service, extra, f"Scaling activity initiated by (deployment {primary['id']})")
 
-        running_primary = sum(1 for t in alive(primary["id"]) if t.last_status == "RUNNING")
+        # With load balancers, ECS counts a new task once its targets are healthy.
+        running_primary = sum(1 for t in alive(primary["id"]) if t.last_status == "RUNNING" and load_balancers.task_targets_healthy(service, t))
         for deployment in list(service.deployments[1:]):
             old = alive(deployment["id"])
             if running_primary >= primary["desiredCount"] or primary["rolloutState"] == "FAILED":
@@ -104,17 +134,23 @@ class ServiceScheduler:
         settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
         now = time.monotonic()
         settled = all(now - (now if t.run.started is None else t.run.started) >= settle for t in alive(primary["id"]))
+        # ... and no sooner than that after it (re)entered IN_PROGRESS: a rollback onto tasks
+        # still running is IN_PROGRESS for a while too.
+        if primary["rolloutState"] == "IN_PROGRESS":
+            settled = settled and (bridge.utcnow() - primary["updatedAt"]).total_seconds() >= settle
         steady = (
             len(service.deployments) == 1
             and primary["runningCount"] == primary["desiredCount"]
             and primary["pendingCount"] == 0
             and settled
+            and all(load_balancers.task_targets_healthy(service, t) for t in alive(primary["id"]))
         )
         if steady and primary["rolloutState"] == "IN_PROGRESS":
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
             primary["updatedAt"] = bridge.utcnow()
             self.service_runs[service.arn].completed_task_definition = primary["taskDefinition"]
+            self.service_runs[service.arn].completed_deployment_id = primary["id"]
             self._event(service, f"(deployment {primary['id']}) deployment completed.")
         if steady and not self.service_runs[service.arn].steady:
             self._event(service, "has reached a steady state.")
@@ -169,23 +205,54 @@ class ServiceScheduler:
         deployment["failedTasks"] += 1
         breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
         primary = service.deployments[0]
-        if (
-            deployment is not primary
-            or not breaker.get("enable")
-            or primary["rolloutState"] != "IN_PROGRESS"
-            or primary["failedTasks"] < circuit_breaker_threshold(primary["desiredCount"])
-        ):
+        tripping = breaker.get("enable") and primary["failedTasks"] >= circuit_breaker_threshold(
+            primary["desiredCount"], breaker.get("thresholdConfiguration")
+        )
+        if task.run.started is None and deployment is primary and not tripping:
+            self._throttle_start_failure(service, primary)
+        if deployment is not primary or not tripping or primary["rolloutState"] != "IN_PROGRESS":
             return
         primary["rolloutState"] = "FAILED"
         primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
         primary["updatedAt"] = bridge.utcnow()
         self._event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
-        previous = self.service_runs[service.arn].completed_task_definition
-        if breaker.get("rollback") and previous and previous != primary["taskDefinition"]:
+        run = self.service_runs[service.arn]
+        previous, previous_id = run.completed_task_definition, run.completed_deployment_id
+        if breaker.get("rollback") and previous and previous_id != primary["id"]:
+            # ECS rolls back to the last COMPLETED deployment itself: it goes back to IN_PROGRESS
+            # under its own id (deployment-circuit-breaker.html), then "deployment completed" again.
             primary["status"] = "ACTIVE"
             for other in service.deployments[1:]:
                 other["status"] = "ACTIVE"
-            rollback = self._deployment(service, previous, service.desired_count)
+            rollback = next((d for d in service.deployments if d["id"] == previous_id), None)
+            if rollback is None:
+                rollback = self._deployment(service, previous, service.desired_count)
+                rollback["id"] = previous_id
+            else:
+                service.deployments.remove(rollback)
+            rollback.update(
+                status="PRIMARY", desiredCount=service.desired_count, rolloutState="IN_PROGRESS",
+                rolloutStateReason=f"ECS deployment circuit breaker: rolling back to deploymentId {previous_id}.",
+                updatedAt=bridge.utcnow(),
+            )
             service.deployments.insert(0, rollback)
             service.task_definition = previous
-            self._event(service, f"(deployment {primary['id']}) rolling back to deployment {rollback['id']} ({previous}).")
+            run.steady = False
+            self._event(service, f"rolling back to deployment {previous_id}.")
+
+    def _throttle_start_failure(self, service: Any, primary: dict[str, Any]) -> None:
+        """A task of the primary deployment stopped before RUNNING. Only such tasks throttle: "Tasks
+        that stop after reaching RUNNING state" do not (service-throttle-logic.html)."""
+        throttle = self.service_runs[service.arn].throttle
+        if throttle.task_definition != primary["taskDefinition"]:
+            return  # the tick resets the throttle for a new task definition first
+        now = time.monotonic()
+        throttle.failures += 1
+        throttle.last_failure_at = now
+        if throttle.failures < THROTTLE_AFTER_FAILURES:
+            return
+        delay = min(THROTTLE_MAX_DELAY, THROTTLE_FIRST_DELAY * 2 ** (throttle.failures - THROTTLE_AFTER_FAILURES))
+        throttle.launch_after = now + self.behaviours.timing.real(delay)
+        if not throttle.announced:
+            throttle.announced = True
+            self._event(service, THROTTLE_EVENT)
