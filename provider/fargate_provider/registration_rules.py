@@ -174,6 +174,27 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     return broken
 
 
+def dependency_rules(spec: dict[str, Any]) -> list[BrokenRule]:
+    """``dependsOn``: a container others wait on to exit (SUCCESS, COMPLETE) must be allowed to
+    exit, so it cannot be essential. Source (ClientException quoted in boto/boto3#2436). The
+    validator checks this itself (task_definition_spec's dependsOn checks); the emulator answers it."""
+    containers = list(_containers(spec))
+    essential = {c.get("name") for _, c in containers if c.get("essential", True)}
+    broken: list[BrokenRule] = []
+    for index, container in containers:
+        for position, dependency in enumerate(container.get("dependsOn") or []):
+            if not isinstance(dependency, dict):
+                continue
+            if dependency.get("condition") in ("SUCCESS", "COMPLETE") and dependency.get("containerName") in essential:
+                broken.append(BrokenRule(
+                    f"containerDefinitions[{index}].dependsOn[{position}]",
+                    "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container",
+                    f"set essential: false on container {dependency.get('containerName')!r} (an init container), "
+                    "or wait for it with START or HEALTHY",
+                ))
+    return broken
+
+
 def validator_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     """The rules the validator takes from this table (it checks the task-level ones itself)."""
     return execution_role_rules(spec) + fargate_container_rules(spec)
@@ -181,4 +202,4 @@ def validator_rules(spec: dict[str, Any]) -> list[BrokenRule]:
 
 def registration_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     """Every rule of this module that ``spec`` breaks, task-level first (as the emulator answers)."""
-    return fargate_task_rules(spec) + execution_role_rules(spec) + fargate_container_rules(spec)
+    return fargate_task_rules(spec) + execution_role_rules(spec) + fargate_container_rules(spec) + dependency_rules(spec)

@@ -138,6 +138,19 @@ RULES = [
         spec(),
         id="hostname-under-awsvpc",
     ),
+    # boto/boto3#2436 (registration_rules.dependency_rules)
+    pytest.param(
+        spec(containers=[
+            {"name": "init", "image": "busybox:1.36", "essential": True},
+            {"name": "app", "image": "busybox:1.36", "essential": True, "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
+        ]),
+        "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container",
+        spec(containers=[
+            {"name": "init", "image": "busybox:1.36", "essential": False},
+            {"name": "app", "image": "busybox:1.36", "essential": True, "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
+        ]),
+        id="awaited-container-is-essential",
+    ),
 ]
 
 

@@ -4,10 +4,12 @@ DeleteCluster. The first stage of the lifecycle; ``ControlPlane`` mixes it in.""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
 
+from fargate_provider.local import load_balancers
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
@@ -45,7 +47,13 @@ class EcsApiHandlers:
         for key in ("executionRoleArn", "taskRoleArn"):
             if isinstance(body.get(key), str) and body[key]:
                 body = {**body, key: role_arn(body[key], account=account)}
-        return forward("RegisterTaskDefinition", body)
+        answer = forward("RegisterTaskDefinition", body)
+        registered = bridge.get_task_definition(backend, answer["taskDefinition"]["taskDefinitionArn"])
+        # Members ECS returns that moto has no field for (API_TaskDefinition).
+        registered.registered_at = bridge.utcnow()
+        registered.registered_by = f"arn:aws:iam::{account}:root"
+        registered.requires_attributes = [{"name": name} for name in required_attributes(body)]
+        return forward("DescribeTaskDefinition", {"taskDefinition": registered.arn, "include": ["TAGS"]})
 
     # ------------------------------------------------------------------ tasks
 
@@ -53,9 +61,21 @@ class EcsApiHandlers:
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         launch_type, provider = self._launch(cluster, body)
         if launch_type in ("EC2", "EXTERNAL"):
+            if not bridge.has_container_instances(backend, cluster.name):
+                # ECS's default launch type is EC2: an empty cluster without a default capacity
+                # provider strategy has nowhere to place the task (quoted in aws/amazon-ecs-cli#1122).
+                raise _invalid("No Container Instances were found in your cluster.")
             return None  # moto's container-instance placement
+        if body.get("propagateTags") == "SERVICE":
+            # API_RunTask: "An error will be received if you specify the SERVICE option when running a task."
+            raise _invalid("Propagate tags should be one of [TASK_DEFINITION,NONE] when running a task.")
+        _check_platform_version(body.get("platformVersion"))
         task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
         self._check_size(task_definition, body.get("overrides") or {})
+        known = {c.get("name") for c in task_definition.container_definitions}
+        for override in (body.get("overrides") or {}).get("containerOverrides") or []:
+            if override.get("name") not in known:
+                raise _invalid(f"Override for container named {override.get('name')} is not a container in the TaskDefinition.")
         placement, assign_public_ip = self._placement(account, region, task_definition, body)
         count = body.get("count", 1)
         if not isinstance(count, int) or not 1 <= count <= 10:
@@ -153,7 +173,9 @@ class EcsApiHandlers:
             raise _invalid("Unable to Start a service that is still Draining.")
         task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
         self._check_size(task_definition, {})
-        self._placement(account, region, task_definition, body)
+        _check_platform_version(body.get("platformVersion"))
+        placement, _ = self._placement(account, region, task_definition, body)
+        load_balancers.check_service_load_balancers(account, region, task_definition, body.get("loadBalancers"))
         desired = body.get("desiredCount", 0)
         if not isinstance(desired, int) or desired < 0:
             raise _invalid("desiredCount must be 0 or more.")
@@ -171,7 +193,7 @@ class EcsApiHandlers:
             service_registries=body.get("serviceRegistries"),
             platform_version=body.get("platformVersion") or "LATEST",
             propagate_tags=body.get("propagateTags") or "NONE",
-            network_configuration=body.get("networkConfiguration"),
+            network_configuration=_with_groups(body["networkConfiguration"], placement.security_groups),
         )
         service.launch_type = body.get("launchType") if not body.get("capacityProviderStrategy") else None
         service.capacity_provider_strategy = _strategy(body.get("capacityProviderStrategy"))
@@ -260,6 +282,61 @@ class EcsApiHandlers:
             raise EcsError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
         return None
 
+    # ------------------------------------------------------------------ EC2-side operations moto fails on (HTTP 500s)
+
+    def _DescribeCapacityProviders(self, backend, account, region, body, forward):
+        """Without ``capacityProviders`` ECS describes them all; moto iterates None."""
+        if body.get("capacityProviders") is not None:
+            return None
+        return forward("DescribeCapacityProviders", {**body, "capacityProviders": list(backend.capacity_providers)})
+
+    def _RegisterContainerInstance(self, backend, account, region, body, forward):
+        """ECS checks the instance identity document first (its words: aws/amazon-ecs-agent#3604);
+        moto parses it blindly and fails on a missing or non-JSON one."""
+        try:
+            document = json.loads(body.get("instanceIdentityDocument") or "")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("instanceId"), str):
+            raise EcsError("ClientException", "The identity document and identity document signature were not valid.")
+        return None
+
+    # ------------------------------------------------------------------ ECS Exec
+
+    def _ExecuteCommand(self, backend, account, region, body, forward):
+        """ECS Exec: refused as ECS refuses it unless the task runs with exec enabled; otherwise the
+        session ECS hands the Session Manager plugin (nothing answers on its stream here)."""
+        cluster = bridge.get_cluster(backend, body.get("cluster"))
+        task = bridge.find_task(backend, cluster.name, body.get("task") or "")
+        if body.get("interactive") is not True:
+            raise _invalid("Interactive is the only mode supported currently.")
+        names = [c.name for c in task.containers] if isinstance(task, EmulatedTask) else []
+        container_name = body.get("container") or (names[0] if len(names) == 1 else None)
+        if container_name is None or container_name not in names:
+            raise _invalid("The specified container was not found in the task." if container_name
+                           else "container is required for a task with more than one container.")
+        if not (isinstance(task, EmulatedTask) and task.enable_execute_command and task.last_status == "RUNNING"):
+            # ECS's words, as quoted in fabfuel/ecs-deploy#193 and keidarcy/e1s#206.
+            raise _invalid(
+                "The execute command failed because execute command was not enabled when the task was run or the "
+                "execute command agent isn\u2019t running. Wait and try again or run a new task with execute command "
+                "enabled and try again."
+            )
+        container = next(c for c in task.containers if c.name == container_name)
+        session_id = f"ecs-execute-command-{self._ids.getrandbits(68):017x}"
+        return {
+            "clusterArn": cluster.arn,
+            "containerArn": container.container_arn,
+            "containerName": container_name,
+            "interactive": True,
+            "session": {
+                "sessionId": session_id,
+                "streamUrl": f"wss://ssmmessages.{region}.amazonaws.com/v1/data-channel/{session_id}?role=publish_subscribe&cell-number=AAEAAQ",
+                "tokenValue": base64.b64encode(f"fargate-local:{session_id}".encode()).decode(),
+            },
+            "taskArn": task.task_arn,
+        }
+
     # ------------------------------------------------------------------ validation shared by tasks and services
 
     def _launch(self, cluster: Any, body: dict[str, Any]) -> tuple[str, str | None]:
@@ -330,6 +407,45 @@ class EcsApiHandlers:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+FARGATE_PLATFORM_VERSIONS = ("LATEST", "1.4.0", "1.3.0")  # Linux platform versions Fargate still runs
+
+
+def _check_platform_version(version: str | None) -> None:
+    if version is not None and version not in FARGATE_PLATFORM_VERSIONS:
+        raise EcsError("PlatformUnknownException", "The specified platform version does not exist.")
+
+
+def _with_groups(network_configuration: dict[str, Any], groups: list[str]) -> dict[str, Any]:
+    """The service's awsvpcConfiguration with the security groups its tasks get (the VPC's
+    default group when none were given, as ECS uses)."""
+    awsvpc = network_configuration["awsvpcConfiguration"]
+    return {**network_configuration, "awsvpcConfiguration": {**awsvpc, "securityGroups": list(awsvpc.get("securityGroups") or groups)}}
+
+
+def required_attributes(spec: dict[str, Any]) -> list[str]:
+    """The container-agent capabilities a task definition needs, as ECS lists them in
+    ``requiresAttributes`` (names from the ECS developer guide's container instance attributes)."""
+    names = ["com.amazonaws.ecs.capability.docker-remote-api.1.18"]
+    if spec.get("networkMode") == "awsvpc":
+        names.append("ecs.capability.task-eni")
+    if spec.get("taskRoleArn"):
+        names.append("com.amazonaws.ecs.capability.task-iam-role")
+    for container in spec.get("containerDefinitions") or []:
+        if (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+            names += ["com.amazonaws.ecs.capability.logging-driver.awslogs", "ecs.capability.execution-role-awslogs",
+                      "com.amazonaws.ecs.capability.docker-remote-api.1.19"]
+        if container.get("dependsOn"):
+            names.append("ecs.capability.container-ordering")
+        if container.get("healthCheck"):
+            names.append("ecs.capability.container-health-check")
+        for secret in container.get("secrets") or []:
+            kind = "asm" if ":secretsmanager:" in str(secret.get("valueFrom")) else "ssm"
+            names.append(f"ecs.capability.secrets.{kind}.environment-variables")
+        if ".dkr.ecr." in str(container.get("image")):
+            names += ["com.amazonaws.ecs.capability.ecr-auth", "ecs.capability.execution-role-ecr-pull"]
+    return list(dict.fromkeys(names))
 
 
 def _strategy(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:

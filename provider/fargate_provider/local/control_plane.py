@@ -23,7 +23,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.listings import Listings
-from fargate_provider.local.moto_bridge import EmulatedTask
+from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
 from fargate_provider.local.task_lifecycle import TaskLifecycle
@@ -36,6 +36,8 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
         "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService",
         "DeleteCluster", "DescribeTasks", "DescribeServices",
         "ListClusters", "ListServices", "ListTaskDefinitions", "ListTaskDefinitionFamilies", "ListTasks", "DescribeClusters",
+        "ExecuteCommand",
+        "DescribeCapacityProviders", "RegisterContainerInstance",
     )
 
     def __init__(self, behaviours: Behaviours):
@@ -58,6 +60,7 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
     # ================================================================== API
 
     def handle(self, operation: str, account: str, region: str, body: dict[str, Any], forward: Forward) -> dict | None:
+        _check_tag_keys(body)
         if operation not in self.HANDLED:
             return None
         backend = bridge.ecs_backend(account, region)
@@ -79,3 +82,14 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
             for service in bridge.all_services(backend):
                 if service.arn in self.service_runs and service.status in ("ACTIVE", "DRAINING"):
                     self._reconcile_service(backend, account, region, service, by_service[service.arn])
+
+
+def _check_tag_keys(body: dict[str, Any]) -> None:
+    """ECS (ecs-using-tags.html): "Do not use aws:, AWS:, or any upper or lowercase combination of
+    such as a prefix for either keys or values as it is reserved for AWS use"."""
+    tags = body.get("tags")
+    if not isinstance(tags, list):
+        return
+    for tag in tags:
+        if isinstance(tag, dict) and str(tag.get("key", "")).lower().startswith("aws:"):
+            raise EcsError("InvalidParameterException", "Tag keys cannot start with 'aws:' (reserved for AWS use).")

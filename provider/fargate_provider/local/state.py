@@ -9,6 +9,15 @@ from fargate_provider.local.behaviours import Behaviour
 
 
 @dataclass
+class ContainerRun:
+    """One container's own clock: when it started and when (if ever) it exits on its own."""
+
+    exit_after: float | None = None  # real seconds after its start; None: runs until the task stops
+    exit_code: int = 0
+    started: float | None = None  # monotonic
+
+
+@dataclass
 class TaskRun:
     """How one emulated task goes through time (monotonic seconds) and what it prints."""
 
@@ -22,6 +31,19 @@ class TaskRun:
     started: float | None = None
     exit_at: float | None = None
     stopped_at: float | None = None
+    containers: dict[str, ContainerRun] = field(default_factory=dict)  # by container name
+    stop_steps: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, lastStatus) still to come
+
+
+@dataclass
+class ServiceThrottle:
+    """ECS's service throttle: tasks that keep failing to start are relaunched ever later."""
+
+    task_definition: str | None = None  # a new task definition ends the throttle at once
+    failures: int = 0  # tasks in a row that stopped before reaching RUNNING
+    last_failure_at: float = 0.0  # monotonic
+    launch_after: float = 0.0  # monotonic: no launch before
+    announced: bool = False  # the event is written once per episode
 
 
 @dataclass
@@ -30,5 +52,7 @@ class ServiceRun:
     a service without one was made by moto alone and is not scheduled)."""
 
     completed_task_definition: str | None = None  # the rollback target of the circuit breaker
+    completed_deployment_id: str | None = None  # ECS rolls back to this deployment, under its own id
     steady: bool = False
     launch_error: tuple[str, str] | None = None  # (deployment id, error) already reported
+    throttle: ServiceThrottle = field(default_factory=ServiceThrottle)

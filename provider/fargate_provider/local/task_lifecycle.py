@@ -1,5 +1,6 @@
-"""One-off and service tasks through time: PROVISIONING → PENDING → RUNNING → STOPPED, with
-start checks, exit codes and the log lines they print. ``ControlPlane`` mixes it in."""
+"""One-off and service tasks through time: PROVISIONING → PENDING → ACTIVATING → RUNNING →
+DEACTIVATING → STOPPING → DEPROVISIONING → STOPPED, with start checks, container dependencies,
+exit codes and the log lines they print. ``ControlPlane`` mixes it in."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import json
 import time
 from typing import Any
 
+from fargate_provider.local import load_balancers
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
 from fargate_provider.local.behaviours import Behaviour
 from fargate_provider.local.moto_bridge import EmulatedTask
-from fargate_provider.local.state import TaskRun
+from fargate_provider.local.state import ContainerRun, TaskRun
+
+ACTIVATING_SECONDS = 1.0  # emulated: the last part of the start, after PENDING
+INIT_CONTAINER_SECONDS = 2.0  # emulated: how long a container others wait on to exit runs
 
 
 class TaskLifecycle:
@@ -35,6 +40,8 @@ class TaskLifecycle:
             platform_version=platform_version, overrides=overrides, started_by=started_by, group=group,
             tags=tags, enable_execute_command=enable_execute_command, private_ip=address,
         )
+        platform = getattr(task_definition, "runtime_platform", None) or {}
+        task.attributes = [{"name": "ecs.cpu-architecture", "value": (platform.get("cpuArchitecture") or "X86_64").lower()}]
         images = [c.image for c in task.containers]
         behaviour = self.behaviours.for_task(task_definition.family, images)
         timing = self.behaviours.timing
@@ -53,8 +60,35 @@ class TaskLifecycle:
             exit_code=1 if behaviour.crash_loop else (behaviour.exit_code or 0),
             logs=self._log_plan(task, behaviour),
         )
+        task.run.containers = self._container_plan(task, behaviour, one_off=service is None)
         bridge.add_task(backend, task)
         return task
+
+    def _container_plan(self, task: EmulatedTask, behaviour: Behaviour, one_off: bool) -> dict[str, ContainerRun]:
+        """When each container exits on its own. The behaviour's container (else the first essential
+        one) exits after the task's run with its code; a non-essential container others wait on to
+        exit (dependsOn SUCCESS/COMPLETE: an init container) exits 0 soon after it starts; with a
+        non-essential target, a one-off task's essential containers still run their usual time."""
+        run, timing = task.run, self.behaviours.timing
+        target = behaviour.container or next((c.name for c in task.containers if c.essential), None)
+        target_essential = any(c.name == target and c.essential for c in task.containers)
+        awaited = {
+            d.get("containerName")
+            for c in task.containers
+            for d in c.definition.get("dependsOn") or []
+            if d.get("condition") in ("SUCCESS", "COMPLETE")
+        }
+        plan = {}
+        for container in task.containers:
+            if container.name == target:
+                plan[container.name] = ContainerRun(exit_after=run.run_for, exit_code=run.exit_code)
+            elif container.name in awaited and not container.essential:
+                plan[container.name] = ContainerRun(exit_after=timing.real(INIT_CONTAINER_SECONDS))
+            elif one_off and not target_essential and container.essential:
+                plan[container.name] = ContainerRun(exit_after=timing.real(timing.run))
+            else:
+                plan[container.name] = ContainerRun()  # runs until the task stops
+        return plan
 
     def _log_plan(self, task: EmulatedTask, behaviour: Behaviour) -> list[dict[str, Any]]:
         plans = []
@@ -88,16 +122,20 @@ class TaskLifecycle:
 
     def _advance_task(self, backend: Any, task: EmulatedTask, now: float) -> None:
         run = task.run
-        if task.last_status in ("DEACTIVATING", "DEPROVISIONING"):
-            if run.stopped_at is not None and now >= run.stopped_at:
-                self._stopped(backend, task)
+        if run.stop_steps:
+            while run.stop_steps and now >= run.stop_steps[0][0]:
+                _, status = run.stop_steps.pop(0)
+                if status == "STOPPED":
+                    self._stopped(backend, task)
+                    return
+                task.last_status = status
             return
         if task.last_status == "PROVISIONING" and now >= run.pending_at:
             task.last_status = "PENDING"
             task.pull_started_at = bridge.utcnow()
             for container in task.containers:
                 container.last_status = "PENDING"
-        if task.last_status == "PENDING" and now >= run.running_at:
+        if task.last_status == "PENDING" and now >= run.running_at - self.behaviours.timing.real(ACTIVATING_SECONDS):
             failure = self._start_failure(task)
             if failure:
                 task.pull_stopped_at = bridge.utcnow()
@@ -108,28 +146,73 @@ class TaskLifecycle:
                 task.stop_code, task.stopped_reason = "TaskFailedToStart", failure
                 self._begin_stopping(task, now, immediate=True)
                 return
+            # ECS's last step before RUNNING: networking configured, load balancer targets registered.
+            task.last_status = "ACTIVATING"
+        if task.last_status == "ACTIVATING" and now >= run.running_at:
             task.last_status = "RUNNING"
             task.pull_stopped_at = task.started_at = bridge.utcnow()
             task.health_status = "HEALTHY" if any(c.definition.get("healthCheck") for c in task.containers) else "UNKNOWN"
-            for container in task.containers:
-                container.last_status = "RUNNING"
-                container.health_status = "HEALTHY" if container.definition.get("healthCheck") else "UNKNOWN"
             run.started = now
-            if run.run_for is not None:
-                run.exit_at = now + run.run_for
+            load_balancers.register_task(self, task)
         if task.last_status == "RUNNING":
             self._write_logs(task, now)
-            if run.exit_at is not None and now >= run.exit_at:
+            self._advance_containers(task, now)
+            if any(c.essential and c.last_status == "STOPPED" for c in task.containers):
                 self._write_logs(task, now, flush=True)
-                code = run.exit_code
-                behaviour: Behaviour = run.behaviour
-                target = behaviour.container or next((c.name for c in task.containers if c.essential), None)
                 for container in task.containers:
-                    container.exit_code = code if container.name == target else 0
-                    container.last_status = "STOPPED"
+                    if container.last_status != "STOPPED":
+                        container.exit_code = 0 if container.last_status == "RUNNING" else None
+                        container.last_status = "STOPPED"
                 task.desired_status = "STOPPED"
                 task.stop_code, task.stopped_reason = "EssentialContainerExited", "Essential container in task exited"
                 self._begin_stopping(task, now)
+
+    def _advance_containers(self, task: EmulatedTask, now: float) -> None:
+        """Start the containers whose dependsOn conditions are met, stop those whose time is up.
+        A container whose condition can no longer be met is stopped as the ECS agent stops it
+        (exit 143, CannotStartContainerError: aws/amazon-ecs-agent#3218); a non-essential
+        container that exits leaves the task running."""
+        by_name = {c.name: c for c in task.containers}
+        for container in task.containers:
+            plan = task.run.containers[container.name]
+            if container.last_status == "PENDING":
+                verdict, blocker = self._dependencies_met(task, container, by_name)
+                if verdict == "start":
+                    container.last_status = "RUNNING"
+                    container.health_status = "HEALTHY" if container.definition.get("healthCheck") else "UNKNOWN"
+                    plan.started = now
+                elif verdict == "never":
+                    container.last_status, container.exit_code = "STOPPED", 143
+                    container.reason = (
+                        f"CannotStartContainerError: dependency graph: failed to resolve container ordering dependency "
+                        f"[{blocker.name}({blocker.image}) (STOPPED->RUNNING) - Exit: {blocker.exit_code}] "
+                        f"for target [{container.name}({container.image}) (NONE->RUNNING)]"
+                    )
+            elif container.last_status == "RUNNING" and plan.exit_after is not None and now >= plan.started + plan.exit_after:
+                container.last_status, container.exit_code = "STOPPED", plan.exit_code
+
+    @staticmethod
+    def _dependencies_met(task: EmulatedTask, container: Any, by_name: dict[str, Any]) -> tuple[str, Any]:
+        """("start" | "wait" | "never", the dependency that decided it)."""
+        for dependency in container.definition.get("dependsOn") or []:
+            other = by_name.get(dependency.get("containerName"))
+            if other is None:
+                continue
+            condition = dependency.get("condition")
+            started = task.run.containers[other.name].started is not None
+            exited = other.last_status == "STOPPED"
+            if condition == "START" and not started:
+                return ("never", other) if exited else ("wait", other)
+            if condition == "HEALTHY" and not (started and other.last_status == "RUNNING"):
+                return ("never", other) if exited else ("wait", other)
+            if condition == "COMPLETE" and not exited:
+                return "wait", other
+            if condition == "SUCCESS":
+                if not exited:
+                    return "wait", other
+                if other.exit_code != 0:
+                    return "never", other
+        return "start", None
 
     def _start_failure(self, task: EmulatedTask) -> str | None:
         behaviour: Behaviour = task.run.behaviour
@@ -158,10 +241,24 @@ class TaskLifecycle:
             plan["written"] = due
 
     def _begin_stopping(self, task: EmulatedTask, now: float, immediate: bool = False) -> None:
+        """ECS's way down (task-lifecycle-explanation): a task that ran goes DEACTIVATING (load
+        balancer targets drained) → STOPPING (containers stopped) → DEPROVISIONING (network
+        interface detached and deleted) → STOPPED, in ``timing.stopping`` in all; one that never
+        ran only deprovisions."""
         timing = self.behaviours.timing
         task.stopping_at = bridge.utcnow()
-        task.last_status = "DEPROVISIONING"
-        task.run.stopped_at = now + (timing.real(1.0) if immediate else timing.real(timing.stopping))
+        drain = load_balancers.deregister_task(self, task)  # ECS waits for its targets to drain
+        if immediate:
+            steps = [("DEPROVISIONING", 0.0), ("STOPPED", timing.real(1.0))]
+        else:
+            edge = timing.real(min(1.0, timing.stopping / 3))
+            steps = [("DEACTIVATING", 0.0), ("STOPPING", edge + drain), ("DEPROVISIONING", timing.real(timing.stopping) - 2 * edge), ("STOPPED", edge)]
+        at, task.run.stop_steps = now, []
+        for status, after in steps:
+            at += after
+            task.run.stop_steps.append((at, status))
+        task.last_status = steps[0][0]
+        task.run.stopped_at = at
 
     def _request_stop(self, task: EmulatedTask, code: str, reason: str) -> None:
         if task.desired_status == "STOPPED" or task.last_status == "STOPPED":
@@ -172,16 +269,16 @@ class TaskLifecycle:
         if task.last_status == "RUNNING":
             self._write_logs(task, now)
             for container in task.containers:
-                container.exit_code = 143  # SIGTERM
+                if container.last_status == "RUNNING":
+                    container.exit_code = 143  # SIGTERM
                 container.last_status = "STOPPED"
-            task.last_status = "DEACTIVATING"
-            task.stopping_at = bridge.utcnow()
-            task.run.stopped_at = now + self.behaviours.timing.real(self.behaviours.timing.stopping)
+            self._begin_stopping(task, now)
         else:
             self._begin_stopping(task, now, immediate=True)
 
     def _stopped(self, backend: Any, task: EmulatedTask) -> None:
         task.last_status = "STOPPED"
+        bridge.release_network_interface(task)  # ECS deletes the task's ENI as it stops
         task.stopped_at = task.execution_stopped_at = bridge.utcnow()
         task.connectivity = "DISCONNECTED"
         for container in task.containers:
