@@ -206,6 +206,35 @@ def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
 
     event = asyncio.run(first_event())
     assert event.payload == {"status": "success", "value": "done"}
+    assert kwargs["resume_not_before"] == trigger.resume_not_before  # survives the round trip
+
+
+def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs):
+    """Airflow 3.3 fails a task whose trigger fires within moments of the deferral
+    (apache/airflow#72716): a wait that is done at once still fires no earlier than
+    RESUME_NOT_BEFORE_SECONDS after the trigger was made, however often it is rebuilt."""
+    import time
+
+    from airflow.sdk._shared.module_loading import import_string
+    from fargate_provider.state.service import ServiceWatch
+    from fargate_provider.triggers.base import RESUME_NOT_BEFORE_SECONDS
+    from fargate_provider.triggers.service import FargateServiceTrigger
+
+    arn = register(ecs, family="web")
+    _stable_service(ecs, emulator)
+    made = time.time()
+    watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
+    classpath, kwargs = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60).serialize()
+    assert kwargs["resume_not_before"] >= made + RESUME_NOT_BEFORE_SECONDS
+    rebuilt = import_string(classpath)(**kwargs)  # as a restarted triggerer would
+
+    async def first_event():
+        async for event in rebuilt.run():
+            return event, time.time()
+
+    event, fired_at = asyncio.run(first_event())
+    assert event.payload["status"] == "success"
+    assert fired_at >= kwargs["resume_not_before"]
 
 
 def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulator, ecs, capfd):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from functools import cached_property
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.config import Config
 
 from fargate_provider.hooks.fargate import FargateHook
+
+# Airflow 3.3 fails a deferred task whose trigger fires within moments of the deferral: the
+# scheduler can drain the stale "success" of the worker that exited on defer() after the resumed
+# attempt is already RUNNING, and marks it FAILED ("state mismatch"; apache/airflow#72716,
+# #71580, fixes open). No event leaves a trigger sooner than this after the task deferred.
+RESUME_NOT_BEFORE_SECONDS = 5.0
 
 
 class FargateBaseTrigger(BaseTrigger):
@@ -21,6 +29,8 @@ class FargateBaseTrigger(BaseTrigger):
     :param region_name: AWS region; the connection's when None.
     :param verify: SSL certificate verification (``False``, or a CA bundle path); the connection's when None.
     :param botocore_config: keyword arguments of ``botocore.config.Config`` (timeouts, retries, proxies).
+    :param resume_not_before: epoch seconds before which no event is fired; set when the trigger is
+        first made (``RESUME_NOT_BEFORE_SECONDS`` ahead) and carried through serialisation.
     """
 
     hook_class: type[FargateHook] = FargateHook
@@ -32,10 +42,12 @@ class FargateBaseTrigger(BaseTrigger):
         region_name: str | None = None,
         verify: bool | str | None = None,
         botocore_config: dict[str, Any] | None = None,
+        resume_not_before: float | None = None,
     ):
         super().__init__()
         self.aws_conn_id, self.region_name = aws_conn_id, region_name
         self.verify, self.botocore_config = verify, botocore_config
+        self.resume_not_before = time.time() + RESUME_NOT_BEFORE_SECONDS if resume_not_before is None else resume_not_before
 
     @staticmethod
     def connection_of(task: Any) -> dict[str, Any]:
@@ -47,7 +59,16 @@ class FargateBaseTrigger(BaseTrigger):
         raise NotImplementedError
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}.{type(self).__qualname__}", {**self.trigger_kwargs(), **self.connection_of(self)}
+        return f"{type(self).__module__}.{type(self).__qualname__}", {
+            **self.trigger_kwargs(), **self.connection_of(self), "resume_not_before": self.resume_not_before,
+        }
+
+    async def event(self, payload: dict[str, Any]) -> TriggerEvent:
+        """The event to fire, once it is safe to resume the task (see RESUME_NOT_BEFORE_SECONDS)."""
+        delay = self.resume_not_before - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return TriggerEvent(payload)
 
     @cached_property
     def hook(self) -> FargateHook:

@@ -77,14 +77,14 @@ class FargateServiceTrigger(FargateBaseTrigger):
                     for line in result.log_lines:
                         self.log.info("%s", line)
                     if result.error:
-                        yield TriggerEvent({"status": "failed", "kind": "rollout", "message": result.error})
+                        yield await self.event({"status": "failed", "kind": "rollout", "message": result.error})
                         return
                     if result.done:
-                        yield TriggerEvent({"status": "success", "value": self.value})
+                        yield await self.event({"status": "success", "value": self.value})
                         return
                     if time.time() >= self.deadline:
-                        yield TriggerEvent({"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)})
+                        yield await self.event({"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)})
                         return
                     await asyncio.sleep(self.poll_interval)
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
-            yield TriggerEvent({"status": "failed", "kind": "error", "message": f"{type(error).__name__}: {error}"})
+            yield await self.event({"status": "failed", "kind": "error", "message": f"{type(error).__name__}: {error}"})

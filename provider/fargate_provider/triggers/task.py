@@ -69,14 +69,14 @@ class FargateTaskTrigger(FargateBaseTrigger):
                             self.log.info("%s", line)
                     done, error = progress(described, self.tasks, self.target_state)
                     if error:
-                        yield TriggerEvent({"status": "failed", "tasks": self.tasks, "message": error})
+                        yield await self.event({"status": "failed", "tasks": self.tasks, "message": error})
                         return
                     if done:
-                        yield TriggerEvent({"status": "done", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
+                        yield await self.event({"status": "done", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
                         return
                     if self.deadline is not None and time.time() >= self.deadline:
-                        yield TriggerEvent({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
+                        yield await self.event({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
                         return
                     await asyncio.sleep(self.poll_interval)
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
-            yield TriggerEvent({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}"})
+            yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}"})
