@@ -209,23 +209,23 @@ def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
     assert kwargs["resume_not_before"] == trigger.resume_not_before  # survives the round trip
 
 
-def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs):
+def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs, monkeypatch):
     """Airflow 3.3 fails a task whose trigger fires within moments of the deferral
     (apache/airflow#72716): a wait that is done at once still fires no earlier than
-    RESUME_NOT_BEFORE_SECONDS after the trigger was made, however often it is rebuilt."""
+    ``[fargate] resume_not_before_seconds`` after the trigger was made, however often it is rebuilt."""
     import time
 
     from airflow.sdk._shared.module_loading import import_string
     from fargate_provider.state.service import ServiceWatch
-    from fargate_provider.triggers.base import RESUME_NOT_BEFORE_SECONDS
     from fargate_provider.triggers.service import FargateServiceTrigger
 
+    monkeypatch.setenv("AIRFLOW__FARGATE__RESUME_NOT_BEFORE_SECONDS", "3")  # the tests' harness turns it off
     arn = register(ecs, family="web")
     _stable_service(ecs, emulator)
     made = time.time()
     watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
     classpath, kwargs = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60).serialize()
-    assert kwargs["resume_not_before"] >= made + RESUME_NOT_BEFORE_SECONDS
+    assert kwargs["resume_not_before"] >= made + 3
     rebuilt = import_string(classpath)(**kwargs)  # as a restarted triggerer would
 
     async def first_event():

@@ -42,6 +42,24 @@ def get_provider_info() -> dict:
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service", "fargate_provider.sensors.task"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"]}],
+        "config": {
+            "fargate": {
+                "description": "Settings of the Fargate provider.",
+                "options": {
+                    "resume_not_before_seconds": {
+                        "description": (
+                            "No trigger of this provider fires sooner than this many seconds after its task deferred. "
+                            "Airflow 3.3 can fail a task whose trigger fires soon after the deferral (apache/airflow#72716); "
+                            "0 turns the guard off (safe where no executor runs the task, as in dag.test())."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "15",
+                        "default": "15",
+                    }
+                },
+            }
+        },
         "extra-links": [
             "fargate_provider.links.ecs.EcsClusterLink",
             "fargate_provider.links.ecs.EcsServiceLink",

@@ -39,14 +39,31 @@ def cluster(aws):
     ecs.delete_cluster(cluster=name)
 
 
-@pytest.fixture
-def task_network(request):
-    """awsvpcConfiguration for a task: the emulator's private subnets, or in AWS mode the
-    subnets and group from FARGATE_CONTRACT_SUBNETS / FARGATE_CONTRACT_SECURITY_GROUP."""
+# Fargate takes a minute or so to start a task; the emulator a fraction of a second.
+TIMEOUT = 300.0 if AGAINST_AWS else 20.0
+_SUBNETS = {"private": "FARGATE_CONTRACT_SUBNETS", "public": "FARGATE_CONTRACT_PUBLIC_SUBNETS"}
+
+
+def awsvpc(request: pytest.FixtureRequest, kind: str = "private") -> dict:
+    """A task's networkConfiguration in the emulator's ``kind`` subnets, or in AWS mode the
+    subnets in FARGATE_CONTRACT_SUBNETS (private) / FARGATE_CONTRACT_PUBLIC_SUBNETS (public, routed
+    to an internet gateway) with FARGATE_CONTRACT_SECURITY_GROUP; skipped when they are not set."""
     if AGAINST_AWS:
-        subnets, group = os.environ.get("FARGATE_CONTRACT_SUBNETS"), os.environ.get("FARGATE_CONTRACT_SECURITY_GROUP")
+        subnets, group = os.environ.get(_SUBNETS[kind]), os.environ.get("FARGATE_CONTRACT_SECURITY_GROUP")
         if not (subnets and group):
-            pytest.skip("set FARGATE_CONTRACT_SUBNETS and FARGATE_CONTRACT_SECURITY_GROUP to start tasks in the account")
+            pytest.skip(f"set {_SUBNETS[kind]} and FARGATE_CONTRACT_SECURITY_GROUP to start tasks in the account")
         return {"awsvpcConfiguration": {"subnets": subnets.split(","), "securityGroups": [group]}}
     emulator = request.getfixturevalue("emulator")
-    return {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+    return {"awsvpcConfiguration": {"subnets": emulator.network[f"{kind}_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+
+
+@pytest.fixture
+def task_network(request):
+    """awsvpcConfiguration for a task in private subnets (see ``awsvpc``)."""
+    return awsvpc(request, "private")
+
+
+@pytest.fixture
+def public_task_network(request):
+    """awsvpcConfiguration for a task in public subnets (see ``awsvpc``)."""
+    return awsvpc(request, "public")

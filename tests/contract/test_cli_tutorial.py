@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG
-from tests.contract.public_network import TIMEOUT, public_awsvpc
+from tests.contract.conftest import TIMEOUT, awsvpc
 from tests.helpers.polling import wait_for
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -83,8 +83,8 @@ def aws_cli(request, tmp_path):
 def test_the_fargate_cli_tutorial_end_to_end(aws, aws_cli, request, tmp_path):
     suffix = uuid.uuid4().hex[:8]
     cluster, service, family = f"fargate-cluster-{suffix}", f"fargate-service-{suffix}", f"sample-fargate-{suffix}"
-    awsvpc = public_awsvpc(request)["awsvpcConfiguration"]
-    subnet, group = awsvpc["subnets"][0], awsvpc["securityGroups"][0]
+    public = awsvpc(request, "public")["awsvpcConfiguration"]
+    subnet, group = public["subnets"][0], public["securityGroups"][0]
 
     # Step 1: Create a cluster
     created = aws_cli("ecs", "create-cluster", "--cluster-name", cluster, "--tags", TAG)["cluster"]

@@ -34,6 +34,11 @@ def _register(ecs, family: str) -> str:
     )["taskDefinition"]["taskDefinitionArn"]
 
 
+def _create_service(ecs, cluster: str, name: str, task_definition: str, network: dict, count: int = 0) -> None:
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=count,
+                       launchType="FARGATE", networkConfiguration=network, tags=[CONTRACT_TAG])
+
+
 def _refused(call) -> dict:
     with pytest.raises(ClientError) as refused:
         call()
@@ -48,8 +53,7 @@ def twelve_services(aws, cluster, task_network):
     names = [f"svc-{i:02d}" for i in range(12)]
     try:
         for name in names:
-            ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=0,
-                               launchType="FARGATE", networkConfiguration=task_network, tags=[CONTRACT_TAG])
+            _create_service(ecs, cluster, name, arn, task_network)
         yield names
     finally:
         for name in names:
@@ -95,8 +99,7 @@ def test_a_deleted_service_is_no_longer_listed(aws, cluster, task_network):
     ecs = aws("ecs")
     arn = _register(ecs, f"{cluster}-gone")
     try:
-        ecs.create_service(cluster=cluster, serviceName="gone", taskDefinition=arn, desiredCount=0,
-                           launchType="FARGATE", networkConfiguration=task_network)
+        _create_service(ecs, cluster, "gone", arn, task_network)
         assert len(ecs.list_services(cluster=cluster)["serviceArns"]) == 1
         ecs.delete_service(cluster=cluster, service="gone")
         ecs.get_waiter("services_inactive").wait(cluster=cluster, services=["gone"], WaiterConfig=FAST)
@@ -138,8 +141,7 @@ def test_describe_clusters_counts_running_tasks_and_active_services(aws, cluster
     ecs = aws("ecs")
     arn = _register(ecs, f"{cluster}-count")
     try:
-        ecs.create_service(cluster=cluster, serviceName="counted", taskDefinition=arn, desiredCount=2,
-                           launchType="FARGATE", networkConfiguration=task_network)
+        _create_service(ecs, cluster, "counted", arn, task_network, count=2)
         ecs.get_waiter("services_stable").wait(cluster=cluster, services=["counted"], WaiterConfig=FAST)
 
         def counts():

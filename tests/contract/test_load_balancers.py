@@ -39,7 +39,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG
-from tests.contract.public_network import TIMEOUT, public_task_network  # noqa: F401 (a fixture)
+from tests.contract.conftest import TIMEOUT
 from tests.helpers.polling import wait_for
 
 WAITER = {"Delay": 6, "MaxAttempts": 100} if AGAINST_AWS else {"Delay": 0.1, "MaxAttempts": 300}
@@ -48,7 +48,7 @@ ELB_TAGS = [{"Key": CONTRACT_TAG["key"], "Value": CONTRACT_TAG["value"]}]
 
 
 @pytest.fixture
-def alb(aws, public_task_network):  # noqa: F811 (the imported fixture)
+def alb(aws, public_task_network):
     """An internet-facing ALB in the public subnets with: an ``ip`` target group (listener :80),
     an ``instance`` target group (listener :8080), an ``ip`` target group no load balancer uses.
     Everything is deleted afterwards, and nothing of it may be left in ELBv2."""

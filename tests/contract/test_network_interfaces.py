@@ -32,7 +32,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.conftest import CONTRACT_TAG
-from tests.contract.public_network import TIMEOUT, public_awsvpc
+from tests.contract.conftest import TIMEOUT, awsvpc
 from tests.emulator.helpers import register
 from tests.helpers.polling import wait_for
 
@@ -115,7 +115,7 @@ def test_the_task_eni_is_known_to_ec2_in_its_subnet_with_its_private_ip(aws, tas
 
 def test_assign_public_ip_enabled_gives_the_eni_a_public_ip_of_amazon(aws, request, cluster):
     ecs, ec2 = aws("ecs"), aws("ec2")
-    enabled = {"awsvpcConfiguration": {**public_awsvpc(request)["awsvpcConfiguration"], "assignPublicIp": "ENABLED"}}
+    enabled = {"awsvpcConfiguration": {**awsvpc(request, "public")["awsvpcConfiguration"], "assignPublicIp": "ENABLED"}}
     with service_task(ecs, cluster, enabled, f"contract-public-{uuid.uuid4().hex[:8]}") as task:
         details = details_of(task)[1]
         association = eni_of(ec2, details["networkInterfaceId"])["Association"]

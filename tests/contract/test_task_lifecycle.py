@@ -58,6 +58,15 @@ def _register(ecs, family: str, containers: list[dict]) -> str:
     )["taskDefinition"]["taskDefinitionArn"]
 
 
+def _app_after_init(init_script: str) -> list[dict]:
+    """An init container (not essential) running ``init_script``, and the app waiting for its SUCCESS."""
+    return [
+        {"name": "init", "image": IMAGE, "essential": False, "command": ["sh", "-c", init_script]},
+        {"name": "app", "image": IMAGE, "essential": True, "command": ["sleep", "600"],
+         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
+    ]
+
+
 def _run(ecs, cluster: str, task_definition: str, task_network: dict) -> str:
     return ecs.run_task(cluster=cluster, taskDefinition=task_definition, launchType="FARGATE",
                         networkConfiguration=task_network)["tasks"][0]["taskArn"]
@@ -113,11 +122,7 @@ def test_a_task_goes_through_ecs_lifecycle_states_in_order(aws, cluster, task_ne
 def test_a_container_waits_for_its_init_container_to_succeed(aws, cluster, task_network, control):
     control("timing", {"speed": 5})
     ecs = aws("ecs")
-    definition = _register(ecs, f"{cluster}-init", [
-        {"name": "init", "image": IMAGE, "essential": False, "command": ["sh", "-c", "sleep 5"]},
-        {"name": "app", "image": IMAGE, "essential": True, "command": ["sleep", "600"],
-         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
-    ])
+    definition = _register(ecs, f"{cluster}-init", _app_after_init("sleep 5"))
     arn = None
     try:
         arn = _run(ecs, cluster, definition, task_network)
@@ -136,11 +141,7 @@ def test_when_the_init_container_fails_the_app_never_starts(aws, cluster, task_n
     family = f"{cluster}-initfails"
     control("behaviours", {"family": family, "container": "init", "exit_code": 1, "run_seconds": 2})
     ecs = aws("ecs")
-    definition = _register(ecs, family, [
-        {"name": "init", "image": IMAGE, "essential": False, "command": ["sh", "-c", "sleep 2; exit 1"]},
-        {"name": "app", "image": IMAGE, "essential": True, "command": ["sleep", "600"],
-         "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
-    ])
+    definition = _register(ecs, family, _app_after_init("sleep 2; exit 1"))
     arn = None
     try:
         arn = _run(ecs, cluster, definition, task_network)

@@ -12,11 +12,18 @@ from botocore.config import Config
 
 from fargate_provider.hooks.fargate import FargateHook
 
-# Airflow 3.3 fails a deferred task whose trigger fires within moments of the deferral: the
-# scheduler can drain the stale "success" of the worker that exited on defer() after the resumed
-# attempt is already RUNNING, and marks it FAILED ("state mismatch"; apache/airflow#72716,
-# #71580, fixes open). No event leaves a trigger sooner than this after the task deferred.
-RESUME_NOT_BEFORE_SECONDS = 5.0
+# Airflow 3.3 fails a deferred task whose trigger fires soon after the deferral: the scheduler
+# can drain the stale "success" of the worker that exited on defer() once the resumed try is
+# QUEUED or RUNNING, and marks it FAILED ("state mismatch"; apache/airflow#72716, #71580, fixes
+# open). That worker's exit was measured at 5.3 s after defer() on a loaded machine. No event
+# leaves a trigger sooner than this after the task deferred ([fargate] resume_not_before_seconds).
+RESUME_NOT_BEFORE_SECONDS = 15.0
+
+
+def resume_not_before_seconds() -> float:
+    from airflow.configuration import conf
+
+    return conf.getfloat("fargate", "resume_not_before_seconds", fallback=RESUME_NOT_BEFORE_SECONDS)
 
 
 class FargateBaseTrigger(BaseTrigger):
@@ -30,7 +37,7 @@ class FargateBaseTrigger(BaseTrigger):
     :param verify: SSL certificate verification (``False``, or a CA bundle path); the connection's when None.
     :param botocore_config: keyword arguments of ``botocore.config.Config`` (timeouts, retries, proxies).
     :param resume_not_before: epoch seconds before which no event is fired; set when the trigger is
-        first made (``RESUME_NOT_BEFORE_SECONDS`` ahead) and carried through serialisation.
+        first made (``[fargate] resume_not_before_seconds`` ahead, 15 by default) and carried through serialisation.
     """
 
     hook_class: type[FargateHook] = FargateHook
@@ -47,7 +54,7 @@ class FargateBaseTrigger(BaseTrigger):
         super().__init__()
         self.aws_conn_id, self.region_name = aws_conn_id, region_name
         self.verify, self.botocore_config = verify, botocore_config
-        self.resume_not_before = time.time() + RESUME_NOT_BEFORE_SECONDS if resume_not_before is None else resume_not_before
+        self.resume_not_before = time.time() + resume_not_before_seconds() if resume_not_before is None else resume_not_before
 
     @staticmethod
     def connection_of(task: Any) -> dict[str, Any]:
