@@ -33,6 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  vpc {network['vpc_id']}; public subnets {','.join(network['public_subnets'])}; "
               f"private subnets {','.join(network['private_subnets'])}; security group {network['security_group']}")
         print(f"  execution role {network['execution_role_arn']} (from iam/ecs-task-execution-role.json)")
+        print(f"  load balancer {network['load_balancer_dns']}; environments' listener {network['listener_arn']}; "
+              f"environments' domain {network['environments_domain']}")
         print(f"  emulated time runs {emulator.behaviours.timing.speed:g}x; started in {time.monotonic() - started:.2f} s")
         print("ready", flush=True)
         stop.wait()

@@ -40,17 +40,48 @@ def ecs_leftovers(ecs: Any) -> dict[str, list[str]]:
     return leftovers
 
 
+# The tag of the emulator's ready-made network (moto_bridge.NETWORK_TAG, not imported: this module runs
+# against real AWS too, without moto). Its load balancer and listener are part of the account, not leftovers.
+READY_MADE_TAG = "fargate-local"
+
+
 def elbv2_leftovers(elbv2: Any) -> dict[str, list[str]]:
     """Load balancers and target groups (``elbv2`` is a boto3 ELBv2 client): what services behind
-    a load balancer leave when a test forgets them."""
+    a load balancer leave when a test forgets them. A ready-made load balancer (tagged READY_MADE_TAG)
+    is not one, but a listener someone added to it (untagged) and the rules added to its listeners are."""
     leftovers: dict[str, list[str]] = {}
-    balancers = [lb["LoadBalancerName"] for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
-    if balancers:
-        leftovers["load_balancers"] = balancers
+    balancers = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
+    ready_made = _tagged(elbv2, [lb["LoadBalancerArn"] for lb in balancers], READY_MADE_TAG)
+    others = [lb["LoadBalancerName"] for lb in balancers if lb["LoadBalancerArn"] not in ready_made]
+    if others:
+        leftovers["load_balancers"] = others
+    listeners = [li for arn in ready_made for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
+                 for li in page["Listeners"]]
+    ready_listeners = _tagged(elbv2, [li["ListenerArn"] for li in listeners], READY_MADE_TAG)
+    added = [li["ListenerArn"] for li in listeners if li["ListenerArn"] not in ready_listeners]
+    if added:
+        leftovers["listeners"] = added
+    rules = [rule["RuleArn"] for arn in ready_listeners for rule in _rules(elbv2, arn) if not rule.get("IsDefault")]
+    if rules:
+        leftovers["listener_rules"] = rules
     groups = [tg["TargetGroupName"] for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
     if groups:
         leftovers["target_groups"] = groups
     return leftovers
+
+
+def _tagged(elbv2: Any, arns: list[str], key: str) -> set[str]:
+    """The ARNs (ELBv2 resources) carrying the tag ``key``; DescribeTags takes 20 at a time."""
+    found: set[str] = set()
+    for i in range(0, len(arns), 20):
+        for description in elbv2.describe_tags(ResourceArns=arns[i : i + 20])["TagDescriptions"]:
+            if any(tag["Key"] == key for tag in description.get("Tags", [])):
+                found.add(description["ResourceArn"])
+    return found
+
+
+def _rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
+    return [rule for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn) for rule in page["Rules"]]
 
 
 def network_interface_leftovers(ec2: Any, settle: float = 5.0) -> dict[str, list[str]]:

@@ -27,6 +27,8 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.utils import random_eni_attach_id, random_public_ip
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
+from moto.elbv2.exceptions import ELBClientError, PriorityInUseError
+from moto.elbv2.models import ELBv2Backend, elbv2_backends
 from moto.iam.models import get_account_id_from
 from moto.ecr.models import ecr_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
@@ -621,4 +623,60 @@ def create_network(account: str, region: str) -> dict[str, Any]:
     group = ec2.create_security_group("fargate-local", "fargate-local tasks", vpc_id=vpc.id)
     ec2.create_tags([group.id], {"Name": "fargate-local", SECURITY_GROUP_TAG: SECURITY_GROUP_TAG_VALUE, NETWORK_TAG: "true"})
     network["security_group"] = group.id
+    network.update(create_environments_load_balancer(account, region, network))
     return network
+
+
+# ------------------------------------------------------------------ the ready-made load balancer (environments' URLs)
+
+LOAD_BALANCER_NAME = "fargate-local"
+# Environments' host names are NAME.<this>; nothing resolves them (the emulator plays the ALB's API,
+# not its traffic): a wildcard DNS record pointing at the ALB plays that part in AWS.
+ENVIRONMENTS_DOMAIN = "env.fargate.local"
+NO_ENVIRONMENT_RESPONSE = {
+    "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "No environment answers to this host name.",
+}
+
+
+def create_environments_load_balancer(account: str, region: str, network: dict[str, Any]) -> dict[str, Any]:
+    """An internet-facing Application Load Balancer in the public subnets with the network's security
+    group, and an HTTP listener on port 80 whose default action answers 404: what a platform team sets up
+    once for ephemeral environments (each then adds a host-header rule forwarding to its target group)."""
+    elbv2 = elbv2_backends[account][region]
+    tags = [{"Key": "Name", "Value": LOAD_BALANCER_NAME}, {"Key": NETWORK_TAG, "Value": "true"}]
+    balancer = elbv2.create_load_balancer(
+        LOAD_BALANCER_NAME, security_groups=[network["security_group"]], subnet_ids=list(network["public_subnets"]),
+        scheme="internet-facing", loadbalancer_type="application", tags=tags,
+    )
+    balancer.state = "active"  # moto says provisioning until described; a ready-made one is ready
+    listener = elbv2.create_listener(
+        balancer.arn, "HTTP", 80, ssl_policy=None, certificate=None,
+        actions=[{"Type": "fixed-response", "FixedResponseConfig": dict(NO_ENVIRONMENT_RESPONSE)}], tags=tags,
+    )
+    return {
+        "load_balancer_arn": balancer.arn,
+        "listener_arn": listener.arn,
+        "load_balancer_dns": balancer.dns_name,
+        "environments_domain": ENVIRONMENTS_DOMAIN,
+    }
+
+
+def _install_rule_priority_check() -> None:
+    """CreateRule at a priority the listener already uses: ELBv2 answers PriorityInUse with the priority
+    in the message ("Priority '5' is currently in use", as seen from AWS in hashicorp/terraform#24239);
+    moto refuses with the API reference's generic "The specified priority is in use.". Same code, ELB's words."""
+    if getattr(ELBv2Backend, "_fargate_local_priorities", False):
+        return
+    moto_create_rule = ELBv2Backend.create_rule
+
+    def create_rule(self: ELBv2Backend, listener_arn: str, conditions: Any, priority: Any, actions: Any, tags: Any = None) -> Any:
+        try:
+            return moto_create_rule(self, listener_arn, conditions, priority, actions, tags)
+        except PriorityInUseError as error:
+            raise ELBClientError("PriorityInUse", f"Priority '{priority}' is currently in use") from error
+
+    ELBv2Backend.create_rule = create_rule
+    ELBv2Backend._fargate_local_priorities = True
+
+
+_install_rule_priority_check()

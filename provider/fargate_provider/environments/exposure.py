@@ -1,0 +1,390 @@
+"""How people reach an ephemeral environment: its URL(s), by load balancer, public IP or neither.
+
+- ``load_balancer``: the platform team sets once the Airflow Variables ``fargate_environments_listener_arn``
+  (an existing ALB listener, HTTP or HTTPS) and ``fargate_environments_domain`` (a wildcard DNS record
+  ``*.<domain>`` points at the ALB). Each environment gets an ``ip`` target group ``e-<environment>`` and
+  a listener rule "host-header ``<environment>.<domain>`` → forward to it" at the lowest free priority;
+  its URL is ``https://<environment>.<domain>`` (``http://`` for an HTTP listener).
+- ``public_ip``: tasks in public subnets with ``assignPublicIp=ENABLED``; a URL per running task from
+  its ENI's public IP.
+- ``none``: the tasks' private IPs, reachable inside the VPC only.
+
+The target group and rule carry the environment's tags (``managed-by`` and ``fargate-environment``);
+only resources carrying both are reused or deleted. AWS is reached through the amazon provider's
+``AwsBaseHook`` (imported when a function runs: this module imports no Airflow).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fargate_provider.environments import ENVIRONMENT_TAG
+from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+
+log = logging.getLogger(__name__)
+
+EXPOSE_CHOICES = ("load_balancer", "public_ip", "none")
+LISTENER_VARIABLE = "fargate_environments_listener_arn"
+DOMAIN_VARIABLE = "fargate_environments_domain"
+
+TARGET_GROUP_PREFIX = "e-"
+TARGET_GROUP_NAME_MAX = 32  # ELBv2's limit
+MAX_RULE_PRIORITY = 50000  # ELBv2: a rule's priority is 1-50000
+PRIORITY_ATTEMPTS = 10  # tries at a free priority when other environments take them meanwhile
+DESCRIBE_TASKS_BATCH = 100
+FILTER_VALUES_BATCH = 200
+TAGS_BATCH = 20  # ELBv2 DescribeTags takes up to 20 ARNs
+
+
+class RouteError(RuntimeError):
+    """A route that could not be made (no free priority after PRIORITY_ATTEMPTS, a bad name)."""
+
+
+@dataclass
+class Route:
+    """An environment's way in through the load balancer: its target group and listener rule."""
+
+    target_group_arn: str
+    rule_arn: str
+    priority: int
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_expose(subnet_kind: str, listener_arn: str | None, domain: str | None) -> str:
+    """``load_balancer`` once the platform team has set the listener and the domain, else
+    ``public_ip`` for public subnets, else ``none``."""
+    if listener_arn and domain:
+        return "load_balancer"
+    return "public_ip" if subnet_kind == "public" else "none"
+
+
+def target_group_name(environment: str) -> str:
+    name = f"{TARGET_GROUP_PREFIX}{environment}"
+    if len(name) > TARGET_GROUP_NAME_MAX:
+        raise RouteError(f"target group name {name!r} is longer than ELBv2's {TARGET_GROUP_NAME_MAX} characters")
+    return name
+
+
+def host_name(environment: str, domain: str) -> str:
+    return f"{environment}.{domain.strip().strip('.').lower()}"
+
+
+# ------------------------------------------------------------------ AWS plumbing
+
+
+def _client(aws_conn_id: str, client_type: str) -> Any:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=client_type).conn
+
+
+def _code(error: Exception) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _client_error() -> type[Exception]:
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+def _not_ours(message: str) -> Exception:
+    from fargate_provider.exceptions import NotOursError
+
+    return NotOursError(message)
+
+
+def _ours_for(tags: Mapping[str, str], environment: str) -> bool:
+    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE and tags.get(ENVIRONMENT_TAG) == environment
+
+
+def _tags_of(elbv2: Any, arns: Iterable[str]) -> dict[str, dict[str, str]]:
+    arns = list(arns)
+    found: dict[str, dict[str, str]] = {}
+    for i in range(0, len(arns), TAGS_BATCH):
+        for description in elbv2.describe_tags(ResourceArns=arns[i : i + TAGS_BATCH])["TagDescriptions"]:
+            found[description["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in description.get("Tags", [])}
+    return found
+
+
+def _target_group(elbv2: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]
+    except _client_error() as error:
+        if _code(error) == "TargetGroupNotFound":
+            return None
+        raise
+
+
+def _rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
+    return [rule for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn) for rule in page["Rules"]]
+
+
+def _used_priorities(elbv2: Any, listener_arn: str) -> set[int]:
+    return {int(rule["Priority"]) for rule in _rules(elbv2, listener_arn) if str(rule.get("Priority", "")).isdigit()}
+
+
+def _forwards_to(rule: Mapping[str, Any], target_group_arn: str) -> bool:
+    for action in rule.get("Actions", []):
+        if action.get("Type") != "forward":
+            continue
+        arns = [action.get("TargetGroupArn")] + [g.get("TargetGroupArn") for g in action.get("ForwardConfig", {}).get("TargetGroups", [])]
+        if target_group_arn in arns:
+            return True
+    return False
+
+
+def _hosts(rule: Mapping[str, Any]) -> set[str]:
+    hosts: set[str] = set()
+    for condition in rule.get("Conditions", []):
+        if condition.get("Field") == "host-header":
+            hosts.update(v.lower() for v in condition.get("HostHeaderConfig", {}).get("Values") or condition.get("Values") or [])
+    return hosts
+
+
+def _listener_of_rule(rule_arn: str) -> str:
+    """arn:…:listener-rule/app/LB/ID/LISTENER/RULE → arn:…:listener/app/LB/ID/LISTENER."""
+    return rule_arn.replace(":listener-rule/", ":listener/").rsplit("/", 1)[0]
+
+
+def _scheme(elbv2: Any, listener_arn: str) -> str:
+    listener = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    return "https" if listener.get("Protocol") in ("HTTPS", "TLS") else "http"
+
+
+def _url(scheme: str, environment: str, domain: str) -> str:
+    return f"{scheme}://{host_name(environment, domain)}"
+
+
+# ------------------------------------------------------------------ the route through the load balancer
+
+
+def ensure_route(
+    *,
+    aws_conn_id: str,
+    environment: str,
+    listener_arn: str,
+    domain: str,
+    vpc_id: str,
+    container_port: int,
+    health_check_path: str = "/",
+    healthy_codes: str = "200-399",
+    tags: dict[str, str],
+) -> Route:
+    """The environment's ``ip`` target group and host-header rule on the listener, made or reused.
+
+    A target group ``e-<environment>`` that is not ours for this environment raises NotOursError (and is
+    left untouched); so does a rule not ours that already routes the environment's host name. A new rule
+    takes the lowest free priority; when another environment takes it meanwhile (PriorityInUse), the
+    priorities are read again and the next free one is tried, PRIORITY_ATTEMPTS times at most."""
+    if not _ours_for(tags, environment):
+        raise ValueError(f"tags must carry {MANAGED_BY_KEY}={MANAGED_BY_VALUE} and {ENVIRONMENT_TAG}={environment}")
+    elbv2 = _client(aws_conn_id, "elbv2")
+    name = target_group_name(environment)
+    host = host_name(environment, domain)
+    url = _url(_scheme(elbv2, listener_arn), environment, domain)
+    elb_tags = [{"Key": k, "Value": v} for k, v in tags.items()]
+    health = {"HealthCheckPath": health_check_path, "Matcher": {"HttpCode": healthy_codes}}
+
+    found = _target_group(elbv2, name)
+    if found is not None:
+        if not _ours_for(_tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment):
+            raise _not_ours(
+                f"target group {name} ({found['TargetGroupArn']}) exists but does not carry "
+                f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE} and {ENVIRONMENT_TAG}={environment}; left untouched"
+            )
+        target_group_arn = found["TargetGroupArn"]
+        elbv2.modify_target_group(TargetGroupArn=target_group_arn, HealthCheckProtocol="HTTP", **health)
+        log.info("Reusing target group %s (%s); health check %s, codes %s", name, target_group_arn, health_check_path, healthy_codes)
+    else:
+        target_group_arn = elbv2.create_target_group(
+            Name=name, Protocol="HTTP", Port=int(container_port), VpcId=vpc_id, TargetType="ip",
+            HealthCheckProtocol="HTTP", HealthCheckEnabled=True, Tags=elb_tags, **health,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        log.info("Created target group %s (%s)", name, target_group_arn)
+
+    rules = [r for r in _rules(elbv2, listener_arn) if not r.get("IsDefault")]
+    candidates = [r for r in rules if _forwards_to(r, target_group_arn) or host in _hosts(r)]
+    rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in candidates]) if candidates else {}
+    for rule in candidates:
+        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment):
+            changes: dict[str, Any] = {}
+            if _hosts(rule) != {host}:
+                changes["Conditions"] = [{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}]
+            if not _forwards_to(rule, target_group_arn):
+                changes["Actions"] = [{"Type": "forward", "TargetGroupArn": target_group_arn}]
+            if changes:
+                elbv2.modify_rule(RuleArn=rule["RuleArn"], **changes)
+            log.info("Reusing listener rule %s (priority %s) for %s", rule["RuleArn"], rule["Priority"], host)
+            return Route(target_group_arn, rule["RuleArn"], int(rule["Priority"]), url)
+    for rule in candidates:
+        if host in _hosts(rule):
+            raise _not_ours(
+                f"listener rule {rule['RuleArn']} (priority {rule['Priority']}) already routes {host} and is not "
+                f"ours for environment {environment}; left untouched"
+            )
+
+    rule_arn, priority = _create_rule(elbv2, listener_arn, host, target_group_arn, elb_tags)
+    log.info("Created listener rule %s at priority %d: %s -> %s", rule_arn, priority, host, name)
+    return Route(target_group_arn, rule_arn, priority, url)
+
+
+def _create_rule(elbv2: Any, listener_arn: str, host: str, target_group_arn: str, tags: list[dict[str, str]]) -> tuple[str, int]:
+    tried: set[int] = set()
+    for _ in range(PRIORITY_ATTEMPTS):
+        taken = _used_priorities(elbv2, listener_arn) | tried
+        priority = next((p for p in range(1, MAX_RULE_PRIORITY + 1) if p not in taken), None)
+        if priority is None:
+            raise RouteError(f"listener {listener_arn} has no free rule priority (1-{MAX_RULE_PRIORITY})")
+        try:
+            created = elbv2.create_rule(
+                ListenerArn=listener_arn, Priority=priority,
+                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}], Tags=tags,
+            )
+        except _client_error() as error:
+            if _code(error) != "PriorityInUse":
+                raise
+            log.info("Priority %d on %s was taken meanwhile; trying the next free one", priority, listener_arn)
+            tried.add(priority)
+            continue
+        return created["Rules"][0]["RuleArn"], priority
+    raise RouteError(f"no free priority on listener {listener_arn} after {PRIORITY_ATTEMPTS} attempts (tried {sorted(tried)})")
+
+
+def _rules_to(elbv2: Any, target_group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rules forwarding to the target group, on the listeners of its load balancers (gone ones skipped)."""
+    found = []
+    for balancer in target_group.get("LoadBalancerArns", []):
+        try:
+            listeners = [li for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer) for li in page["Listeners"]]
+        except _client_error() as error:
+            if _code(error) == "LoadBalancerNotFound":
+                continue
+            raise
+        for listener in listeners:
+            try:
+                found.extend(r for r in _rules(elbv2, listener["ListenerArn"]) if not r.get("IsDefault") and _forwards_to(r, target_group["TargetGroupArn"]))
+            except _client_error() as error:
+                if _code(error) != "ListenerNotFound":
+                    raise
+    return found
+
+
+def delete_route(*, aws_conn_id: str, environment: str) -> list[str]:
+    """Delete the environment's rule(s), then its target group: only those tagged managed-by and this
+    environment. Returns the ARNs deleted (rules first); [] when there is nothing of ours."""
+    elbv2 = _client(aws_conn_id, "elbv2")
+    name = target_group_name(environment)
+    found = _target_group(elbv2, name)
+    if found is None:
+        return []
+    target_group_arn = found["TargetGroupArn"]
+    if not _ours_for(_tags_of(elbv2, [target_group_arn]).get(target_group_arn, {}), environment):
+        log.warning("Target group %s (%s) is not ours for environment %s (tags); left alone", name, target_group_arn, environment)
+        return []
+    rules = _rules_to(elbv2, found)
+    rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
+    deleted: list[str] = []
+    foreign: list[str] = []
+    for rule in rules:
+        if not _ours_for(rule_tags.get(rule["RuleArn"], {}), environment):
+            foreign.append(rule["RuleArn"])
+            continue
+        try:
+            elbv2.delete_rule(RuleArn=rule["RuleArn"])
+        except _client_error() as error:
+            if _code(error) != "RuleNotFound":
+                raise
+        deleted.append(rule["RuleArn"])
+        log.info("Deleted listener rule %s", rule["RuleArn"])
+    if foreign:
+        log.warning("Target group %s left: rule(s) not ours forward to it: %s", name, ", ".join(foreign))
+        return deleted
+    try:
+        elbv2.delete_target_group(TargetGroupArn=target_group_arn)
+    except _client_error() as error:
+        if _code(error) != "TargetGroupNotFound":
+            raise
+    deleted.append(target_group_arn)
+    log.info("Deleted target group %s (%s)", name, target_group_arn)
+    return deleted
+
+
+def route_of(*, aws_conn_id: str, environment: str) -> Route | None:
+    """The environment's route (its target group, ours, and our rule forwarding to it), or None."""
+    elbv2 = _client(aws_conn_id, "elbv2")
+    found = _target_group(elbv2, target_group_name(environment))
+    if found is None or not _ours_for(_tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment):
+        return None
+    rules = _rules_to(elbv2, found)
+    rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
+    for rule in rules:
+        hosts = sorted(_hosts(rule))
+        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment) and hosts:
+            scheme = _scheme(elbv2, _listener_of_rule(rule["RuleArn"]))
+            return Route(found["TargetGroupArn"], rule["RuleArn"], int(rule["Priority"]), f"{scheme}://{hosts[0]}")
+    return None
+
+
+# ------------------------------------------------------------------ the URLs people open
+
+
+def environment_urls(
+    *, aws_conn_id: str, cluster: str, service: str, expose: str, container_port: int, route_url: str | None = None
+) -> list[str]:
+    """load_balancer: [route_url]; public_ip: ``http://<public ip>:<port>`` of each RUNNING task of the
+    service (its ENI's public IP); none: ``http://<private ip>:<port>`` of each RUNNING task."""
+    if expose not in EXPOSE_CHOICES:
+        raise ValueError(f"expose: {expose!r} is not one of {', '.join(EXPOSE_CHOICES)}")
+    if expose == "load_balancer":
+        return [route_url] if route_url else []
+    interfaces = _running_task_interfaces(_client(aws_conn_id, "ecs"), cluster, service)
+    if expose == "none":
+        return [f"http://{private_ip}:{container_port}" for _, private_ip in interfaces if private_ip]
+    public = _public_ips(_client(aws_conn_id, "ec2"), [eni for eni, _ in interfaces if eni])
+    urls = []
+    for eni, _ in interfaces:
+        if public.get(eni):
+            urls.append(f"http://{public[eni]}:{container_port}")
+        else:
+            log.warning("Task ENI %s of service %s has no public IP (assignPublicIp DISABLED?)", eni, service)
+    return urls
+
+
+def _running_task_interfaces(ecs: Any, cluster: str, service: str) -> list[tuple[str | None, str | None]]:
+    """(ENI id, private IP) of each RUNNING task of the service, oldest first."""
+    arns = [a for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service, desiredStatus="RUNNING")
+            for a in page["taskArns"]]
+    tasks = [t for i in range(0, len(arns), DESCRIBE_TASKS_BATCH)
+             for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + DESCRIBE_TASKS_BATCH])["tasks"]]
+    running = sorted((t for t in tasks if t.get("lastStatus") == "RUNNING"), key=lambda t: (str(t.get("startedAt", "")), t["taskArn"]))
+    found = []
+    for task in running:
+        details = {
+            d["name"]: d.get("value")
+            for attachment in task.get("attachments", []) if attachment.get("type") == "ElasticNetworkInterface"
+            for d in attachment.get("details", [])
+        }
+        found.append((details.get("networkInterfaceId"), details.get("privateIPv4Address")))
+    return found
+
+
+def _public_ips(ec2: Any, eni_ids: list[str]) -> dict[str, str]:
+    """ENI id → public IP. A filter, not NetworkInterfaceIds: an ENI gone meanwhile (a task stopping) is no error."""
+    found: dict[str, str] = {}
+    for i in range(0, len(eni_ids), FILTER_VALUES_BATCH):
+        batch = eni_ids[i : i + FILTER_VALUES_BATCH]
+        pages = ec2.get_paginator("describe_network_interfaces").paginate(Filters=[{"Name": "network-interface-id", "Values": batch}])
+        for page in pages:
+            for eni in page["NetworkInterfaces"]:
+                ip = eni.get("Association", {}).get("PublicIp")
+                if ip:
+                    found[eni["NetworkInterfaceId"]] = ip
+    return found
