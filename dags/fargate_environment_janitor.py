@@ -81,4 +81,13 @@ with DAG(
     delete_clusters = FargateDeleteClusterOperator.partial(task_id="delete_cluster", trigger_rule="all_done").expand_kwargs(
         expired.map(cluster_of)
     )
-    delete_services >> deregister >> delete_clusters
+
+    @task(trigger_rule="all_done")
+    def delete_route(env: dict) -> list:
+        """The environment's listener rule and target group, if it had a load balancer (ours only)."""
+        from fargate_provider.environments import exposure
+
+        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=env["environment"])
+
+    delete_routes = delete_route.expand(env=expired)
+    delete_services >> delete_routes >> deregister >> delete_clusters

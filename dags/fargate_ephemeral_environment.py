@@ -20,8 +20,11 @@ from airflow.sdk import DAG, Param, task
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments import (
     ACTIONS,
+    CONTAINER_NAME,
     ENV_VAR_NAME_PATTERN,
     ENVIRONMENT_TAG,
+    EXPOSE_AUTO,
+    HEALTHY_CODES_PATTERN,
     MAX_TTL_HOURS,
     NAME_PATTERN,
     task_definition_from_form,
@@ -37,6 +40,8 @@ from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from fargate_provider.environments.teardown import only_after_failure
 
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
+# Behind a load balancer, new tasks get this long to start answering health checks.
+HEALTH_CHECK_GRACE_SECONDS = 60
 # Destroy touches only what carries these tags: the provider's, for this environment.
 ENVIRONMENT_RESOURCE_TAGS = {MANAGED_BY_KEY: MANAGED_BY_VALUE, ENVIRONMENT_TAG: "{{ params.environment }}"}
 # The task definition is built from the form where it is used (preflight, register), so the
@@ -74,6 +79,24 @@ with DAG(
         "desired_count": Param(1, type="integer", minimum=0, maximum=10, title="Tasks", description="How many tasks the service keeps running (0-10)."),
         "container_port": Param(80, type="integer", minimum=1, maximum=65535, title="Container port", description="Port the container listens on (1-65535)."),
         "subnet_kind": subnet_kind_param("private"),
+        "expose": Param(
+            EXPOSE_AUTO, type="string", enum=[EXPOSE_AUTO, "load_balancer", "public_ip", "none"], title="Reach it through",
+            values_display={
+                EXPOSE_AUTO: "Automatic: the load balancer if set up, else a public IP in public subnets, else none",
+                "load_balancer": "Load balancer: https://NAME.<domain> (Variables fargate_environments_listener_arn, _domain)",
+                "public_ip": "Public IP of each task (public subnets)",
+                "none": "None: private IPs, inside the VPC only",
+            },
+            description="Where people open the environment. The URL is in the report task's log and XCom and on the environments page.",
+        ),
+        "health_check_path": Param(
+            "/", type="string", pattern=r"^/[\x21-\x7e]{0,1023}$", title="Health check path",
+            description="Behind the load balancer: the path its health checks request. The environment is stable only once every task answers.",
+        ),
+        "healthy_codes": Param(
+            "200-399", type="string", pattern=HEALTHY_CODES_PATTERN, title="Healthy HTTP codes",
+            description="Behind the load balancer: the answers that count as healthy, e.g. 200 or 200-399 or 200,302.",
+        ),
         "environment_variables": Param(
             {}, type="object", propertyNames={"pattern": ENV_VAR_NAME_PATTERN, "maxLength": 255}, maxProperties=100,
             additionalProperties={"type": "string", "maxLength": 4096},
@@ -108,6 +131,12 @@ with DAG(
             variables=params["environment_variables"], region=region,
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
+        from airflow.sdk import Variable
+        from fargate_provider.environments import exposure
+
+        listener_arn = Variable.get(exposure.LISTENER_VARIABLE, default=None)
+        domain = Variable.get(exposure.DOMAIN_VARIABLE, default=None)
+        expose = environments.resolve_expose(params["expose"], params["subnet_kind"], listener_arn, domain)
         # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
         network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
@@ -120,6 +149,9 @@ with DAG(
             "region": region,
             "tags": tags,
             "existed": bool(cluster and cluster["status"] == "ACTIVE"),
+            "expose": expose,
+            "listener_arn": listener_arn if expose == "load_balancer" else None,
+            "domain": domain if expose == "load_balancer" else None,
         }
 
     @task.branch
@@ -141,6 +173,31 @@ with DAG(
     register = FargateRegisterTaskDefinitionOperator(
         task_id="register_task_definition", task_definition=TASK_DEFINITION, tags=prepared["tags"], skip_if_unchanged=True
     )
+    @task(multiple_outputs=True)
+    def route(prepared: dict, params: dict) -> dict:
+        """With expose=load_balancer: the environment's target group and listener rule (NAME.<domain>)."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from fargate_provider.environments import exposure
+
+        if prepared["expose"] != "load_balancer":
+            return {"load_balancers": None, "grace_seconds": None, "url": None}
+        ec2 = AwsBaseHook(aws_conn_id=aws_conn_id(), client_type="ec2").conn
+        vpc_id = ec2.describe_subnets(SubnetIds=prepared["subnets"][:1])["Subnets"][0]["VpcId"]
+        made = exposure.ensure_route(
+            aws_conn_id=aws_conn_id(), environment=prepared["environment"], listener_arn=prepared["listener_arn"],
+            domain=prepared["domain"], vpc_id=vpc_id, container_port=params["container_port"],
+            health_check_path=params["health_check_path"], healthy_codes=params["healthy_codes"],
+            tags={**prepared["tags"], MANAGED_BY_KEY: MANAGED_BY_VALUE},
+        )
+        print(f"Route: {made.url} → target group {made.target_group_arn} (listener rule priority {made.priority})")
+        return {
+            "load_balancers": [{"targetGroupArn": made.target_group_arn, "containerName": CONTAINER_NAME, "containerPort": params["container_port"]}],
+            "grace_seconds": HEALTH_CHECK_GRACE_SECONDS,
+            "url": made.url,
+        }
+
+    routed = route(prepared)
+
     create_service = FargateCreateServiceOperator(
         task_id="create_service",
         cluster=prepared["cluster"],
@@ -152,17 +209,20 @@ with DAG(
         assign_public_ip=prepared["assign_public_ip"],
         tags=prepared["tags"],
         require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        load_balancers=routed["load_balancers"],
+        health_check_grace_period_seconds=routed["grace_seconds"],
         poll_interval=POLL_INTERVAL,
         timeout=1800,
     )
 
     @task
-    def report(cluster: str, service: str, task_definition_arn: str, tags: dict, params: dict) -> dict:
+    def report(cluster: str, service: str, task_definition_arn: str, tags: dict, expose: str, route_url: str | None, params: dict) -> dict:
         """Log what the environment is now, and return it (the demo's summary reads it)."""
         from fargate_provider.utils.sizes import parse_size_choice
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.utils.arns import name_from_arn
         from fargate_provider.utils.pricing import PriceNotKnown, fargate_cost
+        from fargate_provider.environments import exposure
 
         hook = FargateHook(aws_conn_id=aws_conn_id())
         described = hook.describe_service(cluster, service) or {}
@@ -182,11 +242,22 @@ with DAG(
             "subnets": params["subnet_kind"],
             "expires_at": tags.get("fargate-expires-at"),
             "estimated_usd_per_hour": per_hour,
+            "expose": expose,
+            "urls": exposure.environment_urls(
+                aws_conn_id=aws_conn_id(), cluster=cluster, service=service, expose=expose,
+                container_port=params["container_port"], route_url=route_url,
+            ),
         }
+        if described.get("clusterArn"):  # the environments page shows it
+            from fargate_provider.environments import URL_TAG, url_tag_value
+
+            hook.tag_resource(described["clusterArn"], {URL_TAG: url_tag_value(summary["urls"])})
+        where = " (inside the VPC only)" if expose == "none" else ""
+        print(f"Environment URL: {', '.join(summary['urls']) or 'none yet'}{where}")
         print(f"Environment ready: {summary}")
         return summary
 
-    reported = report(prepared["cluster"], prepared["service"], register.output, prepared["tags"])
+    reported = report(prepared["cluster"], prepared["service"], register.output, prepared["tags"], prepared["expose"], routed["url"])
 
     # Teardown: runs after the create steps whatever happened, but acts only if one failed.
     cleanup = only_after_failure(existed_xcom=("prepare", "existed"))
@@ -194,6 +265,14 @@ with DAG(
         task_id="cleanup_service", cluster=prepared["cluster"], service=prepared["service"],
         require_tags=ENVIRONMENT_RESOURCE_TAGS, poll_interval=POLL_INTERVAL, pre_execute=cleanup,
     ).as_teardown(setups=[create_cluster, create_service])
+
+    @task(pre_execute=cleanup)
+    def cleanup_route(params: dict) -> list:
+        from fargate_provider.environments import exposure
+
+        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=params["environment"])
+
+    cleaned_route = cleanup_route().as_teardown(setups=[create_cluster, routed])
     cleanup_task_definition = FargateDeregisterTaskDefinitionOperator(
         task_id="cleanup_task_definition", task_definition=prepared["family"], delete=True,
         require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
@@ -203,8 +282,8 @@ with DAG(
         pre_execute=cleanup,
     ).as_teardown(setups=create_cluster)
 
-    prepared >> action >> preflight >> create_cluster >> register >> create_service >> reported
-    reported >> cleanup_service >> cleanup_task_definition >> cleanup_cluster
+    prepared >> action >> preflight >> create_cluster >> register >> routed >> create_service >> reported
+    reported >> cleanup_service >> cleaned_route >> cleanup_task_definition >> cleanup_cluster
 
     # ---------------------------------------------------------------- destroy
     destroy_service = FargateDeleteServiceOperator(
@@ -217,4 +296,12 @@ with DAG(
     destroy_cluster = FargateDeleteClusterOperator(
         task_id="destroy_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, stop_own_tasks=True,
     )
-    action >> destroy_service >> destroy_task_definition >> destroy_cluster
+
+    @task
+    def destroy_route(params: dict) -> list:
+        """The environment's listener rule and target group (only ones tagged as this environment's)."""
+        from fargate_provider.environments import exposure
+
+        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=params["environment"])
+
+    action >> destroy_service >> destroy_route() >> destroy_task_definition >> destroy_cluster

@@ -116,6 +116,8 @@ def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
                 print(f"  created: cluster {report['cluster']}, service {report['service']} ({report['running']} tasks running), "
                       f"task definition {report['task_definition']}, {report['subnets']} subnets, expires {report['expires_at']}")
                 print(f"  estimated cost while it runs: ${report['estimated_usd_per_hour']}/hour")
+                where = " (inside the VPC only)" if report.get("expose") == "none" else f" ({report.get('expose')})"
+                print(f"  URL: {', '.join(report.get('urls') or []) or 'none'}{where}")
             service = tis.get("create_service")
             if service is not None and service.start_date and service.end_date and str(service.state) == "success":
                 print(f"  time to stable (create → strict stable check, waited in the triggerer): "

@@ -184,8 +184,11 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
 
     row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')))
     cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-    assert cells[1] == "env-in-browser / in-browser" and cells[2] == "env-in-browser:1" and cells[3] == "1/1"
-    assert cells[6].startswith("$")
+    # make airflow's stack has the platform team's two Variables set: the environment is behind the ALB
+    assert cells[1] == "http://in-browser.env.fargate.local"
+    assert row.find_element(By.LINK_TEXT, cells[1]).get_attribute("href") == "http://in-browser.env.fargate.local/"
+    assert cells[2] == "env-in-browser / in-browser" and cells[3] == "env-in-browser:1" and cells[4] == "1/1"
+    assert cells[7].startswith("$")
     row.find_element(By.NAME, "destroy-in-browser").click()
     wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroy of in-browser requested: run "))
 

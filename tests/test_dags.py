@@ -15,8 +15,8 @@ from tests.helpers.aws import record_aws_calls
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 DAG_IDS = {"fargate_batch_job", "fargate_ephemeral_environment", "fargate_environment_janitor"}
-CREATE_STEPS = ("prepare", "choose_action", "create_cluster", "register_task_definition", "create_service", "report")
-CLEANUP_STEPS = ("cleanup_service", "cleanup_task_definition", "cleanup_cluster")
+CREATE_STEPS = ("prepare", "choose_action", "create_cluster", "register_task_definition", "route", "create_service", "report")
+CLEANUP_STEPS = ("cleanup_service", "cleanup_route", "cleanup_task_definition", "cleanup_cluster")
 
 
 def test_dags_parse_without_errors_or_aws_calls(airflow_db, no_aws):

@@ -21,6 +21,9 @@ NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 # Not an API call the emulator can see: ECS checks iam:PassRole for the roles a task definition
 # names ("your IAM user has permissions to pass this role", ECS's launch error).
 IMPLIED = {"iam:PassRole"}
+# Tagging a target group while creating it needs AddTags as well as CreateTargetGroup ("tag on
+# create": Elastic Load Balancing User Guide, "Resource-level permissions … AddTags").
+IMPLIED |= {"elasticloadbalancing:AddTags"}
 
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0"
 
@@ -59,7 +62,7 @@ def _granted(policy: dict) -> set[str]:
     return {action for statement in policy["Statement"] for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
 
 
-def _workload(user_dags, airflow, emulator, capfd) -> set[str]:
+def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
     """What a deployment does: both user DAGs (deferred waits included), the janitor, every
     operator and sensor, preflight of an ECR image with secrets, the environments page."""
     from fargate_provider.environments import describe_environments
@@ -71,6 +74,17 @@ def _workload(user_dags, airflow, emulator, capfd) -> set[str]:
     # again, changed: the update path (cluster tags brought up to date, a new deployment)
     assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, "desired_count": 2}).state == "success"
     describe_environments(FargateHook(aws_conn_id="aws_default"), dt.datetime.now(dt.timezone.utc))
+    # behind the load balancer, and on public IPs; each destroyed again
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
+    lb = {"environment": "policy-lb"}
+    assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, **lb}).state == "success"
+    # updated: the reuse path (its target group's health check, and its rule's host for a new domain)
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", "moved." + emulator.network["environments_domain"])
+    for extra in ({**lb, "health_check_path": "/ready"}, {"environment": "policy-ip", "subnet_kind": "public", "expose": "public_ip"}):
+        assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, **extra}).state == "success"
+        destroy = {"environment": extra["environment"], "action": "destroy"}
+        assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf=destroy).state == "success"
     recorded = set(emulator.actions)
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     arn = ecs.describe_clusters(clusters=["env-policy"])["clusters"][0]["clusterArn"]
@@ -109,8 +123,8 @@ def _workload(user_dags, airflow, emulator, capfd) -> set[str]:
     return recorded
 
 
-def test_policy_allows_every_call_the_provider_makes_and_nothing_else(user_dags, airflow, emulator, capfd):
-    called = _workload(user_dags, airflow, emulator, capfd) - NEEDS_NO_PERMISSION
+def test_policy_allows_every_call_the_provider_makes_and_nothing_else(user_dags, airflow, emulator, capfd, monkeypatch):
+    called = _workload(user_dags, airflow, emulator, capfd, monkeypatch) - NEEDS_NO_PERMISSION
     granted = _granted(_policy())
     print("\nrecorded actions:", json.dumps(sorted(called), indent=1))
     assert called - granted == set(), f"the policy lacks {sorted(called - granted)}"

@@ -23,6 +23,19 @@ DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
 EXPIRES_AT_TAG = "fargate-expires-at"
 LEFT_ALONE_TAG = "fargate-janitor-left-alone-since"
+# Where people open the environment (space-separated), set on the cluster by the report task.
+URL_TAG = "fargate-url"
+MAX_TAG_VALUE = 256  # ECS: tag values are at most 256 characters
+
+
+def url_tag_value(urls: list[str]) -> str:
+    """As many whole URLs as fit in one tag value."""
+    kept: list[str] = []
+    for url in urls:
+        if len(" ".join([*kept, url])) > MAX_TAG_VALUE:
+            break
+        kept.append(url)
+    return " ".join(kept)
 ACTIONS = ("create", "destroy")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$"
 ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -45,6 +58,31 @@ class EnvironmentNames:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+EXPOSE_AUTO = "auto"
+HEALTHY_CODES_PATTERN = r"^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$"
+
+
+def resolve_expose(expose: Any, subnet_kind: str, listener_arn: str | None, domain: str | None) -> str:
+    """How the environment is reached: the form's ``expose``, or with ``auto`` the load balancer when
+    the platform team set it up, else a public IP in public subnets, else none. Checked before any
+    AWS call: what the choice needs must be there."""
+    from fargate_provider.environments import exposure
+
+    if expose == EXPOSE_AUTO:
+        return exposure.default_expose(subnet_kind, listener_arn, domain)
+    if expose not in exposure.EXPOSE_CHOICES:
+        allowed = ", ".join((EXPOSE_AUTO, *exposure.EXPOSE_CHOICES))
+        raise EnvironmentSpecError(f"expose: {expose!r} is not allowed; allowed: {allowed}")
+    if expose == "load_balancer" and not (listener_arn and domain):
+        raise EnvironmentSpecError(
+            f"expose: load_balancer needs the Variables {exposure.LISTENER_VARIABLE} (an ALB listener's ARN) and "
+            f"{exposure.DOMAIN_VARIABLE} (a domain whose wildcard record points at that ALB), set once by the platform team"
+        )
+    if expose == "public_ip" and subnet_kind != "public":
+        raise EnvironmentSpecError("expose: public_ip needs public subnets (subnet_kind: public); private subnets give no public IP")
+    return expose
 
 
 def names(environment: Any) -> EnvironmentNames:
@@ -219,6 +257,7 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
             "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
             "age_seconds": int((now - service["createdAt"]).total_seconds()) if service and service.get("createdAt") else None,
             "expires_at": tags.get(EXPIRES_AT_TAG),
+            "urls": tags.get(URL_TAG, "").split(),
             "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
             "estimated_cost_usd": None,
             "cost_note": None,

@@ -127,7 +127,7 @@ PAGE = """<!doctype html>
 the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>). Costs are estimates from Fargate on-demand prices.</p>
 <div id="status" role="status"></div>
 <table id="environments"><thead><tr>
- <th>Environment</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>
+ <th>Environment</th><th>URL</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>
  <th>Age</th><th>TTL left</th><th>Cost so far</th><th></th>
 </tr></thead><tbody></tbody></table>
 <script>
@@ -151,6 +151,13 @@ async function load() {
     const row = document.createElement("tr");
     row.dataset.environment = env.environment;
     cell(row, env.environment);
+    const links = cell(row, (env.urls || []).length ? "" : "-");
+    for (const url of env.urls || []) {
+      if (!/^https?:\/\//.test(url)) continue;  // a tag is data: only web addresses become links
+      const a = document.createElement("a");
+      a.href = url; a.textContent = url; a.rel = "noopener noreferrer"; a.target = "_blank";
+      links.appendChild(a); links.appendChild(document.createTextNode(" "));
+    }
     cell(row, env.cluster + " / " + (env.service || "-"));
     cell(row, env.task_definition || "-");
     cell(row, env.running_count + "/" + env.desired_count);

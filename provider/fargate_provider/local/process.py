@@ -86,4 +86,20 @@ def airflow_environment(home: Path, endpoint: str, dags: Path, plugins: Path | N
     )
     if plugins is not None:
         env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
+    env.update(environment_variables(endpoint))
     return env
+
+
+def environment_variables(endpoint: str) -> dict[str, str]:
+    """The two Variables a platform team sets once for environments behind a load balancer, as
+    AIRFLOW_VAR_ values: the emulator's ready-made ALB listener and its environments' domain."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/_fargate_local/network", timeout=10) as answer:
+        network = json.load(answer)
+    if not (network.get("listener_arn") and network.get("environments_domain")):
+        return {}
+    return {
+        "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN": network["listener_arn"],
+        "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN": network["environments_domain"],
+    }

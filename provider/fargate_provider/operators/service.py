@@ -109,7 +109,10 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         none: launch type FARGATE.
     :param deployment_circuit_breaker: let ECS stop and roll back a deployment whose tasks keep
         failing. Default True.
-    :param load_balancers: CreateService's ``loadBalancers``, passed as they are.
+    :param load_balancers: CreateService's ``loadBalancers`` (``targetGroupArn``, ``containerName``,
+        ``containerPort``), passed as they are; ECS checks them (an ``ip`` target group for Fargate).
+    :param health_check_grace_period_seconds: with ``load_balancers``: seconds ECS ignores failing
+        load balancer health checks of a new task (0-2147483647). Default: ECS's (0).
     :param service_registries: CreateService's ``serviceRegistries``, passed as they are.
     :param propagate_tags: ``SERVICE``, ``TASK_DEFINITION`` or ``NONE``: whose tags the tasks get. Default ``SERVICE``.
     :param tags: your tags, besides the provider's (``managed-by``, DAG and run ids).
@@ -137,7 +140,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
 
     template_fields: Sequence[str] = aws_template_fields(
         "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "assign_public_ip",
-        "tags", "capacity_provider_strategy", "require_tags",
+        "tags", "capacity_provider_strategy", "require_tags", "load_balancers", "health_check_grace_period_seconds",
     )
     operator_extra_links = (EcsClusterLink(), EcsServiceLink(), EcsTaskDefinitionLink())
 
@@ -156,6 +159,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         capacity_provider_strategy: Sequence[Mapping[str, Any]] | None = None,
         deployment_circuit_breaker: bool = True,
         load_balancers: list[dict[str, Any]] | None = None,
+        health_check_grace_period_seconds: int | None = None,
         service_registries: list[dict[str, Any]] | None = None,
         propagate_tags: str = "SERVICE",
         tags: Mapping[str, str] | None = None,
@@ -181,6 +185,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.capacity_provider_strategy = capacity_provider_strategy
         self.deployment_circuit_breaker = deployment_circuit_breaker
         self.load_balancers, self.service_registries = load_balancers, service_registries
+        self.health_check_grace_period_seconds = health_check_grace_period_seconds
         self.propagate_tags, self.tags = propagate_tags, tags
         self.wait_for_stable = wait_for_stable
         self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
@@ -199,6 +204,11 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         check_wait(self.poll_interval, self.timeout)
         strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
         check_require_tags(self.require_tags)
+        grace = self.health_check_grace_period_seconds
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 2_147_483_647):
+            raise ValueError(f"health_check_grace_period_seconds: {grace!r} is not allowed; give whole seconds, 0-2147483647")
+        if grace is not None and not self.load_balancers:
+            raise ValueError("health_check_grace_period_seconds: only with load_balancers (it delays their health checks)")
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
 
     def _create_request(self, context, checked: dict[str, Any], task_definition_arn: str) -> dict[str, Any]:
@@ -225,6 +235,8 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             request["launchType"] = "FARGATE"
         if self.load_balancers:
             request["loadBalancers"] = self.load_balancers
+            if self.health_check_grace_period_seconds is not None:
+                request["healthCheckGracePeriodSeconds"] = self.health_check_grace_period_seconds
         if self.service_registries:
             request["serviceRegistries"] = self.service_registries
         return request
