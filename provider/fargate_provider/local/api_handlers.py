@@ -12,7 +12,7 @@ from typing import Any
 from fargate_provider.local import load_balancers
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local import task_start
-from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.local.moto_bridge import EcsError, invalid_parameter, EmulatedTask
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.registration_rules import registration_rules
 from fargate_provider.task_requirements import role_arn
@@ -29,8 +29,6 @@ FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
 
 
-def _invalid(message: str) -> EcsError:
-    return EcsError("InvalidParameterException", message)
 
 
 class EcsApiHandlers:
@@ -64,22 +62,22 @@ class EcsApiHandlers:
             if not bridge.has_container_instances(backend, cluster.name):
                 # ECS's default launch type is EC2: an empty cluster without a default capacity
                 # provider strategy has nowhere to place the task (quoted in aws/amazon-ecs-cli#1122).
-                raise _invalid("No Container Instances were found in your cluster.")
+                raise invalid_parameter("No Container Instances were found in your cluster.")
             return None  # moto's container-instance placement
         if body.get("propagateTags") == "SERVICE":
             # API_RunTask: "An error will be received if you specify the SERVICE option when running a task."
-            raise _invalid("Propagate tags should be one of [TASK_DEFINITION,NONE] when running a task.")
+            raise invalid_parameter("Propagate tags should be one of [TASK_DEFINITION,NONE] when running a task.")
         _check_platform_version(body.get("platformVersion"))
         task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
         self._check_size(task_definition, body.get("overrides") or {})
         known = {c.get("name") for c in task_definition.container_definitions}
         for override in (body.get("overrides") or {}).get("containerOverrides") or []:
             if override.get("name") not in known:
-                raise _invalid(f"Override for container named {override.get('name')} is not a container in the TaskDefinition.")
+                raise invalid_parameter(f"Override for container named {override.get('name')} is not a container in the TaskDefinition.")
         placement, assign_public_ip = self._placement(account, region, task_definition, body)
         count = body.get("count", 1)
         if not isinstance(count, int) or not 1 <= count <= 10:
-            raise _invalid("count must be between 1 and 10.")
+            raise invalid_parameter("count must be between 1 and 10.")
         launch_error = task_start.launch_error(account, task_start.needs_of(task_definition, body.get("overrides")))
         if launch_error:
             raise EcsError("ClientException", launch_error)
@@ -98,7 +96,7 @@ class EcsApiHandlers:
             previous = self._run_task_tokens.get((account, region, token))
             if previous is not None:
                 if previous[0] != fingerprint:
-                    raise _invalid("The client token has already been used with different request parameters.")
+                    raise invalid_parameter("The client token has already been used with different request parameters.")
                 return {"tasks": self._describe_tasks(forward, cluster.arn, previous[1]), "failures": []}
         tags = list(body.get("tags") or [])
         if body.get("propagateTags") == "TASK_DEFINITION":
@@ -129,7 +127,7 @@ class EcsApiHandlers:
         """As ECS: at most 100 a call; only the given cluster's tasks; the rest as MISSING failures."""
         wanted = list(body.get("tasks") or [])
         if len(wanted) > 100:
-            raise _invalid("taskIds can have at most 100 items.")
+            raise invalid_parameter("taskIds can have at most 100 items.")
         try:
             cluster = bridge.get_cluster(backend, body.get("cluster"))
         except EcsError:
@@ -148,7 +146,7 @@ class EcsApiHandlers:
     def _DescribeServices(self, backend, account, region, body, forward):
         """ECS's limit, checked before moto answers: at most 10 services a call."""
         if len(body.get("services") or []) > 10:
-            raise _invalid("service names can have at most 10 items.")
+            raise invalid_parameter("service names can have at most 10 items.")
         return None
 
     # ------------------------------------------------------------------ services
@@ -157,7 +155,7 @@ class EcsApiHandlers:
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         name = body.get("serviceName")
         if not name:
-            raise _invalid("serviceName is required.")
+            raise invalid_parameter("serviceName is required.")
         launch_type, _ = self._launch(cluster, body)
         if launch_type in ("EC2", "EXTERNAL"):
             return None
@@ -168,9 +166,9 @@ class EcsApiHandlers:
             token, previous = self._service_tokens.get(key, (None, ""))
             if body.get("clientToken") and token == body.get("clientToken") and previous == fingerprint:
                 return {"service": self._describe_service(forward, cluster.arn, existing.arn)}
-            raise _invalid("Creation of service was not idempotent.")
+            raise invalid_parameter("Creation of service was not idempotent.")
         if existing is not None and existing.status == "DRAINING":
-            raise _invalid("Unable to Start a service that is still Draining.")
+            raise invalid_parameter("Unable to Start a service that is still Draining.")
         task_definition = self._task_definition_for_fargate(backend, body.get("taskDefinition"))
         self._check_size(task_definition, {})
         _check_platform_version(body.get("platformVersion"))
@@ -178,7 +176,7 @@ class EcsApiHandlers:
         load_balancers.check_service_load_balancers(account, region, task_definition, body.get("loadBalancers"))
         desired = body.get("desiredCount", 0)
         if not isinstance(desired, int) or desired < 0:
-            raise _invalid("desiredCount must be 0 or more.")
+            raise invalid_parameter("desiredCount must be 0 or more.")
         service = bridge.create_moto_service(
             backend,
             cluster_str=cluster.name,
@@ -240,7 +238,7 @@ class EcsApiHandlers:
             service.network_configuration = body["networkConfiguration"]
         if body.get("desiredCount") is not None:
             if not isinstance(body["desiredCount"], int) or body["desiredCount"] < 0:
-                raise _invalid("desiredCount must be 0 or more.")
+                raise invalid_parameter("desiredCount must be 0 or more.")
             service.desired_count = body["desiredCount"]
             primary["desiredCount"] = service.desired_count
         if body.get("deploymentConfiguration"):
@@ -267,7 +265,7 @@ class EcsApiHandlers:
             return None
         cluster, service = found
         if service.desired_count > 0 and not body.get("force"):
-            raise _invalid("The service cannot be stopped while it is scaled above 0.")
+            raise invalid_parameter("The service cannot be stopped while it is scaled above 0.")
         service.status = "DRAINING"
         service.desired_count = 0
         for deployment in service.deployments:
@@ -309,15 +307,15 @@ class EcsApiHandlers:
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         task = bridge.find_task(backend, cluster.name, body.get("task") or "")
         if body.get("interactive") is not True:
-            raise _invalid("Interactive is the only mode supported currently.")
+            raise invalid_parameter("Interactive is the only mode supported currently.")
         names = [c.name for c in task.containers] if isinstance(task, EmulatedTask) else []
         container_name = body.get("container") or (names[0] if len(names) == 1 else None)
         if container_name is None or container_name not in names:
-            raise _invalid("The specified container was not found in the task." if container_name
+            raise invalid_parameter("The specified container was not found in the task." if container_name
                            else "container is required for a task with more than one container.")
         if not (isinstance(task, EmulatedTask) and task.enable_execute_command and task.last_status == "RUNNING"):
             # ECS's words, as quoted in fabfuel/ecs-deploy#193 and keidarcy/e1s#206.
-            raise _invalid(
+            raise invalid_parameter(
                 "The execute command failed because execute command was not enabled when the task was run or the "
                 "execute command agent isn\u2019t running. Wait and try again or run a new task with execute command "
                 "enabled and try again."
@@ -342,10 +340,10 @@ class EcsApiHandlers:
     def _launch(self, cluster: Any, body: dict[str, Any]) -> tuple[str, str | None]:
         launch_type, strategy = body.get("launchType"), body.get("capacityProviderStrategy")
         if launch_type and strategy:
-            raise _invalid("Specifying both a launch type and capacity provider strategy is not supported.")
+            raise invalid_parameter("Specifying both a launch type and capacity provider strategy is not supported.")
         if launch_type:
             if launch_type not in LAUNCH_TYPES:
-                raise _invalid(f"launchType should be one of [{','.join(LAUNCH_TYPES)}].")
+                raise invalid_parameter(f"launchType should be one of [{','.join(LAUNCH_TYPES)}].")
             return launch_type, None
         strategy = strategy or getattr(cluster, "default_capacity_provider_strategy", None) or []
         if not strategy:
@@ -353,16 +351,16 @@ class EcsApiHandlers:
         for item in strategy:
             name = item.get("capacityProvider")
             if name not in FARGATE_PROVIDERS:
-                raise _invalid(f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT.")
+                raise invalid_parameter(f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT.")
             if name not in (cluster.capacity_providers or []):
-                raise _invalid("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+                raise invalid_parameter("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
         chosen = max(strategy, key=lambda item: (item.get("base", 0), item.get("weight", 0)))
         return "FARGATE", chosen["capacityProvider"]
 
     @staticmethod
     def _task_definition_for_fargate(backend: Any, reference: str | None) -> Any:
         if not reference:
-            raise _invalid("taskDefinition is required.")
+            raise invalid_parameter("taskDefinition is required.")
         task_definition = bridge.get_task_definition(backend, reference)
         if ":" not in reference.rsplit("/", 1)[-1]:
             task_definition = bridge.latest_active_revision(backend, task_definition)
@@ -390,10 +388,10 @@ class EcsApiHandlers:
     def _placement(account: str, region: str, task_definition: Any, body: dict[str, Any]) -> tuple[bridge.Placement, bool]:
         awsvpc = (body.get("networkConfiguration") or {}).get("awsvpcConfiguration")
         if not awsvpc:
-            raise _invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+            raise invalid_parameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
         assign = awsvpc.get("assignPublicIp", "DISABLED")
         if assign not in ("ENABLED", "DISABLED"):
-            raise _invalid("assignPublicIp should be one of [ENABLED,DISABLED].")
+            raise invalid_parameter("assignPublicIp should be one of [ENABLED,DISABLED].")
         return bridge.place_in_network(account, region, awsvpc), assign == "ENABLED"
 
     @staticmethod

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import EcsError
+from fargate_provider.local.moto_bridge import invalid_parameter
 
 DEFAULT_PAGE_SIZE = {"ListServices": 10}
 MAX_PAGE_SIZE = 100
@@ -24,8 +24,6 @@ MAX_PAGE_SIZE = 100
 _PAGING_MEMBERS = ("maxResults", "nextToken")
 
 
-def _invalid(message: str) -> EcsError:
-    return EcsError("InvalidParameterException", message)
 
 
 def page(operation: str, body: dict[str, Any], items: list[str], key: str) -> dict[str, Any]:
@@ -34,7 +32,7 @@ def page(operation: str, body: dict[str, Any], items: list[str], key: str) -> di
     if size is None:
         size = DEFAULT_PAGE_SIZE.get(operation, MAX_PAGE_SIZE)
     elif isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
-        raise _invalid(f"maxResults must be between 1 and {MAX_PAGE_SIZE}.")
+        raise invalid_parameter(f"maxResults must be between 1 and {MAX_PAGE_SIZE}.")
     start = _offset(operation, body)
     answer: dict[str, Any] = {key: items[start : start + size]}
     if start + size < len(items):
@@ -63,7 +61,7 @@ def _offset(operation: str, body: dict[str, Any]) -> int:
         offset, selection = None, None
     # ECS refuses a token it did not hand out for this request (a 4xx, never a 500).
     if not isinstance(offset, int) or offset < 0 or selection != _selection(operation, body):
-        raise _invalid("Invalid token: nextToken was not returned by a previous call with the same parameters.")
+        raise invalid_parameter("Invalid token: nextToken was not returned by a previous call with the same parameters.")
     return offset
 
 
@@ -91,10 +89,10 @@ class Listings:
     def _ListTaskDefinitions(self, backend, account, region, body, forward):
         status = body.get("status") or "ACTIVE"
         if status not in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
-            raise _invalid("status should be one of [ACTIVE,INACTIVE,DELETE_IN_PROGRESS].")
+            raise invalid_parameter("status should be one of [ACTIVE,INACTIVE,DELETE_IN_PROGRESS].")
         sort = body.get("sort") or "ASC"
         if sort not in ("ASC", "DESC"):
-            raise _invalid("sort should be one of [ASC,DESC].")
+            raise invalid_parameter("sort should be one of [ASC,DESC].")
         family = body.get("familyPrefix")
         found = [
             (definition.family, definition.revision, definition.arn)
@@ -109,7 +107,7 @@ class Listings:
     def _ListTaskDefinitionFamilies(self, backend, account, region, body, forward):
         status = body.get("status") or "ACTIVE"
         if status not in ("ACTIVE", "INACTIVE", "ALL"):
-            raise _invalid("status should be one of [ACTIVE,INACTIVE,ALL].")
+            raise invalid_parameter("status should be one of [ACTIVE,INACTIVE,ALL].")
         prefix = body.get("familyPrefix") or ""
         families = []
         for family, revisions in sorted(backend.task_definitions.items()):
@@ -125,7 +123,7 @@ class Listings:
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         desired = body.get("desiredStatus") or "RUNNING"  # ECS's default filter
         if desired not in ("RUNNING", "PENDING", "STOPPED"):
-            raise _invalid("desiredStatus should be one of [RUNNING,PENDING,STOPPED].")
+            raise invalid_parameter("desiredStatus should be one of [RUNNING,PENDING,STOPPED].")
         family, started_by = body.get("family"), body.get("startedBy")
         service_name, launch_type = body.get("serviceName"), body.get("launchType")
         arns = []

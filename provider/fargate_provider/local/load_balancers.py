@@ -31,7 +31,7 @@ from typing import Any
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.local.moto_bridge import invalid_parameter, EmulatedTask
 
 # What this module reads, sets or wraps on moto's ELBv2 objects (moto is pinned: see moto_bridge).
 MODEL_ATTRIBUTES_USED = {
@@ -65,8 +65,6 @@ def _elbv2(account: str, region: str) -> ELBv2Backend:
     return elbv2_backends[account][region]
 
 
-def _invalid(message: str) -> EcsError:
-    return EcsError("InvalidParameterException", message)
 
 
 # ------------------------------------------------------------------ CreateService
@@ -77,30 +75,30 @@ def check_service_load_balancers(account: str, region: str, task_definition: Any
     containers = {c.get("name"): c for c in task_definition.container_definitions}
     for entry in load_balancers or []:
         if not isinstance(entry, dict):
-            raise _invalid("loadBalancers: each item must be an object.")
+            raise invalid_parameter("loadBalancers: each item must be an object.")
         name = entry.get("containerName")
         if not name:
-            raise _invalid("Container Name can not be blank.")
+            raise invalid_parameter("Container Name can not be blank.")
         arn = entry.get("targetGroupArn")
         if arn:
             target_group = _elbv2(account, region).target_groups.get(arn)
             if target_group is None:
-                raise _invalid(
+                raise invalid_parameter(
                     "Unable to assume role and validate the specified targetGroupArn. "
                     "Please verify that the ECS service role being passed has the proper permissions."
                 )
             if not target_group.load_balancer_arns:
-                raise _invalid(f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
+                raise invalid_parameter(f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
             if task_definition.network_mode == "awsvpc" and target_group.target_type != "ip":
-                raise _invalid(
+                raise invalid_parameter(
                     f"The provided target group {arn} has target type {target_group.target_type}, which is incompatible "
                     "with the awsvpc network mode specified in the task definition."
                 )
         if name not in containers:
-            raise _invalid(f"The container {name} does not exist in the task definition.")
+            raise invalid_parameter(f"The container {name} does not exist in the task definition.")
         port = entry.get("containerPort")
         if port not in [m.get("containerPort") for m in containers[name].get("portMappings") or []]:
-            raise _invalid(f"The container {name} did not have a container port {port} defined.")
+            raise invalid_parameter(f"The container {name} did not have a container port {port} defined.")
 
 
 # ------------------------------------------------------------------ targets of a task

@@ -81,6 +81,11 @@ class EcsError(Exception):
         self.status = status
 
 
+def invalid_parameter(message: str) -> EcsError:
+    """ECS's answer to a bad parameter: InvalidParameterException, HTTP 400."""
+    return EcsError("InvalidParameterException", message)
+
+
 def moto_version() -> str:
     return moto.__version__
 
