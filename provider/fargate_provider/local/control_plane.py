@@ -23,7 +23,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.listings import Listings
-from fargate_provider.local.moto_bridge import EcsError, EmulatedTask
+from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
 from fargate_provider.local.task_lifecycle import TaskLifecycle
@@ -92,4 +92,4 @@ def _check_tag_keys(body: dict[str, Any]) -> None:
         return
     for tag in tags:
         if isinstance(tag, dict) and str(tag.get("key", "")).lower().startswith("aws:"):
-            raise EcsError("InvalidParameterException", "Tag keys cannot start with 'aws:' (reserved for AWS use).")
+            raise invalid_parameter("Tag keys cannot start with 'aws:' (reserved for AWS use).")
