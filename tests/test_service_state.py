@@ -100,3 +100,58 @@ def test_watch_round_trips_through_its_kwargs():
     assert [b for b in ServiceWatch([f"s{i}" for i in range(25)]).batches()] == [
         [f"s{i}" for i in range(0, 10)], [f"s{i}" for i in range(10, 20)], [f"s{i}" for i in range(20, 25)]
     ]
+
+
+TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/e-shop/0123456789abcdef"
+
+
+def target(ip, state, reason=None, description=None):
+    health = {"State": state, **({"Reason": reason} if reason else {}), **({"Description": description} if description else {})}
+    return {"Target": {"Id": ip, "Port": 80}, "TargetHealth": health}
+
+
+def behind_a_load_balancer(**changes):
+    return service(loadBalancers=[{"targetGroupArn": TG, "containerName": "app", "containerPort": 80}], **changes)
+
+
+def test_behind_a_load_balancer_stable_needs_the_targets_and_then_all_of_them_healthy():
+    first = judge(behind_a_load_balancer(), task_definition=TD2)
+    assert (first.state, first.needs_target_health) == (WAITING, True)
+    starting = judge(behind_a_load_balancer(), task_definition=TD2,
+                     target_health={TG: [target("10.0.1.4", "healthy"), target("10.0.1.5", "initial", "Elb.InitialHealthChecking")]})
+    assert starting.state == WAITING
+    assert starting.reason == "target group e-shop: 1/2 healthy: 10.0.1.4:80 healthy, 10.0.1.5:80 initial (Elb.InitialHealthChecking)"
+    # an old task's target draining away is not the new deployment's concern; both new ones are healthy
+    ready = {TG: [target("10.0.1.4", "healthy"), target("10.0.1.5", "healthy"), target("10.0.1.9", "draining", "Target.DeregistrationInProgress")]}
+    assert judge(behind_a_load_balancer(), task_definition=TD2, target_health=ready).state == STABLE
+    # ECS counts two running, the load balancer knows only one of them yet
+    assert judge(behind_a_load_balancer(), task_definition=TD2, target_health={TG: [target("10.0.1.4", "healthy")]}).state == WAITING
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # as service-unhealthy-event-messages.html words it for Fargate, and as users quote it on EC2
+        "(service web) (task 1a2b) (port 80) is unhealthy in (target-group " + TG + ") due to (reason Health checks failed with these codes: [502]).",
+        "service web (port 80) is unhealthy in target-group e-shop due to (reason Health checks failed with these codes: [502]).",
+    ],
+)
+def test_a_task_stopped_for_failed_health_checks_fails_at_once_with_the_reason(event):
+    deployment = {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD2, "rolloutState": "IN_PROGRESS", "failedTasks": 1,
+                  "desiredCount": 2, "runningCount": 1, "pendingCount": 0}
+    failing = behind_a_load_balancer(deployments=[deployment], events=[{"id": "e1", "message": event}])
+    first = judge(failing, task_definition=TD2)
+    assert (first.state, first.needs_stopped_tasks, first.deployment_id) == (WAITING, True, "ecs-svc/2")
+    stopped = [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/c/1a2b", "startedBy": "ecs-svc/2", "stopCode": "ServiceSchedulerInitiated",
+                "stoppedReason": f"Task failed ELB health checks in (target-group {TG})", "containers": [{"name": "app", "exitCode": 143}]}]
+    verdict = judge(failing, task_definition=TD2, stopped_tasks=stopped)
+    assert verdict.state == FAILED
+    assert verdict.reason.startswith(
+        f"service web: 1 task(s) of deployment ecs-svc/2 ({TD2}) failed the load balancer's health checks "
+        "(reason Health checks failed with these codes: [502]). Stopped tasks: task 1a2b: ServiceSchedulerInitiated: Task failed ELB"
+    )
+    # a task that stopped for another reason is left to the usual count (max_failed_tasks)
+    crashed = [{**stopped[0], "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited"}]
+    assert judge(failing, task_definition=TD2, stopped_tasks=crashed).state == WAITING
+    # and, once looked at, not fetched again every poll
+    assert judge(failing, task_definition=TD2, failures_examined=1).needs_stopped_tasks is False

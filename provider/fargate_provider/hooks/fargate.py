@@ -305,14 +305,27 @@ class FargateHook(EcsHook):
         arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")["taskArns"]
         return newest_stopped(self.describe_tasks(cluster, arns), deployment_id, limit)
 
+    def describe_target_health(self, target_group_arns: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """ELBv2 DescribeTargetHealth of each target group: its targets and their health."""
+        elbv2 = self.client("elbv2")
+        return {arn: elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"] for arn in target_group_arns}
+
     def poll_services(self, cluster: str, watch: ServiceWatch) -> Poll:
-        """One poll: DescribeServices (ten services a call), stopped-task details where needed,
-        new service events logged once."""
+        """One poll: DescribeServices (ten services a call); where the judgement asks for them,
+        the deployment's stopped tasks and the load balancer's target health; new service
+        events logged once."""
         described = self.describe_services(cluster, watch.services)
         result = watch.poll(described)
-        if result.fetch_stopped:
-            stopped = {name: self.stopped_tasks(cluster, name, deployment) for name, deployment in result.fetch_stopped.items()}
-            result = _second_look(watch, described, result, stopped)
+        stopped: dict[str, list[dict[str, Any]]] = {}
+        health: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for _ in range(LOOKS_PER_POLL):
+            wanted_stopped = {name: d for name, d in result.fetch_stopped.items() if name not in stopped}
+            wanted_targets = {name: arns for name, arns in result.fetch_targets.items() if name not in health}
+            if not wanted_stopped and not wanted_targets:
+                break
+            stopped.update({name: self.stopped_tasks(cluster, name, deployment) for name, deployment in wanted_stopped.items()})
+            health.update({name: self.describe_target_health(arns) for name, arns in wanted_targets.items()})
+            result = _another_look(watch, described, result, stopped, health)
         for line in result.log_lines:
             self.log.info("%s", line)
         return result
@@ -356,18 +369,28 @@ class FargateHook(EcsHook):
         arns = (await ecs.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED"))["taskArns"]
         return newest_stopped(await self.describe_tasks_async(clients, cluster, arns), deployment_id, limit)
 
+    async def describe_target_health_async(self, clients: AsyncClients, target_group_arns: list[str]) -> dict[str, list[dict[str, Any]]]:
+        elbv2 = await clients.get("elbv2")
+        return {arn: (await elbv2.describe_target_health(TargetGroupArn=arn))["TargetHealthDescriptions"] for arn in target_group_arns}
+
     async def poll_services_async(self, clients: AsyncClients, cluster: str, watch: ServiceWatch) -> Poll:
         ecs = await clients.get("ecs")
         described: list[dict[str, Any]] = []
         for batch in watch.batches():
             described += (await ecs.describe_services(cluster=cluster, services=batch))["services"]
         result = watch.poll(described)
-        if result.fetch_stopped:
-            stopped = {
-                name: await self.stopped_tasks_async(clients, cluster, name, deployment)
-                for name, deployment in result.fetch_stopped.items()
-            }
-            result = _second_look(watch, described, result, stopped)
+        stopped: dict[str, list[dict[str, Any]]] = {}
+        health: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for _ in range(LOOKS_PER_POLL):
+            wanted_stopped = {name: d for name, d in result.fetch_stopped.items() if name not in stopped}
+            wanted_targets = {name: arns for name, arns in result.fetch_targets.items() if name not in health}
+            if not wanted_stopped and not wanted_targets:
+                break
+            for name, deployment in wanted_stopped.items():
+                stopped[name] = await self.stopped_tasks_async(clients, cluster, name, deployment)
+            for name, arns in wanted_targets.items():
+                health[name] = await self.describe_target_health_async(clients, arns)
+            result = _another_look(watch, described, result, stopped, health)
         return result
 
     async def read_logs_async(self, clients: AsyncClients, follower: LogFollower) -> list[str]:
@@ -412,8 +435,19 @@ class AsyncClients:
         return self._clients[key]
 
 
-def _second_look(watch: ServiceWatch, described: list[dict[str, Any]], first: Poll, stopped: dict[str, list[dict[str, Any]]]) -> Poll:
-    """Judge again with the stopped tasks' details the first look asked for; keep its lines."""
-    result = watch.poll(described, stopped)
-    result.log_lines = first.log_lines + result.log_lines
+# A poll looks again at most twice: with the stopped tasks it asked for, then with the target
+# health a now-stable service behind a load balancer asks for.
+LOOKS_PER_POLL = 2
+
+
+def _another_look(
+    watch: ServiceWatch,
+    described: list[dict[str, Any]],
+    before: Poll,
+    stopped: dict[str, list[dict[str, Any]]],
+    health: dict[str, dict[str, list[dict[str, Any]]]],
+) -> Poll:
+    """Judge the same answer again with what the previous look asked for; keep its lines."""
+    result = watch.poll(described, stopped, health)
+    result.log_lines = before.log_lines + result.log_lines
     return result

@@ -29,6 +29,7 @@ class Verdict:
     reason: str = ""
     needs_stopped_tasks: bool = False  # the caller should fetch this deployment's stopped tasks
     deployment_id: str | None = None
+    needs_target_health: bool = False  # the caller should describe the target groups' targets
 
 
 def _breaker_on(service: dict[str, Any]) -> bool:
@@ -71,6 +72,57 @@ def _failed_deployment_event(service: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+# ECS's stoppedReason for a task it stopped because its load balancer judged it unhealthy, and
+# the service event that says why ("... is unhealthy in (target-group ...) due to (reason ...)").
+ELB_HEALTH_CHECK_STOP = "Task failed ELB health checks"
+_UNHEALTHY_TARGET_EVENT_RE = re.compile(r"is unhealthy in \(?target-group ([^) ]+)\)? due to \(reason (.*?)\)\.?$")
+# Targets not (or no longer) serving the service: old tasks' draining targets are not its concern.
+_TARGET_STATES_IGNORED = ("draining",)
+
+
+def target_group_arns(service: dict[str, Any] | None) -> list[str]:
+    """The target groups a service registers its tasks in (its ``loadBalancers``)."""
+    return list(dict.fromkeys(lb["targetGroupArn"] for lb in (service or {}).get("loadBalancers") or [] if lb.get("targetGroupArn")))
+
+
+def target_group_name(arn: str) -> str:
+    """``e-shop`` from arn:aws:elasticloadbalancing:…:targetgroup/e-shop/0123456789abcdef."""
+    parts = arn.split("/")
+    return parts[-2] if len(parts) >= 3 else arn
+
+
+def unhealthy_target_reason(service: dict[str, Any]) -> str | None:
+    """The health-check reason of the newest "is unhealthy in target-group" service event."""
+    for event in service.get("events") or []:
+        match = _UNHEALTHY_TARGET_EVENT_RE.search(event.get("message", ""))
+        if match:
+            return match.group(2)
+    return None
+
+
+def describe_targets(targets: list[dict[str, Any]]) -> str:
+    """DescribeTargetHealth's descriptions as "10.0.1.5:80 unhealthy (Target.Timeout: Request timed out)"."""
+    parts = []
+    for target in targets:
+        health = target.get("TargetHealth") or {}
+        why = ": ".join(x for x in (health.get("Reason"), health.get("Description")) if x)
+        where = f"{target['Target']['Id']}:{target['Target'].get('Port', '?')}"
+        parts.append(f"{where} {health.get('State', '?')}" + (f" ({why})" if why else ""))
+    return ", ".join(parts) or "no targets registered"
+
+
+def targets_not_ready(service: dict[str, Any], target_health: dict[str, list[dict[str, Any]]]) -> str | None:
+    """None when every target group of the service has a healthy target per running task and no
+    target of its own still initial or unhealthy; else what it waits for, for the log."""
+    waiting = []
+    for arn in target_group_arns(service):
+        targets = [t for t in target_health.get(arn) or [] if (t.get("TargetHealth") or {}).get("State") not in _TARGET_STATES_IGNORED]
+        healthy = sum(1 for t in targets if t["TargetHealth"].get("State") == "healthy")
+        if healthy < (service.get("runningCount") or 0) or healthy < len(targets):
+            waiting.append(f"target group {target_group_name(arn)}: {healthy}/{service.get('runningCount')} healthy: {describe_targets(targets)}")
+    return "; ".join(waiting) or None
+
+
 def newest_stopped(tasks: list[dict[str, Any]], deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
     """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
     mine = [t for t in tasks if t.get("startedBy") == deployment_id]
@@ -85,8 +137,16 @@ def judge(
     task_definition: str | None = None,
     max_failed_tasks: int = 3,
     stopped_tasks: list[dict[str, Any]] | None = None,
+    target_health: dict[str, list[dict[str, Any]]] | None = None,
+    failures_examined: int = 0,
 ) -> Verdict:
-    """Where ``service`` (as DescribeServices returns it, or None if MISSING) stands."""
+    """Where ``service`` (as DescribeServices returns it, or None if MISSING) stands.
+
+    Behind a load balancer, stable also means reachable: every target of the service healthy
+    (``target_health``: DescribeTargetHealth per target group), and a task ECS stopped for
+    failing the load balancer's health checks fails the wait at once, with the reason (ECS
+    has already waited out the service's health check grace period). ``failures_examined``:
+    the deployment's failed tasks whose stopped reasons were already looked at."""
     if target == INACTIVE_TARGET:
         if service is None or service.get("status") == "INACTIVE":
             return Verdict(STABLE)
@@ -110,6 +170,20 @@ def judge(
         return Verdict(FAILED, f"service {name}: {what}; rolled back to {primary.get('taskDefinition')}.{why}")
     rollout_failed = expected is not None and expected.get("rolloutState") == "FAILED"
     tasks_failing = expected is not None and expected.get("failedTasks", 0) >= max_failed_tasks
+    failed_tasks = expected.get("failedTasks", 0) if expected is not None else 0
+    if target_group_arns(service) and failed_tasks > failures_examined:
+        if stopped_tasks is None:
+            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
+        health_failed = [t for t in stopped_tasks if (t.get("stoppedReason") or "").startswith(ELB_HEALTH_CHECK_STOP)]
+        if health_failed:
+            reason = unhealthy_target_reason(service)
+            why = f" (reason {reason})" if reason else ""
+            return Verdict(
+                FAILED,
+                f"service {name}: {len(health_failed)} task(s) of deployment {expected.get('id')} "
+                f"({expected.get('taskDefinition')}) failed the load balancer's health checks{why}. "
+                f"Stopped tasks: {describe_stopped(health_failed)}",
+            )
     if rollout_failed or tasks_failing:
         if stopped_tasks is None and expected.get("failedTasks", 0) > 0:
             # one more call for the stopped tasks, so the error says why they stopped
@@ -135,6 +209,12 @@ def judge(
         and service.get("runningCount") == service.get("desiredCount")
         and service.get("pendingCount") == 0
     )
+    if stable and target_group_arns(service):
+        if target_health is None:
+            return Verdict(WAITING, needs_target_health=True)
+        waiting_for = targets_not_ready(service, target_health)
+        if waiting_for:
+            return Verdict(WAITING, reason=waiting_for)
     return Verdict(STABLE) if stable else Verdict(WAITING)
 
 
@@ -202,6 +282,7 @@ class Poll:
     error: str | None
     log_lines: list[str]
     fetch_stopped: dict[str, str]  # service name -> deployment id whose stopped tasks to fetch
+    fetch_targets: dict[str, list[str]] = field(default_factory=dict)  # service name -> its target groups to describe
 
 
 @dataclass
@@ -220,6 +301,10 @@ class ServiceWatch:
 
     def __post_init__(self) -> None:
         self.events = EventLog(self.known_events)
+        # Per service: failed tasks whose stopped reasons were looked at (for the load-balancer
+        # check), and what its targets were last said to wait for (logged when it changes).
+        self.failures_examined: dict[str, int] = {}
+        self.targets_waiting: dict[str, str | None] = {}
 
     def to_kwargs(self) -> dict[str, Any]:
         return {
@@ -234,10 +319,17 @@ class ServiceWatch:
         """DescribeServices takes up to 10 services a call."""
         return list(batched(self.services, size))
 
-    def poll(self, described: list[dict[str, Any]], stopped: dict[str, list[dict[str, Any]]] | None = None) -> Poll:
+    def poll(
+        self,
+        described: list[dict[str, Any]],
+        stopped: dict[str, list[dict[str, Any]]] | None = None,
+        target_health: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    ) -> Poll:
+        """Judge one DescribeServices answer; ``stopped`` and ``target_health`` (per service
+        name) are what a first look asked for through ``fetch_stopped`` and ``fetch_targets``."""
         by_name = {service["serviceName"]: service for service in described}
         lines = [f"{name}: {message}" for name, message in self.events.new_events(described)]
-        fetch, errors, done = {}, [], True
+        fetch, fetch_targets, errors, done = {}, {}, [], True
         for name in (name_of(s) for s in self.services):
             service = by_name.get(name)
             self.last[name] = service
@@ -247,20 +339,32 @@ class ServiceWatch:
                 task_definition=self.task_definitions.get(name),
                 max_failed_tasks=self.max_failed_tasks,
                 stopped_tasks=(stopped or {}).get(name),
+                target_health=(target_health or {}).get(name),
+                failures_examined=self.failures_examined.get(name, 0),
             )
+            if stopped and name in stopped and service is not None:
+                expected = _expected_deployment(service, self.task_definitions.get(name))
+                self.failures_examined[name] = (expected or {}).get("failedTasks", 0)
             if verdict.state == FAILED:
                 errors.append(verdict.reason)
             elif verdict.state == WAITING:
                 done = False
                 if verdict.needs_stopped_tasks and verdict.deployment_id:
                     fetch[name] = verdict.deployment_id
+                if verdict.needs_target_health:
+                    fetch_targets[name] = target_group_arns(service)
+                if target_health and name in target_health and verdict.reason != self.targets_waiting.get(name):
+                    self.targets_waiting[name] = verdict.reason
+                    if verdict.reason:
+                        lines.append(f"{name}: waiting for healthy targets: {verdict.reason}")
         error = "; ".join(errors) if errors else None
-        return Poll(done=done and not errors, error=error, log_lines=lines, fetch_stopped=fetch)
+        return Poll(done=done and not errors, error=error, log_lines=lines, fetch_stopped=fetch, fetch_targets=fetch_targets)
 
     def timeout_message(self, timeout: float) -> str:
         details = []
         for name, service in self.last.items():
             events = " | ".join(last_events(service)) or "no events"
-            details.append(f"{counts(service)}; last events: {events}")
+            targets = f"; {self.targets_waiting[name]}" if self.targets_waiting.get(name) else ""
+            details.append(f"{counts(service)}{targets}; last events: {events}")
         goal = "stable" if self.target == STABLE_TARGET else "INACTIVE"
         return f"Timed out after {timeout:g} s waiting for service(s) to be {goal}: " + " || ".join(details)
