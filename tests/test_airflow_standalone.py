@@ -6,6 +6,8 @@ and sees the run succeed with its stable-wait deferred to, and resumed from, the
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import os
 import signal
@@ -189,6 +191,20 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     assert row.find_element(By.LINK_TEXT, cells[1]).get_attribute("href") == "http://in-browser.env.fargate.local/"
     assert cells[2] == "env-in-browser / in-browser" and cells[3] == "env-in-browser:1" and cells[4] == "1/1"
     assert cells[7].startswith("$")
+
+    # Extend +3 h: the expiry tag moves at once and the TTL column shows it (the janitor reads the tag)
+    before = _expires_at(emulator, "env-in-browser")
+    hours = row.find_element(By.NAME, "extend-hours-in-browser")
+    hours.clear()
+    hours.send_keys("3")
+    row.find_element(By.NAME, "extend-in-browser").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "in-browser now expires at "))
+    after = _expires_at(emulator, "env-in-browser")
+    assert after - before == dt.timedelta(hours=3)
+    assert after.strftime("%Y-%m-%dT%H:%M:%SZ") in chromium.find_element(By.ID, "status").text
+    row = chromium.find_element(By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')  # the table was redrawn
+    ttl = row.find_elements(By.TAG_NAME, "td")[6].text
+    assert ttl != cells[6] and ttl.startswith(("10 h", "11 h")), (cells[6], ttl)  # 8 h TTL (the form's default) + 3 h
     row.find_element(By.NAME, "destroy-in-browser").click()
     wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroy of in-browser requested: run "))
 
@@ -196,3 +212,11 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
         return ecs_leftovers(emulator) == {}
 
     api.poll("the environment to be gone from the emulator", gone, timeout=180, interval=2)
+
+
+def _expires_at(endpoint: str, cluster: str) -> dt.datetime:
+    from tests.helpers.aws import ecs
+
+    described = ecs(endpoint).describe_clusters(clusters=[cluster], include=["TAGS"])["clusters"][0]
+    value = {t["key"]: t["value"] for t in described["tags"]}["fargate-expires-at"]
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)

@@ -1,6 +1,6 @@
 """The environments page's security: the user's token goes only to Airflow's own REST API (from
-configuration, never from the request's Host), and listing / destroying need the permissions
-Airflow gives on the environment DAG's runs (viewer reads, user and admin trigger)."""
+configuration, never from the request's Host), and listing / destroying / extending need the
+permissions Airflow gives on the environment DAG's runs (viewer reads, user and admin trigger)."""
 
 from __future__ import annotations
 
@@ -109,4 +109,13 @@ def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(api_server_a
     destroyed = client.post("/fargate/api/environments/web/destroy", headers=_as(role))
     assert destroyed.status_code == (200 if may_destroy else 403), destroyed.text
     assert len(_Capture.seen) == (1 if may_destroy else 0)  # a refused user's token goes nowhere
+    # Extend / Keep until: the same permission as Destroy
+    moved = []
+    monkeypatch.setattr("fargate_provider.environments.lifetime.set_expiry", lambda hook, name, change, now: moved.append(name) or {
+        "environment": name, "expires_at": "x", "previous_expires_at": "y", "ttl_left_seconds": 1})
+    monkeypatch.setattr("fargate_provider.environments.page._hook", lambda: None)  # no AWS here
+    extended = client.post("/fargate/api/environments/web/expiry", json={"hours": 2}, headers=_as(role))
+    assert extended.status_code == (200 if may_destroy else 403), extended.text
+    assert moved == (["web"] if may_destroy else [])
     assert client.get("/fargate/api/environments").status_code == 401  # not signed in
+    assert client.post("/fargate/api/environments/web/expiry", json={"hours": 2}, headers=HEADERS).status_code == 401

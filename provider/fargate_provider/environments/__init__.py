@@ -227,7 +227,10 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
                 part for part in (foreign and f"services not managed by the provider {foreign}",
                                   foreign_tasks and f"tasks not managed by the provider {foreign_tasks}") if part
             )
-            left_alone.append(LeftAlone(env.cluster, cluster["clusterArn"], f"{env.cluster}: holds {what}", tags.get(LEFT_ALONE_TAG)))
+            # A note from before the expiry last moved (Extend, Keep until) is about another expiry.
+            since = tags.get(LEFT_ALONE_TAG)
+            since = since if since and since >= tags.get(EXPIRES_AT_TAG, "") else None
+            left_alone.append(LeftAlone(env.cluster, cluster["clusterArn"], f"{env.cluster}: holds {what}", since))
             continue
         expired.append(env)
     return expired, left_alone

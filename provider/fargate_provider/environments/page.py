@@ -6,6 +6,9 @@
 ``POST api/environments/{name}/destroy``  triggers ``fargate_ephemeral_environment`` with
                                 action=destroy through Airflow's REST API, as the signed-in
                                 user (users Airflow lets trigger that DAG)
+``POST api/environments/{name}/expiry``   Extend (``{"hours": N}``) or Keep until
+                                (``{"until": "2026-12-01T18:00:00Z"}``): moves the environment's
+                                ``fargate-expires-at`` at once (same permission as Destroy)
 
 Permissions are Airflow's own: the auth manager's verdict on the environment DAG's runs, as
 Airflow's REST API asks it. The REST API the Destroy call goes to is ``[api] base_url`` or the
@@ -16,6 +19,7 @@ user's token cannot be sent anywhere else.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from typing import Annotated, Any
 
@@ -27,7 +31,11 @@ from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import get_user, requires_access_dag, resolve_user_from_token
 
-from fargate_provider.environments import DAG_ID, NAME_PATTERN, describe_environments
+from fargate_provider.environments import DAG_ID, MAX_TTL_HOURS, NAME_PATTERN, EnvironmentSpecError, describe_environments
+from fargate_provider.environments import lifetime
+from fargate_provider.exceptions import NotOursError
+
+log = logging.getLogger(__name__)
 
 # Sent by the page's own script; a cross-site form cannot set it (CSRF guard for the cookie session).
 CSRF_HEADER_VALUE = "fargate-environments"
@@ -78,6 +86,43 @@ async def destroy_environment(
     return {"environment": name, "dag_id": DAG_ID, "dag_run_id": run["dag_run_id"], "state": run.get("state")}
 
 
+@app.post("/api/environments/{name}/expiry", dependencies=[may_destroy_environments])
+def change_expiry(
+    name: str,
+    body: dict[str, Any],
+    user: Annotated[Any, Depends(get_user)],
+    x_requested_by: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Extend (``hours``) or Keep until (``until``): whoever may destroy the environment may
+    keep it longer, up to the form's maximum time-to-live from now. Acts at once (the TTL column
+    and the janitor see it on their next read), and says who did it in the API server's log."""
+    if x_requested_by != CSRF_HEADER_VALUE:
+        raise HTTPException(status_code=403, detail="missing X-Requested-By header")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise HTTPException(status_code=422, detail="environment: not an environment name")
+    now = dt.datetime.now(dt.timezone.utc)
+    given = sorted(set(body) & {"hours", "until"})
+    if len(given) != 1 or set(body) - {"hours", "until"}:
+        raise HTTPException(status_code=422, detail='give either "hours" (Extend) or "until" (Keep until), not both')
+    try:
+        if given == ["hours"]:
+            lifetime.extended_expiry(None, body["hours"], now)  # the input, checked before any AWS call
+            change = lambda current: lifetime.extended_expiry(current, body["hours"], now)  # noqa: E731
+        else:
+            kept = lifetime.kept_until(body["until"], now)
+            change = lambda current: kept  # noqa: E731
+        changed = lifetime.set_expiry(_hook(), name, change, now)
+    except EnvironmentSpecError as err:
+        raise HTTPException(status_code=422, detail=str(err)) from None
+    except lifetime.EnvironmentNotFoundError as err:
+        raise HTTPException(status_code=404, detail=str(err)) from None
+    except NotOursError as err:
+        raise HTTPException(status_code=409, detail=str(err)) from None
+    who = getattr(user, "get_name", lambda: "?")()
+    log.info("Environment %s: %s moved its expiry from %s to %s", name, who, changed["previous_expires_at"], changed["expires_at"])
+    return changed
+
+
 @app.get("/environments", response_class=HTMLResponse)
 async def environments_page(request: Request):
     try:
@@ -86,7 +131,7 @@ async def environments_page(request: Request):
         from airflow.api_fastapi.app import get_auth_manager
 
         return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
-    return HTMLResponse(PAGE)
+    return HTMLResponse(PAGE.replace("__MAX_TTL_HOURS__", str(MAX_TTL_HOURS)))
 
 
 def _request_token(request: Request) -> str:
@@ -119,18 +164,23 @@ PAGE = """<!doctype html>
  th { background: #f7fafc; }
  button { padding: .25rem .8rem; border: 1px solid #c53030; color: #c53030; background: #fff; border-radius: 4px; cursor: pointer; }
  button:disabled { opacity: .5; cursor: default; }
+ button.keep { border-color: #2b6cb0; color: #2b6cb0; }
+ input { font-size: .85rem; }
  #status { margin: .8rem 0; min-height: 1.2rem; }
 </style></head>
 <body>
 <h1>Fargate environments</h1>
 <p>Ephemeral environments managed by airflow-provider-fargate (found by their tags through
-the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>). Costs are estimates from Fargate on-demand prices.</p>
+the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>). Costs are estimates from Fargate on-demand prices.
+<b>Extend</b> adds hours to an environment's time-to-live, <b>Keep until</b> sets when it expires (at most
+__MAX_TTL_HOURS__ hours from now); the janitor destroys environments whose time has passed.</p>
 <div id="status" role="status"></div>
 <table id="environments"><thead><tr>
  <th>Environment</th><th>URL</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>
  <th>Age</th><th>TTL left</th><th>Cost so far</th><th></th>
 </tr></thead><tbody></tbody></table>
 <script>
+const MAX_TTL_HOURS = __MAX_TTL_HOURS__;
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "-";
   const sign = seconds < 0 ? "expired " : "";
@@ -153,7 +203,7 @@ async function load() {
     cell(row, env.environment);
     const links = cell(row, (env.urls || []).length ? "" : "-");
     for (const url of env.urls || []) {
-      if (!/^https?:\/\//.test(url)) continue;  // a tag is data: only web addresses become links
+      if (!/^https?:[/][/]/.test(url)) continue;  // a tag is data: only web addresses become links
       const a = document.createElement("a");
       a.href = url; a.textContent = url; a.rel = "noopener noreferrer"; a.target = "_blank";
       links.appendChild(a); links.appendChild(document.createTextNode(" "));
@@ -164,12 +214,43 @@ async function load() {
     cell(row, duration(env.age_seconds));
     cell(row, duration(env.ttl_left_seconds));
     cell(row, env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title = env.cost_note || "";
+    const actions = cell(row, "");
+    const hours = document.createElement("input");
+    hours.type = "number"; hours.min = 1; hours.max = MAX_TTL_HOURS; hours.value = 2; hours.size = 3;
+    hours.name = "extend-hours-" + env.environment; hours.title = "hours";
+    const extend = document.createElement("button");
+    extend.textContent = "Extend"; extend.name = "extend-" + env.environment; extend.className = "keep";
+    extend.onclick = () => changeExpiry(env.environment, {hours: Number(hours.value)}, extend);
+    const until = document.createElement("input");
+    until.type = "datetime-local"; until.name = "keep-until-" + env.environment; until.title = "your local time";
+    const keep = document.createElement("button");
+    keep.textContent = "Keep until"; keep.name = "keep-until-button-" + env.environment; keep.className = "keep";
+    keep.onclick = () => {
+      if (!until.value) { document.getElementById("status").textContent = "Keep " + env.environment + " until: pick a time."; return; }
+      changeExpiry(env.environment, {until: new Date(until.value).toISOString()}, keep);
+    };
     const button = document.createElement("button");
     button.textContent = "Destroy";
     button.name = "destroy-" + env.environment;
     button.onclick = () => destroy(env.environment, button);
-    cell(row, "").appendChild(button);
+    for (const element of [hours, extend, until, keep, button]) { actions.appendChild(element); actions.appendChild(document.createTextNode(" ")); }
+    row.cells[6].title = env.expires_at ? "expires " + env.expires_at : "";
     body.appendChild(row);
+  }
+}
+async function changeExpiry(name, change, button) {
+  button.disabled = true;
+  const status = document.getElementById("status");
+  const response = await fetch("api/environments/" + encodeURIComponent(name) + "/expiry",
+    {method: "POST", credentials: "same-origin", body: JSON.stringify(change),
+     headers: {"X-Requested-By": "fargate-environments", "Content-Type": "application/json"}});
+  const body = await response.json();
+  button.disabled = false;
+  if (response.ok) {
+    await load();
+    status.textContent = name + " now expires at " + body.expires_at + " (" + duration(body.ttl_left_seconds) + " left).";
+  } else {
+    status.textContent = "Could not change the expiry of " + name + ": " + (body.detail || response.status);
   }
 }
 async function destroy(name, button) {
