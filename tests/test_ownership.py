@@ -114,6 +114,16 @@ def test_janitor_leaves_a_cluster_with_a_foreign_task_alone_and_says_so_once(use
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "Left alone" in r.getMessage()]
     assert ecs.describe_clusters(clusters=["env-busy"])["clusters"][0]["status"] == "ACTIVE"
     assert ecs.describe_tasks(cluster="env-busy", tasks=[task["taskArn"]])["tasks"][0]["desiredStatus"] == "RUNNING"
+    # Someone extended it after that note and its new time passed too: that is news, said once more.
+    now = dt.datetime.now(dt.timezone.utc)
+    ecs.tag_resource(resourceArn=arn, tags=[
+        {"key": "fargate-janitor-left-alone-since", "value": (now - dt.timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        {"key": "fargate-expires-at", "value": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+    ])
+    caplog.clear()
+    again = user_dags.run("fargate_environment_janitor", capfd)
+    assert again.state == "success"
+    assert len([r for r in caplog.records if r.levelname == "WARNING" and "Left alone: env-busy" in r.getMessage()]) == 1
 
     ecs.stop_task(cluster="env-busy", task=task["taskArn"])
     ecs.get_waiter("tasks_stopped").wait(cluster="env-busy", tasks=[task["taskArn"]], WaiterConfig=FAST)
