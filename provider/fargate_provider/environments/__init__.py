@@ -238,9 +238,11 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
 
 def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
     """What the environments page shows: each managed environment with its service, tasks,
-    age, TTL left and estimated cost so far (tasks ECS still lists, running ones up to now)."""
+    age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
+    deployment history and the tasks ECS still lists)."""
+    from fargate_provider.environments.cost import estimate_service_cost
     from fargate_provider.utils.arns import name_from_arn
-    from fargate_provider.utils.pricing import PriceNotKnown, total_cost
+    from fargate_provider.utils.pricing import PriceNotKnown
 
     region = hook.region_name or hook.conn_region_name
     found = []
@@ -266,21 +268,9 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
             "cost_note": None,
         }
         if service:
-            arns = [
-                arn
-                for status in ("RUNNING", "STOPPED")
-                for page in hook.conn.get_paginator("list_tasks").paginate(
-                    cluster=cluster["clusterName"], serviceName=service["serviceName"], desiredStatus=status
-                )
-                for arn in page["taskArns"]
-            ]
-            tasks = hook.describe_tasks(cluster["clusterName"], arns) if arns else []
-            task_definition = hook.describe_task_definition(service["taskDefinition"]) or {}
-            architecture = (task_definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
             try:
-                cost = total_cost(tasks, region=region, architecture=architecture)
-                entry["estimated_cost_usd"] = round(cost.usd, 6) if cost else 0.0
-                entry["cost_note"] = f"{len(tasks)} task(s) ECS still lists, {region} {architecture} on-demand rates"
+                estimate = estimate_service_cost(hook, cluster["clusterName"], service, region=region, now=now)
+                entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
             except PriceNotKnown as err:
                 entry["cost_note"] = f"not estimated: {err}"
         found.append(entry)

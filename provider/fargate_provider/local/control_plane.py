@@ -6,8 +6,8 @@ None to let moto answer); ``ControlPlane.tick`` advances time-driven state. Both
 one lock held by the server. Wording of errors, stop codes and service events follows ECS.
 
 The lifecycle is the layout: ``api_handlers`` (requests in), ``listings`` (List* and cluster counts), ``task_lifecycle`` (tasks through
-time), ``service_scheduler`` (services keeping their tasks); this class holds their shared
-state and drives them.
+time), ``service_scheduler`` (services keeping their tasks), ``service_deployments`` (the services'
+deployment history); this class holds their shared state and drives them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.listings import Listings
 from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
+from fargate_provider.local.service_deployments import ServiceDeployments
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
 from fargate_provider.local.task_lifecycle import TaskLifecycle
@@ -31,13 +32,14 @@ from fargate_provider.local.task_lifecycle import TaskLifecycle
 __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 
 
-class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
+class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, ServiceDeployments):
     HANDLED = (
         "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService",
         "DeleteCluster", "DescribeTasks", "DescribeServices",
         "ListClusters", "ListServices", "ListTaskDefinitions", "ListTaskDefinitionFamilies", "ListTasks", "DescribeClusters",
         "ExecuteCommand",
         "DescribeCapacityProviders", "RegisterContainerInstance",
+        "ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
     )
 
     def __init__(self, behaviours: Behaviours):
@@ -49,11 +51,13 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler):
         self._ids = random.Random(behaviours.seed)
         # The services this control plane schedules (moto's own objects carry no state of ours).
         self.service_runs: dict[str, ServiceRun] = {}
+        self._reset_history()
 
     def reset(self) -> None:
         self._run_task_tokens.clear()
         self._service_tokens.clear()
         self.service_runs.clear()
+        self._reset_history()
         self._addresses = itertools.count(10)
         self._ids = random.Random(self.behaviours.seed)
 

@@ -47,7 +47,9 @@ class ServiceScheduler:
 
     # ================================================================== services: reconciliation
 
-    def _deployment(self, service: Any, task_definition_arn: str, desired: int) -> dict[str, Any]:
+    def _deployment(self, service: Any, task_definition_arn: str, desired: int, *, rollback: bool = False) -> dict[str, Any]:
+        """A new deployment of the service; unless it is a rollback's, recorded in the service's
+        history (service_deployments: ECS creates no service deployment for a rollback)."""
         now = bridge.utcnow()
         deployment_id = f"ecs-svc/{self._ids.randrange(10**18, 10**19)}"
         deployment = {
@@ -71,6 +73,8 @@ class ServiceScheduler:
             deployment["launchType"] = "FARGATE"
         if service.network_configuration:
             deployment["networkConfiguration"] = service.network_configuration
+        if not rollback:
+            self._history_deployment_started(service, deployment)
         return deployment
 
     @staticmethod
@@ -88,6 +92,7 @@ class ServiceScheduler:
             if all(t.last_status == "STOPPED" for t in tasks):
                 service.status = "INACTIVE"
             self._count(service, tasks)
+            self._history_forget(service)
             return
 
         primary = service.deployments[0]
@@ -155,6 +160,7 @@ class ServiceScheduler:
         if steady and not self.service_runs[service.arn].steady:
             self._event(service, "has reached a steady state.")
         self.service_runs[service.arn].steady = steady
+        self._history_tick(service)
 
     def _service_task(self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]) -> EmulatedTask:
         cluster = bridge.get_cluster(backend, service.cluster_name)
@@ -218,7 +224,9 @@ class ServiceScheduler:
         self._event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
         run = self.service_runs[service.arn]
         previous, previous_id = run.completed_task_definition, run.completed_deployment_id
+        rolled_back_to = None
         if breaker.get("rollback") and previous and previous_id != primary["id"]:
+            rolled_back_to = previous_id
             # ECS rolls back to the last COMPLETED deployment itself: it goes back to IN_PROGRESS
             # under its own id (deployment-circuit-breaker.html), then "deployment completed" again.
             primary["status"] = "ACTIVE"
@@ -226,7 +234,7 @@ class ServiceScheduler:
                 other["status"] = "ACTIVE"
             rollback = next((d for d in service.deployments if d["id"] == previous_id), None)
             if rollback is None:
-                rollback = self._deployment(service, previous, service.desired_count)
+                rollback = self._deployment(service, previous, service.desired_count, rollback=True)
                 rollback["id"] = previous_id
             else:
                 service.deployments.remove(rollback)
@@ -239,6 +247,7 @@ class ServiceScheduler:
             service.task_definition = previous
             run.steady = False
             self._event(service, f"rolling back to deployment {previous_id}.")
+        self._history_breaker_tripped(service, primary, rolled_back_to)
 
     def _throttle_start_failure(self, service: Any, primary: dict[str, Any]) -> None:
         """A task of the primary deployment stopped before RUNNING. Only such tasks throttle: "Tasks

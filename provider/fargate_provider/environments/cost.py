@@ -1,0 +1,189 @@
+"""An environment's cost so far, for the environments page: from the service's own deployment
+history where ECS gives it, and from the tasks ECS still lists.
+
+Two estimates, both priced with ``fargate_provider.utils.pricing`` (on-demand rates of the region
+and each task definition's CPU architecture), and the page shows the larger:
+
+- **Listed tasks**: the service's tasks ListTasks still returns, running ones up to now. Exact per
+  task, but ECS forgets stopped tasks after about an hour, so it misses whatever ran before.
+- **Service history**: ListServiceDeployments, DescribeServiceDeployments and DescribeServiceRevisions
+  (ECS keeps 90 days of them, from October 2024 on). See ``history_cost`` for what it counts and
+  what it cannot know.
+
+Without permission for the history calls (AccessDeniedException), or where ECS does not offer them,
+the page falls back to the listed tasks and says so in the note; it never fails over the estimate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fargate_provider.utils.batching import batched
+from fargate_provider.utils.pricing import Cost, fargate_cost, task_cost
+
+# DescribeServiceDeployments and DescribeServiceRevisions take at most 20 ARNs a call.
+DESCRIBE_HISTORY_BATCH = 20
+
+
+class HistoryUnavailable(Exception):
+    """The service's history cannot be read or priced; the message says why, for the note."""
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    usd: float | None
+    note: str
+
+
+def history_cost(
+    deployments: list[dict[str, Any]],
+    revisions: Mapping[str, Mapping[str, Any]],
+    task_definition: Callable[[str], Mapping[str, Any] | None],
+    *,
+    region: str,
+    until: dt.datetime,
+) -> Cost | None:
+    """What the service's deployments cost up to ``until`` (now, or the service's deletion).
+
+    Each deployment (as DescribeServiceDeployments describes it) lasts from its ``startedAt`` (or
+    ``createdAt`` while still PENDING) until the next deployment started, the last one until
+    ``until``. For that time its target revision's task count — the larger of requestedTaskCount and
+    runningTaskCount — is priced at the revision's task definition (``revisions``: by ARN, as
+    DescribeServiceRevisions describes them; ``task_definition``: ARN -> DescribeTaskDefinition's
+    task definition). A deployment the circuit breaker rolled back runs its own revision until the
+    rollback started and the revision it rolled back to, at the requested count, from then on.
+
+    An approximation, not a bill: the counts are what the deployments asked for or had running when
+    they finished, not each task's own lifetime. It does not see tasks of the old revision that
+    overlap a rollout, replacements of crashed tasks, a desired count changed without a new
+    deployment, nor history older than ECS keeps (90 days). Each task of a segment is billed
+    Fargate's one-minute minimum, as each started task is. None when there are no deployments;
+    HistoryUnavailable when a revision or its task definition can no longer be described.
+    """
+    started = sorted(deployments, key=_start)
+    costs: list[Cost] = []
+    for deployment, following in zip(started, [*started[1:], None]):
+        begin = _start(deployment)
+        end = _start(following) if following is not None else until
+        target = deployment.get("targetServiceRevision") or {}
+        count = max(target.get("requestedTaskCount", 0), target.get("runningTaskCount", 0))
+        segments = [(begin, end, target.get("arn"), count)]
+        rollback = deployment.get("rollback") or {}
+        if rollback.get("startedAt") and rollback.get("serviceRevisionArn"):
+            turn = min(max(rollback["startedAt"], begin), end)
+            segments = [(begin, turn, target.get("arn"), count),
+                        (turn, end, rollback["serviceRevisionArn"], target.get("requestedTaskCount", 0))]
+        for segment_begin, segment_end, revision_arn, tasks in segments:
+            seconds = (segment_end - segment_begin).total_seconds()
+            if tasks <= 0 or seconds <= 0:
+                continue
+            cpu, memory, architecture = _size_of(revision_arn, revisions, task_definition)
+            one = fargate_cost(cpu, memory, seconds, region=region, architecture=architecture)
+            costs.append(functools.reduce(operator.add, [one] * tasks))
+    return functools.reduce(operator.add, costs) if costs else None
+
+
+def service_history(ecs: Any, cluster: str, service: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The service's deployments (every page of ListServiceDeployments, described) and the service
+    revisions they name, by ARN (``ecs``: a boto3 ECS client). HistoryUnavailable when ECS refuses
+    (no permission, or no such API where the client or the endpoint lacks it)."""
+    if not hasattr(ecs, "list_service_deployments"):
+        raise HistoryUnavailable("this botocore has no ListServiceDeployments")
+    try:
+        arns: list[str] = []
+        request: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": 100}
+        while True:  # botocore has no paginator for ListServiceDeployments
+            page = ecs.list_service_deployments(**request)
+            arns += [d["serviceDeploymentArn"] for d in page.get("serviceDeployments", [])]
+            if not page.get("nextToken"):
+                break
+            request["nextToken"] = page["nextToken"]
+        deployments = [
+            d for batch in batched(arns, DESCRIBE_HISTORY_BATCH)
+            for d in ecs.describe_service_deployments(serviceDeploymentArns=batch)["serviceDeployments"]
+        ]
+        wanted = list(dict.fromkeys(
+            arn for d in deployments
+            for arn in ((d.get("targetServiceRevision") or {}).get("arn"), (d.get("rollback") or {}).get("serviceRevisionArn"))
+            if arn
+        ))
+        revisions = {
+            r["serviceRevisionArn"]: r for batch in batched(wanted, DESCRIBE_HISTORY_BATCH)
+            for r in ecs.describe_service_revisions(serviceRevisionArns=batch)["serviceRevisions"]
+        }
+    except ClientError as err:
+        raise HistoryUnavailable(err.response.get("Error", {}).get("Code") or str(err)) from err
+    except BotoCoreError as err:
+        raise HistoryUnavailable(type(err).__name__) from err
+    return deployments, revisions
+
+
+def estimate_service_cost(hook: Any, cluster: str, service: Mapping[str, Any], *, region: str, now: dt.datetime) -> CostEstimate:
+    """The environments page's figure for one service (``hook``: a FargateHook; ``service``: as
+    DescribeServices describes it): the larger of the history and the listed-task estimates, the
+    note saying which, or why there is none. PriceNotKnown when the region or an architecture has no
+    price (the caller says so on the page)."""
+    described: dict[str, Mapping[str, Any] | None] = {}
+
+    def task_definition(arn: str) -> Mapping[str, Any] | None:
+        if arn not in described:
+            described[arn] = hook.describe_task_definition(arn)
+        return described[arn]
+
+    current = task_definition(service["taskDefinition"]) or {}
+    architecture = (current.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+    arns = [
+        arn
+        for status in ("RUNNING", "STOPPED")
+        for page in hook.conn.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service["serviceName"], desiredStatus=status)
+        for arn in page["taskArns"]
+    ]
+    tasks = hook.describe_tasks(cluster, arns) if arns else []
+    # task_cost with the same ``now`` as the history (total_cost prices running tasks up to the clock).
+    listed_costs = [task_cost(task, region=region, architecture=architecture, now=now) for task in tasks]
+    listed = functools.reduce(operator.add, listed_costs) if listed_costs else None
+    listed_note = f"{len(tasks)} task(s) ECS still lists"
+    rates = f"{region} {architecture} on-demand rates"
+    try:
+        deployments, revisions = service_history(hook.conn, cluster, service["serviceArn"])
+        history = history_cost(deployments, revisions, task_definition, region=region, until=now)
+    except HistoryUnavailable as why:
+        return CostEstimate(_usd(listed), f"{listed_note}, {rates} (service history not read: {why})")
+    if history is None:
+        return CostEstimate(_usd(listed), f"{listed_note}, {rates} (no service history)")
+    if history.usd <= _usd(listed):
+        return CostEstimate(_usd(listed), f"{listed_note}, {rates} (service history: {len(deployments)} deployment(s), no more than that)")
+    rates = f"{region} {history.architecture} on-demand rates"
+    return CostEstimate(
+        round(history.usd, 6),
+        f"service history: {len(deployments)} deployment(s), task counts x durations (more than the {listed_note}), {rates}",
+    )
+
+
+def _usd(cost: Cost | None) -> float:
+    return round(cost.usd, 6) if cost else 0.0
+
+
+def _start(deployment: Mapping[str, Any]) -> dt.datetime:
+    return deployment.get("startedAt") or deployment["createdAt"]
+
+
+def _size_of(
+    revision_arn: str | None, revisions: Mapping[str, Mapping[str, Any]], task_definition: Callable[[str], Mapping[str, Any] | None]
+) -> tuple[str, str, str]:
+    """(cpu, memory, CPU architecture) of the revision's task definition."""
+    revision = revisions.get(revision_arn or "")
+    if revision is None:
+        raise HistoryUnavailable(f"service revision {revision_arn} is MISSING")
+    definition = task_definition(revision["taskDefinition"])
+    if not definition or not definition.get("cpu") or not definition.get("memory"):
+        raise HistoryUnavailable(f"task definition {revision['taskDefinition']} has no task-level size ECS still describes")
+    architecture = (definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+    return definition["cpu"], definition["memory"], architecture
