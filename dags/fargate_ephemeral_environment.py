@@ -38,6 +38,7 @@ from fargate_provider.operators.task_definition import (
 )
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from fargate_provider.environments.teardown import only_after_failure
+from fargate_provider.environments.report import EnvironmentReportOperator
 
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Behind a load balancer, new tasks get this long to start answering health checks.
@@ -215,9 +216,9 @@ with DAG(
         timeout=1800,
     )
 
-    @task
     def report(cluster: str, service: str, task_definition_arn: str, tags: dict, expose: str, route_url: str | None, params: dict) -> dict:
-        """Log what the environment is now, and return it (the demo's summary reads it)."""
+        """Log what the environment is now, and return it (the demo's summary and the task's
+        "Environment URL" link read it)."""
         from fargate_provider.utils.sizes import parse_size_choice
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.utils.arns import name_from_arn
@@ -257,7 +258,11 @@ with DAG(
         print(f"Environment ready: {summary}")
         return summary
 
-    reported = report(prepared["cluster"], prepared["service"], register.output, prepared["tags"], prepared["expose"], routed["url"])
+    # An operator rather than @task: the operator carries the "Environment URL" extra link.
+    reported = EnvironmentReportOperator(task_id="report", python_callable=report, doc_md=report.__doc__, op_kwargs={
+        "cluster": prepared["cluster"], "service": prepared["service"], "task_definition_arn": register.output,
+        "tags": prepared["tags"], "expose": prepared["expose"], "route_url": routed["url"],
+    })
 
     # Teardown: runs after the create steps whatever happened, but acts only if one failed.
     cleanup = only_after_failure(existed_xcom=("prepare", "existed"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -96,3 +98,77 @@ def test_compose_env_writes_usable_secrets_once(tmp_path):
     before = target.read_text()
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(target)], check=True, capture_output=True, text=True)
     assert "left as it is" in out.stdout and target.read_text() == before
+
+
+LOAD_BALANCER_VARIABLES = ("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN")
+
+
+def test_the_load_balancer_variables_pass_from_env_only_when_set_there(compose, tmp_path):
+    """No value in the file: compose takes it from .env, or leaves it unset; an empty value would
+    hide the Variables in Airflow's database (the environment comes first)."""
+    from tests.topology.compose_stack import environment_of, load_compose
+
+    env = compose["x-airflow-common"]["environment"]
+    assert all(key in env and env[key] is None for key in LOAD_BALANCER_VARIABLES)
+    env_file = tmp_path / ".env"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(env_file)], check=True, capture_output=True)
+    unset = environment_of(load_compose(ROOT / "docker-compose.yaml", env_file)["airflow-worker"])
+    assert not set(LOAD_BALANCER_VARIABLES) & set(unset)
+    with env_file.open("a") as lines:
+        lines.write("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN=arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/b/c\n")
+    given = environment_of(load_compose(ROOT / "docker-compose.yaml", env_file)["airflow-worker"])
+    assert given["AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN"].endswith("listener/app/a/b/c")
+    assert "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN" not in given
+
+
+def test_only_the_local_profile_sets_the_variables_from_the_emulator(compose):
+    services = compose["services"]
+    setter = services["fargate-local-variables"]
+    assert setter["profiles"] == ["local"]
+    assert setter["depends_on"] == {"fargate-local": {"condition": "service_healthy"},
+                                    "airflow-init": {"condition": "service_completed_successfully"}}
+    # Without the profile these services do not exist: nothing else may depend on them.
+    local_only = {name for name, service in services.items() if service.get("profiles")}
+    for name, service in services.items():
+        if not service.get("profiles"):
+            assert not local_only & set(service.get("depends_on") or {}), name
+
+
+def test_the_local_profiles_variables_are_the_emulators_ready_made_listener(emulator, airflow_db, tmp_path):
+    """fargate-local-variables' own command (the emulator's address aside), run against the emulator:
+    Airflow then has the listener and domain of the emulator's ready-made load balancer."""
+    import os
+
+    from airflow.models.variable import Variable
+
+    from tests.topology.compose_stack import load_compose
+
+    env_file = tmp_path / ".env"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(env_file)], check=True, capture_output=True)
+    service = load_compose(ROOT / "docker-compose.yaml", env_file, profiles=("local",))["fargate-local-variables"]
+    assert service["entrypoint"] == "/bin/bash" and service["command"][0] == "-c"
+    script = service["command"][1]
+    assert "http://fargate-local:5000" in script
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    try:
+        done = subprocess.run(["/bin/bash", "-c", script.replace("http://fargate-local:5000", emulator.endpoint)],
+                              env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "2 of 2 variables successfully updated." in done.stdout
+
+        def stored(key: str) -> str:  # read as the Airflow processes read it (their configuration, their Fernet key)
+            got = subprocess.run(["airflow", "variables", "get", key], env=env, capture_output=True, text=True, timeout=120)
+            assert got.returncode == 0, got.stderr
+            return got.stdout.strip()
+
+        assert stored("fargate_environments_listener_arn") == emulator.network["listener_arn"]
+        assert stored("fargate_environments_domain") == emulator.network["environments_domain"] == "env.fargate.local"
+    finally:  # other tests in this process expect no load balancer Variables
+        for key in ("fargate_environments_listener_arn", "fargate_environments_domain"):
+            Variable.delete(key)
+
+
+def test_fargate_local_airflow_variables_needs_a_running_emulator():
+    done = subprocess.run([str(Path(sys.executable).parent / "fargate-local"), "airflow-variables", "--endpoint", "http://127.0.0.1:9"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == "" and done.stderr.startswith("fargate-local: ")

@@ -66,5 +66,6 @@ def get_provider_info() -> dict:
             "fargate_provider.links.ecs.EcsTaskLink",
             "fargate_provider.links.ecs.EcsTaskDefinitionLink",
             "fargate_provider.links.ecs.TaskLogsLink",
+            "fargate_provider.links.environment.EnvironmentUrlLink",
         ],
     }

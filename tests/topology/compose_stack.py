@@ -3,7 +3,8 @@ start, without a Docker engine (none runs here).
 
 Read from the compose file itself, so a change to it changes what runs here:
 - each service's environment (``x-airflow-common`` merged in by YAML), interpolated from a
-  ``.env`` as compose does (``${VAR:?error}``, ``${VAR:-default}``, ``$$``);
+  ``.env`` as compose does (``${VAR:?error}``, ``${VAR:-default}``, ``$$``; a key without a
+  value takes the ``.env`` value or is left out);
 - each service's entrypoint and command, its volumes, its ``depends_on`` conditions and its
   healthcheck command, polled (every second, not every ``interval``) until it passes.
 
@@ -100,7 +101,24 @@ def load_compose(path: Path, env_file: Path, profiles: tuple[str, ...] = ()) -> 
         if wanted and not set(wanted) & set(profiles):
             continue
         services[name] = interpolated(service, variables)
+        if "environment" in service:
+            services[name]["environment"] = without_unset_values(services[name]["environment"], variables)
     return services
+
+
+def without_unset_values(env: dict[str, Any] | list[str] | None, variables: dict[str, str]) -> dict[str, Any]:
+    """A key without a value (``KEY:`` or ``- KEY``) takes the variable's value; unset, the key is
+    not in the container at all (compose-go: "empty env variable with no value must be unset")."""
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    resolved = {}
+    for key, value in (env or {}).items():
+        if value is None:
+            if key not in variables:
+                continue
+            value = variables[key]
+        resolved[key] = value
+    return resolved
 
 
 def environment_of(service: dict[str, Any]) -> dict[str, str]:
@@ -342,7 +360,7 @@ class ComposeStack:
                 self.start(name)
             for name in ready:
                 left = max(deadline - time.monotonic(), 1)
-                if self._needed_as(name) == "service_completed_successfully":
+                if self._needed_as(name) == "service_completed_successfully" or self.one_shot(name):
                     self.wait_completed(name, left)
                     if after and name in after:
                         after[name]()
@@ -351,6 +369,12 @@ class ComposeStack:
         for name in self.services:
             if name not in self.completed and name not in self.healthy:
                 self.wait_healthy(name, max(deadline - time.monotonic(), 1))
+
+    def one_shot(self, name: str) -> bool:
+        """No healthcheck and not restarted: a job that runs once (airflow-init); `up` shows it
+        exit, and a failed one is an error here."""
+        service = self.services[name]
+        return not (service.get("healthcheck") or {}).get("test") and service.get("restart", "no") == "no"
 
     @staticmethod
     def _conditions(service: dict[str, Any]) -> dict[str, str]:

@@ -110,7 +110,23 @@ def test_the_stack_is_healthy_and_runs_on_postgres_redis_and_celery(stack):
     # Every service that is up passed its own compose healthcheck.
     assert {"postgres", "redis", "fargate-local", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
             "airflow-triggerer", "airflow-worker"} <= compose.healthy
-    assert compose.completed == {"airflow-init"}
+    assert compose.completed == {"airflow-init", "fargate-local-variables"}
+
+
+def test_the_local_profile_gives_airflow_the_emulators_load_balancer_variables(stack, emulator):
+    """fargate-local-variables stored the ready-made listener and domain as Airflow Variables; the
+    Airflow containers carry no empty AIRFLOW_VAR_ of those names (it would hide them)."""
+    compose, api = stack
+    network = emulator.network()
+    stored = {}
+    for key in ("fargate_environments_listener_arn", "fargate_environments_domain"):
+        status, variable = api.call("GET", f"/api/v2/variables/{key}")
+        assert status == 200, variable
+        stored[key] = variable["value"]
+    assert stored == {"fargate_environments_listener_arn": network["listener_arn"], "fargate_environments_domain": network["environments_domain"]}
+    assert stored["fargate_environments_listener_arn"].startswith("arn:aws:elasticloadbalancing:us-east-1:")
+    for name in ("airflow-worker", "airflow-scheduler", "airflow-apiserver"):
+        assert not [key for key in compose.env(name) if key.startswith("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_")], name
 
 
 def test_an_environment_is_created_with_its_wait_deferred_and_no_error_lines(stack, emulator):
@@ -124,6 +140,16 @@ def test_an_environment_is_created_with_its_wait_deferred_and_no_error_lines(sta
     assert_no_error_lines(api, ENVIRONMENT_DAG, run_id)
     service = ecs().describe_services(cluster="env-team-a", services=["team-a"])["services"][0]
     assert (service["status"], service["runningCount"]) == ("ACTIVE", 2)
+    # expose=auto chose the emulator's load balancer: the local profile's Variables reached the worker
+    url = f"http://team-a.{emulator.network()['environments_domain']}"
+    status, entry = api.call("GET", f"/api/v2/dags/{ENVIRONMENT_DAG}/dagRuns/{run_id}/taskInstances/report/xcomEntries/return_value")
+    assert status == 200, entry
+    report = json.loads(entry["value"]) if isinstance(entry["value"], str) else entry["value"]  # the raw stored JSON
+    assert report["expose"] == "load_balancer" and report["urls"] == [url], report
+    assert [b["containerName"] for b in service["loadBalancers"]] == ["app"]
+    # the report task's "Environment URL" extra link, as the UI's task view reads it
+    status, links = api.call("GET", f"/api/v2/dags/{ENVIRONMENT_DAG}/dagRuns/{run_id}/taskInstances/report/links")
+    assert status == 200 and links["extra_links"] == {"Environment URL": url}, links
 
 
 def test_the_batch_job_succeeds_on_schedule_and_a_failing_container_fails_the_run(stack, emulator):

@@ -2,6 +2,7 @@
 
     fargate-local serve [--host 127.0.0.1] [--port 5000] [--region us-east-1] [--speed 100] [--seed 0]
     fargate-local describe | reset | behaviour '{"family": "job", "exit_code": 1}' | api-fault DescribeServices --rate 0.5
+    fargate-local airflow-variables > variables.json   # then: airflow variables import variables.json
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, default=0, help="seed for API-fault sampling and deployment ids")
     serve.add_argument("--speed", type=float, default=None, help="emulated time factor (1 = realistic pace; default 100)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
-    for name, help_text in (("describe", "print the network, timing, behaviours and faults"), ("reset", "forget all state")):
+    for name, help_text in (
+        ("describe", "print the network, timing, behaviours and faults"),
+        ("reset", "forget all state"),
+        # Read from the running emulator: its load balancer's ARN is new each time it starts.
+        ("airflow-variables", "print the Variables that put environments behind its load balancer (JSON for `airflow variables import`)"),
+    ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--endpoint", default=None, help="default: $AWS_ENDPOINT_URL or http://127.0.0.1:5000")
     behaviour = commands.add_parser("behaviour", help="add a behaviour rule (JSON), e.g. '{\"image\": \"bad:*\", \"pull_failure\": true}'")
@@ -76,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             result = client.describe()
         elif args.command == "reset":
             result = client.reset()
+        elif args.command == "airflow-variables":
+            from fargate_provider.local.process import airflow_variables
+
+            result = airflow_variables(client.network())
+            if not result:
+                raise ValueError(f"the emulator at {client.endpoint} has no ready-made load balancer")
         elif args.command == "behaviour":
             result = client.add_behaviour(**json.loads(args.rule))
         else:

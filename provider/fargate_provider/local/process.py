@@ -90,16 +90,20 @@ def airflow_environment(home: Path, endpoint: str, dags: Path, plugins: Path | N
     return env
 
 
-def environment_variables(endpoint: str) -> dict[str, str]:
-    """The two Variables a platform team sets once for environments behind a load balancer, as
-    AIRFLOW_VAR_ values: the emulator's ready-made ALB listener and its environments' domain."""
-    import urllib.request
+def airflow_variables(network: dict) -> dict[str, str]:
+    """The two Variables a platform team sets once for environments behind a load balancer, by
+    name (what ``airflow variables import`` reads): the emulator's ready-made ALB listener and
+    its environments' domain, from its network (``/_fargate_local/network``); {} without them."""
+    from fargate_provider.environments.exposure import DOMAIN_VARIABLE, LISTENER_VARIABLE
 
-    with urllib.request.urlopen(f"{endpoint}/_fargate_local/network", timeout=10) as answer:
-        network = json.load(answer)
     if not (network.get("listener_arn") and network.get("environments_domain")):
         return {}
-    return {
-        "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN": network["listener_arn"],
-        "AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN": network["environments_domain"],
-    }
+    return {LISTENER_VARIABLE: network["listener_arn"], DOMAIN_VARIABLE: network["environments_domain"]}
+
+
+def environment_variables(endpoint: str) -> dict[str, str]:
+    """:func:`airflow_variables` of the emulator at ``endpoint``, as AIRFLOW_VAR_ values."""
+    from fargate_provider.local.client import LocalEcsClient
+
+    variables = airflow_variables(LocalEcsClient(endpoint).network())
+    return {f"AIRFLOW_VAR_{name.upper()}": value for name, value in variables.items()}
