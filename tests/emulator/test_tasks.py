@@ -37,6 +37,26 @@ def test_task_goes_through_the_fargate_lifecycle_and_exits_0(emulator, ecs):
     assert eni["subnetId"] == emulator.network["private_subnets"][0] and eni["privateIPv4Address"].startswith("10.0.128.")
 
 
+@pytest.mark.parametrize("command, override", [(["sleep", "150"], None), (["sh", "-c", "sleep 150"], None), (["echo", "hi"], ["sleep", "150"])],
+                         ids=["sleep", "sh -c sleep", "override"])
+def test_a_container_that_only_sleeps_runs_that_long(emulator, ecs, command, override):
+    """``sleep 150`` runs 150 emulated seconds (1.5 s at the emulator's speed of 100), not the
+    usual 20: contract tests that need a task to stay up (ExecuteCommand) ask for it this way,
+    as they would of a real image."""
+    register(ecs, container={"command": command})
+    extra = {"overrides": {"containerOverrides": [{"name": "app", "command": override}]}} if override else {}
+    task = run(ecs, emulator, **extra)[0]
+
+    def stopped():
+        described = ecs.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"][0]
+        return described if described["lastStatus"] == "STOPPED" else None
+
+    final = wait("the task to stop", stopped, interval=0.05)
+    ran = (final["stoppingAt"] - final["startedAt"]).total_seconds()
+    assert 1.4 <= ran < 10, ran  # 150 emulated seconds; the default run would be 0.2 s
+    assert final["containers"][0]["exitCode"] == 0
+
+
 def test_botocore_tasks_running_and_tasks_stopped_waiters_complete(emulator, ecs):
     register(ecs)
     arn = run(ecs, emulator)[0]["taskArn"]

@@ -5,6 +5,7 @@ exit codes and the log lines they print. ``ControlPlane`` mixes it in."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import json
 import time
 from typing import Any
@@ -50,7 +51,7 @@ class TaskLifecycle:
         if behaviour.crash_loop:
             run = timing.crash_after
         elif service is None or behaviour.exit_code is not None or behaviour.run_seconds is not None:
-            run = behaviour.run_seconds if behaviour.run_seconds is not None else timing.run
+            run = behaviour.run_seconds if behaviour.run_seconds is not None else (sleep_seconds(task) or timing.run)
         task.run = TaskRun(
             behaviour=behaviour,
             service=service,
@@ -286,3 +287,21 @@ class TaskLifecycle:
         service_arn = task.run.service
         if service_arn and task.stop_code in ("EssentialContainerExited", "TaskFailedToStart"):
             self._count_failure(backend, service_arn, task)
+
+
+_SLEEP = re.compile(r"^\s*sleep\s+(\d+(?:\.\d+)?)\s*$")
+
+
+def sleep_seconds(task: EmulatedTask) -> float | None:
+    """How long a one-off task whose essential container only sleeps runs: ``["sleep", "600"]``
+    or ``["sh", "-c", "sleep 600"]`` (the container's command, or its override) runs 600 seconds,
+    as the image would. Other commands: None (the emulator's usual run time)."""
+    container = next((c for c in task.containers if c.essential), None)
+    if container is None:
+        return None
+    command = container.overrides.get("command") or container.definition.get("command") or []
+    if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
+        return None
+    text = command[-1] if len(command) == 3 and command[1] == "-c" and command[0].rsplit("/", 1)[-1] in ("sh", "bash") else " ".join(command)
+    match = _SLEEP.match(text)
+    return float(match.group(1)) if match else None
