@@ -60,11 +60,14 @@ def cleanup(ecs, cluster: str = "c") -> None:
     services = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
     for start in range(0, len(services), 10):  # DescribeServices takes ten at a time
         batch = services[start : start + 10]
-        live = [s["serviceArn"] for s in ecs.describe_services(cluster=cluster, services=batch)["services"] if s["status"] == "ACTIVE"]
-        for arn in live:
+        described = ecs.describe_services(cluster=cluster, services=batch)["services"]
+        for arn in [s["serviceArn"] for s in described if s["status"] == "ACTIVE"]:
             ecs.delete_service(cluster=cluster, service=arn, force=True)
-        if live:
-            ecs.get_waiter("services_inactive").wait(cluster=cluster, services=live, WaiterConfig=FAST)
+        # (botocore's services_inactive waiter succeeds once ANY of them is INACTIVE: all must be)
+        going = [s["serviceArn"] for s in described if s["status"] != "INACTIVE"]
+        if going:
+            wait_for(f"services of {cluster} INACTIVE", lambda: all(
+                s["status"] == "INACTIVE" for s in ecs.describe_services(cluster=cluster, services=going)["services"]), 60)
     tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
     for arn in tasks:
         ecs.stop_task(cluster=cluster, task=arn)

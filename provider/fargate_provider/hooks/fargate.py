@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from contextlib import AsyncExitStack
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError
 from fargate_provider.utils.arns import name_from_arn, revision_of
 from fargate_provider.utils.aws_errors import has_code, is_not_found
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
+from fargate_provider.hooks.client_pool import client_pool
 from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
@@ -28,7 +28,7 @@ from fargate_provider.utils.batching import (
     batched,
 )
 from fargate_provider.utils.tags import to_ecs_tags
-from fargate_provider.state.task import LogFollower
+from fargate_provider.state.task import LogFollower, LogStream
 
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.
@@ -373,11 +373,16 @@ class FargateHook(EcsHook):
         elbv2 = await clients.get("elbv2")
         return {arn: (await elbv2.describe_target_health(TargetGroupArn=arn))["TargetHealthDescriptions"] for arn in target_group_arns}
 
-    async def poll_services_async(self, clients: AsyncClients, cluster: str, watch: ServiceWatch) -> Poll:
-        ecs = await clients.get("ecs")
-        described: list[dict[str, Any]] = []
-        for batch in watch.batches():
-            described += (await ecs.describe_services(cluster=cluster, services=batch))["services"]
+    async def poll_services_async(
+        self, clients: AsyncClients, cluster: str, watch: ServiceWatch, described: list[dict[str, Any]] | None = None
+    ) -> Poll:
+        """As ``poll_services``; ``described``: DescribeServices' answer already at hand (the
+        triggers' shared poller made it), else asked here."""
+        if described is None:
+            ecs = await clients.get("ecs")
+            described = []
+            for batch in watch.batches():
+                described += (await ecs.describe_services(cluster=cluster, services=batch))["services"]
         result = watch.poll(described)
         stopped: dict[str, list[dict[str, Any]]] = {}
         health: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -393,45 +398,57 @@ class FargateHook(EcsHook):
             result = _another_look(watch, described, result, stopped, health)
         return result
 
-    async def read_logs_async(self, clients: AsyncClients, follower: LogFollower) -> list[str]:
-        """As ``read_logs``: each stream in its own ``awslogs-region``."""
+    async def read_logs_async(self, clients: AsyncClients, follower: LogFollower, streams: list[LogStream] | None = None) -> list[str]:
+        """As ``read_logs``: each stream in its own ``awslogs-region``; ``streams``: only these."""
         lines: list[str] = []
-        for stream in follower.log_streams:
-            logs = await clients.get("logs", stream.region)
-            while True:
-                try:
-                    page = await logs.get_log_events(**follower.request(stream))
-                except ClientError as err:
-                    if has_code(err, "ResourceNotFoundException"):
-                        break  # the stream appears once the container starts
-                    raise
-                new, more = follower.take(stream, page)
-                lines += new
-                if not more:
-                    break
+        for stream in follower.log_streams if streams is None else streams:
+            lines += await self.read_stream_async(clients, follower, stream)
+        return lines
+
+    async def read_stream_async(self, clients: AsyncClients, follower: LogFollower, stream: LogStream) -> list[str]:
+        """Everything new in one followed stream (none before the stream exists)."""
+        logs = await clients.get("logs", stream.region)
+        lines: list[str] = []
+        while True:
+            try:
+                page = await logs.get_log_events(**follower.request(stream))
+            except ClientError as err:
+                if has_code(err, "ResourceNotFoundException"):
+                    break  # the stream appears once the container starts
+                raise
+            new, more = follower.take(stream, page)
+            lines += new
+            if not more:
+                break
         return lines
 
 
 class AsyncClients:
     """aiobotocore clients with one hook's connection settings (credentials, verify, botocore
-    config), one per (service, region), opened on first use and closed together."""
+    config), one per (service, region), taken from the process's shared pool on first use
+    (``client_pool``: triggers with the same settings share them) and given back together."""
 
     def __init__(self, hook: FargateHook):
         self.hook = hook
-        self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str | None], Any] = {}
+        self._keys: list[tuple[Any, ...]] = []
 
     async def __aenter__(self) -> AsyncClients:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._stack.aclose()
+        pool, keys = client_pool(), self._keys
+        self._keys, self._clients = [], {}
+        for key in keys:
+            await pool.release(key)
 
     async def get(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.hook.region_name)
         if key not in self._clients:
             hook = self.hook if service == "ecs" and key[1] == self.hook.region_name else self.hook._other_service_hook(service, key[1])
-            self._clients[key] = await self._stack.enter_async_context(await hook.get_async_conn())
+            pooled, client = await client_pool().acquire(self.hook, service, key[1], hook.get_async_conn)
+            self._keys.append(pooled)
+            self._clients[key] = client
         return self._clients[key]
 
 

@@ -13,11 +13,14 @@ from airflow.triggers.base import TriggerEvent
 from fargate_provider.exceptions import RolloutFailedError, WaitTimeoutError
 from fargate_provider.state.service import ServiceWatch
 from fargate_provider.triggers.base import FargateBaseTrigger
+from fargate_provider.triggers.polling import SERVICES, shared_poller
 
 
 class FargateServiceTrigger(FargateBaseTrigger):
-    """Polls DescribeServices (ten services a call) through ``FargateHook``'s async reads,
-    judging each answer with the same code as the operators' non-deferrable wait.
+    """Waits on DescribeServices answers from the triggerer's shared poller (``polling``: one
+    call per ten services per cluster for every wait of the connection), judging each with the
+    same code as the operators' non-deferrable wait; stopped tasks and target health, when the
+    judgement asks for them, through ``FargateHook``'s async reads.
 
     :param cluster: the services' cluster.
     :param watch: ``ServiceWatch.to_kwargs()``: services, target, task definitions, since.
@@ -71,20 +74,30 @@ class FargateServiceTrigger(FargateBaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = ServiceWatch(**self.watch)
         try:
-            async with self.hook.async_clients() as clients:
+            async with self.hook.async_clients() as clients, shared_poller(self.hook).subscribe(
+                SERVICES, self.cluster, watch.services, self.poll_interval
+            ) as subscription:
                 while True:
-                    result = await self.hook.poll_services_async(clients, self.cluster, watch)
-                    for line in result.log_lines:
-                        self.log.info("%s", line)
-                    if result.error:
-                        yield await self.event({"status": "failed", "kind": "rollout", "message": result.error})
-                        return
-                    if result.done:
-                        yield await self.event({"status": "success", "value": self.value})
-                        return
+                    # The shared poller answers at this wait's interval (one call per 10 services per cluster
+                    # for all waits). asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
+                    # triggerer's cancellation when the answer arrives at the same moment (gh-86296).
+                    try:
+                        async with asyncio.timeout(max(self.deadline - time.time(), 0.0) + self.poll_interval):
+                            described = await subscription.next()
+                    except TimeoutError:
+                        described = None
+                    if described is not None:
+                        result = await self.hook.poll_services_async(clients, self.cluster, watch, described)
+                        for line in result.log_lines:
+                            self.log.info("%s", line)
+                        if result.error:
+                            yield await self.event({"status": "failed", "kind": "rollout", "message": result.error})
+                            return
+                        if result.done:
+                            yield await self.event({"status": "success", "value": self.value})
+                            return
                     if time.time() >= self.deadline:
                         yield await self.event({"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)})
                         return
-                    await asyncio.sleep(self.poll_interval)
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
             yield await self.event({"status": "failed", "kind": "error", "message": f"{type(error).__name__}: {error}"})

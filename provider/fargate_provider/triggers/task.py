@@ -10,14 +10,16 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from fargate_provider.state.task import LogFollower, progress
+from fargate_provider.state.task import LogFollower, LogStream, progress, task_id
 from fargate_provider.triggers.base import FargateBaseTrigger
+from fargate_provider.triggers.polling import TASKS, shared_poller
 
 
 class FargateTaskTrigger(FargateBaseTrigger):
-    """Polls DescribeTasks (a hundred tasks a call) and GetLogEvents (each stream in its own
-    ``awslogs-region``) through ``FargateHook``'s async reads; judges with the same code as the
-    in-worker wait.
+    """Waits on DescribeTasks answers from the triggerer's shared poller (``polling``: one call
+    per hundred tasks per cluster for every wait of the connection) and reads GetLogEvents (each
+    stream in its own ``awslogs-region``, paced by ``LogPacer``) through ``FargateHook``'s async
+    reads; judges with the same code as the in-worker wait.
 
     Events carry the task ARNs (``tasks``): ``{"status": "done", "logs": <follower state>}``,
     ``{"status": "failed", "message": ...}`` or ``{"status": "timeout", "logs": ...}`` when
@@ -60,23 +62,77 @@ class FargateTaskTrigger(FargateBaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         follower = LogFollower(**self.logs) if self.logs else None
+        pacer = LogPacer(self.poll_interval)
         try:
-            async with self.hook.async_clients() as clients:
+            async with self.hook.async_clients() as clients, shared_poller(self.hook).subscribe(
+                TASKS, self.cluster, self.tasks, self.poll_interval
+            ) as subscription:
                 while True:
-                    described = await self.hook.describe_tasks_async(clients, self.cluster, self.tasks)
-                    if follower:
-                        for line in await self.hook.read_logs_async(clients, follower):
-                            self.log.info("%s", line)
-                    done, error = progress(described, self.tasks, self.target_state)
-                    if error:
-                        yield await self.event({"status": "failed", "tasks": self.tasks, "message": error})
-                        return
-                    if done:
-                        yield await self.event({"status": "done", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
-                        return
+                    timeout = None if self.deadline is None else max(self.deadline - time.time(), 0.0) + self.poll_interval
+                    try:  # asyncio.timeout, not wait_for: see FargateServiceTrigger.run
+                        async with asyncio.timeout(timeout):
+                            described = await subscription.next()
+                    except TimeoutError:
+                        described = None
+                    if described is not None:
+                        done, error = progress(described, self.tasks, self.target_state)
+                        if follower:
+                            # the last read of a finished wait takes every stream: nothing is left unread
+                            streams = None if (done or error) else pacer.due(follower, described, time.monotonic())
+                            for stream in follower.log_streams if streams is None else streams:
+                                lines = await self.hook.read_stream_async(clients, follower, stream)
+                                pacer.read(stream, described, bool(lines), time.monotonic())
+                                for line in lines:
+                                    self.log.info("%s", line)
+                        if error:
+                            yield await self.event({"status": "failed", "tasks": self.tasks, "message": error})
+                            return
+                        if done:
+                            yield await self.event({"status": "done", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
+                            return
                     if self.deadline is not None and time.time() >= self.deadline:
                         yield await self.event({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
                         return
-                    await asyncio.sleep(self.poll_interval)
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
             yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}"})
+
+
+# A task's containers write nothing before it starts them, and little once they have been quiet.
+_NOT_STARTED = (None, "PROVISIONING", "PENDING", "ACTIVATING")
+MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
+
+
+class LogPacer:
+    """Which followed log streams to read this round: none of a task not started yet; a running
+    task's stream each interval while it writes, then ever less often while it is quiet (up to
+    every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream once more, then never.
+    The follower's forward tokens make late reads lose or repeat nothing."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.next_read: dict[str, float] = {}
+        self.quiet: dict[str, int] = {}
+        self.finished: set[str] = set()
+
+    @staticmethod
+    def _status(stream: LogStream, described: list[dict[str, Any]]) -> str | None:
+        tid = stream.stream.rsplit("/", 1)[-1]
+        return next((t.get("lastStatus") for t in described if task_id(t["taskArn"]) == tid), None)
+
+    def due(self, follower: LogFollower, described: list[dict[str, Any]], now: float) -> list[LogStream]:
+        due = []
+        for stream in follower.log_streams:
+            status = self._status(stream, described)
+            if stream.key in self.finished or status in _NOT_STARTED:
+                continue
+            if status != "RUNNING" or now >= self.next_read.get(stream.key, 0.0):
+                due.append(stream)
+        return due
+
+    def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
+        if self._status(stream, described) == "STOPPED":
+            self.finished.add(stream.key)
+            return
+        quiet = 0 if had_lines else min(self.quiet.get(stream.key, -1) + 1, MAX_IDLE_DOUBLINGS)
+        self.quiet[stream.key] = quiet
+        self.next_read[stream.key] = now + self.interval * (2**quiet) * 0.99

@@ -1,0 +1,208 @@
+"""Shared polling in the triggerer: one poller per connection settings and event loop answers
+every trigger of this provider that waits for ECS services or tasks.
+
+Each trigger subscribes what it waits for (a cluster and its services or tasks) with its poll
+interval and asks for the next answer when it is ready for one. A round describes, per
+cluster, the union of what the waiting subscriptions ask for: one DescribeServices per 10
+services and one DescribeTasks per 100 tasks (the API's limits), whoever asked, and hands each
+subscription its part. Subscriptions whose turn comes within half an interval join the same
+round, so triggers started at different times fall into step and share calls.
+
+Triggers keep their own state and judgement (``ServiceWatch``, ``progress``): a trigger that
+is cancelled, moved to another triggerer or rebuilt after a restart simply subscribes again
+there. On throttling the poller backs off for every subscription at once and says so once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from fargate_provider.hooks.client_pool import settings_key
+from fargate_provider.utils.aws_errors import has_code
+from fargate_provider.utils.batching import DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, batched
+
+log = logging.getLogger(__name__)
+
+SERVICES, TASKS = "services", "tasks"
+THROTTLING_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
+FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
+# A subscription whose turn comes within this share of its interval joins the round now.
+JOIN_EARLY = 0.5
+
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], SharedPoller]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(eq=False)
+class Subscription:
+    """What one trigger waits for; ``await next()`` gives the next round's answer for it:
+    DescribeServices' ``services`` or DescribeTasks' ``tasks`` (missing ones left out)."""
+
+    poller: SharedPoller
+    kind: str
+    cluster: str
+    items: list[str]
+    interval: float
+    due_at: float = 0.0  # monotonic: the first round takes it at once
+    waiting: asyncio.Future | None = field(default=None, repr=False)
+
+    async def next(self) -> list[dict[str, Any]]:
+        self.waiting = asyncio.get_running_loop().create_future()
+        self.poller.wake()
+        try:
+            return await self.waiting
+        finally:
+            self.waiting = None
+
+
+class SharedPoller:
+    """The rounds for one connection's settings in one event loop (see the module's docstring)."""
+
+    def __init__(self, hook: Any, key: tuple[Any, ...]):
+        self.hook, self.key = hook, key
+        self.subscriptions: set[Subscription] = set()
+        self.rounds = 0
+        self.calls: dict[str, int] = {"DescribeServices": 0, "DescribeTasks": 0}
+        self.last_round: dict[str, dict[str, list[str]]] = {}  # kind -> cluster -> items asked, for the log and tests
+        self.backoff = 0.0
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ subscriptions
+
+    @asynccontextmanager
+    async def subscribe(self, kind: str, cluster: str, items: list[str], interval: float) -> AsyncIterator[Subscription]:
+        subscription = Subscription(self, kind, cluster, list(items), max(float(interval), 0.0))
+        self.subscriptions.add(subscription)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._run(), name=f"fargate shared poller {self.key[0]}")
+        try:
+            yield subscription
+        finally:
+            self.subscriptions.discard(subscription)
+            if subscription.waiting is not None and not subscription.waiting.done():
+                subscription.waiting.cancel()
+            self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------------ rounds
+
+    def _due(self, now: float) -> list[Subscription]:
+        waiting = [s for s in self.subscriptions if s.waiting is not None and not s.waiting.done()]
+        if not any(s.due_at <= now for s in waiting):
+            return []
+        return [s for s in waiting if s.due_at - JOIN_EARLY * s.interval <= now]
+
+    def _next_due(self) -> float | None:
+        dues = [s.due_at for s in self.subscriptions if s.waiting is not None and not s.waiting.done()]
+        return min(dues) if dues else None
+
+    async def _run(self) -> None:
+        from fargate_provider.hooks.fargate import AsyncClients
+
+        async with AsyncClients(self.hook) as clients:
+            while self.subscriptions:
+                if self.backoff:
+                    await asyncio.sleep(self.backoff)  # everyone waits it out together
+                now = time.monotonic()
+                due = self._due(now)
+                if due:
+                    await self._round(clients, due)
+                    continue
+                next_due = self._next_due()
+                self._wake.clear()
+                try:  # (asyncio.timeout: Python 3.11's wait_for can swallow a cancellation, gh-86296)
+                    async with asyncio.timeout(None if next_due is None else max(next_due - now, 0.0)):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        if self.subscriptions:  # subscribed while the clients were being given back
+            self._runner = asyncio.get_running_loop().create_task(self._run(), name=f"fargate shared poller {self.key[0]}")
+
+    async def _round(self, clients: Any, due: list[Subscription]) -> None:
+        started = time.monotonic()
+        asked: dict[str, dict[str, list[str]]] = {SERVICES: {}, TASKS: {}}
+        for subscription in due:
+            items = asked[subscription.kind].setdefault(subscription.cluster, [])
+            items.extend(i for i in subscription.items if i not in items)
+        answers: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        errors: dict[tuple[str, str], BaseException] = {}
+        for kind, by_cluster in asked.items():
+            for cluster, items in by_cluster.items():
+                try:
+                    answers[(kind, cluster)] = await self._describe(await clients.get("ecs"), kind, cluster, items)
+                except ClientError as error:
+                    if has_code(error, *THROTTLING_CODES):
+                        self._throttled(error, len(due))
+                        return  # nobody is answered: everyone waits out the backoff and asks again
+                    errors[(kind, cluster)] = error
+                except Exception as error:  # the waits of this cluster fail with it; the poller goes on
+                    errors[(kind, cluster)] = error
+        if self.backoff:
+            log.info("ECS answers again for connection %s; polling resumes at each wait's interval", self.key[0])
+            self.backoff = 0.0
+        self.rounds += 1
+        self.last_round = asked
+        for subscription in due:
+            subscription.due_at = started + subscription.interval
+            if subscription.waiting is None or subscription.waiting.done():
+                continue
+            error = errors.get((subscription.kind, subscription.cluster))
+            if error is not None:
+                subscription.waiting.set_exception(error)
+                continue
+            found = answers[(subscription.kind, subscription.cluster)]
+            subscription.waiting.set_result([found[i] for i in subscription.items if i in found])
+
+    async def _describe(self, ecs: Any, kind: str, cluster: str, items: list[str]) -> dict[str, dict[str, Any]]:
+        """Every item's description, keyed by what was asked (a service's name, a task's ARN)."""
+        found: dict[str, dict[str, Any]] = {}
+        if kind == SERVICES:
+            for batch in batched(items, DESCRIBE_SERVICES_BATCH):
+                self.calls["DescribeServices"] += 1
+                for service in (await ecs.describe_services(cluster=cluster, services=batch))["services"]:
+                    found[service["serviceName"]] = service
+                    found[service["serviceArn"]] = service
+        else:
+            for batch in batched(items, DESCRIBE_TASKS_BATCH):
+                self.calls["DescribeTasks"] += 1
+                for task in (await ecs.describe_tasks(cluster=cluster, tasks=batch))["tasks"]:
+                    found[task["taskArn"]] = task
+                    found[task["taskArn"].rsplit("/", 1)[-1]] = task
+        return found
+
+    def _throttled(self, error: ClientError, waiting: int) -> None:
+        first = self.backoff == 0
+        self.backoff = min(max(self.backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+        if first:  # said once per episode, not once per trigger or per retry
+            log.warning(
+                "ECS throttles %s for connection %s: the %d wait(s) polling through it back off together "
+                "(%g s, doubling up to %g s) until it answers again",
+                error.operation_name, self.key[0], waiting, self.backoff, MAX_BACKOFF_SECONDS,
+            )
+
+
+def shared_poller(hook: Any) -> SharedPoller:
+    """The running event loop's poller for ``hook``'s connection settings."""
+    loop = asyncio.get_running_loop()
+    pollers = _POLLERS.setdefault(loop, {})
+    key = settings_key(hook)
+    poller = pollers.get(key)
+    if poller is None:
+        poller = pollers[key] = SharedPoller(hook, key)
+    return poller
+
+
+def pollers() -> list[SharedPoller]:
+    """The running event loop's pollers (for tests and benchmarks)."""
+    return list(_POLLERS.get(asyncio.get_running_loop(), {}).values())

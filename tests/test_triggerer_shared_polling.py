@@ -1,0 +1,224 @@
+"""Many waits in one triggerer (issue 17): the provider's triggers, run together in one asyncio
+loop as Airflow's triggerer runs them, against the emulator. They share one poller per
+connection (one DescribeServices per cluster per 10 services and one DescribeTasks per cluster
+per 100 tasks a round, whoever asked: the API's limits, API_DescribeServices.html and
+API_DescribeTasks.html), one client per connection, and one backoff when ECS throttles.
+Speed and memory at scale: benchmarks/triggerer_scale.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+
+import pytest
+
+from fargate_provider.hooks.client_pool import client_pool
+from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
+from fargate_provider.triggers.polling import pollers
+from fargate_provider.triggers.service import FargateServiceTrigger
+from fargate_provider.triggers.task import FargateTaskTrigger
+from tests.emulator.helpers import cleanup, client, network, register
+
+CLUSTERS = {"a": 10, "b": 10, "c3": 5}  # 25 waits on 3 clusters
+
+
+@pytest.fixture
+def clusters(emulator):
+    """Three clusters; whatever the test leaves in them is removed (the emulator fixture checks)."""
+    ecs = client(emulator)
+    for name in CLUSTERS:
+        ecs.create_cluster(clusterName=name)
+    yield ecs
+    for name in CLUSTERS:
+        cleanup(ecs, name)
+
+
+def _service_triggers(ecs, emulator, poll_interval: float, **connection) -> list[FargateServiceTrigger]:
+    register(ecs, family="web")
+    triggers = []
+    for cluster, count in CLUSTERS.items():
+        for i in range(count):
+            ecs.create_service(cluster=cluster, serviceName=f"s{i}", taskDefinition="web", desiredCount=0, launchType="FARGATE",
+                               networkConfiguration=network(emulator))
+            watch = ServiceWatch([f"s{i}"], INACTIVE_TARGET)
+            triggers.append(FargateServiceTrigger(cluster=cluster, watch=watch.to_kwargs(), poll_interval=poll_interval, timeout=300, **connection))
+    return triggers
+
+
+async def _first_event(trigger):
+    async for event in trigger.run():
+        return event
+
+
+async def _until(what: str, condition, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+async def _calls_over_rounds(emulator, poller, operation: str, rounds: int) -> int:
+    """``operation`` calls the emulator saw over ``rounds`` whole rounds of ``poller``."""
+    start = poller.rounds + 1
+    await _until(f"round {start}", lambda: poller.rounds >= start)
+    before = emulator.calls[operation]
+    await _until(f"round {start + rounds}", lambda: poller.rounds >= start + rounds)
+    return emulator.calls[operation] - before
+
+
+def test_25_service_waits_on_3_clusters_make_one_call_per_cluster_per_10_services_a_round(emulator, clusters):
+    triggers = _service_triggers(clusters, emulator, poll_interval=0.5)
+
+    async def main():
+        running = [asyncio.create_task(_first_event(t)) for t in triggers]
+        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        [poller] = pollers()
+        calls = await _calls_over_rounds(emulator, poller, "DescribeServices", rounds=3)
+        asked = {cluster: sorted(names) for cluster, names in poller.last_round["services"].items()}
+        clients = len(client_pool())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await _until("the poller to stop and give its client back", lambda: len(client_pool()) == 0)
+        return calls, asked, clients
+
+    calls, asked, clients = asyncio.run(main())
+    per_round = sum(math.ceil(count / 10) for count in CLUSTERS.values())
+    assert per_round == 3 and calls == 3 * per_round, calls  # not 25 a round, one per wait
+    assert asked == {cluster: sorted(f"s{i}" for i in range(count)) for cluster, count in CLUSTERS.items()}
+    assert clients == 1  # one ECS client for the 25 waits of one connection
+
+
+def test_25_task_waits_on_3_clusters_make_one_describe_tasks_per_cluster_a_round(emulator, clusters):
+    emulator.add_behaviour(family="job", run_seconds=100000)
+    register(clusters, family="job")
+    triggers = []
+    for cluster, count in CLUSTERS.items():
+        arns = [t["taskArn"] for t in clusters.run_task(cluster=cluster, taskDefinition="job", launchType="FARGATE", count=count,
+                                                        networkConfiguration=network(emulator))["tasks"]]
+        triggers += [FargateTaskTrigger(cluster=cluster, tasks=[arn], target_state="STOPPED", poll_interval=0.5) for arn in arns]
+
+    async def main():
+        running = [asyncio.create_task(_first_event(t)) for t in triggers]
+        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        calls = await _calls_over_rounds(emulator, pollers()[0], "DescribeTasks", rounds=3)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        return calls
+
+    assert asyncio.run(main()) == 3 * len(CLUSTERS)
+
+
+def test_a_cancelled_wait_is_polled_no_more_and_the_others_go_on(emulator, clusters):
+    triggers = _service_triggers(clusters, emulator, poll_interval=0.2)[:3]  # s0, s1, s2 of cluster a
+
+    async def main():
+        running = [asyncio.create_task(_first_event(t)) for t in triggers]
+        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        [poller] = pollers()
+        first = sorted(poller.last_round["services"]["a"])
+        running[1].cancel()  # as the triggerer cancels a trigger (task cleared, moved, timed out)
+        await asyncio.gather(running[1], return_exceptions=True)
+        after = poller.rounds + 1
+        await _until("a round after the cancel", lambda: poller.rounds > after)
+        later = sorted(poller.last_round["services"]["a"])
+        subscriptions = len(poller.subscriptions)
+        # the others still get answers: deleting s0 ends its wait
+        clusters.delete_service(cluster="a", service="s0", force=True)
+        event = await asyncio.wait_for(running[0], timeout=60)
+        for task in running[2:]:
+            task.cancel()
+        await asyncio.gather(*running[2:], return_exceptions=True)
+        return first, later, subscriptions, event
+
+    first, later, subscriptions, event = asyncio.run(main())
+    assert first == ["s0", "s1", "s2"] and later == ["s0", "s2"] and subscriptions == 2
+    assert event.payload["status"] == "success"
+
+
+def test_two_connections_get_two_clients_and_two_pollers(emulator, clusters, monkeypatch):
+    import json
+    import os
+
+    # a second connection to the same emulator, with other botocore settings
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_SECOND", os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    conn = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_SECOND", json.dumps(conn))
+    triggers = _service_triggers(clusters, emulator, poll_interval=0.2)[:4]
+    second = [FargateServiceTrigger(**{**t.serialize()[1], "aws_conn_id": "aws_second"}) for t in triggers[2:]]
+    tuned = [FargateServiceTrigger(**{**t.serialize()[1], "botocore_config": {"read_timeout": 7}}) for t in triggers[3:]]
+    waits = triggers[:2] + second + tuned
+
+    async def main():
+        running = [asyncio.create_task(_first_event(t)) for t in waits]
+        await _until("three pollers to poll", lambda: len(pollers()) == 3 and all(p.rounds >= 1 for p in pollers()))
+        keys = sorted((key[0], key[3]) for key in client_pool().keys())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await _until("every client given back", lambda: len(client_pool()) == 0)
+        return keys
+
+    keys = asyncio.run(main())
+    # aws_default twice: one client; aws_second: its own; aws_default with other botocore settings: its own
+    assert [conn for conn, _ in keys] == ["aws_default", "aws_default", "aws_second"]
+    assert '"read_timeout": 7' in keys[0][1] and keys[1][1] == keys[2][1]  # the provider's default settings on both others
+
+
+def test_throttling_backs_off_every_wait_at_once_and_says_so_once(emulator, clusters, caplog):
+    register(clusters, family="web")
+    triggers = []
+    for i in range(5):
+        clusters.create_service(cluster="a", serviceName=f"s{i}", taskDefinition="web", desiredCount=0, launchType="FARGATE",
+                                networkConfiguration=network(emulator))
+        clusters.delete_service(cluster="a", service=f"s{i}")  # so that the wait for INACTIVE ends
+        triggers.append(FargateServiceTrigger(cluster="a", watch=ServiceWatch([f"s{i}"], INACTIVE_TARGET).to_kwargs(), poll_interval=0.1,
+                                              timeout=120, botocore_config={"retries": {"total_max_attempts": 1}}))
+    emulator.add_api_fault("DescribeServices", "throttle", count=2)
+    emulator.calls.clear()
+
+    async def main():
+        return await asyncio.gather(*(_first_event(t) for t in triggers))
+
+    with caplog.at_level(logging.INFO, logger="fargate_provider.triggers.polling"):
+        events = asyncio.run(main())
+    assert [e.payload["status"] for e in events] == ["success"] * 5
+    said = [r for r in caplog.records if r.name == "fargate_provider.triggers.polling"]
+    warnings = [r.getMessage() for r in said if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("ECS throttles DescribeServices for connection aws_default: the 5 wait(s)")
+    assert [r.getMessage() for r in said if r.levelno == logging.INFO] == [
+        "ECS answers again for connection aws_default; polling resumes at each wait's interval"]
+    # two throttled rounds and one that answered everyone: 3 calls, not 5 waits retrying each on its own
+    assert emulator.calls["DescribeServices"] == 3
+
+
+def test_log_streams_are_read_only_as_often_as_needed():
+    from fargate_provider.state.task import LogFollower
+    from fargate_provider.triggers.task import LogPacer
+
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef"
+    follower = LogFollower(streams=[{"container": "app", "group": "/jobs", "region": "us-east-1", "stream": "ecs/app/0123456789abcdef"}])
+    [stream] = follower.log_streams
+    pacer = LogPacer(interval=5)
+
+    def due(status, now):
+        return pacer.due(follower, [{"taskArn": arn, "lastStatus": status}], now)
+
+    assert due("PENDING", 0) == []  # no container output before the task starts
+    assert due("RUNNING", 0) == [stream]
+    pacer.read(stream, [{"taskArn": arn, "lastStatus": "RUNNING"}], had_lines=True, now=0)
+    assert due("RUNNING", 4) == [] and due("RUNNING", 5) == [stream]  # writing: every interval
+    quiet_reads = []
+    now = 5.0
+    for _ in range(4):  # quiet: every 2, then 4 intervals
+        pacer.read(stream, [{"taskArn": arn, "lastStatus": "RUNNING"}], had_lines=False, now=now)
+        later = now + next(k * 5 for k in (1, 2, 4, 8) if due("RUNNING", now + k * 5))
+        quiet_reads.append(later - now)
+        now = later
+    assert quiet_reads == [10, 20, 20, 20]
+    assert due("STOPPED", now + 0.1) == [stream]  # stopped: read once more, whatever the pace
+    pacer.read(stream, [{"taskArn": arn, "lastStatus": "STOPPED"}], had_lines=False, now=now)
+    assert due("STOPPED", now + 100) == []
