@@ -8,18 +8,11 @@ from __future__ import annotations
 import pytest
 
 from fargate_provider.links.environment import EnvironmentUrlLink, first_web_url
+from tests.test_environment_urls import load_balancer_variables  # noqa: F401  (the platform team's two Variables)
 
 DAG_ID = "fargate_ephemeral_environment"
 LINK = EnvironmentUrlLink()
 LINK_FAILURE = "Failed to push an xcom for task operator extra link"
-
-
-@pytest.fixture
-def load_balancer_variables(emulator, monkeypatch):
-    """The two Variables the platform team sets once: the emulator's ready-made ALB listener and domain."""
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
-    return emulator.network
 
 
 def stored_link(dag_id: str, run_id: str, task_id: str = "report"):
@@ -43,7 +36,7 @@ def served_links(dag_id: str, run_id: str, task_id: str = "report") -> dict:
         return get_extra_links(dag_id=dag_id, dag_run_id=run_id, task_id=task_id, session=session, dag_bag=DBDagBag()).extra_links
 
 
-def test_behind_the_load_balancer_the_report_links_to_the_environments_host(user_dags, emulator, capfd, load_balancer_variables):
+def test_behind_the_load_balancer_the_report_links_to_the_environments_host(user_dags, emulator, capfd, load_balancer_variables):  # noqa: F811
     created = user_dags.run(DAG_ID, capfd, run_conf={"environment": "linkd", "desired_count": 1})
     assert created.state == "success", created.task_states
     url = f"http://linkd.{load_balancer_variables['environments_domain']}"
