@@ -37,6 +37,8 @@ THROTTLING_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsExcepti
 FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 # A subscription whose turn comes within this share of its interval joins the round now.
 JOIN_EARLY = 0.5
+# Describe calls of one round in flight at once (aiohttp's default pool holds 10 connections).
+CONCURRENT_CALLS = 10
 
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], SharedPoller]] = weakref.WeakKeyDictionary()
 
@@ -137,17 +139,29 @@ class SharedPoller:
             items.extend(i for i in subscription.items if i not in items)
         answers: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         errors: dict[tuple[str, str], BaseException] = {}
-        for kind, by_cluster in asked.items():
-            for cluster, items in by_cluster.items():
+        throttled: list[ClientError] = []
+        ecs = await clients.get("ecs")
+        # Clusters are described side by side (a round over 100 clusters one after another takes seconds).
+        limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+        async def describe(kind: str, cluster: str, items: list[str]) -> None:
+            async with limit:
+                if throttled:
+                    return
                 try:
-                    answers[(kind, cluster)] = await self._describe(await clients.get("ecs"), kind, cluster, items)
+                    answers[(kind, cluster)] = await self._describe(ecs, kind, cluster, items)
                 except ClientError as error:
                     if has_code(error, *THROTTLING_CODES):
-                        self._throttled(error, len(due))
-                        return  # nobody is answered: everyone waits out the backoff and asks again
-                    errors[(kind, cluster)] = error
+                        throttled.append(error)
+                    else:
+                        errors[(kind, cluster)] = error
                 except Exception as error:  # the waits of this cluster fail with it; the poller goes on
                     errors[(kind, cluster)] = error
+
+        await asyncio.gather(*(describe(kind, cluster, items) for kind, by_cluster in asked.items() for cluster, items in by_cluster.items()))
+        if throttled:
+            self._throttled(throttled[0], len(due))
+            return  # nobody is answered: everyone waits out the backoff and asks again
         if self.backoff:
             log.info("ECS answers again for connection %s; polling resumes at each wait's interval", self.key[0])
             self.backoff = 0.0

@@ -1,0 +1,404 @@
+"""Benchmark: N concurrent deferred waits in one asyncio loop, as Airflow's triggerer runs them,
+against the local ECS emulator (``fargate-local serve`` in its own process).
+
+    .venv/bin/python benchmarks/triggerer_scale.py [--n 100 500 1000] [--clusters 100]
+        [--interval 5] [--rounds 3] [--kinds service task amazon] [--speed 1000]
+
+Kinds, each run in a fresh child process (so peak RSS is per scenario):
+
+* ``service``: FargateServiceTrigger waiting for INACTIVE on ACTIVE services of desiredCount 0
+  (shared poller: one DescribeServices per cluster per 10 services a round);
+* ``task``: FargateTaskTrigger waiting for STOPPED on tasks kept running (shared poller: one
+  DescribeTasks per cluster per 100 tasks a round);
+* ``amazon``: the amazon provider's TaskDoneTrigger on the same kind of tasks (the anchor: one
+  DescribeTasks per task per waiter_delay, two aiobotocore clients per trigger).
+
+The waits are spread over ``--clusters`` clusters. Per scenario the child measures: the calls
+the emulator answered per poll round (over ``--rounds`` rounds, after every trigger has polled
+once; for the anchor a "round" is one ``--interval``), peak RSS (ru_maxrss) and that minus a
+baseline taken after imports, the time until every trigger's item was described once, the
+event-loop lag (a side task sleeping 0.1 s), and then, once the parent has stopped every task
+(StopTask) or deleted every service (DeleteService) at known times, the detection latency:
+each trigger's event time minus the time its item's StopTask/DeleteService returned. The changes are spread
+evenly over one poll interval (``--at-once``: all right after a round), so that they fall at
+every phase of the shared poller's round, as real task ends do.
+
+Prints figures; asserts nothing (that is the tests' job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KINDS = ("service", "task", "amazon")
+FAMILY = "bench"
+TAG = "@@"  # lines of the child's stdout meant for the parent
+
+
+# ---------------------------------------------------------------------------------------- parent
+
+
+def _environment(home: Path, endpoint: str | None = None) -> None:
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__FARGATE__RESUME_NOT_BEFORE_SECONDS": "0",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    if endpoint:
+        from fargate_provider.local.process import aws_connection
+
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection(endpoint)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+
+
+def _spread(n: int, clusters: int) -> dict[str, int]:
+    """``n`` waits over ``min(clusters, n)`` clusters, as evenly as can be."""
+    used = max(1, min(clusters, n))
+    return {f"bench{i:03d}": n // used + (1 if i < n % used else 0) for i in range(used)}
+
+
+def _limit(kind: str, spread: dict[str, int]) -> int:
+    per_call = 10 if kind == "service" else 100  # DescribeServices: 10 services; DescribeTasks: 100 tasks
+    return sum(math.ceil(count / per_call) for count in spread.values())
+
+
+def _setup(control, ecs, kind: str, spread: dict[str, int], speed: float) -> list[dict[str, str]]:
+    """A clean emulator with ``spread``'s clusters, and the items to wait for: services of
+    desiredCount 0 (ACTIVE for ever) or tasks that run for ever."""
+    network = control.reset()
+    control.set_timing(speed=speed)
+    control.add_behaviour(family=FAMILY, run_seconds=1e9)
+    ecs.register_task_definition(
+        family=FAMILY, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "app", "image": "busybox:1.36", "essential": True}],
+    )
+    net = {"awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}}
+
+    def cluster_items(cluster: str, count: int) -> list[dict[str, str]]:
+        ecs.create_cluster(clusterName=cluster)
+        if kind == "service":
+            for i in range(count):
+                ecs.create_service(cluster=cluster, serviceName=f"s{i}", taskDefinition=FAMILY, desiredCount=0,
+                                   launchType="FARGATE", networkConfiguration=net)
+            return [{"cluster": cluster, "item": f"s{i}"} for i in range(count)]
+        arns: list[str] = []
+        while len(arns) < count:  # RunTask starts up to 10 a call
+            answer = ecs.run_task(cluster=cluster, taskDefinition=FAMILY, launchType="FARGATE",
+                                  count=min(10, count - len(arns)), networkConfiguration=net)
+            assert not answer.get("failures"), answer["failures"]
+            arns += [t["taskArn"] for t in answer["tasks"]]
+        return [{"cluster": cluster, "item": arn} for arn in arns]
+
+    with ThreadPoolExecutor(8) as pool:
+        items = [i for chunk in pool.map(lambda kv: cluster_items(*kv), spread.items()) for i in chunk]
+    if kind != "service":  # wait until every task is RUNNING, so the waits start on a steady state
+        deadline = time.monotonic() + 120
+        for cluster in spread:
+            arns = [i["item"] for i in items if i["cluster"] == cluster]
+            for start in range(0, len(arns), 100):
+                while True:
+                    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]
+                    if all(t["lastStatus"] == "RUNNING" for t in tasks) or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+    return items
+
+
+def _change(ecs, kind: str, items: list[dict[str, str]], spread_s: float) -> dict[str, tuple[float, float]]:
+    """Stop every task / delete every service, item i at ``i / N * spread_s`` from now (so the
+    changes fall at every phase of the poll interval); (sent, returned) epoch times per item."""
+    order = list(enumerate(items))
+    random.Random(0).shuffle(order)  # not in creation order, which the anchor's poll phases follow
+    order = [(rank, item) for rank, (_, item) in enumerate(order)]
+    t0 = time.time()
+
+    def one(indexed: tuple[int, dict[str, str]]) -> tuple[str, tuple[float, float]]:
+        index, item = indexed
+        time.sleep(max(t0 + spread_s * index / len(items) - time.time(), 0.0))
+        sent = time.time()
+        if kind == "service":
+            ecs.delete_service(cluster=item["cluster"], service=item["item"], force=True)
+        else:
+            ecs.stop_task(cluster=item["cluster"], task=item["item"], reason="benchmark")
+        return f"{item['cluster']}/{item['item']}", (sent, time.time())
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, order))
+
+
+def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path) -> dict:
+    spread = _spread(n, args.clusters)
+    started = time.monotonic()
+    items = _setup(control, ecs, kind, spread, args.speed)
+    setup_s = time.monotonic() - started
+    spec = workdir / f"{kind}-{n}.json"
+    spec.write_text(json.dumps({"kind": kind, "items": items, "interval": args.interval, "rounds": args.rounds,
+                                "endpoint": endpoint, "timeout": args.timeout}))
+    child = subprocess.Popen([sys.executable, __file__, "--child", str(spec)], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                             text=True, env=os.environ.copy(), cwd=REPO)
+    assert child.stdout is not None and child.stdin is not None
+    stops: dict[str, tuple[float, float]] = {}
+    result = None
+    for line in child.stdout:
+        if not line.startswith(TAG):
+            continue
+        word, _, rest = line[len(TAG):].strip().partition(" ")
+        if word == "READY":  # every trigger has polled and the rounds are counted: change the state now
+            t0 = time.time()
+            stops = _change(ecs, kind, items, 0.0 if args.at_once else args.interval)
+            child.stdin.write(f"{time.time() - t0}\n")
+            child.stdin.flush()
+        elif word == "RESULT":
+            result = json.loads(rest)
+    child.wait()
+    if result is None:
+        raise RuntimeError(f"{kind} N={n}: the child failed (exit {child.returncode})")
+    latencies = [result["events"][key] - stops[key][1] for key in result["events"] if key in stops]
+    result.update(n=n, kind=kind, setup_s=setup_s, limit=_limit("service" if kind == "service" else "task", spread),
+                  clusters=len(spread), latencies=latencies, changed=len(stops))
+    return result
+
+
+def _row(r: dict) -> str:
+    calls = r["calls_per_round"]
+    op = "DescribeServices" if r["kind"] == "service" else "DescribeTasks"
+    shown = f"{calls.get(op, 0):.1f} {op}"
+    others = [f"{v:.1f} {k}" for k, v in calls.items() if k != op and v]
+    if others:
+        shown += " + " + " + ".join(others)
+    shown += f" ({r['limit']})"
+    n = r["n"]
+    peak, base = r["peak_rss_mb"], r["baseline_rss_mb"]
+    rss = f"{peak:.0f} (+{peak - base:.0f} over {base:.0f}; {(peak - base) / n * 1024:.0f} KB/trigger)"
+    lat = r["latencies"]
+    detect = f"{statistics.median(lat):.2f} / {max(lat):.2f}" if lat else "-"
+    if len(lat) < n or r["statuses"] != {r["expected_status"]: n}:
+        detect += f" ({len(lat)}/{n} events: {r['statuses']})"
+    first = "-" if r["first_round_s"] is None else f"{r['first_round_s']:.2f}"
+    lag = r["lag_max_s"]
+    lags = f"{lag['steady']:.3f} (start {lag['startup']:.3f}, detect {lag['detection']:.3f})"
+    kind = {"service": "service waits", "task": "task waits", "amazon": "amazon TaskDoneTrigger"}[r["kind"]]
+    return f"| {n} | {kind} | {shown} | {rss} | {first} | {detect} | {lags} |"
+
+
+HEADER = ("| N | kind | calls/round (limit) | peak RSS MB (per trigger) | first round s | detection median/max s "
+          "| loop lag max s (steady; start, detect) |\n|---|---|---|---|---|---|---|")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=5.0, help="poll interval (s)")
+    parser.add_argument("--rounds", type=int, default=3, help="poll rounds to count calls over")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--speed", type=float, default=1000.0, help="emulator's emulated-time factor")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a scenario's phases may take")
+    parser.add_argument("--at-once", action="store_true",
+                        help="change every item at once after a round, instead of spread over one interval")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(Path(args.child))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="triggerer-scale-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "airflow").mkdir()
+        _environment(workdir / "airflow")
+        import boto3
+        from botocore.config import Config
+
+        from fargate_provider.local.client import LocalEcsClient
+        from fargate_provider.local.process import start_emulator
+
+        emulator = start_emulator()
+        try:
+            _environment(workdir / "airflow", emulator.endpoint)
+            control = LocalEcsClient(emulator.endpoint, timeout=60)
+            ecs = boto3.client("ecs", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                               config=Config(max_pool_connections=16, retries={"mode": "standard", "total_max_attempts": 5}))
+            print(f"emulator at {emulator.endpoint}; interval {args.interval:g} s, {args.rounds} rounds, "
+                  f"up to {args.clusters} clusters, emulated time x{args.speed:g}", flush=True)
+            rows = []
+            for n in args.n:
+                for kind in args.kinds:
+                    result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir)
+                    rows.append(_row(result))
+                    print(f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
+                          f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
+                          f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
+                          f"client-side {result['client_calls_per_round']}", flush=True)
+                    print(rows[-1], flush=True)
+            print()
+            print(HEADER)
+            print("\n".join(rows))
+        finally:
+            emulator.stop()
+
+
+# ----------------------------------------------------------------------------------------- child
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _child(spec_path: Path) -> None:
+    import asyncio
+    import logging
+
+    from aiobotocore.client import AioBaseClient
+    from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
+
+    from fargate_provider.local.client import LocalEcsClient
+    from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
+    from fargate_provider.triggers.polling import pollers
+    from fargate_provider.triggers.service import FargateServiceTrigger
+    from fargate_provider.triggers.task import FargateTaskTrigger
+
+    logging.disable(logging.INFO)  # the triggers' per-poll info lines (a triggerer sends them to task logs)
+    spec = json.loads(spec_path.read_text())
+    kind, items, interval, rounds = spec["kind"], spec["items"], spec["interval"], spec["rounds"]
+    timeout = spec["timeout"]
+    control = LocalEcsClient(spec["endpoint"], timeout=60)
+    n = len(items)
+    baseline = _rss_mb()
+
+    # Instrumentation: when each item is first described (by any call), and client-side call counts.
+    first_seen: dict[str, float] = {}
+    client_calls: Counter[str] = Counter()
+    make_api_call = AioBaseClient._make_api_call
+
+    async def counted(self, operation_name, api_params):
+        answer = await make_api_call(self, operation_name, api_params)
+        client_calls[operation_name] += 1
+        if operation_name in ("DescribeServices", "DescribeTasks"):
+            now = time.monotonic()
+            cluster = api_params.get("cluster")
+            for item in api_params.get("services") or api_params.get("tasks") or []:
+                first_seen.setdefault(f"{cluster}/{item}", now)
+        return answer
+
+    AioBaseClient._make_api_call = counted
+
+    def key_of(item: dict[str, str]) -> str:
+        return f"{item['cluster']}/{item['item']}"
+
+    def build(item: dict[str, str]):
+        if kind == "service":
+            watch = ServiceWatch([item["item"]], INACTIVE_TARGET)
+            return FargateServiceTrigger(cluster=item["cluster"], watch=watch.to_kwargs(), poll_interval=interval, timeout=100000)
+        if kind == "task":
+            return FargateTaskTrigger(cluster=item["cluster"], tasks=[item["item"]], target_state="STOPPED", poll_interval=interval)
+        return TaskDoneTrigger(cluster=item["cluster"], task_arn=item["item"], waiter_delay=int(interval),
+                               waiter_max_attempts=1000000, aws_conn_id="aws_default")
+
+    phase = ["startup"]
+    lags: dict[str, float] = {"startup": 0.0, "steady": 0.0, "detection": 0.0}
+    events: dict[str, float] = {}
+    statuses: Counter[str] = Counter()
+
+    async def lag_probe():
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.1)
+            late = time.monotonic() - started - 0.1
+            lags[phase[0]] = max(lags[phase[0]], late)
+
+    async def wait(key: str, trigger) -> None:
+        try:
+            async for event in trigger.run():
+                events[key] = time.time()
+                statuses[str(event.payload.get("status"))] += 1
+                return
+        except Exception as error:  # the anchor raises instead of failing with an event
+            statuses[f"raised {type(error).__name__}"] += 1
+
+    async def until(what: str, condition, limit: float = timeout, step: float = 0.02):
+        deadline = time.monotonic() + limit
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(step)
+
+    async def emulator_calls() -> Counter[str]:
+        return Counter((await asyncio.to_thread(control.describe))["calls"])
+
+    async def run() -> dict:
+        probe = asyncio.create_task(lag_probe())
+        keys = [key_of(i) for i in items]
+        triggers = [build(i) for i in items]
+        started = time.monotonic()
+        running = [asyncio.create_task(wait(k, t)) for k, t in zip(keys, triggers)]
+        # every trigger polled once
+        await until("every trigger to poll once", lambda: len(first_seen) >= n, step=0.01)
+        first_round = max(first_seen[k] for k in keys) - started
+        phase[0] = "steady"
+        # calls per round, counted at the emulator (and by the client, to cross-check)
+        if kind == "amazon":
+            await asyncio.sleep(interval)  # out of the start-up burst: the waits keep their own pace
+            before, client_before, t = await emulator_calls(), Counter(client_calls), time.monotonic()
+            await asyncio.sleep(rounds * interval)
+            after, client_after = await emulator_calls(), Counter(client_calls)
+            counted_rounds = rounds
+        else:
+            [poller] = pollers()
+            start = poller.rounds + 1  # a round begun after every wait had its first answer
+            await until(f"round {start}", lambda: poller.rounds >= start)
+            before, client_before, t = await emulator_calls(), Counter(client_calls), time.monotonic()
+            await until(f"round {start + rounds}", lambda: poller.rounds >= start + rounds)
+            after, client_after = await emulator_calls(), Counter(client_calls)
+            counted_rounds = rounds
+        counted_s = time.monotonic() - t
+        ops = ("DescribeServices", "DescribeTasks", "GetLogEvents")
+        per_round = {op: (after[op] - before[op]) / counted_rounds for op in ops}
+        client_per_round = {op: (client_after[op] - client_before[op]) / counted_rounds for op in ops}
+        # the parent now stops every task / deletes every service and tells how long that took
+        phase[0] = "detection"
+        print(f"{TAG}READY", flush=True)
+        change_s = float(await asyncio.to_thread(sys.stdin.readline))
+        try:
+            await asyncio.wait_for(asyncio.gather(*running), timeout=timeout)
+        except TimeoutError:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        probe.cancel()
+        return {
+            "calls_per_round": {k: v for k, v in per_round.items() if v or k != "GetLogEvents"},
+            "client_calls_per_round": {k: v for k, v in client_per_round.items() if v},
+            "rounds_counted": counted_rounds, "counted_s": counted_s, "change_s": change_s,
+            "first_round_s": first_round, "lag_max_s": lags, "events": events, "statuses": dict(statuses),
+        }
+
+    result = asyncio.run(run())
+    result.update(baseline_rss_mb=baseline, peak_rss_mb=_rss_mb(),
+                  expected_status={"service": "success", "task": "done", "amazon": "success"}[kind])
+    print(f"{TAG}RESULT {json.dumps(result)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
