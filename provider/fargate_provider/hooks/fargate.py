@@ -319,8 +319,7 @@ class FargateHook(EcsHook):
         stopped: dict[str, list[dict[str, Any]]] = {}
         health: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for _ in range(LOOKS_PER_POLL):
-            wanted_stopped = {name: d for name, d in result.fetch_stopped.items() if name not in stopped}
-            wanted_targets = {name: arns for name, arns in result.fetch_targets.items() if name not in health}
+            wanted_stopped, wanted_targets = _still_wanted(result, stopped, health)
             if not wanted_stopped and not wanted_targets:
                 break
             stopped.update({name: self.stopped_tasks(cluster, name, deployment) for name, deployment in wanted_stopped.items()})
@@ -387,8 +386,7 @@ class FargateHook(EcsHook):
         stopped: dict[str, list[dict[str, Any]]] = {}
         health: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for _ in range(LOOKS_PER_POLL):
-            wanted_stopped = {name: d for name, d in result.fetch_stopped.items() if name not in stopped}
-            wanted_targets = {name: arns for name, arns in result.fetch_targets.items() if name not in health}
+            wanted_stopped, wanted_targets = _still_wanted(result, stopped, health)
             if not wanted_stopped and not wanted_targets:
                 break
             for name, deployment in wanted_stopped.items():
@@ -455,6 +453,16 @@ class AsyncClients:
 # A poll looks again at most twice: with the stopped tasks it asked for, then with the target
 # health a now-stable service behind a load balancer asks for.
 LOOKS_PER_POLL = 2
+
+
+def _still_wanted(
+    result: Poll, stopped: dict[str, Any], health: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What the last look asked for that no earlier look fetched: stopped tasks, target health."""
+    return (
+        {name: deployment for name, deployment in result.fetch_stopped.items() if name not in stopped},
+        {name: arns for name, arns in result.fetch_targets.items() if name not in health},
+    )
 
 
 def _another_look(
