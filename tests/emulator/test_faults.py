@@ -138,3 +138,29 @@ def test_behaviour_input_is_checked(emulator):
         control.add_behaviour(family="x", exitcode=1)
     with pytest.raises(ValueError, match="api_fault.kind"):
         control.add_api_fault("RunTask", kind="explode")
+
+
+def test_control_endpoint_counts_the_calls_of_every_service(emulator):
+    """``describe`` gives the ECS operations answered (``calls``) and every service's calls as IAM
+    names them (``actions``): the triggerer benchmark reads GetLogEvents per round from it."""
+    control = LocalEcsClient(emulator.endpoint)
+    before = control.describe()
+    logs = client(emulator, "logs")
+    logs.create_log_group(logGroupName="/count/me")
+    try:
+        logs.create_log_stream(logGroupName="/count/me", logStreamName="s")
+        for _ in range(3):
+            logs.get_log_events(logGroupName="/count/me", logStreamName="s", startFromHead=True)
+        client(emulator).list_clusters()
+    finally:
+        logs.delete_log_group(logGroupName="/count/me")
+    after = control.describe()
+
+    def more(key: str, name: str) -> int:
+        return after[key].get(name, 0) - before[key].get(name, 0)
+
+    assert more("actions", "logs:GetLogEvents") == 3
+    assert more("actions", "logs:CreateLogStream") == 1
+    assert more("actions", "ecs:ListClusters") == 1
+    assert more("calls", "ListClusters") == 1
+    assert "GetLogEvents" not in after["calls"]  # calls: ECS's own operations only

@@ -90,6 +90,21 @@ def test_logs_go_to_the_awslogs_stream_ecs_names(emulator, ecs):
     logs.delete_log_group(logGroupName="/ecs/job")
 
 
+def test_a_log_group_deleted_while_the_task_runs_loses_its_lines_not_the_task(emulator, ecs):
+    """The awslogs driver's puts fail once the group is gone; the task runs on and stops as
+    asked (the emulator's reconciler once failed every step for all tasks instead)."""
+    logs = client(emulator, "logs")
+    logs.create_log_group(logGroupName="/ecs/gone")
+    emulator.add_behaviour(family="job", output_lines=100000, run_seconds=100000)  # a line every emulated second
+    register(ecs, logs_group="/ecs/gone")
+    arn = run(ecs, emulator)[0]["taskArn"]
+    wait("the task to run", lambda: ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING")
+    logs.delete_log_group(logGroupName="/ecs/gone")
+    ecs.stop_task(cluster="c", task=arn, reason="done")
+    ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig=FAST)
+    assert ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]["stopCode"] == "UserInitiated"
+
+
 def test_default_output_and_many_lines_with_equal_timestamps(emulator, ecs):
     logs = client(emulator, "logs")
     logs.create_log_group(logGroupName="/ecs/many")

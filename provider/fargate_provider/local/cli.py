@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--speed", type=float, default=None, help="emulated time factor (1 = realistic pace; default 100)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     for name, help_text in (
-        ("describe", "print the network, timing, behaviours and faults"),
+        ("describe", "print the network, timing, behaviours, faults and the calls answered"),
         ("reset", "forget all state"),
         # Read from the running emulator: its load balancer's ARN is new each time it starts.
         ("airflow-variables", "print the Variables that put environments behind its load balancer (JSON for `airflow variables import`)"),

@@ -336,7 +336,9 @@ def create_log_group(account: str, region: str, group: str) -> None:
 
 def put_log_lines(account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
     backend = logs_backends[account][region]
-    log_group = backend.groups[group]
+    log_group = backend.groups.get(group)
+    if log_group is None:  # deleted while the task runs: the awslogs driver's puts fail, the lines are gone
+        return
     if stream not in log_group.streams:
         backend.create_log_stream(group, stream)
     if events:

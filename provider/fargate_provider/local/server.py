@@ -22,6 +22,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
+from fargate_provider.local.quotas import RateQuotas
 from fargate_provider.local.request_validation import validated_body
 from fargate_provider.iam_documents import execution_role_template
 
@@ -71,6 +72,7 @@ class LocalEcs:
         # Every AWS API call answered, as IAM names the action ("ec2:DescribeSubnets"), since reset:
         # what a policy must allow, and proof that a refused request changed nothing.
         self.actions: Counter[str] = Counter()
+        self.quotas = RateQuotas()
         self._moto_app = bridge.make_moto_app()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -139,6 +141,7 @@ class LocalEcs:
             self.control_plane.reset()
             self.calls.clear()
             self.actions.clear()
+            self.quotas.reset()
             account = bridge.account_for_access_key(None)
             self.network = bridge.create_network(account, self.region)
             # As in an account where the console made it once: the execution role the DAGs
@@ -169,8 +172,14 @@ class LocalEcs:
     def set_timing(self, **values: float) -> None:
         self.behaviours.timing.update(values)
 
+    def set_rate_quota(self, action: str, per_second: float) -> None:
+        """Make a rate quota stricter than AWS's (never looser): e.g. ("logs:GetLogEvents", 2)."""
+        self.quotas.set_rate(action, per_second)
+
     def describe(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "network": self.network, "calls": dict(self.calls), **self.behaviours.describe()}
+        # calls: ECS operations; actions: every service's calls as IAM names them (e.g. logs:GetLogEvents)
+        return {"endpoint": self.endpoint, "network": self.network, "calls": dict(self.calls), "actions": dict(self.actions),
+                "throttled": dict(self.quotas.throttled), **self.behaviours.describe()}
 
     # ------------------------------------------------------------------ WSGI
 
@@ -180,7 +189,9 @@ class LocalEcs:
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :].strip("/"))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(ECS_TARGET_PREFIX):
-            self._count_action(environ)
+            action = self._count_action(environ)
+            if action and not self.quotas.allow(*self._account_and_region(environ), action):
+                return _ecs_error(start_response, EcsError("ThrottlingException", "Rate exceeded", 400))
             with self.control_plane.lock:
                 return self._moto(environ, start_response)
         operation = target[len(ECS_TARGET_PREFIX) :]
@@ -209,12 +220,12 @@ class LocalEcs:
                 return self._moto(environ, start_response)
             return _json_response(start_response, 200, result, "application/x-amz-json-1.1")
 
-    def _count_action(self, environ: dict[str, Any]) -> None:
+    def _count_action(self, environ: dict[str, Any]) -> str | None:
         """Name the call as IAM does: the signing service and the operation (X-Amz-Target for
         JSON protocols, Action= for query protocols such as EC2, IAM and STS)."""
         service = _SIGNING_SERVICE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if not service:
-            return
+            return None
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.rsplit(".", 1)[-1] if target else None
         if operation is None:
@@ -226,7 +237,9 @@ class LocalEcs:
             operation = (query.get("Action") or [None])[0]
         if operation is None:  # REST protocols (e.g. S3): method and path name the operation
             operation = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
-        self.actions[f"{service.group(1)}:{operation}"] += 1
+        action = f"{service.group(1)}:{operation}"
+        self.actions[action] += 1
+        return action
 
     def _moto(self, environ, start_response) -> list[bytes]:
         # Consume moto's (possibly lazy) body while holding the lock.
