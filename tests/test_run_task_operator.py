@@ -77,7 +77,8 @@ def test_logs_in_another_region_are_streamed_in_both_modes(airflow, emulator, ec
     west = client(emulator, "logs", region="us-west-2")
     west.create_log_group(logGroupName="/ecs/west")
     try:
-        emulator.add_behaviour(family="job", output=["from oregon"])
+        # runs 3 s, so that the wait reads the line while the task runs (the worker reads what is left after STOPPED)
+        emulator.add_behaviour(family="job", output=["from oregon"], run_seconds=300)
         register(ecs, logs_group="/ecs/west", container={"logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": "/ecs/west", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "ecs"}}})
         result = run(airflow, emulator, capfd, deferrable)

@@ -112,6 +112,53 @@ def test_25_task_waits_on_3_clusters_make_one_describe_tasks_per_cluster_a_round
     assert asyncio.run(main()) == 3 * len(CLUSTERS)
 
 
+def test_a_wait_busy_longer_than_an_interval_stays_in_step(emulator, clusters):
+    """A trigger still busy with its last answer when the next round is due (reading many log
+    lines, an extra look) is described in that round and finds the answer kept for it, instead of
+    asking a moment later in a round of its own: calls stay at one per cluster a round."""
+    from fargate_provider.triggers.polling import TASKS, shared_poller
+
+    emulator.add_behaviour(family="job", run_seconds=100000)
+    register(clusters, family="job")
+    quick, busy = [t["taskArn"] for t in clusters.run_task(cluster="a", taskDefinition="job", launchType="FARGATE", count=2,
+                                                            networkConfiguration=network(emulator))["tasks"]]
+    hook = FargateTaskTrigger(cluster="a", tasks=[quick], target_state="STOPPED", poll_interval=0.2).hook
+    asked: list[int] = []
+
+    async def main():
+        poller = shared_poller(hook)
+        describe = poller._describe
+
+        async def counted(ecs, kind, cluster, items):
+            asked.append(len(items))
+            return await describe(ecs, kind, cluster, items)
+
+        poller._describe = counted
+        statuses: dict[str, list[str]] = {quick: [], busy: []}
+        quick_done = asyncio.Event()
+
+        async def wait(arn: str, busy_for: float):
+            async with poller.subscribe(TASKS, "a", [arn], 0.2) as subscription:
+                while not quick_done.is_set():
+                    [task] = await subscription.next()
+                    statuses[arn].append(task["lastStatus"])
+                    if arn == quick and len(statuses[quick]) == 12:
+                        quick_done.set()
+                    await asyncio.sleep(busy_for)  # the busy one: 1.5 intervals with each answer
+
+        await asyncio.gather(wait(quick, 0.0), wait(busy, 0.3))
+        return statuses
+
+    statuses = asyncio.run(main())
+    clusters.stop_task(cluster="a", task=quick)
+    clusters.stop_task(cluster="a", task=busy)
+    assert len(statuses[quick]) == 12 and len(statuses[busy]) >= 5
+    assert set(statuses[quick] + statuses[busy]) <= {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING"}
+    # Every round described both tasks in one call; at most the last, after the quick one left, the
+    # busy one alone. (Without kept answers the busy one asks late and gets rounds of its own.)
+    assert asked[:-1] == [2] * (len(asked) - 1) and len(asked) >= 12, asked
+
+
 def test_a_cancelled_wait_is_polled_no_more_and_the_others_go_on(emulator, clusters):
     triggers = _service_triggers(clusters, emulator, poll_interval=0.2)[:3]  # s0, s1, s2 of cluster a
 
@@ -219,6 +266,133 @@ def test_log_streams_are_read_only_as_often_as_needed():
         quiet_reads.append(later - now)
         now = later
     assert quiet_reads == [10, 20, 20, 20]
+    assert pacer.pages(stream, [{"taskArn": arn, "lastStatus": "RUNNING"}]) == 1  # a page a read while it runs
+    assert pacer.pages(stream, [{"taskArn": arn, "lastStatus": "DEACTIVATING"}]) is None  # then to its end
     assert due("STOPPED", now + 0.1) == [stream]  # stopped: read once more, whatever the pace
     pacer.read(stream, [{"taskArn": arn, "lastStatus": "STOPPED"}], had_lines=False, now=now)
     assert due("STOPPED", now + 100) == []
+
+
+def test_a_running_tasks_stream_is_read_a_page_a_time_and_nothing_is_lost(emulator):
+    """While a task runs, a read takes one GetLogEvents page (not a second call to learn the page
+    was the last); the forward token keeps the place, and the last read goes to the end."""
+    from fargate_provider.hooks.fargate import FargateHook
+    from fargate_provider.state.task import LogFollower
+
+    logs = client(emulator, "logs")
+    logs.create_log_group(logGroupName="/paged")
+    logs.create_log_stream(logGroupName="/paged", logStreamName="ecs/app/t1")
+
+    def put(*messages):
+        now = int(time.time() * 1000)
+        logs.put_log_events(logGroupName="/paged", logStreamName="ecs/app/t1",
+                            logEvents=[{"timestamp": now, "message": m} for m in messages])
+
+    follower = LogFollower(streams=[{"container": "app", "group": "/paged", "region": "us-east-1", "stream": "ecs/app/t1"}])
+    [stream] = follower.log_streams
+    hook = FargateHook(aws_conn_id="aws_default", region_name="us-east-1")
+
+    def calls():
+        return emulator.actions["logs:GetLogEvents"]
+
+    async def main():
+        reads = []
+        async with hook.async_clients() as clients:
+            for messages, pages in ((("a", "b", "c"), 1), (("d",), 1), ((), 1), (("e", "f"), None)):
+                if messages:
+                    put(*messages)
+                before = calls()
+                lines = await hook.read_stream_async(clients, follower, stream, pages)
+                reads.append((lines, calls() - before))
+        return reads
+
+    try:
+        reads = asyncio.run(main())
+    finally:
+        logs.delete_log_group(logGroupName="/paged")
+    assert reads == [
+        (["[app] a", "[app] b", "[app] c"], 1),
+        (["[app] d"], 1),
+        ([], 1),
+        (["[app] e", "[app] f"], 2),  # to the end: the page, then an empty one
+    ]
+
+
+def test_log_reads_take_turns_in_order_and_pause_together_when_throttled(caplog):
+    from fargate_provider.triggers.log_reads import FIRST_PAUSE_SECONDS, LogReadBudget
+
+    budget = LogReadBudget("aws_default", "us-east-1", rate=50)
+
+    async def main():
+        turns: list[tuple[int, float]] = []
+
+        async def read(i: int):
+            await budget.turn()
+            turns.append((i, time.monotonic()))
+
+        started = time.monotonic()
+        await asyncio.gather(*(read(i) for i in range(10)))
+        budget.throttled("GetLogEvents")
+        budget.throttled("GetLogEvents")  # a second throttle of the same episode: pause doubles, nothing said
+        paused_at = time.monotonic()
+        await read(10)
+        budget.answered()
+        return turns, started, paused_at
+
+    with caplog.at_level(logging.INFO, logger="fargate_provider.triggers.log_reads"):
+        turns, started, paused_at = asyncio.run(main())
+    order = [i for i, _ in turns]
+    assert order == list(range(11))  # first come, first served
+    assert all(at - started >= k * 0.02 * 0.95 for k, (_, at) in enumerate(turns[:10]))  # never faster than 50 a second
+    assert turns[10][1] - paused_at >= 2 * FIRST_PAUSE_SECONDS * 0.95  # everyone waits the (doubled) pause
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fargate_provider.triggers.log_reads"]
+    assert [level for level, _ in said] == ["WARNING", "INFO"]
+    assert said[0][1].startswith("CloudWatch Logs throttles GetLogEvents for connection aws_default in us-east-1")
+
+
+def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_throttled(emulator, clusters, capfd, caplog, monkeypatch):
+    """Six task waits follow their streams through one budget set above what CloudWatch allows
+    here (the emulator's quota made 4 a second): throttled reads pause everyone, are said once
+    per episode, fail no wait, and every line reaches the task log exactly once (the trigger's
+    reads, then the worker's from the follower's tokens)."""
+    import re
+
+    from fargate_provider.hooks.fargate import FargateHook
+    from fargate_provider.state.task import LogFollower, log_streams
+
+    monkeypatch.setenv("AIRFLOW__FARGATE__LOG_READS_PER_SECOND", "20")
+    emulator.set_rate_quota("logs:GetLogEvents", 4)
+    logs = client(emulator, "logs")
+    logs.create_log_group(logGroupName="/budget")
+    emulator.add_behaviour(family="chatty", run_seconds=300, output_lines=6)  # 3 s at the tests' pace
+    register(clusters, family="chatty", logs_group="/budget")
+    definition = clusters.describe_task_definition(taskDefinition="chatty")["taskDefinition"]
+    arns = [t["taskArn"] for t in clusters.run_task(cluster="a", taskDefinition="chatty", launchType="FARGATE", count=6,
+                                                    networkConfiguration=network(emulator))["tasks"]]
+    triggers = [
+        FargateTaskTrigger(cluster="a", tasks=[arn], target_state="STOPPED", poll_interval=0.2,
+                           logs=LogFollower([vars(s) for s in log_streams(definition, [arn])]).to_kwargs(),
+                           botocore_config={"retries": {"total_max_attempts": 1}})  # so throttles reach the budget
+        for arn in arns
+    ]
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(_first_event(t) for t in triggers)), timeout=120)
+
+    try:
+        with caplog.at_level(logging.INFO, logger="fargate_provider.triggers.log_reads"):
+            events = asyncio.run(main())
+        in_trigger = re.findall(r"\[app\] line \d of 6 from app", capfd.readouterr().out)
+        hook = FargateHook(aws_conn_id="aws_default", region_name="us-east-1")
+        rest = [line for e in events for line in hook.read_logs(LogFollower(**e.payload["logs"]))]  # as the operator's _finish
+    finally:
+        logs.delete_log_group(logGroupName="/budget")
+    assert [e.payload["status"] for e in events] == ["done"] * 6
+    assert in_trigger, "the triggers read some lines while the tasks ran"
+    from collections import Counter
+
+    assert Counter(in_trigger + rest) == {f"[app] line {k} of 6 from app": 6 for k in range(1, 7)}
+    assert emulator.describe()["throttled"].get("logs:GetLogEvents", 0) > 0
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fargate_provider.triggers.log_reads"]
+    warnings = [m for level, m in said if level == "WARNING"]
+    assert warnings and len(warnings) <= len(said) - len(warnings) + 1  # once per episode, each ended by "answers again"

@@ -56,7 +56,18 @@ def get_provider_info() -> dict:
                         "type": "float",
                         "example": "15",
                         "default": "15",
-                    }
+                    },
+                    "log_reads_per_second": {
+                        "description": (
+                            "GetLogEvents calls a second that the triggers of one connection and logs region make together "
+                            "while following container logs (turns taken in order). CloudWatch Logs allows 25 a second per "
+                            "account and Region, a quota that cannot be raised; the rest is left to workers and other tools."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "10",
+                        "default": "10",
+                    },
                 },
             }
         },

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from fargate_provider.utils.arns import name_from_arn, revision_of
-from fargate_provider.utils.aws_errors import has_code, is_not_found
+from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
 from fargate_provider.hooks.client_pool import client_pool
 from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
@@ -259,6 +259,10 @@ class FargateHook(EcsHook):
                 except ClientError as err:
                     if has_code(err, "ResourceNotFoundException"):
                         break  # the stream appears once the container starts
+                    if has_code(err, *THROTTLING_CODES):
+                        # still throttled after botocore's retries: the job's outcome never hangs on its logs
+                        self.log.warning("CloudWatch Logs throttled reading %s; the lines from here on are not shown yet (%s)", stream.stream, err)
+                        break
                     raise
                 new, more = follower.take(stream, page)
                 lines += new
@@ -403,11 +407,16 @@ class FargateHook(EcsHook):
             lines += await self.read_stream_async(clients, follower, stream)
         return lines
 
-    async def read_stream_async(self, clients: AsyncClients, follower: LogFollower, stream: LogStream) -> list[str]:
-        """Everything new in one followed stream (none before the stream exists)."""
+    async def read_stream_async(self, clients: AsyncClients, follower: LogFollower, stream: LogStream, pages: int | None = None) -> list[str]:
+        """What is new in one followed stream (none before the stream exists): everything, or what
+        ``pages`` GetLogEvents pages hold. A page with events is followed by more calls until one
+        comes back empty (the stream's end for now), so a stream still being written is better read
+        a page a time, and the rest next time: its forward token keeps the place."""
         logs = await clients.get("logs", stream.region)
         lines: list[str] = []
-        while True:
+        while pages is None or pages > 0:
+            if pages is not None:
+                pages -= 1
             try:
                 page = await logs.get_log_events(**follower.request(stream))
             except ClientError as err:

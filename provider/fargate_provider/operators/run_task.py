@@ -304,6 +304,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 self.hook.read_logs(follower)
             raise WaitTimeoutError(f"execution_timeout reached; stopped task(s) {[task_id(a) for a in task_arns]}")
         if event.get("status") != "done":
+            if follower:
+                self.hook.read_logs(follower)  # the last lines, as after any wait
             raise AirflowException(event.get("message", "the wait failed"))
         task_definition = self.hook.describe_task_definition(self.task_definition) or {}
         return self._finish(context, task_definition, follower)

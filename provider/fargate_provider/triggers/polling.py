@@ -6,7 +6,10 @@ interval and asks for the next answer when it is ready for one. A round describe
 cluster, the union of what the waiting subscriptions ask for: one DescribeServices per 10
 services and one DescribeTasks per 100 tasks (the API's limits), whoever asked, and hands each
 subscription its part. Subscriptions whose turn comes within half an interval join the same
-round, so triggers started at different times fall into step and share calls.
+round, so triggers started at different times fall into step and share calls. A trigger still
+busy with its last answer when a round is due (reading its logs, an extra look) is described in
+that round too and finds the answer kept for it: a busy trigger stays in step instead of making
+rounds of its own a moment later.
 
 Triggers keep their own state and judgement (``ServiceWatch``, ``progress``): a trigger that
 is cancelled, moved to another triggerer or rebuilt after a restart simply subscribes again
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -27,13 +31,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fargate_provider.hooks.client_pool import settings_key
-from fargate_provider.utils.aws_errors import has_code
+from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 from fargate_provider.utils.batching import DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, batched
 
 log = logging.getLogger(__name__)
 
 SERVICES, TASKS = "services", "tasks"
-THROTTLING_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
 FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 # A subscription whose turn comes within this share of its interval joins the round now.
 JOIN_EARLY = 0.5
@@ -55,10 +58,34 @@ class Subscription:
     interval: float
     due_at: float = 0.0  # monotonic: the first round takes it at once
     waiting: asyncio.Future | None = field(default=None, repr=False)
+    kept: asyncio.Future | None = field(default=None, repr=False)  # a round's answer that came while busy
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.waiting is not None and not self.waiting.done()
+
+    def answer(self, result: list[dict[str, Any]] | None, error: BaseException | None = None) -> None:
+        future = self.waiting if self.is_waiting else None
+        if future is None:  # busy: kept until it asks (a fresher answer replaces an older one)
+            self._drop_kept()
+            future = self.kept = asyncio.get_running_loop().create_future()
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def _drop_kept(self) -> None:
+        if self.kept is not None and not self.kept.cancelled():
+            self.kept.exception()  # marks it retrieved: asyncio would log an error nobody took
+        self.kept = None
 
     async def next(self) -> list[dict[str, Any]]:
+        if self.kept is not None:
+            kept, self.kept = self.kept, None
+            return kept.result()
         self.waiting = asyncio.get_running_loop().create_future()
-        self.poller.wake()
+        if self.due_at < self.poller.sleeping_until:  # (else its turn is already on the poller's clock)
+            self.poller.wake()
         try:
             return await self.waiting
         finally:
@@ -75,6 +102,8 @@ class SharedPoller:
         self.calls: dict[str, int] = {"DescribeServices": 0, "DescribeTasks": 0}
         self.last_round: dict[str, dict[str, list[str]]] = {}  # kind -> cluster -> items asked, for the log and tests
         self.backoff = 0.0
+        # when the poller's sleep ends by itself (inf: until woken; -inf: awake, it looks again anyway)
+        self.sleeping_until = -math.inf
         self._wake = asyncio.Event()
         self._runner: asyncio.Task | None = None
 
@@ -90,8 +119,9 @@ class SharedPoller:
             yield subscription
         finally:
             self.subscriptions.discard(subscription)
-            if subscription.waiting is not None and not subscription.waiting.done():
+            if subscription.is_waiting:
                 subscription.waiting.cancel()
+            subscription._drop_kept()
             self.wake()
 
     def wake(self) -> None:
@@ -100,13 +130,14 @@ class SharedPoller:
     # ------------------------------------------------------------------ rounds
 
     def _due(self, now: float) -> list[Subscription]:
-        waiting = [s for s in self.subscriptions if s.waiting is not None and not s.waiting.done()]
-        if not any(s.due_at <= now for s in waiting):
+        """When a waiting subscription's turn has come: it and every other whose turn comes within
+        ``JOIN_EARLY`` of its interval, waiting or busy."""
+        if not any(s.is_waiting and s.due_at <= now for s in self.subscriptions):
             return []
-        return [s for s in waiting if s.due_at - JOIN_EARLY * s.interval <= now]
+        return [s for s in self.subscriptions if s.due_at - JOIN_EARLY * s.interval <= now]
 
     def _next_due(self) -> float | None:
-        dues = [s.due_at for s in self.subscriptions if s.waiting is not None and not s.waiting.done()]
+        dues = [s.due_at for s in self.subscriptions if s.is_waiting]
         return min(dues) if dues else None
 
     async def _run(self) -> None:
@@ -123,11 +154,14 @@ class SharedPoller:
                     continue
                 next_due = self._next_due()
                 self._wake.clear()
+                self.sleeping_until = math.inf if next_due is None else next_due
                 try:  # (asyncio.timeout: Python 3.11's wait_for can swallow a cancellation, gh-86296)
                     async with asyncio.timeout(None if next_due is None else max(next_due - now, 0.0)):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+                finally:
+                    self.sleeping_until = -math.inf
         if self.subscriptions:  # subscribed while the clients were being given back
             self._runner = asyncio.get_running_loop().create_task(self._run(), name=f"fargate shared poller {self.key[0]}")
 
@@ -168,15 +202,15 @@ class SharedPoller:
         self.rounds += 1
         self.last_round = asked
         for subscription in due:
-            subscription.due_at = started + subscription.interval
-            if subscription.waiting is None or subscription.waiting.done():
+            if subscription not in self.subscriptions:  # left during the round
                 continue
+            subscription.due_at = started + subscription.interval
             error = errors.get((subscription.kind, subscription.cluster))
             if error is not None:
-                subscription.waiting.set_exception(error)
+                subscription.answer(None, error)
                 continue
             found = answers[(subscription.kind, subscription.cluster)]
-            subscription.waiting.set_result([found[i] for i in subscription.items if i in found])
+            subscription.answer([found[i] for i in subscription.items if i in found])
 
     async def _describe(self, ecs: Any, kind: str, cluster: str, items: list[str]) -> dict[str, dict[str, Any]]:
         """Every item's description, keyed by what was asked (a service's name, a task's ARN)."""

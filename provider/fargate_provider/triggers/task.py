@@ -9,21 +9,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import TriggerEvent
+from botocore.exceptions import ClientError
 
 from fargate_provider.state.task import LogFollower, LogStream, progress, task_id
 from fargate_provider.triggers.base import FargateBaseTrigger
+from fargate_provider.triggers.log_reads import log_read_budget
 from fargate_provider.triggers.polling import TASKS, shared_poller
+from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 
 
 class FargateTaskTrigger(FargateBaseTrigger):
     """Waits on DescribeTasks answers from the triggerer's shared poller (``polling``: one call
     per hundred tasks per cluster for every wait of the connection) and reads GetLogEvents (each
     stream in its own ``awslogs-region``, paced by ``LogPacer``) through ``FargateHook``'s async
-    reads; judges with the same code as the in-worker wait.
+    reads, beside the wait (``LogReader``) and within the triggerer's CloudWatch Logs budget
+    (``log_reads``); judges with the same code as the in-worker wait.
 
-    Events carry the task ARNs (``tasks``): ``{"status": "done", "logs": <follower state>}``,
-    ``{"status": "failed", "message": ...}`` or ``{"status": "timeout", "logs": ...}`` when
-    ``deadline`` passes.
+    Events carry the task ARNs (``tasks``) and the follower's state (``logs``, None without
+    logs), from which the worker reads the last lines: ``{"status": "done"}``, ``{"status":
+    "failed", "message": ...}`` or ``{"status": "timeout"}`` when ``deadline`` passes.
 
     :param cluster: the tasks' cluster (name or ARN).
     :param tasks: task ARNs to wait for.
@@ -62,39 +66,107 @@ class FargateTaskTrigger(FargateBaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         follower = LogFollower(**self.logs) if self.logs else None
-        pacer = LogPacer(self.poll_interval)
         try:
             async with self.hook.async_clients() as clients, shared_poller(self.hook).subscribe(
                 TASKS, self.cluster, self.tasks, self.poll_interval
             ) as subscription:
-                while True:
-                    timeout = None if self.deadline is None else max(self.deadline - time.time(), 0.0) + self.poll_interval
-                    try:  # asyncio.timeout, not wait_for: see FargateServiceTrigger.run
-                        async with asyncio.timeout(timeout):
-                            described = await subscription.next()
-                    except TimeoutError:
-                        described = None
-                    if described is not None:
-                        done, error = progress(described, self.tasks, self.target_state)
-                        if follower:
-                            # the last read of a finished wait takes every stream: nothing is left unread
-                            streams = None if (done or error) else pacer.due(follower, described, time.monotonic())
-                            for stream in follower.log_streams if streams is None else streams:
-                                lines = await self.hook.read_stream_async(clients, follower, stream)
-                                pacer.read(stream, described, bool(lines), time.monotonic())
-                                for line in lines:
-                                    self.log.info("%s", line)
-                        if error:
-                            yield await self.event({"status": "failed", "tasks": self.tasks, "message": error})
+                # Logs are read beside the wait, not in it: a read waiting for its turn in the
+                # CloudWatch budget never holds back seeing the task stop.
+                reader = LogReader(self, clients, follower) if follower else None
+                try:
+                    while True:
+                        timeout = None if self.deadline is None else max(self.deadline - time.time(), 0.0) + self.poll_interval
+                        try:  # asyncio.timeout, not wait_for: see FargateServiceTrigger.run
+                            async with asyncio.timeout(timeout):
+                                described = await subscription.next()
+                        except TimeoutError:
+                            described = None
+                        if described is not None:
+                            done, error = progress(described, self.tasks, self.target_state)
+                            if reader:
+                                reader.raise_failure()
+                                reader.described(described)
+                            if error or done:
+                                if reader:
+                                    await reader.stop()  # the worker reads what is left (the operator's _finish)
+                                logs = follower.to_kwargs() if follower else None
+                                if error:
+                                    yield await self.event({"status": "failed", "tasks": self.tasks, "message": error, "logs": logs})
+                                else:
+                                    yield await self.event({"status": "done", "tasks": self.tasks, "logs": logs})
+                                return
+                        if self.deadline is not None and time.time() >= self.deadline:
+                            if reader:
+                                await reader.stop()
+                            yield await self.event({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
                             return
-                        if done:
-                            yield await self.event({"status": "done", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
-                            return
-                    if self.deadline is not None and time.time() >= self.deadline:
-                        yield await self.event({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
-                        return
+                finally:
+                    if reader:
+                        await reader.stop()
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
             yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}"})
+
+
+class LogReader:
+    """Reads a trigger's followed streams beside its wait: after each answer, the streams
+    ``LogPacer`` says are due, each when the budget of its connection and region gives it a turn
+    (``log_reads``), logging every new line once. Throttled reads wait for the next turn; any
+    other error fails the wait (``raise_failure``). ``stop()`` lets a read under way finish, so
+    the follower's tokens and the lines logged agree: nothing is lost or repeated when the
+    worker reads on from them."""
+
+    def __init__(self, trigger: FargateTaskTrigger, clients: Any, follower: LogFollower):
+        self.trigger, self.clients, self.follower = trigger, clients, follower
+        self.pacer = LogPacer(trigger.poll_interval)
+        self.latest: list[dict[str, Any]] | None = None
+        self.fresh = asyncio.Event()
+        self.reading = False
+        self.stopping = False
+        self.failure: ClientError | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="fargate log reader")
+
+    def described(self, described: list[dict[str, Any]]) -> None:
+        self.latest = described
+        self.fresh.set()
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if not self.reading:  # waiting for an answer or a turn: nothing read yet, safe to cancel
+            self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        hook, log = self.trigger.hook, self.trigger.log
+        while not self.stopping:
+            await self.fresh.wait()
+            self.fresh.clear()
+            described = self.latest or []
+            for stream in self.pacer.due(self.follower, described, time.monotonic()):
+                budget = log_read_budget(hook, stream.region)
+                await budget.turn()
+                if self.stopping:
+                    return
+                self.reading = True
+                try:
+                    lines = await hook.read_stream_async(self.clients, self.follower, stream, self.pacer.pages(stream, described))
+                except ClientError as error:
+                    if not has_code(error, *THROTTLING_CODES):
+                        self.failure = error  # e.g. AccessDenied: the wait fails with it, as in the worker
+                        return
+                    budget.throttled(error.operation_name)  # the token stays: the next turn reads on
+                    continue
+                finally:
+                    self.reading = False
+                budget.answered()
+                self.pacer.read(stream, described, bool(lines), time.monotonic())
+                for line in lines:
+                    log.info("%s", line)
+                if self.stopping:
+                    return
 
 
 # A task's containers write nothing before it starts them, and little once they have been quiet.
@@ -104,8 +176,9 @@ MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
 
 class LogPacer:
     """Which followed log streams to read this round: none of a task not started yet; a running
-    task's stream each interval while it writes, then ever less often while it is quiet (up to
-    every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream once more, then never.
+    task's stream each interval while it writes (a page a read), then ever less often while it is
+    quiet (up to every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream once more,
+    to its end, then never.
     The follower's forward tokens make late reads lose or repeat nothing."""
 
     def __init__(self, interval: float):
@@ -128,6 +201,11 @@ class LogPacer:
             if status != "RUNNING" or now >= self.next_read.get(stream.key, 0.0):
                 due.append(stream)
         return due
+
+    def pages(self, stream: LogStream, described: list[dict[str, Any]]) -> int | None:
+        """GetLogEvents pages to read now: one while its task runs (whatever is left waits for the
+        next read); all once it is stopping, as that is the last read."""
+        return 1 if self._status(stream, described) == "RUNNING" else None
 
     def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
         if self._status(stream, described) == "STOPPED":

@@ -1,4 +1,4 @@
-"""Reading AWS's error answers by their codes: which ones mean "it is not there"."""
+"""Reading AWS's error answers by their codes: which ones mean "it is not there", which "slow down"."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from botocore.exceptions import ClientError
 
 # Codes that say it outright.
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "ClusterNotFoundException", "ServiceNotFoundException"})
+# Codes of "too many calls" (ECS and CloudWatch Logs answer ThrottlingException; others the rest).
+THROTTLING_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
 # ECS answers an unknown task definition or revision with the generic ClientException; these
 # are its messages for that case (DescribeTaskDefinition, DeregisterTaskDefinition), nothing else.
 TASK_DEFINITION_NOT_FOUND_MESSAGES = (

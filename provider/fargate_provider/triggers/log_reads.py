@@ -1,0 +1,96 @@
+"""GetLogEvents in the triggerer: one budget per connection settings and logs region, shared by
+every trigger of this provider that follows container logs.
+
+CloudWatch Logs answers GetLogEvents at most 25 times a second per account and Region, a quota
+that cannot be raised (CloudWatch Logs quotas; it was 10 when ASFHyP3/hyp3#519 quoted it), and
+answers more with ThrottlingException "Rate exceeded". A thousand followed streams, each read
+every poll, ask for far more; every trigger retrying on its own makes it worse. So reads take
+turns, first come first served, at ``[fargate] log_reads_per_second`` (10 by default: the rest
+of the quota is left to the workers' last reads, the console and other tools). When CloudWatch
+throttles anyway, every reader pauses (1 s, doubling up to 60 s) and the log says so once.
+Lines are never lost: a read that did not happen leaves the stream's forward token where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import Any
+
+from fargate_provider.hooks.client_pool import settings_key
+
+log = logging.getLogger(__name__)
+
+LOG_READS_PER_SECOND = 10.0
+FIRST_PAUSE_SECONDS, MAX_PAUSE_SECONDS = 1.0, 60.0
+
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LogReadBudget]] = weakref.WeakKeyDictionary()
+
+
+def log_reads_per_second() -> float:
+    from airflow.configuration import conf
+
+    rate = conf.getfloat("fargate", "log_reads_per_second", fallback=LOG_READS_PER_SECOND)
+    if rate <= 0:
+        raise ValueError(f"[fargate] log_reads_per_second: {rate:g} is not allowed; give a number of reads a second above 0")
+    return rate
+
+
+class LogReadBudget:
+    """Turns for GetLogEvents calls of one connection's settings in one logs region."""
+
+    def __init__(self, name: str, region: str | None, rate: float):
+        self.name, self.region = name, region
+        self.spacing = 1.0 / rate
+        self.next_turn = 0.0  # monotonic: when the next turn is free
+        self.paused_until = 0.0
+        self.pause = 0.0  # the current throttling episode's pause; 0: none
+        self.turns = 0
+        self.throttles = 0
+
+    async def turn(self) -> None:
+        """Wait for this call's turn (turns are handed out in the order asked for); cancelling
+        the wait is safe: nothing has been read."""
+        while True:
+            now = time.monotonic()
+            at = max(now, self.next_turn, self.paused_until)
+            self.next_turn = at + self.spacing
+            if at > now:
+                await asyncio.sleep(at - now)
+            if time.monotonic() >= self.paused_until:  # (a throttle may have paused everyone meanwhile)
+                self.turns += 1
+                return
+
+    def throttled(self, operation: str) -> None:
+        first = self.pause == 0
+        self.throttles += 1
+        self.pause = min(max(self.pause * 2, FIRST_PAUSE_SECONDS), MAX_PAUSE_SECONDS)
+        self.paused_until = time.monotonic() + self.pause
+        if first:  # once per episode, not once per stream or per retry
+            log.warning(
+                "CloudWatch Logs throttles %s for connection %s in %s: log reads pause together (%g s, doubling up to %g s) "
+                "and resume where they stopped; no line is lost",
+                operation, self.name, self.region, self.pause, MAX_PAUSE_SECONDS,
+            )
+
+    def answered(self) -> None:
+        if self.pause:
+            log.info("CloudWatch Logs answers again for connection %s in %s; log reads resume", self.name, self.region)
+            self.pause = 0.0
+
+
+def log_read_budget(hook: Any, region: str | None) -> LogReadBudget:
+    """The running event loop's budget for ``hook``'s connection settings in ``region``."""
+    budgets = _BUDGETS.setdefault(asyncio.get_running_loop(), {})
+    key = (*settings_key(hook), region or hook.region_name)
+    budget = budgets.get(key)
+    if budget is None:
+        budget = budgets[key] = LogReadBudget(key[0], key[-1], log_reads_per_second())
+    return budget
+
+
+def budgets() -> list[LogReadBudget]:
+    """The running event loop's budgets (for tests and benchmarks)."""
+    return list(_BUDGETS.get(asyncio.get_running_loop(), {}).values())
