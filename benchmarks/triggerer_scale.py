@@ -2,7 +2,7 @@
 against the local ECS emulator (``fargate-local serve`` in its own process).
 
     .venv/bin/python benchmarks/triggerer_scale.py [--n 100 500 1000] [--clusters 100]
-        [--interval 5] [--rounds 3] [--kinds service task amazon] [--speed 1000]
+        [--interval 5] [--rounds 3] [--kinds service task amazon] [--speed 1000] [--logs [--chatty 0.5]]
 
 Kinds, each run in a fresh child process (so peak RSS is per scenario):
 
@@ -12,6 +12,11 @@ Kinds, each run in a fresh child process (so peak RSS is per scenario):
   DescribeTasks per cluster per 100 tasks a round);
 * ``amazon``: the amazon provider's TaskDoneTrigger on the same kind of tasks (the anchor: one
   DescribeTasks per task per waiter_delay, two aiobotocore clients per trigger).
+
+``--logs``: the tasks log with awslogs and each task wait follows its stream (FargateTaskTrigger's
+``logs``, TaskDoneTrigger's ``log_group``/``log_stream``), so GetLogEvents per round is measured
+too. A ``--chatty`` fraction of the tasks prints a line every second; the others a line every two
+minutes, as a batch job between phases does.
 
 The waits are spread over ``--clusters`` clusters. Per scenario the child measures: the calls
 the emulator answered per poll round (over ``--rounds`` rounds, after every trigger has polled
@@ -82,17 +87,52 @@ def _limit(kind: str, spread: dict[str, int]) -> int:
     return sum(math.ceil(count / per_call) for count in spread.values())
 
 
-def _setup(control, ecs, kind: str, spread: dict[str, int], speed: float) -> list[dict[str, str]]:
+LOG_GROUP = "/bench/tasks"
+LOG_RUN_SECONDS = 1800.0  # real seconds a logging task runs (longer than any scenario), printing as it goes
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # the emulator's ready-made role
+
+
+def _register(ecs, family: str, logs: bool) -> None:
+    container = {"name": "app", "image": "busybox:1.36", "essential": True}
+    extra = {}
+    if logs:  # ECS refuses awslogs on Fargate without an execution role
+        extra["executionRoleArn"] = EXECUTION_ROLE
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
+            "awslogs-group": LOG_GROUP, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}}
+    ecs.register_task_definition(family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
+                                 memory="512", containerDefinitions=[container], **extra)
+
+
+def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[str, str]]:
     """A clean emulator with ``spread``'s clusters, and the items to wait for: services of
-    desiredCount 0 (ACTIVE for ever) or tasks that run for ever."""
+    desiredCount 0 (ACTIVE for ever) or tasks that run until stopped (with ``--logs``: for
+    ``LOG_RUN_SECONDS``, printing, each item naming its stream)."""
     network = control.reset()
-    control.set_timing(speed=speed)
-    control.add_behaviour(family=FAMILY, run_seconds=1e9)
-    ecs.register_task_definition(
-        family=FAMILY, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-        containerDefinitions=[{"name": "app", "image": "busybox:1.36", "essential": True}],
-    )
+    control.set_timing(speed=args.speed)
+    logs = args.logs and kind != "service"
+    families = {FAMILY: 1.0}
+    if logs:
+        import boto3
+
+        boto3.client("logs", endpoint_url=ecs.meta.endpoint_url, region_name="us-east-1").create_log_group(logGroupName=LOG_GROUP)
+        run = LOG_RUN_SECONDS * args.speed  # emulated seconds
+        control.add_behaviour(family=FAMILY, run_seconds=run, output_lines=int(LOG_RUN_SECONDS))  # a line a second
+        control.add_behaviour(family=f"{FAMILY}-quiet", run_seconds=run, output_lines=int(LOG_RUN_SECONDS / 120))
+        families = {FAMILY: args.chatty, f"{FAMILY}-quiet": 1.0 - args.chatty}
+    else:
+        control.add_behaviour(family=FAMILY, run_seconds=1e9)
+    for family in families:
+        _register(ecs, family, logs)
     net = {"awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}}
+
+    def run_tasks(cluster: str, family: str, count: int) -> list[str]:
+        arns: list[str] = []
+        while len(arns) < count:  # RunTask starts up to 10 a call
+            answer = ecs.run_task(cluster=cluster, taskDefinition=family, launchType="FARGATE",
+                                  count=min(10, count - len(arns)), networkConfiguration=net)
+            assert not answer.get("failures"), answer["failures"]
+            arns += [t["taskArn"] for t in answer["tasks"]]
+        return arns
 
     def cluster_items(cluster: str, count: int) -> list[dict[str, str]]:
         ecs.create_cluster(clusterName=cluster)
@@ -102,12 +142,13 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], speed: float) -> lis
                                    launchType="FARGATE", networkConfiguration=net)
             return [{"cluster": cluster, "item": f"s{i}"} for i in range(count)]
         arns: list[str] = []
-        while len(arns) < count:  # RunTask starts up to 10 a call
-            answer = ecs.run_task(cluster=cluster, taskDefinition=FAMILY, launchType="FARGATE",
-                                  count=min(10, count - len(arns)), networkConfiguration=net)
-            assert not answer.get("failures"), answer["failures"]
-            arns += [t["taskArn"] for t in answer["tasks"]]
-        return [{"cluster": cluster, "item": arn} for arn in arns]
+        for index, (family, share) in enumerate(families.items()):
+            last = index == len(families) - 1
+            arns += run_tasks(cluster, family, count - len(arns) if last else round(count * share))
+        if not logs:
+            return [{"cluster": cluster, "item": arn} for arn in arns]
+        # <awslogs-stream-prefix>/<container name>/<task id>
+        return [{"cluster": cluster, "item": arn, "stream": f"ecs/app/{arn.rsplit('/', 1)[-1]}"} for arn in arns]
 
     with ThreadPoolExecutor(8) as pool:
         items = [i for chunk in pool.map(lambda kv: cluster_items(*kv), spread.items()) for i in chunk]
@@ -149,11 +190,11 @@ def _change(ecs, kind: str, items: list[dict[str, str]], spread_s: float) -> dic
 def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path) -> dict:
     spread = _spread(n, args.clusters)
     started = time.monotonic()
-    items = _setup(control, ecs, kind, spread, args.speed)
+    items = _setup(control, ecs, kind, spread, args)
     setup_s = time.monotonic() - started
     spec = workdir / f"{kind}-{n}.json"
     spec.write_text(json.dumps({"kind": kind, "items": items, "interval": args.interval, "rounds": args.rounds,
-                                "endpoint": endpoint, "timeout": args.timeout}))
+                                "endpoint": endpoint, "timeout": args.timeout, "log_group": LOG_GROUP}))
     child = subprocess.Popen([sys.executable, __file__, "--child", str(spec)], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                              text=True, env=os.environ.copy(), cwd=REPO)
     assert child.stdout is not None and child.stdin is not None
@@ -182,11 +223,10 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
 def _row(r: dict) -> str:
     calls = r["calls_per_round"]
     op = "DescribeServices" if r["kind"] == "service" else "DescribeTasks"
-    shown = f"{calls.get(op, 0):.1f} {op}"
+    shown = f"{calls.get(op, 0):.1f} {op} ({r['limit']})"
     others = [f"{v:.1f} {k}" for k, v in calls.items() if k != op and v]
     if others:
         shown += " + " + " + ".join(others)
-    shown += f" ({r['limit']})"
     n = r["n"]
     peak, base = r["peak_rss_mb"], r["baseline_rss_mb"]
     rss = f"{peak:.0f} (+{peak - base:.0f} over {base:.0f}; {(peak - base) / n * 1024:.0f} KB/trigger)"
@@ -198,6 +238,8 @@ def _row(r: dict) -> str:
     lag = r["lag_max_s"]
     lags = f"{lag['steady']:.3f} (start {lag['startup']:.3f}, detect {lag['detection']:.3f})"
     kind = {"service": "service waits", "task": "task waits", "amazon": "amazon TaskDoneTrigger"}[r["kind"]]
+    if r.get("logs"):
+        kind += " + logs"
     return f"| {n} | {kind} | {shown} | {rss} | {first} | {detect} | {lags} |"
 
 
@@ -214,10 +256,15 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--speed", type=float, default=1000.0, help="emulator's emulated-time factor")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a scenario's phases may take")
+    parser.add_argument("--logs", action="store_true", help="task waits follow each task's awslogs stream")
+    parser.add_argument("--chatty", type=float, default=0.5,
+                        help="with --logs: the fraction of tasks printing a line a second (the others: every 2 minutes)")
     parser.add_argument("--at-once", action="store_true",
                         help="change every item at once after a round, instead of spread over one interval")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 <= args.chatty <= 1:
+        parser.error("--chatty: a fraction from 0 to 1")
     if args.child:
         _child(Path(args.child))
         return
@@ -239,7 +286,8 @@ def main() -> None:
             ecs = boto3.client("ecs", endpoint_url=emulator.endpoint, region_name="us-east-1",
                                config=Config(max_pool_connections=16, retries={"mode": "standard", "total_max_attempts": 5}))
             print(f"emulator at {emulator.endpoint}; interval {args.interval:g} s, {args.rounds} rounds, "
-                  f"up to {args.clusters} clusters, emulated time x{args.speed:g}", flush=True)
+                  f"up to {args.clusters} clusters, emulated time x{args.speed:g}"
+                  + (f"; task waits follow logs, {args.chatty:.0%} of tasks print a line a second" if args.logs else ""), flush=True)
             rows = []
             for n in args.n:
                 for kind in args.kinds:
@@ -248,7 +296,8 @@ def main() -> None:
                     print(f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
                           f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
                           f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
-                          f"client-side {result['client_calls_per_round']}", flush=True)
+                          f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
+                          f"triggers' log", flush=True)
                     print(rows[-1], flush=True)
             print()
             print(HEADER)
@@ -275,12 +324,20 @@ def _child(spec_path: Path) -> None:
 
     from fargate_provider.local.client import LocalEcsClient
     from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
+    from fargate_provider.state.task import LogFollower
     from fargate_provider.triggers.polling import pollers
     from fargate_provider.triggers.service import FargateServiceTrigger
     from fargate_provider.triggers.task import FargateTaskTrigger
 
-    logging.disable(logging.INFO)  # the triggers' per-poll info lines (a triggerer sends them to task logs)
+    logging.disable(logging.INFO)  # stdlib loggers' info lines (botocore, the poller)
     spec = json.loads(spec_path.read_text())
+    # The triggers log (structlog) to stdout: a triggerer sends those lines to the task logs. Here
+    # they go to a file, as they would to the log files; the parent gets its own copy of the pipe
+    # (a pipe nobody reads while it stops tasks would block the loop on a full buffer).
+    to_parent = os.fdopen(os.dup(1), "w", buffering=1)
+    trigger_log = open(spec_path.with_suffix(".log"), "w")  # noqa: SIM115 (open for the whole run)
+    sys.stdout.flush()
+    os.dup2(trigger_log.fileno(), 1)
     kind, items, interval, rounds = spec["kind"], spec["items"], spec["interval"], spec["rounds"]
     timeout = spec["timeout"]
     control = LocalEcsClient(spec["endpoint"], timeout=60)
@@ -295,6 +352,8 @@ def _child(spec_path: Path) -> None:
     async def counted(self, operation_name, api_params):
         answer = await make_api_call(self, operation_name, api_params)
         client_calls[operation_name] += 1
+        if operation_name == "GetLogEvents":
+            client_calls["log lines"] += len(answer.get("events", []))
         if operation_name in ("DescribeServices", "DescribeTasks"):
             now = time.monotonic()
             cluster = api_params.get("cluster")
@@ -311,10 +370,16 @@ def _child(spec_path: Path) -> None:
         if kind == "service":
             watch = ServiceWatch([item["item"]], INACTIVE_TARGET)
             return FargateServiceTrigger(cluster=item["cluster"], watch=watch.to_kwargs(), poll_interval=interval, timeout=100000)
+        stream = item.get("stream")
         if kind == "task":
-            return FargateTaskTrigger(cluster=item["cluster"], tasks=[item["item"]], target_state="STOPPED", poll_interval=interval)
+            logs = None
+            if stream:
+                logs = LogFollower([{"container": "app", "group": spec["log_group"], "region": "us-east-1", "stream": stream}]).to_kwargs()
+            return FargateTaskTrigger(cluster=item["cluster"], tasks=[item["item"]], target_state="STOPPED", poll_interval=interval,
+                                      logs=logs)
         return TaskDoneTrigger(cluster=item["cluster"], task_arn=item["item"], waiter_delay=int(interval),
-                               waiter_max_attempts=1000000, aws_conn_id="aws_default")
+                               waiter_max_attempts=1000000, aws_conn_id="aws_default",
+                               log_group=spec["log_group"] if stream else None, log_stream=stream)
 
     phase = ["startup"]
     lags: dict[str, float] = {"startup": 0.0, "steady": 0.0, "detection": 0.0}
@@ -345,7 +410,10 @@ def _child(spec_path: Path) -> None:
             await asyncio.sleep(step)
 
     async def emulator_calls() -> Counter[str]:
-        return Counter((await asyncio.to_thread(control.describe))["calls"])
+        state = await asyncio.to_thread(control.describe)
+        calls = Counter({action.split(":", 1)[1]: count for action, count in state["actions"].items()})
+        calls["GetLogEvents throttled"] = state.get("throttled", {}).get("logs:GetLogEvents", 0)
+        return calls
 
     async def run() -> dict:
         probe = asyncio.create_task(lag_probe())
@@ -373,12 +441,12 @@ def _child(spec_path: Path) -> None:
             after, client_after = await emulator_calls(), Counter(client_calls)
             counted_rounds = rounds
         counted_s = time.monotonic() - t
-        ops = ("DescribeServices", "DescribeTasks", "GetLogEvents")
+        ops = ("DescribeServices", "DescribeTasks", "GetLogEvents", "GetLogEvents throttled")
         per_round = {op: (after[op] - before[op]) / counted_rounds for op in ops}
-        client_per_round = {op: (client_after[op] - client_before[op]) / counted_rounds for op in ops}
+        client_per_round = {op: (client_after[op] - client_before[op]) / counted_rounds for op in (*ops, "log lines")}
         # the parent now stops every task / deletes every service and tells how long that took
         phase[0] = "detection"
-        print(f"{TAG}READY", flush=True)
+        print(f"{TAG}READY", file=to_parent, flush=True)
         change_s = float(await asyncio.to_thread(sys.stdin.readline))
         try:
             await asyncio.wait_for(asyncio.gather(*running), timeout=timeout)
@@ -388,16 +456,20 @@ def _child(spec_path: Path) -> None:
             await asyncio.gather(*running, return_exceptions=True)
         probe.cancel()
         return {
-            "calls_per_round": {k: v for k, v in per_round.items() if v or k != "GetLogEvents"},
+            "calls_per_round": {k: v for k, v in per_round.items() if v or not k.startswith("GetLogEvents")},
             "client_calls_per_round": {k: v for k, v in client_per_round.items() if v},
             "rounds_counted": counted_rounds, "counted_s": counted_s, "change_s": change_s,
             "first_round_s": first_round, "lag_max_s": lags, "events": events, "statuses": dict(statuses),
+            "logs": any("stream" in i for i in items),
         }
 
     result = asyncio.run(run())
     result.update(baseline_rss_mb=baseline, peak_rss_mb=_rss_mb(),
                   expected_status={"service": "success", "task": "done", "amazon": "success"}[kind])
-    print(f"{TAG}RESULT {json.dumps(result)}", flush=True)
+    sys.stdout.flush()
+    with open(trigger_log.name, "rb") as written:
+        result["trigger_log_lines"] = sum(1 for _ in written)
+    print(f"{TAG}RESULT {json.dumps(result)}", file=to_parent, flush=True)
 
 
 if __name__ == "__main__":
