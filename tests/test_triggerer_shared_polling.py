@@ -266,9 +266,9 @@ def test_log_streams_are_read_only_as_often_as_needed():
         quiet_reads.append(later - now)
         now = later
     assert quiet_reads == [10, 20, 20, 20]
-    assert pacer.pages(stream, [{"taskArn": arn, "lastStatus": "RUNNING"}]) == 1  # a page a read while it runs
-    assert pacer.pages(stream, [{"taskArn": arn, "lastStatus": "DEACTIVATING"}]) is None  # then to its end
-    assert due("STOPPED", now + 0.1) == [stream]  # stopped: read once more, whatever the pace
+    assert due("STOPPED", now + 0.1) == [stream]  # stopped: read until nothing more, whatever the pace
+    pacer.read(stream, [{"taskArn": arn, "lastStatus": "STOPPED"}], had_lines=True, now=now)
+    assert due("STOPPED", now + 0.2) == [stream]
     pacer.read(stream, [{"taskArn": arn, "lastStatus": "STOPPED"}], had_lines=False, now=now)
     assert due("STOPPED", now + 100) == []
 
@@ -327,24 +327,26 @@ def test_log_reads_take_turns_in_order_and_pause_together_when_throttled(caplog)
         turns: list[tuple[int, float]] = []
 
         async def read(i: int):
-            await budget.turn()
-            turns.append((i, time.monotonic()))
+            turns.append((i, await budget.turn()))
 
         started = time.monotonic()
         await asyncio.gather(*(read(i) for i in range(10)))
         budget.throttled("GetLogEvents")
-        budget.throttled("GetLogEvents")  # a second throttle of the same episode: pause doubles, nothing said
         paused_at = time.monotonic()
+        budget.throttled("GetLogEvents")  # a read begun before the pause: the pause stands, nothing said
+        pause = budget.pause
         await read(10)
-        budget.answered()
-        return turns, started, paused_at
+        budget.answered(turns[9][1])  # an answer to a read begun before the pause does not end the episode
+        still = budget.pause
+        budget.answered(turns[10][1])
+        return turns, started, paused_at, pause, still
 
     with caplog.at_level(logging.INFO, logger="fargate_provider.triggers.log_reads"):
-        turns, started, paused_at = asyncio.run(main())
-    order = [i for i, _ in turns]
-    assert order == list(range(11))  # first come, first served
+        turns, started, paused_at, pause, still = asyncio.run(main())
+    assert [i for i, _ in turns] == list(range(11))  # first come, first served
     assert all(at - started >= k * 0.02 * 0.95 for k, (_, at) in enumerate(turns[:10]))  # never faster than 50 a second
-    assert turns[10][1] - paused_at >= 2 * FIRST_PAUSE_SECONDS * 0.95  # everyone waits the (doubled) pause
+    assert pause == still == FIRST_PAUSE_SECONDS
+    assert turns[10][1] - paused_at >= FIRST_PAUSE_SECONDS * 0.95  # everyone waits the pause
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fargate_provider.triggers.log_reads"]
     assert [level for level, _ in said] == ["WARNING", "INFO"]
     assert said[0][1].startswith("CloudWatch Logs throttles GetLogEvents for connection aws_default in us-east-1")
@@ -396,3 +398,23 @@ def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_thr
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fargate_provider.triggers.log_reads"]
     warnings = [m for level, m in said if level == "WARNING"]
     assert warnings and len(warnings) <= len(said) - len(warnings) + 1  # once per episode, each ended by "answers again"
+
+
+def test_waits_fail_instead_of_hanging_when_the_poller_cannot_open_its_client(emulator, monkeypatch):
+    """The shared poller cannot open its ECS client (e.g. no credentials): every wait on it fails
+    with the reason (it once hung for ever, the poller's task dead)."""
+    from fargate_provider.hooks.fargate import AsyncClients
+
+    async def no_client(self, service, region=None):
+        raise RuntimeError("Unable to locate credentials")
+
+    monkeypatch.setattr(AsyncClients, "get", no_client)
+    waits = [FargateTaskTrigger(cluster="a", tasks=[f"arn:aws:ecs:us-east-1:123456789012:task/a/{i:032x}"], target_state="STOPPED",
+                                poll_interval=0.1) for i in range(3)]
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(_first_event(t) for t in waits)), timeout=60)
+
+    events = asyncio.run(main())
+    assert [e.payload["status"] for e in events] == ["failed"] * 3
+    assert {e.payload["message"] for e in events} == {"RuntimeError: Unable to locate credentials"}

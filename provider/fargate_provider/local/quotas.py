@@ -39,13 +39,14 @@ class RateQuotas:
 
     def allow(self, account: str, region: str, action: str) -> bool:
         """Whether this call fits the quota (and, if so, counts it)."""
-        rate = self.rates.get(action)
-        if rate is None:
-            return True
         with self._lock:
+            rate = self.rates.get(action)
+            if rate is None:
+                return True
+            capacity = max(rate, 1.0)  # a second's worth, and at least one call
             now = time.monotonic()
-            tokens, at = self._buckets.get((account, region, action), (rate, now))
-            tokens = min(rate, tokens + (now - at) * rate)
+            tokens, at = self._buckets.get((account, region, action), (capacity, now))
+            tokens = min(capacity, tokens + (now - at) * rate)
             if tokens < 1:
                 self._buckets[(account, region, action)] = (tokens, now)
                 self.throttled[action] = self.throttled.get(action, 0) + 1

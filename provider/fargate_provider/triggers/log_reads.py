@@ -5,10 +5,14 @@ CloudWatch Logs answers GetLogEvents at most 25 times a second per account and R
 that cannot be raised (CloudWatch Logs quotas; it was 10 when ASFHyP3/hyp3#519 quoted it), and
 answers more with ThrottlingException "Rate exceeded". A thousand followed streams, each read
 every poll, ask for far more; every trigger retrying on its own makes it worse. So reads take
-turns, first come first served, at ``[fargate] log_reads_per_second`` (10 by default: the rest
+turns, in the order asked for, at ``[fargate] log_reads_per_second`` (10 by default: the rest
 of the quota is left to the workers' last reads, the console and other tools). When CloudWatch
-throttles anyway, every reader pauses (1 s, doubling up to 60 s) and the log says so once.
-Lines are never lost: a read that did not happen leaves the stream's forward token where it was.
+throttles anyway, every reader pauses (1 s, doubling while throttles go on, up to 60 s) and the
+log says so once. Lines are never lost: a read that did not happen leaves the stream's forward
+token where it was.
+
+The budget is per triggerer process and connection settings: several triggerers, or several
+connections to one account, each keep to their own rate (the quota is the account's).
 """
 
 from __future__ import annotations
@@ -50,24 +54,28 @@ class LogReadBudget:
         self.turns = 0
         self.throttles = 0
 
-    async def turn(self) -> None:
-        """Wait for this call's turn (turns are handed out in the order asked for); cancelling
-        the wait is safe: nothing has been read."""
+    async def turn(self) -> float:
+        """Wait for this call's turn (turns are handed out in the order asked for) and say when
+        it came; cancelling the wait is safe: nothing has been read."""
         while True:
             now = time.monotonic()
             at = max(now, self.next_turn, self.paused_until)
             self.next_turn = at + self.spacing
             if at > now:
                 await asyncio.sleep(at - now)
-            if time.monotonic() >= self.paused_until:  # (a throttle may have paused everyone meanwhile)
+            granted = time.monotonic()
+            if granted >= self.paused_until:  # (a throttle may have paused everyone meanwhile)
                 self.turns += 1
-                return
+                return granted
 
     def throttled(self, operation: str) -> None:
-        first = self.pause == 0
+        now = time.monotonic()
         self.throttles += 1
+        if now < self.paused_until:  # a read that began before this pause: the pause stands
+            return
+        first = self.pause == 0
         self.pause = min(max(self.pause * 2, FIRST_PAUSE_SECONDS), MAX_PAUSE_SECONDS)
-        self.paused_until = time.monotonic() + self.pause
+        self.paused_until = now + self.pause
         if first:  # once per episode, not once per stream or per retry
             log.warning(
                 "CloudWatch Logs throttles %s for connection %s in %s: log reads pause together (%g s, doubling up to %g s) "
@@ -75,8 +83,10 @@ class LogReadBudget:
                 operation, self.name, self.region, self.pause, MAX_PAUSE_SECONDS,
             )
 
-    def answered(self) -> None:
-        if self.pause:
+    def answered(self, granted: float) -> None:
+        """A read given its turn at ``granted`` was answered: if it began after the last pause,
+        the throttling episode is over."""
+        if self.pause and granted >= self.paused_until:
             log.info("CloudWatch Logs answers again for connection %s in %s; log reads resume", self.name, self.region)
             self.pause = 0.0
 

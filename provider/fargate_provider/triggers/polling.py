@@ -141,6 +141,14 @@ class SharedPoller:
         return min(dues) if dues else None
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        except Exception as error:  # no client, no connection...: every wait fails with it, none hangs
+            log.warning("The shared poller for connection %s stopped: %s: %s", self.key[0], type(error).__name__, error)
+            for subscription in list(self.subscriptions):
+                subscription.answer(None, error)
+
+    async def _serve(self) -> None:
         from fargate_provider.hooks.fargate import AsyncClients
 
         async with AsyncClients(self.hook) as clients:

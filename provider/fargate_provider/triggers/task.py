@@ -104,16 +104,18 @@ class FargateTaskTrigger(FargateBaseTrigger):
                     if reader:
                         await reader.stop()
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
-            yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}"})
+            yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}",
+                                    "logs": follower.to_kwargs() if follower else None})
 
 
 class LogReader:
     """Reads a trigger's followed streams beside its wait: after each answer, the streams
     ``LogPacer`` says are due, each when the budget of its connection and region gives it a turn
-    (``log_reads``), logging every new line once. Throttled reads wait for the next turn; any
-    other error fails the wait (``raise_failure``). ``stop()`` lets a read under way finish, so
-    the follower's tokens and the lines logged agree: nothing is lost or repeated when the
-    worker reads on from them."""
+    (``log_reads``), one GetLogEvents page a turn, logging its lines at once (a page's lines and
+    its token go together: a failure never leaves lines behind a moved token). Throttled reads
+    wait for a later turn; any other error fails the wait (``raise_failure``). ``stop()`` lets a
+    read under way finish and then ends the reader, so the follower's tokens and the lines
+    logged agree: nothing is lost or repeated when the worker reads on from them."""
 
     def __init__(self, trigger: FargateTaskTrigger, clients: Any, follower: LogFollower):
         self.trigger, self.clients, self.follower = trigger, clients, follower
@@ -122,7 +124,7 @@ class LogReader:
         self.fresh = asyncio.Event()
         self.reading = False
         self.stopping = False
-        self.failure: ClientError | None = None
+        self.failure: Exception | None = None
         self.task = asyncio.get_running_loop().create_task(self._run(), name="fargate log reader")
 
     def described(self, described: list[dict[str, Any]]) -> None:
@@ -147,24 +149,28 @@ class LogReader:
             described = self.latest or []
             for stream in self.pacer.due(self.follower, described, time.monotonic()):
                 budget = log_read_budget(hook, stream.region)
-                await budget.turn()
+                granted = await budget.turn()
                 if self.stopping:
                     return
                 self.reading = True
                 try:
-                    lines = await hook.read_stream_async(self.clients, self.follower, stream, self.pacer.pages(stream, described))
+                    lines = await hook.read_stream_async(self.clients, self.follower, stream, pages=1)
                 except ClientError as error:
                     if not has_code(error, *THROTTLING_CODES):
                         self.failure = error  # e.g. AccessDenied: the wait fails with it, as in the worker
                         return
-                    budget.throttled(error.operation_name)  # the token stays: the next turn reads on
-                    continue
+                    budget.throttled(error.operation_name)  # the token stays: a later turn reads on
+                    lines = None
+                except Exception as error:  # e.g. the endpoint unreachable: as above, not a silent end
+                    self.failure = error
+                    return
                 finally:
                     self.reading = False
-                budget.answered()
-                self.pacer.read(stream, described, bool(lines), time.monotonic())
-                for line in lines:
-                    log.info("%s", line)
+                if lines is not None:
+                    budget.answered(granted)
+                    self.pacer.read(stream, described, bool(lines), time.monotonic())
+                    for line in lines:
+                        log.info("%s", line)
                 if self.stopping:
                     return
 
@@ -176,10 +182,10 @@ MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
 
 class LogPacer:
     """Which followed log streams to read this round: none of a task not started yet; a running
-    task's stream each interval while it writes (a page a read), then ever less often while it is
-    quiet (up to every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream once more,
-    to its end, then never.
-    The follower's forward tokens make late reads lose or repeat nothing."""
+    task's stream each interval while it writes, then ever less often while it is quiet (up to
+    every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream each answer until a
+    read finds nothing more, then never. The follower's forward tokens make late reads lose or
+    repeat nothing."""
 
     def __init__(self, interval: float):
         self.interval = interval
@@ -202,14 +208,10 @@ class LogPacer:
                 due.append(stream)
         return due
 
-    def pages(self, stream: LogStream, described: list[dict[str, Any]]) -> int | None:
-        """GetLogEvents pages to read now: one while its task runs (whatever is left waits for the
-        next read); all once it is stopping, as that is the last read."""
-        return 1 if self._status(stream, described) == "RUNNING" else None
-
     def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
         if self._status(stream, described) == "STOPPED":
-            self.finished.add(stream.key)
+            if not had_lines:
+                self.finished.add(stream.key)
             return
         quiet = 0 if had_lines else min(self.quiet.get(stream.key, -1) + 1, MAX_IDLE_DOUBLINGS)
         self.quiet[stream.key] = quiet
