@@ -25,6 +25,15 @@ def main() -> int:
     parser.add_argument("--emulator-port", type=int, default=0, help="port of the emulator (default: a free one)")
     args = parser.parse_args()
 
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    # Ctrl-C must work even when this was started with SIGINT ignored (a background job of a
+    # shell without job control: CI scripts, `cmd &`); a handler, unlike "ignored", is not
+    # inherited by the children started below, so Airflow's components get the default again.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
     from fargate_provider.local.process import airflow_environment, start_emulator
 
     args.home.mkdir(parents=True, exist_ok=True)
@@ -55,10 +64,6 @@ def main() -> int:
         [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, cwd=ROOT, start_new_session=True
     )
 
-    def stop(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     try:
         return standalone.wait()
     except KeyboardInterrupt:

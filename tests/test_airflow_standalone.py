@@ -47,6 +47,8 @@ def stack(tmp_path_factory):
         [sys.executable, str(ROOT / "scripts" / "airflow_local.py"), "--home", str(home / "airflow"),
          "--port", str(port), "--emulator-port", str(emulator_port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        # with SIGINT ignored, as a shell without job control starts `cmd &` (CI scripts): Ctrl-C must still stop it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     api = AirflowApi(f"http://localhost:{port}")
     try:
