@@ -400,13 +400,6 @@ class FargateHook(EcsHook):
             result = _another_look(watch, described, result, stopped, health)
         return result
 
-    async def read_logs_async(self, clients: AsyncClients, follower: LogFollower, streams: list[LogStream] | None = None) -> list[str]:
-        """As ``read_logs``: each stream in its own ``awslogs-region``; ``streams``: only these."""
-        lines: list[str] = []
-        for stream in follower.log_streams if streams is None else streams:
-            lines += await self.read_stream_async(clients, follower, stream)
-        return lines
-
     async def read_stream_async(self, clients: AsyncClients, follower: LogFollower, stream: LogStream, pages: int | None = None) -> list[str]:
         """What is new in one followed stream (none before the stream exists): everything, or what
         ``pages`` GetLogEvents pages hold. A page with events is followed by more calls until one
