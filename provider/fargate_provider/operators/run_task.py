@@ -46,6 +46,7 @@ from fargate_provider.state.task import (
     progress,
     task_id,
 )
+from fargate_provider.triggers.log_reads import log_reads_per_second
 from fargate_provider.triggers.task import FargateTaskTrigger
 
 PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
@@ -182,6 +183,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
         if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
             raise ValueError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
+        if self.deferrable and self.logs:
+            log_reads_per_second()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
         if isinstance(self.log_tail_on_failure, bool) or not isinstance(self.log_tail_on_failure, int) or self.log_tail_on_failure < 0:
             raise ValueError(f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}")
         if isinstance(self.capacity_attempts, bool) or not isinstance(self.capacity_attempts, int) or self.capacity_attempts < 1:
