@@ -37,8 +37,10 @@ def parse(runs: int) -> None:
     DagBag(str(ROOT / "dags"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"parse dags/ ({len(bag.dag_ids)} DAGs): min {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms, "
-          f"max {max(times) * 1000:.0f} ms over {runs} runs (the first includes imports); peak {peak / 2**20:.1f} MiB allocated")
+    print(
+        f"parse dags/ ({len(bag.dag_ids)} DAGs): min {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms, "
+        f"max {max(times) * 1000:.0f} ms over {runs} runs (the first includes imports); peak {peak / 2**20:.1f} MiB allocated"
+    )
 
 
 def listing(environments: int) -> None:
@@ -49,33 +51,54 @@ def listing(environments: int) -> None:
 
     with LocalEcs(port=0) as server:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-            {"conn_type": "aws", "extra": {"endpoint_url": server.endpoint, "region_name": "us-east-1"}})
+            {"conn_type": "aws", "extra": {"endpoint_url": server.endpoint, "region_name": "us-east-1"}}
+        )
         hook = FargateHook(aws_conn_id="aws_default")
         ecs = hook.conn
-        now = dt.datetime.now(dt.timezone.utc)
-        network = {"awsvpcConfiguration": {"subnets": server.network["private_subnets"], "securityGroups": [server.network["security_group"]]}}
+        now = dt.datetime.now(dt.UTC)
+        network = {
+            "awsvpcConfiguration": {
+                "subnets": server.network["private_subnets"],
+                "securityGroups": [server.network["security_group"]],
+            }
+        }
         for i in range(environments):
             name = f"bench-{i}"
             tags = to_ecs_tags({MANAGED_BY_KEY: MANAGED_BY_VALUE, **environment_tags(name, 8, now)})
             ecs.create_cluster(clusterName=f"env-{name}", tags=tags)
-            ecs.register_task_definition(family=f"env-{name}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
-                                         memory="512", containerDefinitions=[{"name": "app", "image": "nginx", "essential": True}])
-            ecs.create_service(cluster=f"env-{name}", serviceName=name, taskDefinition=f"env-{name}:1", desiredCount=2,
-                               launchType="FARGATE", networkConfiguration=network, tags=tags)
+            ecs.register_task_definition(
+                family=f"env-{name}",
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                cpu="256",
+                memory="512",
+                containerDefinitions=[{"name": "app", "image": "nginx", "essential": True}],
+            )
+            ecs.create_service(
+                cluster=f"env-{name}",
+                serviceName=name,
+                taskDefinition=f"env-{name}:1",
+                desiredCount=2,
+                launchType="FARGATE",
+                networkConfiguration=network,
+                tags=tags,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            found = describe_environments(hook, dt.datetime.now(dt.timezone.utc))
+            found = describe_environments(hook, dt.datetime.now(dt.UTC))
             if all(e["running_count"] == 2 for e in found) and len(found) == environments:
                 break
         server.calls.clear()
         times = []
         for _ in range(5):
             started = time.perf_counter()
-            found = describe_environments(hook, dt.datetime.now(dt.timezone.utc))
+            found = describe_environments(hook, dt.datetime.now(dt.UTC))
             times.append(time.perf_counter() - started)
         calls = sum(server.calls.values()) // 5
-        print(f"environments page listing, {environments} environments x 2 tasks: median {statistics.median(times) * 1000:.0f} ms, "
-              f"{calls} ECS calls per listing ({dict((k, v // 5) for k, v in server.calls.items())})")
+        print(
+            f"environments page listing, {environments} environments x 2 tasks: median {statistics.median(times) * 1000:.0f} ms, "
+            f"{calls} ECS calls per listing ({dict((k, v // 5) for k, v in server.calls.items())})"
+        )
 
 
 def main() -> int:
@@ -84,8 +107,15 @@ def main() -> int:
     parser.add_argument("--environments", type=int, default=10)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="fargate-bench-")
-    os.environ.update({"AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     parse(args.runs)
     listing(args.environments)
     return 0

@@ -23,7 +23,9 @@ def startup(runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         started = time.monotonic()
-        process = subprocess.Popen([str(BIN / "fargate-local"), "serve", "--port", "0"], stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [str(BIN / "fargate-local"), "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
         for line in process.stdout:
             if line.strip() == "ready":
                 times.append(time.monotonic() - started)
@@ -45,17 +47,35 @@ def lifecycle() -> dict[str, float]:
         ecs = boto3.client("ecs", endpoint_url=emulator.endpoint, region_name="us-east-1")
         ecs.create_cluster(clusterName="bench")
         ecs.register_task_definition(
-            family="bench", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+            family="bench",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
             containerDefinitions=[{"name": "app", "image": "busybox"}],
         )
-        net = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+        net = {
+            "awsvpcConfiguration": {
+                "subnets": emulator.network["private_subnets"],
+                "securityGroups": [emulator.network["security_group"]],
+            }
+        }
         fast = {"Delay": 0.05, "MaxAttempts": 1000}
         started = time.monotonic()
-        arn = ecs.run_task(cluster="bench", taskDefinition="bench", launchType="FARGATE", networkConfiguration=net)["tasks"][0]["taskArn"]
+        arn = ecs.run_task(cluster="bench", taskDefinition="bench", launchType="FARGATE", networkConfiguration=net)[
+            "tasks"
+        ][0]["taskArn"]
         ecs.get_waiter("tasks_stopped").wait(cluster="bench", tasks=[arn], WaiterConfig=fast)
         figures["run-task to STOPPED (s)"] = time.monotonic() - started
         started = time.monotonic()
-        ecs.create_service(cluster="bench", serviceName="s", taskDefinition="bench", desiredCount=3, launchType="FARGATE", networkConfiguration=net)
+        ecs.create_service(
+            cluster="bench",
+            serviceName="s",
+            taskDefinition="bench",
+            desiredCount=3,
+            launchType="FARGATE",
+            networkConfiguration=net,
+        )
         ecs.get_waiter("services_stable").wait(cluster="bench", services=["s"], WaiterConfig=fast)
         figures["create-service (3 tasks) to services_stable (s)"] = time.monotonic() - started
         started = time.monotonic()
@@ -70,8 +90,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     times = startup(args.runs)
-    print(f"fargate-local serve to 'ready' over {len(times)} runs: min {min(times):.2f} s, "
-          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s")
+    print(
+        f"fargate-local serve to 'ready' over {len(times)} runs: min {min(times):.2f} s, "
+        f"median {statistics.median(times):.2f} s, max {max(times):.2f} s"
+    )
     for name, value in lifecycle().items():
         print(f"{name}: {value:.2f}")
 

@@ -97,10 +97,19 @@ def _register(ecs, family: str, logs: bool) -> None:
     extra = {}
     if logs:  # ECS refuses awslogs on Fargate without an execution role
         extra["executionRoleArn"] = EXECUTION_ROLE
-        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
-            "awslogs-group": LOG_GROUP, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}}
-    ecs.register_task_definition(family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-                                 memory="512", containerDefinitions=[container], **extra)
+        container["logConfiguration"] = {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": LOG_GROUP, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"},
+        }
+    ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[container],
+        **extra,
+    )
 
 
 def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[str, str]]:
@@ -114,7 +123,9 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
     if logs:
         import boto3
 
-        boto3.client("logs", endpoint_url=ecs.meta.endpoint_url, region_name="us-east-1").create_log_group(logGroupName=LOG_GROUP)
+        boto3.client("logs", endpoint_url=ecs.meta.endpoint_url, region_name="us-east-1").create_log_group(
+            logGroupName=LOG_GROUP
+        )
         run = LOG_RUN_SECONDS * args.speed  # emulated seconds
         control.add_behaviour(family=FAMILY, run_seconds=run, output_lines=int(LOG_RUN_SECONDS))  # a line a second
         control.add_behaviour(family=f"{FAMILY}-quiet", run_seconds=run, output_lines=int(LOG_RUN_SECONDS / 120))
@@ -123,13 +134,20 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
         control.add_behaviour(family=FAMILY, run_seconds=1e9)
     for family in families:
         _register(ecs, family, logs)
-    net = {"awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}}
+    net = {
+        "awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}
+    }
 
     def run_tasks(cluster: str, family: str, count: int) -> list[str]:
         arns: list[str] = []
         while len(arns) < count:  # RunTask starts up to 10 a call
-            answer = ecs.run_task(cluster=cluster, taskDefinition=family, launchType="FARGATE",
-                                  count=min(10, count - len(arns)), networkConfiguration=net)
+            answer = ecs.run_task(
+                cluster=cluster,
+                taskDefinition=family,
+                launchType="FARGATE",
+                count=min(10, count - len(arns)),
+                networkConfiguration=net,
+            )
             assert not answer.get("failures"), answer["failures"]
             arns += [t["taskArn"] for t in answer["tasks"]]
         return arns
@@ -138,8 +156,14 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
         ecs.create_cluster(clusterName=cluster)
         if kind == "service":
             for i in range(count):
-                ecs.create_service(cluster=cluster, serviceName=f"s{i}", taskDefinition=FAMILY, desiredCount=0,
-                                   launchType="FARGATE", networkConfiguration=net)
+                ecs.create_service(
+                    cluster=cluster,
+                    serviceName=f"s{i}",
+                    taskDefinition=FAMILY,
+                    desiredCount=0,
+                    launchType="FARGATE",
+                    networkConfiguration=net,
+                )
             return [{"cluster": cluster, "item": f"s{i}"} for i in range(count)]
         arns: list[str] = []
         for index, (family, share) in enumerate(families.items()):
@@ -193,17 +217,34 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
     items = _setup(control, ecs, kind, spread, args)
     setup_s = time.monotonic() - started
     spec = workdir / f"{kind}-{n}.json"
-    spec.write_text(json.dumps({"kind": kind, "items": items, "interval": args.interval, "rounds": args.rounds,
-                                "endpoint": endpoint, "timeout": args.timeout, "log_group": LOG_GROUP}))
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(spec)], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
-                             text=True, env=os.environ.copy(), cwd=REPO)
+    spec.write_text(
+        json.dumps(
+            {
+                "kind": kind,
+                "items": items,
+                "interval": args.interval,
+                "rounds": args.rounds,
+                "endpoint": endpoint,
+                "timeout": args.timeout,
+                "log_group": LOG_GROUP,
+            }
+        )
+    )
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", str(spec)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+        cwd=REPO,
+    )
     assert child.stdout is not None and child.stdin is not None
     stops: dict[str, tuple[float, float]] = {}
     result = None
     for line in child.stdout:
         if not line.startswith(TAG):
             continue
-        word, _, rest = line[len(TAG):].strip().partition(" ")
+        word, _, rest = line[len(TAG) :].strip().partition(" ")
         if word == "READY":  # every trigger has polled and the rounds are counted: change the state now
             t0 = time.time()
             stops = _change(ecs, kind, items, 0.0 if args.at_once else args.interval)
@@ -215,8 +256,15 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
     if result is None:
         raise RuntimeError(f"{kind} N={n}: the child failed (exit {child.returncode})")
     latencies = [result["events"][key] - stops[key][1] for key in result["events"] if key in stops]
-    result.update(n=n, kind=kind, setup_s=setup_s, limit=_limit("service" if kind == "service" else "task", spread),
-                  clusters=len(spread), latencies=latencies, changed=len(stops))
+    result.update(
+        n=n,
+        kind=kind,
+        setup_s=setup_s,
+        limit=_limit("service" if kind == "service" else "task", spread),
+        clusters=len(spread),
+        latencies=latencies,
+        changed=len(stops),
+    )
     return result
 
 
@@ -243,8 +291,10 @@ def _row(r: dict) -> str:
     return f"| {n} | {kind} | {shown} | {rss} | {first} | {detect} | {lags} |"
 
 
-HEADER = ("| N | kind | calls/round (limit) | peak RSS MB (per trigger) | first round s | detection median/max s "
-          "| loop lag max s (steady; start, detect) |\n|---|---|---|---|---|---|---|")
+HEADER = (
+    "| N | kind | calls/round (limit) | peak RSS MB (per trigger) | first round s | detection median/max s "
+    "| loop lag max s (steady; start, detect) |\n|---|---|---|---|---|---|---|"
+)
 
 
 def main() -> None:
@@ -257,10 +307,17 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1000.0, help="emulator's emulated-time factor")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a scenario's phases may take")
     parser.add_argument("--logs", action="store_true", help="task waits follow each task's awslogs stream")
-    parser.add_argument("--chatty", type=float, default=0.5,
-                        help="with --logs: the fraction of tasks printing a line a second (the others: every 2 minutes)")
-    parser.add_argument("--at-once", action="store_true",
-                        help="change every item at once after a round, instead of spread over one interval")
+    parser.add_argument(
+        "--chatty",
+        type=float,
+        default=0.5,
+        help="with --logs: the fraction of tasks printing a line a second (the others: every 2 minutes)",
+    )
+    parser.add_argument(
+        "--at-once",
+        action="store_true",
+        help="change every item at once after a round, instead of spread over one interval",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 0 <= args.chatty <= 1:
@@ -283,21 +340,31 @@ def main() -> None:
         try:
             _environment(workdir / "airflow", emulator.endpoint)
             control = LocalEcsClient(emulator.endpoint, timeout=60)
-            ecs = boto3.client("ecs", endpoint_url=emulator.endpoint, region_name="us-east-1",
-                               config=Config(max_pool_connections=16, retries={"mode": "standard", "total_max_attempts": 5}))
-            print(f"emulator at {emulator.endpoint}; interval {args.interval:g} s, {args.rounds} rounds, "
-                  f"up to {args.clusters} clusters, emulated time x{args.speed:g}"
-                  + (f"; task waits follow logs, {args.chatty:.0%} of tasks print a line a second" if args.logs else ""), flush=True)
+            ecs = boto3.client(
+                "ecs",
+                endpoint_url=emulator.endpoint,
+                region_name="us-east-1",
+                config=Config(max_pool_connections=16, retries={"mode": "standard", "total_max_attempts": 5}),
+            )
+            print(
+                f"emulator at {emulator.endpoint}; interval {args.interval:g} s, {args.rounds} rounds, "
+                f"up to {args.clusters} clusters, emulated time x{args.speed:g}"
+                + (f"; task waits follow logs, {args.chatty:.0%} of tasks print a line a second" if args.logs else ""),
+                flush=True,
+            )
             rows = []
             for n in args.n:
                 for kind in args.kinds:
                     result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir)
                     rows.append(_row(result))
-                    print(f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
-                          f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
-                          f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
-                          f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
-                          f"triggers' log", flush=True)
+                    print(
+                        f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
+                        f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
+                        f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
+                        f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
+                        f"triggers' log",
+                        flush=True,
+                    )
                     print(rows[-1], flush=True)
             print()
             print(HEADER)
@@ -335,7 +402,7 @@ def _child(spec_path: Path) -> None:
     # they go to a file, as they would to the log files; the parent gets its own copy of the pipe
     # (a pipe nobody reads while it stops tasks would block the loop on a full buffer).
     to_parent = os.fdopen(os.dup(1), "w", buffering=1)
-    trigger_log = open(spec_path.with_suffix(".log"), "w")  # noqa: SIM115 (open for the whole run)
+    trigger_log = open(spec_path.with_suffix(".log"), "w")
     sys.stdout.flush()
     os.dup2(trigger_log.fileno(), 1)
     kind, items, interval, rounds = spec["kind"], spec["items"], spec["interval"], spec["rounds"]
@@ -369,17 +436,28 @@ def _child(spec_path: Path) -> None:
     def build(item: dict[str, str]):
         if kind == "service":
             watch = ServiceWatch([item["item"]], INACTIVE_TARGET)
-            return FargateServiceTrigger(cluster=item["cluster"], watch=watch.to_kwargs(), poll_interval=interval, timeout=100000)
+            return FargateServiceTrigger(
+                cluster=item["cluster"], watch=watch.to_kwargs(), poll_interval=interval, timeout=100000
+            )
         stream = item.get("stream")
         if kind == "task":
             logs = None
             if stream:
-                logs = LogFollower([{"container": "app", "group": spec["log_group"], "region": "us-east-1", "stream": stream}]).to_kwargs()
-            return FargateTaskTrigger(cluster=item["cluster"], tasks=[item["item"]], target_state="STOPPED", poll_interval=interval,
-                                      logs=logs)
-        return TaskDoneTrigger(cluster=item["cluster"], task_arn=item["item"], waiter_delay=int(interval),
-                               waiter_max_attempts=1000000, aws_conn_id="aws_default",
-                               log_group=spec["log_group"] if stream else None, log_stream=stream)
+                logs = LogFollower(
+                    [{"container": "app", "group": spec["log_group"], "region": "us-east-1", "stream": stream}]
+                ).to_kwargs()
+            return FargateTaskTrigger(
+                cluster=item["cluster"], tasks=[item["item"]], target_state="STOPPED", poll_interval=interval, logs=logs
+            )
+        return TaskDoneTrigger(
+            cluster=item["cluster"],
+            task_arn=item["item"],
+            waiter_delay=int(interval),
+            waiter_max_attempts=1000000,
+            aws_conn_id="aws_default",
+            log_group=spec["log_group"] if stream else None,
+            log_stream=stream,
+        )
 
     phase = ["startup"]
     lags: dict[str, float] = {"startup": 0.0, "steady": 0.0, "detection": 0.0}
@@ -458,14 +536,22 @@ def _child(spec_path: Path) -> None:
         return {
             "calls_per_round": {k: v for k, v in per_round.items() if v or not k.startswith("GetLogEvents")},
             "client_calls_per_round": {k: v for k, v in client_per_round.items() if v},
-            "rounds_counted": counted_rounds, "counted_s": counted_s, "change_s": change_s,
-            "first_round_s": first_round, "lag_max_s": lags, "events": events, "statuses": dict(statuses),
+            "rounds_counted": counted_rounds,
+            "counted_s": counted_s,
+            "change_s": change_s,
+            "first_round_s": first_round,
+            "lag_max_s": lags,
+            "events": events,
+            "statuses": dict(statuses),
             "logs": any("stream" in i for i in items),
         }
 
     result = asyncio.run(run())
-    result.update(baseline_rss_mb=baseline, peak_rss_mb=_rss_mb(),
-                  expected_status={"service": "success", "task": "done", "amazon": "success"}[kind])
+    result.update(
+        baseline_rss_mb=baseline,
+        peak_rss_mb=_rss_mb(),
+        expected_status={"service": "success", "task": "done", "amazon": "success"}[kind],
+    )
     sys.stdout.flush()
     with open(trigger_log.name, "rb") as written:
         result["trigger_log_lines"] = sum(1 for _ in written)

@@ -22,18 +22,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-
 from airflow.sdk import DAG, Param, Variable, task
 
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
-from fargate_provider.utils.validation import ECS_NAME_PATTERN
 from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
 )
+from fargate_provider.utils.validation import ECS_NAME_PATTERN
 
 # One Variable read when the file is parsed (the schedule cannot come from anywhere else);
 # no AWS call happens at parse time.
@@ -56,22 +55,36 @@ with DAG(
     doc_md=__doc__,
     params={
         "image": Param(
-            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), type="string", minLength=1, maxLength=255, pattern=r"^\S+$",
-            title="Container image", description="Image the job runs.",
+            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"),
+            type="string",
+            minLength=1,
+            maxLength=255,
+            pattern=r"^\S+$",
+            title="Container image",
+            description="Image the job runs.",
         ),
         "command": Param(
-            settings.get("command", ["sh", "-c", "echo processing; echo done"]), type="array", maxItems=100,
+            settings.get("command", ["sh", "-c", "echo processing; echo done"]),
+            type="array",
+            maxItems=100,
             items={"type": "string", "maxLength": 4096},
-            title="Command", description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
+            title="Command",
+            description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),
         "family": Param(
-            settings.get("family", "batch-job"), type="string", pattern=ECS_NAME_PATTERN,
-            title="Task definition family", description="Name the job's task definition is registered under.",
+            settings.get("family", "batch-job"),
+            type="string",
+            pattern=ECS_NAME_PATTERN,
+            title="Task definition family",
+            description="Name the job's task definition is registered under.",
         ),
         "cluster": Param(
-            settings.get("cluster", "fargate-batch"), type="string", pattern=ECS_NAME_PATTERN,
-            title="Cluster", description="ECS cluster the task runs in; created when missing, kept between runs.",
+            settings.get("cluster", "fargate-batch"),
+            type="string",
+            pattern=ECS_NAME_PATTERN,
+            title="Cluster",
+            description="ECS cluster the task runs in; created when missing, kept between runs.",
         ),
         "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),
         "task_role": task_role_param(settings.get("task_role")),
@@ -82,8 +95,8 @@ with DAG(
     def find_network_and_roles(params: dict) -> dict:
         """Subnets and security groups for the chosen subnet kind (Variables, else tags), and the
         execution and task roles (Variables, else ecsTaskExecutionRole): read-only, before anything."""
-        from fargate_provider.utils.networking import find_network
         from fargate_provider.roles import find_roles
+        from fargate_provider.utils.networking import find_network
 
         network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
         roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
@@ -103,8 +116,11 @@ with DAG(
     )
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name="{{ params.cluster }}")
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition="task_definitions/batch-job.json5", skip_if_unchanged=True,
-        execution_role_arn=found["execution_role_arn"], task_role_arn=found["task_role_arn"],
+        task_id="register_task_definition",
+        task_definition="task_definitions/batch-job.json5",
+        skip_if_unchanged=True,
+        execution_role_arn=found["execution_role_arn"],
+        task_role_arn=found["task_role_arn"],
     )
     run = FargateRunTaskOperator(
         task_id="run_task",
@@ -121,6 +137,9 @@ with DAG(
     # A teardown of the registration: it runs whether the job failed or not, and, unlike an
     # all_done leaf, does not make a failed job's run look successful.
     tidy = FargateDeregisterTaskDefinitionOperator(
-        task_id="deregister_old_revisions", task_definition="{{ params.family }}", keep_latest=2, delete=True,
+        task_id="deregister_old_revisions",
+        task_definition="{{ params.family }}",
+        keep_latest=2,
+        delete=True,
     ).as_teardown(setups=register)
     found >> preflight >> create_cluster >> register >> run >> tidy

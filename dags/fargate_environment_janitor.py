@@ -11,11 +11,10 @@ failed run — and each delete checks the tags again before it acts.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG, task
 
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id
 from fargate_provider.environments import ENVIRONMENT_TAG
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id
 from fargate_provider.operators.cluster import FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateDeleteServiceOperator
 from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
@@ -52,7 +51,10 @@ with DAG(
                 logging.getLogger("fargate_environment_janitor").warning(
                     "Left alone: %s. Remove what is not the provider's, or destroy the environment by hand.", item
                 )
-                hook.conn.tag_resource(resourceArn=item.cluster_arn, tags=[{"key": LEFT_ALONE_TAG, "value": now.strftime("%Y-%m-%dT%H:%M:%SZ")}])
+                hook.conn.tag_resource(
+                    resourceArn=item.cluster_arn,
+                    tags=[{"key": LEFT_ALONE_TAG, "value": now.strftime("%Y-%m-%dT%H:%M:%SZ")}],
+                )
             else:
                 print(f"Left alone: {item}")
         print(f"Expired environments: {[env.environment for env in expired] or 'none'}")
@@ -78,9 +80,9 @@ with DAG(
     deregister = FargateDeregisterTaskDefinitionOperator.partial(
         task_id="deregister_task_definition", delete=True, trigger_rule="all_done"
     ).expand_kwargs(expired.map(task_definition_of))
-    delete_clusters = FargateDeleteClusterOperator.partial(task_id="delete_cluster", trigger_rule="all_done").expand_kwargs(
-        expired.map(cluster_of)
-    )
+    delete_clusters = FargateDeleteClusterOperator.partial(
+        task_id="delete_cluster", trigger_rule="all_done"
+    ).expand_kwargs(expired.map(cluster_of))
 
     @task(trigger_rule="all_done")
     def delete_route(env: dict) -> list:

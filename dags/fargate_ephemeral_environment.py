@@ -14,10 +14,8 @@ Nothing here calls AWS when the file is parsed.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments import (
     ACTIONS,
     CONTAINER_NAME,
@@ -29,6 +27,9 @@ from fargate_provider.environments import (
     NAME_PATTERN,
     task_definition_from_form,
 )
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.report import EnvironmentReportOperator
+from fargate_provider.environments.teardown import only_after_failure
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
@@ -37,8 +38,6 @@ from fargate_provider.operators.task_definition import (
     FargateRegisterTaskDefinitionOperator,
 )
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from fargate_provider.environments.teardown import only_after_failure
-from fargate_provider.environments.report import EnvironmentReportOperator
 
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Behind a load balancer, new tasks get this long to start answering health checks.
@@ -63,25 +62,55 @@ with DAG(
     doc_md=__doc__,
     params={
         "environment": Param(
-            "preview", type="string", pattern=NAME_PATTERN, minLength=2, maxLength=30, title="Environment name",
+            "preview",
+            type="string",
+            pattern=NAME_PATTERN,
+            minLength=2,
+            maxLength=30,
+            title="Environment name",
             description="2-30 lower-case letters, digits and hyphens. Names the cluster (env-NAME), service and task "
             "definition; creating an existing name updates that environment.",
         ),
         "action": Param(
-            "create", type="string", enum=list(ACTIONS), title="Action",
+            "create",
+            type="string",
+            enum=list(ACTIONS),
+            title="Action",
             values_display={"create": "Create or update", "destroy": "Destroy"},
             description="create: start the environment, or update it if it exists. destroy: remove it.",
         ),
         "image": Param(
-            "public.ecr.aws/nginx/nginx:1.27", type="string", minLength=1, maxLength=255, pattern=r"^\S+$",
-            title="Container image", description="Image reference the service runs, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.4.",
+            "public.ecr.aws/nginx/nginx:1.27",
+            type="string",
+            minLength=1,
+            maxLength=255,
+            pattern=r"^\S+$",
+            title="Container image",
+            description="Image reference the service runs, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.4.",
         ),
         "size": size_param("256/512", "vCPU and memory of each task."),
-        "desired_count": Param(1, type="integer", minimum=0, maximum=10, title="Tasks", description="How many tasks the service keeps running (0-10)."),
-        "container_port": Param(80, type="integer", minimum=1, maximum=65535, title="Container port", description="Port the container listens on (1-65535)."),
+        "desired_count": Param(
+            1,
+            type="integer",
+            minimum=0,
+            maximum=10,
+            title="Tasks",
+            description="How many tasks the service keeps running (0-10).",
+        ),
+        "container_port": Param(
+            80,
+            type="integer",
+            minimum=1,
+            maximum=65535,
+            title="Container port",
+            description="Port the container listens on (1-65535).",
+        ),
         "subnet_kind": subnet_kind_param("private"),
         "expose": Param(
-            EXPOSE_AUTO, type="string", enum=[EXPOSE_AUTO, "load_balancer", "public_ip", "none"], title="Reach it through",
+            EXPOSE_AUTO,
+            type="string",
+            enum=[EXPOSE_AUTO, "load_balancer", "public_ip", "none"],
+            title="Reach it through",
             values_display={
                 EXPOSE_AUTO: "Automatic: the load balancer if set up, else a public IP in public subnets, else none",
                 "load_balancer": "Load balancer: https://NAME.<domain> (Variables fargate_environments_listener_arn, _domain)",
@@ -91,22 +120,36 @@ with DAG(
             description="Where people open the environment. The URL is in the report task's log and XCom and on the environments page.",
         ),
         "health_check_path": Param(
-            "/", type="string", pattern=r"^/[\x21-\x7e]{0,1023}$", title="Health check path",
+            "/",
+            type="string",
+            pattern=r"^/[\x21-\x7e]{0,1023}$",
+            title="Health check path",
             description="Behind the load balancer: the path its health checks request. The environment is stable only once every task answers.",
         ),
         "healthy_codes": Param(
-            "200-399", type="string", pattern=HEALTHY_CODES_PATTERN, title="Healthy HTTP codes",
+            "200-399",
+            type="string",
+            pattern=HEALTHY_CODES_PATTERN,
+            title="Healthy HTTP codes",
             description="Behind the load balancer: the answers that count as healthy, e.g. 200 or 200-399 or 200,302.",
         ),
         "environment_variables": Param(
-            {}, type="object", propertyNames={"pattern": ENV_VAR_NAME_PATTERN, "maxLength": 255}, maxProperties=100,
+            {},
+            type="object",
+            propertyNames={"pattern": ENV_VAR_NAME_PATTERN, "maxLength": 255},
+            maxProperties=100,
             additionalProperties={"type": "string", "maxLength": 4096},
-            title="Environment variables", description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
+            title="Environment variables",
+            description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
             "Not for secrets: they show in the task definition.",
         ),
         "task_role": task_role_param(),
         "ttl_hours": Param(
-            8, type="integer", minimum=1, maximum=MAX_TTL_HOURS, title="Time to live (hours)",
+            8,
+            type="integer",
+            minimum=1,
+            maximum=MAX_TTL_HOURS,
+            title="Time to live (hours)",
             description=f"After this many hours (1-{MAX_TTL_HOURS}) the janitor destroys the environment. Creating it again resets the clock.",
         ),
     },
@@ -117,8 +160,8 @@ with DAG(
         """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
         from fargate_provider import environments
         from fargate_provider.hooks.fargate import FargateHook
-        from fargate_provider.utils.networking import find_network
         from fargate_provider.roles import find_roles
+        from fargate_provider.utils.networking import find_network
 
         env = environments.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
@@ -128,11 +171,16 @@ with DAG(
         region = hook.region_name or "us-east-1"
         # Checked here, built again where it is used (TASK_DEFINITION): the variables' values stay out of XCom.
         environments.environment_task_definition(
-            env, image=params["image"], size=params["size"], container_port=params["container_port"],
-            variables=params["environment_variables"], region=region,
+            env,
+            image=params["image"],
+            size=params["size"],
+            container_port=params["container_port"],
+            variables=params["environment_variables"],
+            region=region,
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
         from airflow.sdk import Variable
+
         from fargate_provider.environments import exposure
 
         listener_arn = Variable.get(exposure.LISTENER_VARIABLE, default=None)
@@ -164,20 +212,32 @@ with DAG(
 
     # ---------------------------------------------------------------- create (or update)
     preflight = FargatePreflightOperator(
-        task_id="preflight", task_definition=TASK_DEFINITION, cluster=prepared["cluster"],
-        subnets=prepared["subnets"], security_groups=prepared["security_groups"], assign_public_ip=prepared["assign_public_ip"],
+        task_id="preflight",
+        task_definition=TASK_DEFINITION,
+        cluster=prepared["cluster"],
+        subnets=prepared["subnets"],
+        security_groups=prepared["security_groups"],
+        assign_public_ip=prepared["assign_public_ip"],
     )
     # An existing cluster or service of the name is reused only if it is this environment's.
     create_cluster = FargateCreateClusterOperator(
-        task_id="create_cluster", cluster_name=prepared["cluster"], tags=prepared["tags"], require_tags=ENVIRONMENT_RESOURCE_TAGS
+        task_id="create_cluster",
+        cluster_name=prepared["cluster"],
+        tags=prepared["tags"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
     )
     register = FargateRegisterTaskDefinitionOperator(
-        task_id="register_task_definition", task_definition=TASK_DEFINITION, tags=prepared["tags"], skip_if_unchanged=True
+        task_id="register_task_definition",
+        task_definition=TASK_DEFINITION,
+        tags=prepared["tags"],
+        skip_if_unchanged=True,
     )
+
     @task(multiple_outputs=True)
     def route(prepared: dict, params: dict) -> dict:
         """With expose=load_balancer: the environment's target group and listener rule (NAME.<domain>)."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
         from fargate_provider.environments import exposure
 
         if prepared["expose"] != "load_balancer":
@@ -185,14 +245,25 @@ with DAG(
         ec2 = AwsBaseHook(aws_conn_id=aws_conn_id(), client_type="ec2").conn
         vpc_id = ec2.describe_subnets(SubnetIds=prepared["subnets"][:1])["Subnets"][0]["VpcId"]
         made = exposure.ensure_route(
-            aws_conn_id=aws_conn_id(), environment=prepared["environment"], listener_arn=prepared["listener_arn"],
-            domain=prepared["domain"], vpc_id=vpc_id, container_port=params["container_port"],
-            health_check_path=params["health_check_path"], healthy_codes=params["healthy_codes"],
+            aws_conn_id=aws_conn_id(),
+            environment=prepared["environment"],
+            listener_arn=prepared["listener_arn"],
+            domain=prepared["domain"],
+            vpc_id=vpc_id,
+            container_port=params["container_port"],
+            health_check_path=params["health_check_path"],
+            healthy_codes=params["healthy_codes"],
             tags={**prepared["tags"], MANAGED_BY_KEY: MANAGED_BY_VALUE},
         )
         print(f"Route: {made.url} → target group {made.target_group_arn} (listener rule priority {made.priority})")
         return {
-            "load_balancers": [{"targetGroupArn": made.target_group_arn, "containerName": CONTAINER_NAME, "containerPort": params["container_port"]}],
+            "load_balancers": [
+                {
+                    "targetGroupArn": made.target_group_arn,
+                    "containerName": CONTAINER_NAME,
+                    "containerPort": params["container_port"],
+                }
+            ],
             "grace_seconds": HEALTH_CHECK_GRACE_SECONDS,
             "url": made.url,
         }
@@ -216,14 +287,22 @@ with DAG(
         timeout=1800,
     )
 
-    def report(cluster: str, service: str, task_definition_arn: str, tags: dict, expose: str, route_url: str | None, params: dict) -> dict:
+    def report(
+        cluster: str,
+        service: str,
+        task_definition_arn: str,
+        tags: dict,
+        expose: str,
+        route_url: str | None,
+        params: dict,
+    ) -> dict:
         """Log what the environment is now, and return it (the demo's summary and the task's
         "Environment URL" link read it)."""
-        from fargate_provider.utils.sizes import parse_size_choice
+        from fargate_provider.environments import exposure
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.utils.arns import name_from_arn
         from fargate_provider.utils.pricing import PriceNotKnown, fargate_cost
-        from fargate_provider.environments import exposure
+        from fargate_provider.utils.sizes import parse_size_choice
 
         hook = FargateHook(aws_conn_id=aws_conn_id())
         described = hook.describe_service(cluster, service) or {}
@@ -245,8 +324,12 @@ with DAG(
             "estimated_usd_per_hour": per_hour,
             "expose": expose,
             "urls": exposure.environment_urls(
-                aws_conn_id=aws_conn_id(), cluster=cluster, service=service, expose=expose,
-                container_port=params["container_port"], route_url=route_url,
+                aws_conn_id=aws_conn_id(),
+                cluster=cluster,
+                service=service,
+                expose=expose,
+                container_port=params["container_port"],
+                route_url=route_url,
             ),
         }
         if described.get("clusterArn"):  # the environments page shows it
@@ -259,16 +342,29 @@ with DAG(
         return summary
 
     # An operator rather than @task: the operator carries the "Environment URL" extra link.
-    reported = EnvironmentReportOperator(task_id="report", python_callable=report, doc_md=report.__doc__, op_kwargs={
-        "cluster": prepared["cluster"], "service": prepared["service"], "task_definition_arn": register.output,
-        "tags": prepared["tags"], "expose": prepared["expose"], "route_url": routed["url"],
-    })
+    reported = EnvironmentReportOperator(
+        task_id="report",
+        python_callable=report,
+        doc_md=report.__doc__,
+        op_kwargs={
+            "cluster": prepared["cluster"],
+            "service": prepared["service"],
+            "task_definition_arn": register.output,
+            "tags": prepared["tags"],
+            "expose": prepared["expose"],
+            "route_url": routed["url"],
+        },
+    )
 
     # Teardown: runs after the create steps whatever happened, but acts only if one failed.
     cleanup = only_after_failure(existed_xcom=("prepare", "existed"))
     cleanup_service = FargateDeleteServiceOperator(
-        task_id="cleanup_service", cluster=prepared["cluster"], service=prepared["service"],
-        require_tags=ENVIRONMENT_RESOURCE_TAGS, poll_interval=POLL_INTERVAL, pre_execute=cleanup,
+        task_id="cleanup_service",
+        cluster=prepared["cluster"],
+        service=prepared["service"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        poll_interval=POLL_INTERVAL,
+        pre_execute=cleanup,
     ).as_teardown(setups=[create_cluster, create_service])
 
     @task(pre_execute=cleanup)
@@ -279,11 +375,17 @@ with DAG(
 
     cleaned_route = cleanup_route().as_teardown(setups=[create_cluster, routed])
     cleanup_task_definition = FargateDeregisterTaskDefinitionOperator(
-        task_id="cleanup_task_definition", task_definition=prepared["family"], delete=True,
-        require_tags=ENVIRONMENT_RESOURCE_TAGS, pre_execute=cleanup,
+        task_id="cleanup_task_definition",
+        task_definition=prepared["family"],
+        delete=True,
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        pre_execute=cleanup,
     ).as_teardown(setups=[create_cluster, register])
     cleanup_cluster = FargateDeleteClusterOperator(
-        task_id="cleanup_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, stop_own_tasks=True,
+        task_id="cleanup_cluster",
+        cluster_name=prepared["cluster"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        stop_own_tasks=True,
         pre_execute=cleanup,
     ).as_teardown(setups=create_cluster)
 
@@ -292,14 +394,23 @@ with DAG(
 
     # ---------------------------------------------------------------- destroy
     destroy_service = FargateDeleteServiceOperator(
-        task_id="destroy_service", cluster=prepared["cluster"], service=prepared["service"],
-        require_tags=ENVIRONMENT_RESOURCE_TAGS, poll_interval=POLL_INTERVAL,
+        task_id="destroy_service",
+        cluster=prepared["cluster"],
+        service=prepared["service"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        poll_interval=POLL_INTERVAL,
     )
     destroy_task_definition = FargateDeregisterTaskDefinitionOperator(
-        task_id="destroy_task_definition", task_definition=prepared["family"], delete=True, require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        task_id="destroy_task_definition",
+        task_definition=prepared["family"],
+        delete=True,
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
     )
     destroy_cluster = FargateDeleteClusterOperator(
-        task_id="destroy_cluster", cluster_name=prepared["cluster"], require_tags=ENVIRONMENT_RESOURCE_TAGS, stop_own_tasks=True,
+        task_id="destroy_cluster",
+        cluster_name=prepared["cluster"],
+        require_tags=ENVIRONMENT_RESOURCE_TAGS,
+        stop_own_tasks=True,
     )
 
     @task

@@ -103,38 +103,56 @@ def summarize(env: dict[str, str], started: float, removed: list[str]) -> int:
                 (row.task_id, row.key): XComModel.deserialize_value(row)
                 for row in session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id)
             }
-            action = (run.conf or {}).get("action", "create") if run.dag_id == "fargate_ephemeral_environment" else "run"
+            action = (
+                (run.conf or {}).get("action", "create") if run.dag_id == "fargate_ephemeral_environment" else "run"
+            )
             print(f"{run.dag_id} ({action}): {run.state}")
             bad = [f"{run.dag_id}.{t}" for t, ti in tis.items() if str(ti.state) in ("failed", "upstream_failed")]
             problems += bad + ([f"{run.dag_id} run {run.state}"] if str(run.state) != "success" else [])
             preflight = xcom.get(("preflight", "return_value"))
             if preflight:
-                print(f"  preflight: {len(preflight['passed'])} checks passed, {len(preflight['not_checked'])} not checked "
-                      f"({'; '.join(preflight['not_checked'])})")
+                print(
+                    f"  preflight: {len(preflight['passed'])} checks passed, {len(preflight['not_checked'])} not checked "
+                    f"({'; '.join(preflight['not_checked'])})"
+                )
             report = xcom.get(("report", "return_value"))
             if report:
-                print(f"  created: cluster {report['cluster']}, service {report['service']} ({report['running']} tasks running), "
-                      f"task definition {report['task_definition']}, {report['subnets']} subnets, expires {report['expires_at']}")
+                print(
+                    f"  created: cluster {report['cluster']}, service {report['service']} ({report['running']} tasks running), "
+                    f"task definition {report['task_definition']}, {report['subnets']} subnets, expires {report['expires_at']}"
+                )
                 print(f"  estimated cost while it runs: ${report['estimated_usd_per_hour']}/hour")
                 where = " (inside the VPC only)" if report.get("expose") == "none" else f" ({report.get('expose')})"
                 print(f"  URL: {', '.join(report.get('urls') or []) or 'none'}{where}")
             service = tis.get("create_service")
             if service is not None and service.start_date and service.end_date and str(service.state) == "success":
-                print(f"  time to stable (create → strict stable check, waited in the triggerer): "
-                      f"{(service.end_date - service.start_date).total_seconds():.1f} s")
+                print(
+                    f"  time to stable (create → strict stable check, waited in the triggerer): "
+                    f"{(service.end_date - service.start_date).total_seconds():.1f} s"
+                )
             if action == "destroy":
-                done = [t for t in ("destroy_service", "destroy_task_definition", "destroy_cluster") if str(tis[t].state) == "success"]
+                done = [
+                    t
+                    for t in ("destroy_service", "destroy_task_definition", "destroy_cluster")
+                    if str(tis[t].state) == "success"
+                ]
                 print(f"  destroyed: {', '.join(done)}")
             if run.dag_id == "fargate_batch_job":
                 hook = FargateHook(aws_conn_id="aws_default")
                 for arn in xcom.get(("run_task", "return_value")) or []:
-                    task = (hook.describe_tasks("fargate-batch", [arn]) or [{}])[0] if hook.describe_cluster("fargate-batch") else {}
+                    task = (
+                        (hook.describe_tasks("fargate-batch", [arn]) or [{}])[0]
+                        if hook.describe_cluster("fargate-batch")
+                        else {}
+                    )
                     codes = {c.get("name"): c.get("exitCode") for c in task.get("containers", [])}
                     print(f"  task {arn.rsplit('/', 1)[-1]}: {task.get('lastStatus')}, exit codes {codes}")
                 cost = xcom.get(("run_task", "cost"))
                 if cost:
-                    print(f"  estimated cost: ${cost['usd']:.6f} ({cost['vcpu_seconds']:.0f} vCPU-s, {cost['gb_seconds']:.0f} GB-s, "
-                          f"{cost['billed_seconds']} s billed, {cost['region']} {cost['architecture']})")
+                    print(
+                        f"  estimated cost: ${cost['usd']:.6f} ({cost['vcpu_seconds']:.0f} vCPU-s, {cost['gb_seconds']:.0f} GB-s, "
+                        f"{cost['billed_seconds']} s billed, {cost['region']} {cost['architecture']})"
+                    )
                 else:
                     problems.append("the batch job reported no cost")
     if removed:

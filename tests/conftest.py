@@ -87,7 +87,16 @@ def no_aws(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": closed, "region_name": "us-east-1", "config_kwargs": {"retries": {"total_max_attempts": 1}}}}),
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "extra": {
+                    "endpoint_url": closed,
+                    "region_name": "us-east-1",
+                    "config_kwargs": {"retries": {"total_max_attempts": 1}},
+                },
+            }
+        ),
     )
 
 

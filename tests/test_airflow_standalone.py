@@ -7,7 +7,6 @@ and sees the run succeed with its stable-wait deferred to, and resumed from, the
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import os
 import signal
@@ -44,17 +43,32 @@ def stack(tmp_path_factory):
     env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
     log = (home / "stack.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "airflow_local.py"), "--home", str(home / "airflow"),
-         "--port", str(port), "--emulator-port", str(emulator_port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "airflow_local.py"),
+            "--home",
+            str(home / "airflow"),
+            "--port",
+            str(port),
+            "--emulator-port",
+            str(emulator_port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
         # with SIGINT ignored, as a shell without job control starts `cmd &` (CI scripts): Ctrl-C must still stop it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     api = AirflowApi(f"http://localhost:{port}")
     try:
+
         def healthy():
             status, body = api.call("GET", "/api/v2/monitor/health")
-            return status == 200 and all(body[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor"))
+            return status == 200 and all(
+                body[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")
+            )
 
         api.poll("airflow standalone to be healthy", healthy, timeout=240, interval=2)
         password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
@@ -95,11 +109,15 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     api, emulator, _ = stack
     run_id, states = trigger_and_wait(api, {"environment": "from-ui", "desired_count": 2, "subnet_kind": "public"})
     assert states["create_service"] == "success" and states["report"] == "success"
-    status, log = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_service/logs/1?full_content=true")
+    status, log = api.call(
+        "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_service/logs/1?full_content=true"
+    )
     assert status == 200, log
     events = log["content"]
     # The stable wait ran in the triggerer (the trigger's own log lines)...
-    trigger_lines = [e["event"] for e in events if str(e.get("logger", "")).endswith("triggers.service.FargateServiceTrigger")]
+    trigger_lines = [
+        e["event"] for e in events if str(e.get("logger", "")).endswith("triggers.service.FargateServiceTrigger")
+    ]
     assert "from-ui: (service from-ui) has reached a steady state." in trigger_lines
     # ...and the task resumed in a worker after it: execute_complete's line comes later.
     messages = [e.get("event") for e in events]
@@ -109,7 +127,8 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     status, links = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_service/links")
     assert status == 200, links
     assert links["extra_links"]["ECS service"] == (
-        "https://console.aws.amazon.com/ecs/v2/clusters/env-from-ui/services/from-ui/health?region=us-east-1")
+        "https://console.aws.amazon.com/ecs/v2/clusters/env-from-ui/services/from-ui/health?region=us-east-1"
+    )
     assert links["extra_links"]["ECS cluster"].endswith("/ecs/v2/clusters/env-from-ui/services?region=us-east-1")
 
     _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"})
@@ -138,8 +157,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
 )
 
 
@@ -151,7 +178,9 @@ def chromium(tmp_path_factory):
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env, timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env, timeout=900
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -221,4 +250,4 @@ def _expires_at(endpoint: str, cluster: str) -> dt.datetime:
 
     described = ecs(endpoint).describe_clusters(clusters=[cluster], include=["TAGS"])["clusters"][0]
     value = {t["key"]: t["value"] for t in described["tags"]}["fargate-expires-at"]
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fargate_provider.operators.cluster import FargateCreateClusterOperator
 
+from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from tests.helpers.aws import ecs, record_aws_calls
 
 CREATE_DAG = """
@@ -80,7 +80,11 @@ def _populate(emulator):
     client = ecs(emulator.endpoint)
     client.create_cluster(clusterName="batch")
     client.register_task_definition(
-        family="svc", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        family="svc",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
         containerDefinitions=[{"name": "app", "image": "nginx"}],
     )
     network = {
@@ -91,17 +95,27 @@ def _populate(emulator):
     }
     for name in ("api", "worker"):
         client.create_service(
-            cluster="batch", serviceName=name, taskDefinition="svc", desiredCount=1, launchType="FARGATE",
+            cluster="batch",
+            serviceName=name,
+            taskDefinition="svc",
+            desiredCount=1,
+            launchType="FARGATE",
             networkConfiguration=network,
         )
     emulator.add_behaviour(family="job", run_seconds=3600)  # a one-off task that is still running
     client.register_task_definition(
-        family="job", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        family="job",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
         containerDefinitions=[{"name": "job", "image": "busybox"}],
     )
     task = client.run_task(cluster="batch", taskDefinition="job", launchType="FARGATE", networkConfiguration=network)
     task_arn = task["tasks"][0]["taskArn"]
-    client.get_waiter("tasks_running").wait(cluster="batch", tasks=[task_arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    client.get_waiter("tasks_running").wait(
+        cluster="batch", tasks=[task_arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
     return task_arn
 
 
@@ -140,15 +154,28 @@ def test_delete_refuses_a_cluster_in_use_and_names_what_is_in_it(airflow, emulat
         ({"cluster_name": "my cluster"}, "cluster_name: must be 1-255 letters"),
         ({"cluster_name": "c", "capacity_providers": ("EC2",)}, "capacity_providers: ['EC2'] not allowed"),
         (
-            {"cluster_name": "c", "capacity_providers": ("FARGATE",), "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]},
+            {
+                "cluster_name": "c",
+                "capacity_providers": ("FARGATE",),
+                "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+            },
             "default_capacity_provider_strategy[0].capacityProvider: 'FARGATE_SPOT' is not one of the cluster's capacity providers",
         ),
         (
-            {"cluster_name": "c", "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE", "weight": 2000}]},
+            {
+                "cluster_name": "c",
+                "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE", "weight": 2000}],
+            },
             "default_capacity_provider_strategy[0].weight: must be an integer 0-1000",
         ),
         (
-            {"cluster_name": "c", "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 2}]},
+            {
+                "cluster_name": "c",
+                "default_capacity_provider_strategy": [
+                    {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                    {"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 2},
+                ],
+            },
             "only one capacity provider in a strategy can have a base",
         ),
         ({"cluster_name": "c", "tags": {"managed-by": "someone"}}, "tags.managed-by: is set by the provider itself"),

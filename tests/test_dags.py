@@ -15,7 +15,15 @@ from tests.helpers.aws import record_aws_calls
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 DAG_IDS = {"fargate_batch_job", "fargate_ephemeral_environment", "fargate_environment_janitor"}
-CREATE_STEPS = ("prepare", "choose_action", "create_cluster", "register_task_definition", "route", "create_service", "report")
+CREATE_STEPS = (
+    "prepare",
+    "choose_action",
+    "create_cluster",
+    "register_task_definition",
+    "route",
+    "create_service",
+    "report",
+)
 CLEANUP_STEPS = ("cleanup_service", "cleanup_route", "cleanup_task_definition", "cleanup_cluster")
 
 
@@ -49,9 +57,7 @@ def test_every_form_field_has_a_title_and_a_description(airflow_db, dag_id):
 def test_environment_form_offers_only_valid_fargate_sizes_and_bounds(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    params = DagBag(str(DAGS / "fargate_ephemeral_environment.py")).get_dag(
-        "fargate_ephemeral_environment"
-    ).params
+    params = DagBag(str(DAGS / "fargate_ephemeral_environment.py")).get_dag("fargate_ephemeral_environment").params
     size = params.get_param("size").schema
     pairs = [parse_size_choice(choice) for choice in size["enum"]]
     for cpu, memory in pairs:
@@ -60,15 +66,28 @@ def test_environment_form_offers_only_valid_fargate_sizes_and_bounds(airflow_db)
     assert set(size["values_display"]) == set(size["enum"]) and size["values_display"]["256/512"] == "0.25 vCPU, 0.5 GB"
     assert params.get_param("action").schema["enum"] == ["create", "destroy"] and params["action"] == "create"
     assert params.get_param("subnet_kind").schema["enum"] == ["private", "public"]
-    assert (params.get_param("desired_count").schema["minimum"], params.get_param("desired_count").schema["maximum"]) == (0, 10)
-    assert (params.get_param("ttl_hours").schema["minimum"], params.get_param("ttl_hours").schema["maximum"]) == (1, 168)
+    assert (
+        params.get_param("desired_count").schema["minimum"],
+        params.get_param("desired_count").schema["maximum"],
+    ) == (0, 10)
+    assert (params.get_param("ttl_hours").schema["minimum"], params.get_param("ttl_hours").schema["maximum"]) == (
+        1,
+        168,
+    )
     port = params.get_param("container_port").schema
     assert (port["minimum"], port["maximum"]) == (1, 65535)
     # The form's own validation refuses what ECS would (Airflow checks params against the schema).
     from airflow.sdk.exceptions import ParamValidationError
 
-    for field, bad in (("environment", "Bad_Name"), ("size", "256/4096"), ("desired_count", 11), ("ttl_hours", 0),
-                       ("environment_variables", {"1BAD": "x"}), ("image", "has space"), ("action", "delete")):
+    for field, bad in (
+        ("environment", "Bad_Name"),
+        ("size", "256/4096"),
+        ("desired_count", 11),
+        ("ttl_hours", 0),
+        ("environment_variables", {"1BAD": "x"}),
+        ("image", "has space"),
+        ("action", "delete"),
+    ):
         with pytest.raises(ParamValidationError):
             params.get_param(field).resolve(bad)
 
@@ -97,28 +116,42 @@ def test_environment_create_update_and_destroy(user_dags, emulator, capfd):
     assert report["task_definition"] == "env-review-1:1" and report["subnets"] == "private"
     tags = _cluster_tags(ecs, "env-review-1")
     assert tags["managed-by"] == "airflow-provider-fargate" and tags["fargate-environment"] == "review-1"
-    expires = dt.datetime.strptime(tags["fargate-expires-at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    assert dt.timedelta(hours=7, minutes=58) < expires - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(hours=8)
+    expires = dt.datetime.strptime(tags["fargate-expires-at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert dt.timedelta(hours=7, minutes=58) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=8)
     service = ecs.describe_services(cluster="env-review-1", services=["review-1"])["services"][0]
-    assert service["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == sorted(emulator.network["private_subnets"])
+    assert service["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == sorted(
+        emulator.network["private_subnets"]
+    )
     assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
     task_def = ecs.describe_task_definition(taskDefinition="env-review-1:1")["taskDefinition"]
     assert task_def["containerDefinitions"][0]["environment"] == [{"name": "GREETING", "value": "hello"}]
 
     # Same name again, another image, public subnets, a longer TTL: the same environment, updated.
-    updated = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(
-        "review-1", image="public.ecr.aws/nginx/nginx:1.28", subnet_kind="public", desired_count=1, ttl_hours=24))
+    updated = user_dags.run(
+        "fargate_ephemeral_environment",
+        capfd,
+        run_conf=_environment_conf(
+            "review-1", image="public.ecr.aws/nginx/nginx:1.28", subnet_kind="public", desired_count=1, ttl_hours=24
+        ),
+    )
     assert updated.state == "success", updated.task_states
     assert updated.xcom["report"]["task_definition"] == "env-review-1:2" and updated.xcom["report"]["running"] == "1/1"
-    assert [c["clusterName"] for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
-            if c["status"] == "ACTIVE"] == ["env-review-1"]
+    assert [
+        c["clusterName"]
+        for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
+        if c["status"] == "ACTIVE"
+    ] == ["env-review-1"]
     assert len(ecs.list_services(cluster="env-review-1")["serviceArns"]) == 1
     later = dt.datetime.strptime(_cluster_tags(ecs, "env-review-1")["fargate-expires-at"], "%Y-%m-%dT%H:%M:%SZ")
-    assert later.replace(tzinfo=dt.timezone.utc) - expires > dt.timedelta(hours=15)  # the TTL was reset
+    assert later.replace(tzinfo=dt.UTC) - expires > dt.timedelta(hours=15)  # the TTL was reset
 
-    destroyed = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "review-1", "action": "destroy"})
+    destroyed = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf={"environment": "review-1", "action": "destroy"}
+    )
     assert destroyed.state == "success", destroyed.task_states
-    assert [destroyed.task_states[t] for t in ("destroy_service", "destroy_task_definition", "destroy_cluster")] == ["success"] * 3
+    assert [destroyed.task_states[t] for t in ("destroy_service", "destroy_task_definition", "destroy_cluster")] == [
+        "success"
+    ] * 3
     assert destroyed.task_states["create_cluster"] == "skipped"
     assert _cluster_tags(ecs, "env-review-1") == {}
     # the emulator fixture fails the test if anything is left
@@ -126,8 +159,9 @@ def test_environment_create_update_and_destroy(user_dags, emulator, capfd):
 
 def test_a_failing_step_ends_with_the_teardown_and_nothing_left(user_dags, emulator, capfd):
     emulator.add_behaviour(image="registry.example/missing:1", pull_failure=True)
-    result = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(
-        "broken", image="registry.example/missing:1"))
+    result = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf=_environment_conf("broken", image="registry.example/missing:1")
+    )
     assert result.state == "failed"
     assert result.task_states["create_service"] == "failed"
     assert result.task_states["report"] == "upstream_failed"
@@ -141,14 +175,18 @@ def test_a_failed_update_leaves_the_existing_environment_alone(user_dags, emulat
     first = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf("stays"))
     assert first.state == "success", first.task_states
     emulator.add_behaviour(image="registry.example/missing:2", pull_failure=True)
-    failed = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf("stays", image="registry.example/missing:2"))
+    failed = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf=_environment_conf("stays", image="registry.example/missing:2")
+    )
     assert failed.state == "failed" and failed.task_states["create_service"] == "failed"
     assert {t: failed.task_states[t] for t in CLEANUP_STEPS} == dict.fromkeys(CLEANUP_STEPS, "skipped")
     assert "existed before this run" in failed.log
     from tests.emulator.helpers import client
 
     assert _cluster_tags(client(emulator), "env-stays")["fargate-environment"] == "stays"
-    destroyed = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "stays", "action": "destroy"})
+    destroyed = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf={"environment": "stays", "action": "destroy"}
+    )
     assert destroyed.state == "success", destroyed.task_states
 
 
@@ -156,9 +194,11 @@ def test_bad_form_input_is_refused_before_any_aws_call(user_dags, no_aws, capfd)
     from airflow.sdk.exceptions import ParamValidationError
 
     with record_aws_calls() as calls:
-        for field, bad, message in (("container_port", 0, "0 is less than the minimum of 1"),
-                                    ("size", "256/4096", "'256/4096' is not one of"),
-                                    ("environment", "Has_Caps", "'Has_Caps' does not match")):
+        for field, bad, message in (
+            ("container_port", 0, "0 is less than the minimum of 1"),
+            ("size", "256/4096", "'256/4096' is not one of"),
+            ("environment", "Has_Caps", "'Has_Caps' does not match"),
+        ):
             with pytest.raises(ParamValidationError, match=f"param {field}: {message}"):
                 user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "ok-name", field: bad})
     assert calls.calls == []
@@ -169,17 +209,37 @@ def test_janitor_destroys_only_expired_managed_environments(user_dags, emulator,
 
     ecs = client(emulator)
     for name in ("old", "fresh", "shared"):
-        assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(name, desired_count=1)).state == "success"
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert (
+            user_dags.run(
+                "fargate_ephemeral_environment", capfd, run_conf=_environment_conf(name, desired_count=1)
+            ).state
+            == "success"
+        )
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for name in ("old", "shared"):
-        ecs.tag_resource(resourceArn=ecs.describe_clusters(clusters=[f"env-{name}"])["clusters"][0]["clusterArn"],
-                         tags=[{"key": "fargate-expires-at", "value": past}])
+        ecs.tag_resource(
+            resourceArn=ecs.describe_clusters(clusters=[f"env-{name}"])["clusters"][0]["clusterArn"],
+            tags=[{"key": "fargate-expires-at", "value": past}],
+        )
     # Someone else's service inside an expired environment, and someone else's look-alike cluster.
-    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
-    ecs.create_service(cluster="env-shared", serviceName="theirs", taskDefinition="env-shared:1", desiredCount=0,
-                       launchType="FARGATE", networkConfiguration=network)
-    ecs.create_cluster(clusterName="env-lookalike", tags=[{"key": "fargate-environment", "value": "lookalike"},
-                                                          {"key": "fargate-expires-at", "value": past}])
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
+    ecs.create_service(
+        cluster="env-shared",
+        serviceName="theirs",
+        taskDefinition="env-shared:1",
+        desiredCount=0,
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
+    ecs.create_cluster(
+        clusterName="env-lookalike",
+        tags=[{"key": "fargate-environment", "value": "lookalike"}, {"key": "fargate-expires-at", "value": past}],
+    )
 
     result = user_dags.run("fargate_environment_janitor", capfd)
     assert result.state == "success", result.task_states
@@ -194,16 +254,32 @@ def test_janitor_destroys_only_expired_managed_environments(user_dags, emulator,
     ecs.delete_service(cluster="env-shared", service="theirs", force=True)
     ecs.delete_cluster(cluster="env-lookalike")
     for name in ("fresh", "shared"):
-        assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": name, "action": "destroy"}).state == "success"
+        assert (
+            user_dags.run(
+                "fargate_ephemeral_environment", capfd, run_conf={"environment": name, "action": "destroy"}
+            ).state
+            == "success"
+        )
 
 
 def test_batch_job_runs_with_settings_from_its_variable(user_dags, emulator, capfd, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     # A Variable given as AIRFLOW_VAR_…: the one source a bare DagBag (no dag-processor) reads at parse time.
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_BATCH_JOB", json.dumps({
-        "schedule": "0 3 * * *", "image": "example/etl:2", "command": ["python", "etl.py"], "size": "512/1024",
-        "cluster": "nightly", "family": "etl", "subnet_kind": "public"}))
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_FARGATE_BATCH_JOB",
+        json.dumps(
+            {
+                "schedule": "0 3 * * *",
+                "image": "example/etl:2",
+                "command": ["python", "etl.py"],
+                "size": "512/1024",
+                "cluster": "nightly",
+                "family": "etl",
+                "subnet_kind": "public",
+            }
+        ),
+    )
     emulator.add_behaviour(image="example/etl:2", output=["etl: 42 rows"])
     dag = DagBag(str(user_dags.dags_folder / "fargate_batch_job.py")).get_dag("fargate_batch_job")
     assert dag.timetable.expression == "0 3 * * *"
@@ -235,7 +311,10 @@ def test_batch_job_without_an_execution_role_fails_before_creating_anything(user
     from tests.helpers.aws import mutating_calls
 
     iam = client(emulator, "iam")
-    iam.detach_role_policy(RoleName="ecsTaskExecutionRole", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    iam.detach_role_policy(
+        RoleName="ecsTaskExecutionRole",
+        PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    )
     for name in iam.list_role_policies(RoleName="ecsTaskExecutionRole")["PolicyNames"]:
         iam.delete_role_policy(RoleName="ecsTaskExecutionRole", PolicyName=name)
     iam.delete_role(RoleName="ecsTaskExecutionRole")
@@ -243,8 +322,13 @@ def test_batch_job_without_an_execution_role_fails_before_creating_anything(user
     result = user_dags.run("fargate_batch_job", capfd)
     assert result.state == "failed"
     assert result.task_states["find_network_and_roles"] == "failed"
-    assert {result.task_states[t] for t in ("preflight", "create_cluster", "register_task_definition", "run_task")} == {"upstream_failed"}
-    assert "No execution role: the Variable fargate_execution_role_arn is not set and no role named ecsTaskExecutionRole exists" in result.log
+    assert {result.task_states[t] for t in ("preflight", "create_cluster", "register_task_definition", "run_task")} == {
+        "upstream_failed"
+    }
+    assert (
+        "No execution role: the Variable fargate_execution_role_arn is not set and no role named ecsTaskExecutionRole exists"
+        in result.log
+    )
     assert "iam/ecs-task-execution-role.json" in result.log
     assert mutating_calls(emulator, before) == []
 
@@ -253,14 +337,33 @@ def test_batch_job_takes_its_roles_from_variables_and_the_form(user_dags, emulat
     from tests.emulator.helpers import client
 
     iam = client(emulator, "iam")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
     execution = iam.create_role(RoleName="batch-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-    iam.attach_role_policy(RoleName="batch-exec", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
-    iam.put_role_policy(RoleName="batch-exec", PolicyName="logs", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "*"}]}))
+    iam.attach_role_policy(
+        RoleName="batch-exec", PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    )
+    iam.put_role_policy(
+        RoleName="batch-exec",
+        PolicyName="logs",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "*"}],
+            }
+        ),
+    )
     iam.create_role(RoleName="etl-reader", AssumeRolePolicyDocument=trust)
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_EXECUTION_ROLE_ARN", execution)
-    result = user_dags.run("fargate_batch_job", capfd, run_conf={"task_role": "etl-reader", "cluster": "roles", "family": "roles"})
+    result = user_dags.run(
+        "fargate_batch_job", capfd, run_conf={"task_role": "etl-reader", "cluster": "roles", "family": "roles"}
+    )
     ecs = client(emulator)
     try:
         assert result.state == "success", result.log[-3000:]
@@ -282,11 +385,19 @@ def test_environment_preflight_failure_creates_nothing(user_dags, emulator, capf
     from tests.helpers.aws import mutating_calls
 
     before = Counter(emulator.actions)
-    result = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=_environment_conf(
-        "unpushed", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9", task_role="missing-role"))
+    result = user_dags.run(
+        "fargate_ephemeral_environment",
+        capfd,
+        run_conf=_environment_conf(
+            "unpushed", image="123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9", task_role="missing-role"
+        ),
+    )
     assert result.state == "failed"
     assert result.task_states["preflight"] == "failed" and result.task_states["create_cluster"] == "upstream_failed"
-    assert "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: the repository does not exist in ECR" in result.log
+    assert (
+        "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: the repository does not exist in ECR"
+        in result.log
+    )
     assert "[task role] arn:aws:iam::123456789012:role/missing-role: the role does not exist" in result.log
     assert mutating_calls(emulator, before) == []
 
@@ -295,13 +406,17 @@ def test_batch_job_without_a_logical_date(user_dags, emulator, capfd):
     """A manual run as the REST API and the Trigger form make it (logical_date null)."""
     from tests.emulator.helpers import client
 
-    result = user_dags.run("fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "manual", "family": "manual"})
+    result = user_dags.run(
+        "fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "manual", "family": "manual"}
+    )
     ecs = client(emulator)
     try:
         assert result.state == "success", result.log[-3000:]
-        environment = ecs.describe_task_definition(taskDefinition="manual:1")["taskDefinition"]["containerDefinitions"][0]["environment"]
+        environment = ecs.describe_task_definition(taskDefinition="manual:1")["taskDefinition"]["containerDefinitions"][
+            0
+        ]["environment"]
         day = next(v["value"] for v in environment if v["name"] == "AIRFLOW_DS")
-        assert day == dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        assert day == dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     finally:
         ecs.deregister_task_definition(taskDefinition="manual:1")
         ecs.delete_cluster(cluster="manual")
@@ -322,7 +437,10 @@ def test_a_failed_batch_job_is_a_failed_run(user_dags, emulator, capfd, monkeypa
     try:
         assert result.state == "failed", result.task_states
         if failure == "container exits 3":
-            assert result.task_states["run_task"] == "failed" and result.task_states["deregister_old_revisions"] == "success"
+            assert (
+                result.task_states["run_task"] == "failed"
+                and result.task_states["deregister_old_revisions"] == "success"
+            )
             assert "ended with exit code 3" in result.log
         else:  # refused before registering (preflight checks the same spec first): nothing ran, nothing registered
             assert result.task_states["preflight"] == "failed" and result.task_states["run_task"] == "upstream_failed"
@@ -340,10 +458,18 @@ def test_the_dags_use_the_connection_the_variable_names(user_dags, emulator, cap
     aws_default here points at a closed port, so any call through it would fail the run."""
     from tests.emulator.helpers import client
 
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}}))
-    monkeypatch.setenv("AIRFLOW_CONN_FARGATE_ACCOUNT", json.dumps({"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FARGATE_ACCOUNT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1"}}),
+    )
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_AWS_CONN_ID", "fargate_account")
-    result = user_dags.run("fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "other-conn", "family": "other-conn"})
+    result = user_dags.run(
+        "fargate_batch_job", capfd, logical_date=None, run_conf={"cluster": "other-conn", "family": "other-conn"}
+    )
     ecs = client(emulator)
     try:
         assert result.state == "success", result.log[-3000:]

@@ -12,9 +12,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_demo_succeeds_and_leaves_nothing():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_ENDPOINT"))}
-    completed = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], env=env, cwd=ROOT,
-                               capture_output=True, text=True, timeout=600)
-    summary = completed.stdout[completed.stdout.index("== summary =="):] if "== summary ==" in completed.stdout else completed.stdout[-3000:]
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    summary = (
+        completed.stdout[completed.stdout.index("== summary ==") :]
+        if "== summary ==" in completed.stdout
+        else completed.stdout[-3000:]
+    )
     assert completed.returncode == 0, summary + completed.stderr[-3000:]
     assert "fargate_ephemeral_environment (create): success" in summary
     assert "created: cluster env-demo, service demo (2/2 tasks running), task definition env-demo:1" in summary

@@ -23,7 +23,12 @@ def public_classes():
         for info in pkgutil.iter_modules(module_package.__path__):
             module = importlib.import_module(f"fargate_provider.{package}.{info.name}")
             for name, cls in vars(module).items():
-                if inspect.isclass(cls) and cls.__module__ == module.__name__ and name.startswith("Fargate") and not name.endswith("Mixin"):
+                if (
+                    inspect.isclass(cls)
+                    and cls.__module__ == module.__name__
+                    and name.startswith("Fargate")
+                    and not name.endswith("Mixin")
+                ):
                     found.append(cls)
     return found
 
@@ -37,7 +42,11 @@ def documented(doc: str) -> set[str]:
 
 def own_parameters(cls) -> list[str]:
     signature = inspect.signature(cls.__init__)
-    return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
 
 
 CLASSES = public_classes()
@@ -45,8 +54,13 @@ CLASSES = public_classes()
 
 def test_the_walk_finds_the_classes():
     names = {cls.__name__ for cls in CLASSES}
-    assert {"FargateRunTaskOperator", "FargateCreateServiceOperator", "FargateServiceStableSensor", "FargateTaskTrigger",
-            "FargateBaseTrigger"} <= names, names
+    assert {
+        "FargateRunTaskOperator",
+        "FargateCreateServiceOperator",
+        "FargateServiceStableSensor",
+        "FargateTaskTrigger",
+        "FargateBaseTrigger",
+    } <= names, names
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)

@@ -14,11 +14,11 @@ import threading
 
 import pytest
 from botocore.exceptions import ClientError
+
 from fargate_provider.environments import ENVIRONMENT_TAG, exposure
 from fargate_provider.exceptions import NotOursError
 from fargate_provider.local import leftovers, moto_bridge
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
-
 from tests.emulator.helpers import FAST, cleanup, client, network, register, wait
 
 CONN = "aws_default"
@@ -31,8 +31,13 @@ def tags(environment: str) -> dict[str, str]:
 def route(emulator, environment: str, **extra) -> exposure.Route:
     net = emulator.network
     params = {
-        "aws_conn_id": CONN, "environment": environment, "listener_arn": net["listener_arn"],
-        "domain": net["environments_domain"], "vpc_id": net["vpc_id"], "container_port": 8080, "tags": tags(environment),
+        "aws_conn_id": CONN,
+        "environment": environment,
+        "listener_arn": net["listener_arn"],
+        "domain": net["environments_domain"],
+        "vpc_id": net["vpc_id"],
+        "container_port": 8080,
+        "tags": tags(environment),
     }
     params.update(extra)
     return exposure.ensure_route(**params)
@@ -51,7 +56,9 @@ def elbv2(emulator):
 
 
 def rules(elbv2, emulator) -> list[dict]:
-    return [r for r in elbv2.describe_rules(ListenerArn=emulator.network["listener_arn"])["Rules"] if not r["IsDefault"]]
+    return [
+        r for r in elbv2.describe_rules(ListenerArn=emulator.network["listener_arn"])["Rules"] if not r["IsDefault"]
+    ]
 
 
 # ------------------------------------------------------------------ the emulator's ready-made ALB
@@ -69,7 +76,9 @@ def test_the_ready_made_network_has_an_alb_with_an_http_listener_answering_404_a
     assert listener["DefaultActions"][0]["Type"] == "fixed-response"
     assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
     for arn in (net["load_balancer_arn"], net["listener_arn"]):
-        assert {"Key": moto_bridge.NETWORK_TAG, "Value": "true"} in elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+        assert {"Key": moto_bridge.NETWORK_TAG, "Value": "true"} in elbv2.describe_tags(ResourceArns=[arn])[
+            "TagDescriptions"
+        ][0]["Tags"]
     assert net["environments_domain"] == "env.fargate.local"
     assert leftovers.READY_MADE_TAG == moto_bridge.NETWORK_TAG
     assert leftovers.elbv2_leftovers(elbv2) == {}
@@ -78,10 +87,16 @@ def test_the_ready_made_network_has_an_alb_with_an_http_listener_answering_404_a
 def test_the_leak_check_counts_what_a_test_adds_to_the_ready_made_alb(emulator, elbv2):
     made = route(emulator, "leaky")
     extra = elbv2.create_listener(
-        LoadBalancerArn=emulator.network["load_balancer_arn"], Protocol="HTTP", Port=8080,
+        LoadBalancerArn=emulator.network["load_balancer_arn"],
+        Protocol="HTTP",
+        Port=8080,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": made.target_group_arn}],
     )["Listeners"][0]["ListenerArn"]
-    assert leftovers.elbv2_leftovers(elbv2) == {"listeners": [extra], "listener_rules": [made.rule_arn], "target_groups": ["e-leaky"]}
+    assert leftovers.elbv2_leftovers(elbv2) == {
+        "listeners": [extra],
+        "listener_rules": [made.rule_arn],
+        "target_groups": ["e-leaky"],
+    }
     elbv2.delete_listener(ListenerArn=extra)
     exposure.delete_route(aws_conn_id=CONN, environment="leaky")
     assert leftovers.elbv2_leftovers(elbv2) == {}
@@ -91,7 +106,8 @@ def test_create_rule_at_a_priority_in_use_is_refused_as_elbv2_does(emulator, elb
     made = route(emulator, "first")
     with pytest.raises(ClientError) as refused:
         elbv2.create_rule(
-            ListenerArn=emulator.network["listener_arn"], Priority=made.priority,
+            ListenerArn=emulator.network["listener_arn"],
+            Priority=made.priority,
             Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["other.env.fargate.local"]}}],
             Actions=[{"Type": "forward", "TargetGroupArn": made.target_group_arn}],
         )
@@ -111,9 +127,17 @@ def test_ensure_route_makes_an_ip_target_group_with_the_health_check_and_a_host_
     assert made.priority == 1
     group = elbv2.describe_target_groups(TargetGroupArns=[made.target_group_arn])["TargetGroups"][0]
     assert group["TargetGroupName"] == "e-review-42"
-    assert (group["TargetType"], group["Protocol"], group["Port"], group["VpcId"]) == ("ip", "HTTP", 8080, emulator.network["vpc_id"])
+    assert (group["TargetType"], group["Protocol"], group["Port"], group["VpcId"]) == (
+        "ip",
+        "HTTP",
+        8080,
+        emulator.network["vpc_id"],
+    )
     assert (group["HealthCheckPath"], group["Matcher"]["HttpCode"]) == ("/healthz", "200")
-    group_tags = {t["Key"]: t["Value"] for t in elbv2.describe_tags(ResourceArns=[made.target_group_arn])["TagDescriptions"][0]["Tags"]}
+    group_tags = {
+        t["Key"]: t["Value"]
+        for t in elbv2.describe_tags(ResourceArns=[made.target_group_arn])["TagDescriptions"][0]["Tags"]
+    }
     assert group_tags == tags("review-42")
     [rule] = rules(elbv2, emulator)
     assert rule["RuleArn"] == made.rule_arn and rule["Priority"] == "1"
@@ -121,7 +145,12 @@ def test_ensure_route_makes_an_ip_target_group_with_the_health_check_and_a_host_
     assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == ["review-42.env.fargate.local"]
     assert rule["Actions"] == [{"Type": "forward", "TargetGroupArn": made.target_group_arn}]
     assert exposure.route_of(aws_conn_id=CONN, environment="review-42") == made
-    assert made.to_dict() == {"target_group_arn": made.target_group_arn, "rule_arn": made.rule_arn, "priority": 1, "url": made.url}
+    assert made.to_dict() == {
+        "target_group_arn": made.target_group_arn,
+        "rule_arn": made.rule_arn,
+        "priority": 1,
+        "url": made.url,
+    }
 
     # Again: the same target group and rule, the health check updated.
     again = route(emulator, "review-42", health_check_path="/ready", healthy_codes="200-299")
@@ -154,7 +183,7 @@ def test_two_environments_created_at_once_get_distinct_priorities(emulator, elbv
         try:
             barrier.wait(timeout=10)
             made[name] = route(emulator, name)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=create, args=(name,)) for name in names]
@@ -192,7 +221,12 @@ def test_a_priority_taken_between_reading_and_creating_is_retried_at_the_next_fr
 
 def test_a_foreign_target_group_of_the_name_is_not_ours_and_left_untouched(emulator, elbv2):
     foreign = elbv2.create_target_group(
-        Name="e-taken", Protocol="HTTP", Port=80, VpcId=emulator.network["vpc_id"], TargetType="ip", HealthCheckPath="/theirs",
+        Name="e-taken",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=emulator.network["vpc_id"],
+        TargetType="ip",
+        HealthCheckPath="/theirs",
     )["TargetGroups"][0]["TargetGroupArn"]
     with pytest.raises(NotOursError, match="e-taken"):
         route(emulator, "taken")
@@ -210,9 +244,12 @@ def test_a_foreign_target_group_of_the_name_is_not_ours_and_left_untouched(emula
 
 def test_delete_route_leaves_a_foreign_rule_and_target_group_on_the_same_listener(emulator, elbv2):
     net = emulator.network
-    foreign_group = elbv2.create_target_group(Name="theirs", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    foreign_group = elbv2.create_target_group(
+        Name="theirs", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
     foreign_rule = elbv2.create_rule(
-        ListenerArn=net["listener_arn"], Priority=1,
+        ListenerArn=net["listener_arn"],
+        Priority=1,
         Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["theirs.example.com"]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": foreign_group}],
     )["Rules"][0]["RuleArn"]
@@ -229,9 +266,12 @@ def test_a_foreign_rule_routing_the_host_is_not_ours(emulator, elbv2):
     net = emulator.network
     made = route(emulator, "shadowed")
     exposure.delete_route(aws_conn_id=CONN, environment="shadowed")
-    foreign_group = elbv2.create_target_group(Name="theirs", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    foreign_group = elbv2.create_target_group(
+        Name="theirs", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
     foreign_rule = elbv2.create_rule(
-        ListenerArn=net["listener_arn"], Priority=7,
+        ListenerArn=net["listener_arn"],
+        Priority=7,
         Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [made.url.split("://")[1]]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": foreign_group}],
     )["Rules"][0]["RuleArn"]
@@ -245,9 +285,13 @@ def test_a_foreign_rule_routing_the_host_is_not_ours(emulator, elbv2):
 
 def test_delete_route_works_when_the_listener_is_gone(emulator, elbv2):
     net = emulator.network
-    balancer = elbv2.create_load_balancer(Name="temporary", Subnets=net["public_subnets"], SecurityGroups=[net["security_group"]])["LoadBalancers"][0]["LoadBalancerArn"]
+    balancer = elbv2.create_load_balancer(
+        Name="temporary", Subnets=net["public_subnets"], SecurityGroups=[net["security_group"]]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
     listener = elbv2.create_listener(
-        LoadBalancerArn=balancer, Protocol="HTTP", Port=80,
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=80,
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
     )["Listeners"][0]["ListenerArn"]
     made = route(emulator, "orphan", listener_arn=listener)
@@ -278,19 +322,28 @@ def test_environment_urls_of_the_running_tasks(emulator, kind, expose):
         register(ecs, "web", container={"portMappings": [{"containerPort": 8080}]})
         assign = "ENABLED" if expose == "public_ip" else "DISABLED"
         ecs.create_service(
-            cluster="c", serviceName="web", taskDefinition="web", desiredCount=2, launchType="FARGATE",
+            cluster="c",
+            serviceName="web",
+            taskDefinition="web",
+            desiredCount=2,
+            launchType="FARGATE",
             networkConfiguration=network(emulator, kind, assignPublicIp=assign),
         )
         ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
+
         def two_urls() -> list[str] | None:
-            urls = exposure.environment_urls(aws_conn_id=CONN, cluster="c", service="web", expose=expose, container_port=8080)
+            urls = exposure.environment_urls(
+                aws_conn_id=CONN, cluster="c", service="web", expose=expose, container_port=8080
+            )
             return urls if len(urls) == 2 else None
 
         urls = wait("2 URLs", two_urls)
         arns = ecs.list_tasks(cluster="c", serviceName="web")["taskArns"]
         tasks = ecs.describe_tasks(cluster="c", tasks=arns)["tasks"]
         details = [{d["name"]: d["value"] for d in t["attachments"][0]["details"]} for t in tasks]
-        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[d["networkInterfaceId"] for d in details])["NetworkInterfaces"]
+        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=[d["networkInterfaceId"] for d in details])[
+            "NetworkInterfaces"
+        ]
         if expose == "public_ip":
             expected = {f"http://{eni['Association']['PublicIp']}:8080" for eni in enis}
         else:
@@ -298,7 +351,12 @@ def test_environment_urls_of_the_running_tasks(emulator, kind, expose):
             expected = {f"http://{d['privateIPv4Address']}:8080" for d in details}
         assert len(expected) == 2 and set(urls) == expected
         assert exposure.environment_urls(
-            aws_conn_id=CONN, cluster="c", service="web", expose="load_balancer", container_port=8080, route_url="http://web.x"
+            aws_conn_id=CONN,
+            cluster="c",
+            service="web",
+            expose="load_balancer",
+            container_port=8080,
+            route_url="http://web.x",
         ) == ["http://web.x"]
     finally:
         cleanup(ecs)

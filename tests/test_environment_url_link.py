@@ -21,7 +21,11 @@ def stored_link(dag_id: str, run_id: str, task_id: str = "report"):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id, key=LINK.xcom_key).one_or_none()
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id, key=LINK.xcom_key)
+            .one_or_none()
+        )
         return None if row is None else XComModel.deserialize_value(row)
 
 
@@ -33,10 +37,14 @@ def served_links(dag_id: str, run_id: str, task_id: str = "report") -> dict:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return get_extra_links(dag_id=dag_id, dag_run_id=run_id, task_id=task_id, session=session, dag_bag=DBDagBag()).extra_links
+        return get_extra_links(
+            dag_id=dag_id, dag_run_id=run_id, task_id=task_id, session=session, dag_bag=DBDagBag()
+        ).extra_links
 
 
-def test_behind_the_load_balancer_the_report_links_to_the_environments_host(user_dags, emulator, capfd, load_balancer_variables):  # noqa: F811
+def test_behind_the_load_balancer_the_report_links_to_the_environments_host(
+    user_dags, emulator, capfd, load_balancer_variables
+):
     created = user_dags.run(DAG_ID, capfd, run_conf={"environment": "linkd", "desired_count": 1})
     assert created.state == "success", created.task_states
     url = f"http://linkd.{load_balancer_variables['environments_domain']}"

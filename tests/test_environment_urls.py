@@ -25,7 +25,9 @@ def _targets(emulator, target_group_arn: str) -> list[dict]:
     return client(emulator, "elbv2").describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
 
 
-def test_behind_the_load_balancer_the_url_is_the_environments_host_name(user_dags, emulator, capfd, load_balancer_variables):
+def test_behind_the_load_balancer_the_url_is_the_environments_host_name(
+    user_dags, emulator, capfd, load_balancer_variables
+):
     conf = {"environment": "shop", "desired_count": 2, "health_check_path": "/healthz"}
     created = user_dags.run(DAG_ID, capfd, run_conf=conf)
     assert created.state == "success", created.task_states
@@ -40,10 +42,13 @@ def test_behind_the_load_balancer_the_url_is_the_environments_host_name(user_dag
     targets = _targets(emulator, balancer["targetGroupArn"])
     # stable means reachable: both tasks' targets were healthy when the wait ended
     assert [t["TargetHealth"]["State"] for t in targets] == ["healthy", "healthy"]
-    group = client(emulator, "elbv2").describe_target_groups(TargetGroupArns=[balancer["targetGroupArn"]])["TargetGroups"][0]
+    group = client(emulator, "elbv2").describe_target_groups(TargetGroupArns=[balancer["targetGroupArn"]])[
+        "TargetGroups"
+    ][0]
     assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", "/healthz")
     # the environments page lists it with its URL
     import pendulum
+
     from fargate_provider.environments import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
@@ -56,9 +61,13 @@ def test_behind_the_load_balancer_the_url_is_the_environments_host_name(user_dag
     # the emulator fixture fails the test if a rule, target group, service or cluster is left
 
 
-def test_unhealthy_targets_fail_the_environment_and_the_teardown_leaves_nothing(user_dags, emulator, capfd, load_balancer_variables):
+def test_unhealthy_targets_fail_the_environment_and_the_teardown_leaves_nothing(
+    user_dags, emulator, capfd, load_balancer_variables
+):
     emulator.add_behaviour(image="registry.example/sick:1", unhealthy_targets=True)
-    result = user_dags.run(DAG_ID, capfd, run_conf={"environment": "sick", "desired_count": 2, "image": "registry.example/sick:1"})
+    result = user_dags.run(
+        DAG_ID, capfd, run_conf={"environment": "sick", "desired_count": 2, "image": "registry.example/sick:1"}
+    )
     assert result.state == "failed"
     assert result.task_states["create_service"] == "failed"
     assert "failed ELB health checks" in result.log or "is unhealthy in (target-group" in result.log
@@ -67,13 +76,19 @@ def test_unhealthy_targets_fail_the_environment_and_the_teardown_leaves_nothing(
 
 
 def test_on_public_ips_there_is_one_url_per_task(user_dags, emulator, capfd):
-    created = user_dags.run(DAG_ID, capfd, run_conf={"environment": "open", "desired_count": 2, "subnet_kind": "public", "expose": "public_ip"})
+    created = user_dags.run(
+        DAG_ID,
+        capfd,
+        run_conf={"environment": "open", "desired_count": 2, "subnet_kind": "public", "expose": "public_ip"},
+    )
     assert created.state == "success", created.task_states
     report = created.xcom["report"]
     ec2 = client(emulator, "ec2")
     public_ips = {
         i["Association"]["PublicIp"]
-        for i in ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": emulator.network["public_subnets"]}])["NetworkInterfaces"]
+        for i in ec2.describe_network_interfaces(
+            Filters=[{"Name": "subnet-id", "Values": emulator.network["public_subnets"]}]
+        )["NetworkInterfaces"]
         if i.get("Association", {}).get("PublicIp") and i["Description"].startswith("arn:aws:ecs:")
     }
     assert report["expose"] == "public_ip" and len(public_ips) == 2
@@ -91,10 +106,13 @@ def test_without_a_load_balancer_private_environments_say_they_are_vpc_only(user
     assert user_dags.run(DAG_ID, capfd, run_conf={"environment": "inner", "action": "destroy"}).state == "success"
 
 
-@pytest.mark.parametrize(("conf", "message"), [
-    ({"expose": "load_balancer"}, "expose: load_balancer needs the Variables fargate_environments_listener_arn"),
-    ({"expose": "public_ip"}, "expose: public_ip needs public subnets"),
-])
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"expose": "load_balancer"}, "expose: load_balancer needs the Variables fargate_environments_listener_arn"),
+        ({"expose": "public_ip"}, "expose: public_ip needs public subnets"),
+    ],
+)
 def test_an_exposure_that_cannot_work_fails_before_anything_is_created(user_dags, emulator, capfd, conf, message):
     result = user_dags.run(DAG_ID, capfd, run_conf={"environment": "nowhere", **conf})
     assert result.state == "failed" and result.task_states["prepare"] == "failed"
@@ -110,7 +128,7 @@ def test_the_janitor_removes_an_expired_environments_route_too(user_dags, emulat
     ecs, elbv2 = client(emulator), client(emulator, "elbv2")
     assert [g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]] == ["e-old-lb"]
     arn = ecs.describe_clusters(clusters=["env-old-lb"])["clusters"][0]["clusterArn"]
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "fargate-expires-at", "value": past}])
     janitor = user_dags.run("fargate_environment_janitor", capfd)
     assert janitor.state == "success", janitor.task_states

@@ -9,18 +9,24 @@ import pytest
 from fargate_provider import environments
 from fargate_provider.utils.networking import NetworkNotFound, discover_network, parse_id_list
 
-NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def test_names_derive_every_resource_from_the_environment_name():
     env = environments.names("review-42")
     assert (env.cluster, env.service, env.family, env.log_group) == (
-        "env-review-42", "review-42", "env-review-42", "/airflow/fargate/environments/review-42")
+        "env-review-42",
+        "review-42",
+        "env-review-42",
+        "/airflow/fargate/environments/review-42",
+    )
 
 
 @pytest.mark.parametrize("bad", ["", "a", "Review", "9lives", "ends-", "x" * 31, "has_underscore", None])
 def test_bad_environment_names_are_refused_with_the_rule(bad):
-    with pytest.raises(environments.EnvironmentSpecError, match="environment: .* lower-case letters, digits and hyphens"):
+    with pytest.raises(
+        environments.EnvironmentSpecError, match="environment: .* lower-case letters, digits and hyphens"
+    ):
         environments.names(bad)
 
 
@@ -29,7 +35,9 @@ def test_tags_carry_the_expiry_in_utc():
     assert tags == {"fargate-environment": "review-42", "fargate-expires-at": "2026-11-28T20:00:00Z"}
     assert environments.expires_at(tags) == NOW + dt.timedelta(hours=8)
     for bad in (0, 169, "8", True):
-        with pytest.raises(environments.EnvironmentSpecError, match="ttl_hours: must be a number of hours from 1 to 168"):
+        with pytest.raises(
+            environments.EnvironmentSpecError, match="ttl_hours: must be a number of hours from 1 to 168"
+        ):
             environments.environment_tags("x1", bad, NOW)
 
 
@@ -38,8 +46,12 @@ def test_task_definition_from_the_form_is_valid_for_fargate():
     from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
 
     spec = environments.environment_task_definition(
-        environments.names("web-1"), image="nginx:1.27", size="1024/3072", container_port=8080,
-        variables={"LOG_LEVEL": "debug", "WORKERS": 4, "DEBUG": False}, region="eu-west-1",
+        environments.names("web-1"),
+        image="nginx:1.27",
+        size="1024/3072",
+        container_port=8080,
+        variables={"LOG_LEVEL": "debug", "WORKERS": 4, "DEBUG": False},
+        region="eu-west-1",
     )
     with pytest.raises(TaskDefinitionError, match="execution role ARN to support log driver awslogs"):
         validate_task_definition(spec)  # the DAG adds the roles it found: ECS needs one for awslogs
@@ -50,7 +62,10 @@ def test_task_definition_from_the_form_is_valid_for_fargate():
     assert (request["family"], request["cpu"], request["memory"]) == ("env-web-1", "1024", "3072")
     assert container["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]
     assert container["environment"] == [
-        {"name": "DEBUG", "value": "false"}, {"name": "LOG_LEVEL", "value": "debug"}, {"name": "WORKERS", "value": "4"}]
+        {"name": "DEBUG", "value": "false"},
+        {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "WORKERS", "value": "4"},
+    ]
     assert container["logConfiguration"]["options"]["awslogs-region"] == "eu-west-1"
 
 
@@ -67,7 +82,14 @@ def test_task_definition_from_the_form_is_valid_for_fargate():
     ],
 )
 def test_bad_form_values_name_the_field(field, value, message):
-    kwargs = {"image": "nginx:1", "size": "256/512", "container_port": 80, "variables": {}, "region": "us-east-1", field: value}
+    kwargs = {
+        "image": "nginx:1",
+        "size": "256/512",
+        "container_port": 80,
+        "variables": {},
+        "region": "us-east-1",
+        field: value,
+    }
     with pytest.raises(ValueError, match=message):
         environments.environment_task_definition(environments.names("web-1"), **kwargs)
 
@@ -99,7 +121,10 @@ def test_missing_network_says_how_to_provide_it(emulator):
     import boto3
 
     ec2 = boto3.client("ec2", endpoint_url=emulator.endpoint, region_name="eu-west-1")  # no tagged network there
-    with pytest.raises(NetworkNotFound, match="no private subnets found; tag them fargate:subnet-kind=private or set the Variable fargate_private_subnets"):
+    with pytest.raises(
+        NetworkNotFound,
+        match="no private subnets found; tag them fargate:subnet-kind=private or set the Variable fargate_private_subnets",
+    ):
         discover_network("private", lambda key: None, lambda: ec2)
     with pytest.raises(ValueError, match="subnet_kind: 'dmz' is not allowed; allowed: private, public"):
         discover_network("dmz", lambda key: None, lambda: ec2)
@@ -107,20 +132,45 @@ def test_missing_network_says_how_to_provide_it(emulator):
 
 def test_delete_operators_leave_resources_without_the_required_tags(airflow, emulator, ecs, capfd):
     """require_tags: a cluster or service the provider does not manage is refused, not deleted."""
-    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
-    ecs.register_task_definition(family="theirs", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-                                 containerDefinitions=[{"name": "app", "image": "nginx", "essential": True}])
-    ecs.create_service(cluster="c", serviceName="theirs", taskDefinition="theirs:1", desiredCount=0, launchType="FARGATE",
-                       networkConfiguration=network)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
+    ecs.register_task_definition(
+        family="theirs",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx", "essential": True}],
+    )
+    ecs.create_service(
+        cluster="c",
+        serviceName="theirs",
+        taskDefinition="theirs:1",
+        desiredCount=0,
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
     required = {"managed-by": "airflow-provider-fargate"}
     service_dag = airflow.write_operator_dag(
-        "fargate_provider.operators.service.FargateDeleteServiceOperator", f"cluster='c', service='theirs', require_tags={required!r}")
+        "fargate_provider.operators.service.FargateDeleteServiceOperator",
+        f"cluster='c', service='theirs', require_tags={required!r}",
+    )
     cluster_dag = airflow.write_operator_dag(
-        "fargate_provider.operators.cluster.FargateDeleteClusterOperator", f"cluster_name='c', cascade=True, require_tags={required!r}")
+        "fargate_provider.operators.cluster.FargateDeleteClusterOperator",
+        f"cluster_name='c', cascade=True, require_tags={required!r}",
+    )
     td_dag = airflow.write_operator_dag(
-        "fargate_provider.operators.task_definition.FargateDeregisterTaskDefinitionOperator", f"task_definition='theirs', require_tags={required!r}")
-    for dag_id, message in ((service_dag, "Service theirs does not carry the tag(s) managed-by=airflow-provider-fargate; left alone"),
-                            (cluster_dag, "Cluster c does not carry the tag(s) managed-by=airflow-provider-fargate; left alone")):
+        "fargate_provider.operators.task_definition.FargateDeregisterTaskDefinitionOperator",
+        f"task_definition='theirs', require_tags={required!r}",
+    )
+    for dag_id, message in (
+        (service_dag, "Service theirs does not carry the tag(s) managed-by=airflow-provider-fargate; left alone"),
+        (cluster_dag, "Cluster c does not carry the tag(s) managed-by=airflow-provider-fargate; left alone"),
+    ):
         result = airflow.run(dag_id, capfd)
         assert result.state == "failed" and message in result.log
     result = airflow.run(td_dag, capfd)

@@ -27,7 +27,9 @@ def page_client(airflow_db):
 def test_json_lists_managed_environments_with_cost_so_far(user_dags, emulator, capfd, page_client):
     from tests.emulator.helpers import client
 
-    created = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "priced", "desired_count": 2})
+    created = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf={"environment": "priced", "desired_count": 2}
+    )
     assert created.state == "success", created.task_states
     ecs = client(emulator)
     ecs.create_cluster(clusterName="env-unmanaged", tags=[{"key": "fargate-environment", "value": "unmanaged"}])
@@ -49,7 +51,9 @@ def test_json_lists_managed_environments_with_cost_so_far(user_dags, emulator, c
     # the larger of the service's history and the listed tasks (environments/cost.py); the note names both
     assert "2 task(s) ECS still lists" in env["cost_note"] and "us-east-1 X86_64 on-demand rates" in env["cost_note"]
 
-    destroyed = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "priced", "action": "destroy"})
+    destroyed = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf={"environment": "priced", "action": "destroy"}
+    )
     assert destroyed.state == "success"
     assert page_client.get("/api/environments").json()["environments"] == []
 
@@ -57,5 +61,7 @@ def test_json_lists_managed_environments_with_cost_so_far(user_dags, emulator, c
 def test_destroy_needs_the_pages_own_header(page_client, no_aws):
     response = page_client.post("/api/environments/priced/destroy")
     assert response.status_code == 403 and response.json()["detail"] == "missing X-Requested-By header"
-    response = page_client.post("/api/environments/Not_A_Name/destroy", headers={"X-Requested-By": "fargate-environments"})
+    response = page_client.post(
+        "/api/environments/Not_A_Name/destroy", headers={"X-Requested-By": "fargate-environments"}
+    )
     assert response.status_code == 422

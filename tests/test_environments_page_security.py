@@ -19,9 +19,11 @@ class _Capture(BaseHTTPRequestHandler):
 
     seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.seen.append({"path": self.path, "authorization": self.headers.get("Authorization"), "body": json.loads(body)})
+        self.seen.append(
+            {"path": self.path, "authorization": self.headers.get("Authorization"), "body": json.loads(body)}
+        )
         payload = json.dumps({"dag_run_id": "manual__captured", "state": "queued"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -92,7 +94,9 @@ def test_without_base_url_the_token_goes_to_the_servers_own_address(api_server_a
     monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
     assert airflow_api_base_url() == f"http://127.0.0.1:{port}"
     client = TestClient(api_server_app, base_url="http://evil.example.com")
-    response = client.post("/fargate/api/environments/web/destroy", headers={**_as("admin"), "Host": "evil.example.com"})
+    response = client.post(
+        "/fargate/api/environments/web/destroy", headers={**_as("admin"), "Host": "evil.example.com"}
+    )
     assert response.status_code == 200 and len(_Capture.seen) == 1
 
 
@@ -100,7 +104,9 @@ def test_without_base_url_the_token_goes_to_the_servers_own_address(api_server_a
     "role, may_list, may_destroy",
     [(None, False, False), ("viewer", True, False), ("user", True, True), ("admin", True, True)],
 )
-def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(api_server_app, rest_api, monkeypatch, role, may_list, may_destroy):
+def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(
+    api_server_app, rest_api, monkeypatch, role, may_list, may_destroy
+):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{rest_api.server_address[1]}")
     monkeypatch.setattr("fargate_provider.environments.page.describe_environments", lambda hook, now: [])  # no AWS here
     client = TestClient(api_server_app)
@@ -111,8 +117,13 @@ def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(api_server_a
     assert len(_Capture.seen) == (1 if may_destroy else 0)  # a refused user's token goes nowhere
     # Extend / Keep until: the same permission as Destroy
     moved = []
-    monkeypatch.setattr("fargate_provider.environments.lifetime.set_expiry", lambda hook, name, change, now: moved.append(name) or {
-        "environment": name, "expires_at": "x", "previous_expires_at": "y", "ttl_left_seconds": 1})
+    monkeypatch.setattr(
+        "fargate_provider.environments.lifetime.set_expiry",
+        lambda hook, name, change, now: (
+            moved.append(name)
+            or {"environment": name, "expires_at": "x", "previous_expires_at": "y", "ttl_left_seconds": 1}
+        ),
+    )
     monkeypatch.setattr("fargate_provider.environments.page._hook", lambda: None)  # no AWS here
     extended = client.post("/fargate/api/environments/web/expiry", json={"hours": 2}, headers=_as(role))
     assert extended.status_code == (200 if may_destroy else 403), extended.text

@@ -1,4 +1,5 @@
 import pytest
+
 from fargate_provider.utils.sizes import (
     SizeError,
     check_fargate_size,
@@ -10,7 +11,15 @@ from fargate_provider.utils.sizes import (
 
 @pytest.mark.parametrize(
     "text, units",
-    [("256", 256), (256, 256), ("1 vCPU", 1024), ("0.25 vcpu", 256), ("2vCPU", 2048), ("16 vCPU", 16384), (" 512 ", 512)],
+    [
+        ("256", 256),
+        (256, 256),
+        ("1 vCPU", 1024),
+        ("0.25 vcpu", 256),
+        ("2vCPU", 2048),
+        ("16 vCPU", 16384),
+        (" 512 ", 512),
+    ],
 )
 def test_cpu_string_forms(text, units):
     assert parse_cpu(text) == units
@@ -31,8 +40,20 @@ def test_cpu_garbage_is_refused(bad):
 
 @pytest.mark.parametrize(
     "cpu, memory",
-    [(256, 512), (256, 2048), (512, 1024), (512, 4096), (1024, 8192), (2048, 16384), (4096, 30720),
-     (8192, 16384), (8192, 61440), (16384, 32768), (16384, 122880), (4096, 9216)],
+    [
+        (256, 512),
+        (256, 2048),
+        (512, 1024),
+        (512, 4096),
+        (1024, 8192),
+        (2048, 16384),
+        (4096, 30720),
+        (8192, 16384),
+        (8192, 61440),
+        (16384, 32768),
+        (16384, 122880),
+        (4096, 9216),
+    ],
 )
 def test_valid_pairs(cpu, memory):
     check_fargate_size(cpu, memory)

@@ -7,6 +7,7 @@ import os
 from unittest import mock
 
 import pytest
+
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.utils.arns import revision_of
 from fargate_provider.utils.tags import (
@@ -18,9 +19,7 @@ from fargate_provider.utils.tags import (
 
 
 def _with_connection(extra):
-    return mock.patch.dict(
-        os.environ, {"AIRFLOW_CONN_RETRY_TEST": json.dumps({"conn_type": "aws", "extra": extra})}
-    )
+    return mock.patch.dict(os.environ, {"AIRFLOW_CONN_RETRY_TEST": json.dumps({"conn_type": "aws", "extra": extra})})
 
 
 def test_hook_uses_botocores_standard_retry_mode_by_default(airflow_db):

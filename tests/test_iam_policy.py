@@ -59,7 +59,11 @@ def _policy() -> dict:
 
 
 def _granted(policy: dict) -> set[str]:
-    return {action for statement in policy["Statement"] for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    return {
+        action
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
 
 
 def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
@@ -72,8 +76,10 @@ def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
     conf = {"environment": "policy", "desired_count": 1}
     assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf=conf).state == "success"
     # again, changed: the update path (cluster tags brought up to date, a new deployment)
-    assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, "desired_count": 2}).state == "success"
-    describe_environments(FargateHook(aws_conn_id="aws_default"), dt.datetime.now(dt.timezone.utc))
+    assert (
+        user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, "desired_count": 2}).state == "success"
+    )
+    describe_environments(FargateHook(aws_conn_id="aws_default"), dt.datetime.now(dt.UTC))
     # behind the load balancer, and on public IPs; each destroyed again
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
@@ -81,38 +87,89 @@ def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
     assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, **lb}).state == "success"
     # updated: the reuse path (its target group's health check, and its rule's host for a new domain)
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", "moved." + emulator.network["environments_domain"])
-    for extra in ({**lb, "health_check_path": "/ready"}, {"environment": "policy-ip", "subnet_kind": "public", "expose": "public_ip"}):
+    for extra in (
+        {**lb, "health_check_path": "/ready"},
+        {"environment": "policy-ip", "subnet_kind": "public", "expose": "public_ip"},
+    ):
         assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, **extra}).state == "success"
         destroy = {"environment": extra["environment"], "action": "destroy"}
         assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf=destroy).state == "success"
     recorded = set(emulator.actions)
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     arn = ecs.describe_clusters(clusters=["env-policy"])["clusters"][0]["clusterArn"]
     emulator.actions.clear()  # the test's own tagging below is not the provider's
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "fargate-expires-at", "value": past}])
     emulator.actions.clear()
     assert user_dags.run("fargate_environment_janitor", capfd).state == "success"
-    assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "gone", "action": "destroy"}).state == "success"
-    assert user_dags.run("fargate_batch_job", capfd, run_conf={"cluster": "policy-batch", "family": "policy-batch"}).state == "success"
+    assert (
+        user_dags.run(
+            "fargate_ephemeral_environment", capfd, run_conf={"environment": "gone", "action": "destroy"}
+        ).state
+        == "success"
+    )
+    assert (
+        user_dags.run("fargate_batch_job", capfd, run_conf={"cluster": "policy-batch", "family": "policy-batch"}).state
+        == "success"
+    )
     recorded |= set(emulator.actions)
 
-    spec = {"family": "policy", "cpu": "256", "memory": "512", "executionRoleArn": "ecsTaskExecutionRole",
-            "containerDefinitions": [{"name": "app", "image": ECR_IMAGE, "secrets": [
-                {"name": "A", "valueFrom": "/fargate/a"},
-                {"name": "B", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:fargate/b-AbCdEf"}],
-                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/airflow/fargate/policy", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "p"}}}]}
-    plain = {"family": "policy-web", "cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app", "image": "nginx:1.27"}]}
+    spec = {
+        "family": "policy",
+        "cpu": "256",
+        "memory": "512",
+        "executionRoleArn": "ecsTaskExecutionRole",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": ECR_IMAGE,
+                "secrets": [
+                    {"name": "A", "valueFrom": "/fargate/a"},
+                    {"name": "B", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:fargate/b-AbCdEf"},
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/airflow/fargate/policy",
+                        "awslogs-region": "us-east-1",
+                        "awslogs-stream-prefix": "p",
+                    },
+                },
+            }
+        ],
+    }
+    plain = {
+        "family": "policy-web",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": "nginx:1.27"}],
+    }
     long = {**plain, "family": "policy-long"}
     emulator.add_behaviour(family="policy-long", run_seconds=3600)
-    dag_id = airflow.write_dag(OPERATORS_DAG.format(
-        spec=spec, plain=plain, long=long, subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]]))
+    dag_id = airflow.write_dag(
+        OPERATORS_DAG.format(
+            spec=spec,
+            plain=plain,
+            long=long,
+            subnets=emulator.network["private_subnets"],
+            groups=[emulator.network["security_group"]],
+        )
+    )
     emulator.actions.clear()
     result = airflow.run(dag_id, capfd)
     recorded |= set(emulator.actions)
-    assert result.state == "failed" and result.task_states["preflight"] == "failed"  # nothing of the spec exists: all checks ran
+    assert (
+        result.state == "failed" and result.task_states["preflight"] == "failed"
+    )  # nothing of the spec exists: all checks ran
     # ... and the rest of the operators, without the preflight in front.
-    dag_id = airflow.write_dag(OPERATORS_DAG.format(
-        spec=plain, plain=plain, long=long, subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]]))
+    dag_id = airflow.write_dag(
+        OPERATORS_DAG.format(
+            spec=plain,
+            plain=plain,
+            long=long,
+            subnets=emulator.network["private_subnets"],
+            groups=[emulator.network["security_group"]],
+        )
+    )
     emulator.actions.clear()
     result = airflow.run(dag_id, capfd)
     recorded |= set(emulator.actions)
@@ -128,11 +185,17 @@ def test_policy_allows_every_call_the_provider_makes_and_nothing_else(user_dags,
     granted = _granted(_policy())
     print("\nrecorded actions:", json.dumps(sorted(called), indent=1))
     assert called - granted == set(), f"the policy lacks {sorted(called - granted)}"
-    assert granted - called - IMPLIED == set(), f"the policy grants what nothing calls: {sorted(granted - called - IMPLIED)}"
+    assert granted - called - IMPLIED == set(), (
+        f"the policy grants what nothing calls: {sorted(granted - called - IMPLIED)}"
+    )
 
 
 def test_pass_role_is_limited_to_task_roles_and_ecs_tasks():
-    statements = [s for s in _policy()["Statement"] if "iam:PassRole" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    statements = [
+        s
+        for s in _policy()["Statement"]
+        if "iam:PassRole" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
     assert len(statements) == 1
     statement = statements[0]
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
@@ -144,6 +207,10 @@ def test_the_execution_role_file_is_the_emulators_role(emulator):
     iam = client(emulator, "iam")
     role = iam.get_role(RoleName=document["RoleName"])["Role"]
     assert role["AssumeRolePolicyDocument"] == document["AssumeRolePolicyDocument"]
-    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=document["RoleName"])["AttachedPolicies"]]
+    attached = [
+        p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=document["RoleName"])["AttachedPolicies"]
+    ]
     assert attached == document["ManagedPolicyArns"]
-    assert sorted(iam.list_role_policies(RoleName=document["RoleName"])["PolicyNames"]) == sorted(document["InlinePolicies"])
+    assert sorted(iam.list_role_policies(RoleName=document["RoleName"])["PolicyNames"]) == sorted(
+        document["InlinePolicies"]
+    )

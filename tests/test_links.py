@@ -36,18 +36,22 @@ def test_batch_job_links_resolve_after_the_run(user_dags, emulator, capfd):
     assert result.state == "success", result.task_states
     task_id = result.xcom["run_task"][0].rsplit("/", 1)[-1]
     links = _links("fargate_batch_job", result.run_id)
-    assert links["create_cluster"] == {"EcsClusterLink": f"{CONSOLE}/ecs/v2/clusters/fargate-batch/services?region=us-east-1"}
+    assert links["create_cluster"] == {
+        "EcsClusterLink": f"{CONSOLE}/ecs/v2/clusters/fargate-batch/services?region=us-east-1"
+    }
     assert links["register_task_definition"] == {
-        "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/batch-job/1/containers?region=us-east-1"}
+        "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/batch-job/1/containers?region=us-east-1"
+    }
     assert links["run_task"] == {
         "EcsClusterLink": f"{CONSOLE}/ecs/v2/clusters/fargate-batch/services?region=us-east-1",
         "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/batch-job/1/containers?region=us-east-1",
         "EcsTaskLink": f"{CONSOLE}/ecs/v2/clusters/fargate-batch/tasks/{task_id}/configuration?region=us-east-1",
         "TaskLogsLink": f"{CONSOLE}/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
-                        f"$252Fairflow$252Ffargate$252Fbatch-job/log-events/batch$252Fjob$252F{task_id}",
+        f"$252Fairflow$252Ffargate$252Fbatch-job/log-events/batch$252Fjob$252F{task_id}",
     }
     assert links["deregister_old_revisions"] == {
-        "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/batch-job?region=us-east-1"}
+        "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/batch-job?region=us-east-1"
+    }
     from tests.emulator.helpers import client
 
     ecs = client(emulator)
@@ -64,26 +68,51 @@ def test_environment_links_resolve_for_service_tasks(user_dags, emulator, capfd)
         "EcsServiceLink": f"{CONSOLE}/ecs/v2/clusters/env-linked/services/linked/health?region=us-east-1",
         "EcsTaskDefinitionLink": f"{CONSOLE}/ecs/v2/task-definitions/env-linked/1/containers?region=us-east-1",
     }
-    destroyed = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "linked", "action": "destroy"})
+    destroyed = user_dags.run(
+        "fargate_ephemeral_environment", capfd, run_conf={"environment": "linked", "action": "destroy"}
+    )
     links = _links("fargate_ephemeral_environment", destroyed.run_id)
-    assert links["destroy_service"]["EcsServiceLink"].endswith("/clusters/env-linked/services/linked/health?region=us-east-1")
-    assert links["destroy_cluster"] == {"EcsClusterLink": f"{CONSOLE}/ecs/v2/clusters/env-linked/services?region=us-east-1"}
+    assert links["destroy_service"]["EcsServiceLink"].endswith(
+        "/clusters/env-linked/services/linked/health?region=us-east-1"
+    )
+    assert links["destroy_cluster"] == {
+        "EcsClusterLink": f"{CONSOLE}/ecs/v2/clusters/env-linked/services?region=us-east-1"
+    }
 
 
 @pytest.mark.parametrize(
     ("partition", "region", "console"),
-    [("aws", "eu-west-1", "https://console.aws.amazon.com"), ("aws-cn", "cn-north-1", "https://console.amazonaws.cn"),
-     ("aws-us-gov", "us-gov-west-1", "https://console.amazonaws-us-gov.com")],
+    [
+        ("aws", "eu-west-1", "https://console.aws.amazon.com"),
+        ("aws-cn", "cn-north-1", "https://console.amazonaws.cn"),
+        ("aws-us-gov", "us-gov-west-1", "https://console.amazonaws-us-gov.com"),
+    ],
 )
 def test_links_follow_the_region_and_partition(partition, region, console):
     domain = EcsClusterLink.get_aws_domain(partition)
     fields = {"region_name": region, "aws_domain": domain}
-    assert EcsClusterLink().format_link(cluster_name="c", **fields) == f"{console}/ecs/v2/clusters/c/services?region={region}"
-    assert EcsServiceLink().format_link(cluster_name="c", service_name="s", **fields).startswith(f"{console}/ecs/v2/clusters/c/services/s/")
-    assert EcsTaskLink().format_link(cluster_name="c", task_id="t1", **fields).endswith(f"/tasks/t1/configuration?region={region}")
-    assert EcsTaskDefinitionLink().format_link(family="f", revision=3, **fields).endswith(f"/task-definitions/f/3/containers?region={region}")
+    assert (
+        EcsClusterLink().format_link(cluster_name="c", **fields)
+        == f"{console}/ecs/v2/clusters/c/services?region={region}"
+    )
+    assert (
+        EcsServiceLink()
+        .format_link(cluster_name="c", service_name="s", **fields)
+        .startswith(f"{console}/ecs/v2/clusters/c/services/s/")
+    )
+    assert (
+        EcsTaskLink()
+        .format_link(cluster_name="c", task_id="t1", **fields)
+        .endswith(f"/tasks/t1/configuration?region={region}")
+    )
+    assert (
+        EcsTaskDefinitionLink()
+        .format_link(family="f", revision=3, **fields)
+        .endswith(f"/task-definitions/f/3/containers?region={region}")
+    )
     assert TaskLogsLink().format_link(log_group="/g", log_stream="p/c/t", **fields) == (
-        f"{console}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/$252Fg/log-events/p$252Fc$252Ft")
+        f"{console}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/$252Fg/log-events/p$252Fc$252Ft"
+    )
 
 
 def test_partition_comes_from_the_connection_region(monkeypatch):
@@ -98,4 +127,7 @@ def test_partition_comes_from_the_connection_region(monkeypatch):
 
 def test_console_log_escaping():
     assert console_log_escape("/aws/ecs/my app") == "$252Faws$252Fecs$252Fmy$2520app"
-    assert TaskLogsLink().format_link(region_name="us-east-1", aws_domain="aws.amazon.com", log_group="", log_stream="x") == ""
+    assert (
+        TaskLogsLink().format_link(region_name="us-east-1", aws_domain="aws.amazon.com", log_group="", log_stream="x")
+        == ""
+    )

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+
 from fargate_provider.utils.pricing import (
     PriceNotKnown,
     fargate_cost,
@@ -36,9 +37,14 @@ def test_one_minute_minimum_and_string_sizes():
 
 
 def test_task_cost_bills_from_pull_start_to_stop_and_sums():
-    start = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.timezone.utc)
-    task = {"cpu": "512", "memory": "1024", "pullStartedAt": start, "startedAt": start + dt.timedelta(seconds=20),
-            "stoppedAt": start + dt.timedelta(seconds=120)}
+    start = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.UTC)
+    task = {
+        "cpu": "512",
+        "memory": "1024",
+        "pullStartedAt": start,
+        "startedAt": start + dt.timedelta(seconds=20),
+        "stoppedAt": start + dt.timedelta(seconds=120),
+    }
     cost = task_cost(task, region="us-east-1")
     assert cost.billed_seconds == 120 and cost.vcpu_seconds == 60.0 and cost.gb_seconds == 120.0
     both = total_cost([task, {**task, "capacityProviderName": "FARGATE_SPOT"}], region="us-east-1")

@@ -49,7 +49,11 @@ def test_provider_info_passes_airflows_schema():
 def test_airflow_providers_list_shows_the_provider(airflow_db):
     result = subprocess.run(
         [str(VENV_BIN / "airflow"), "providers", "list", "--output", "plain"],
-        capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+        check=True,
     )
     line = next(line for line in result.stdout.splitlines() if "airflow-provider-fargate" in line)
     assert "Run containers on AWS ECS with Fargate" in line

@@ -42,11 +42,15 @@ def lose_first_event(monkeypatch):
 
 
 @pytest.mark.parametrize("dag, operation", [(RUN_TASK_DAG, "RunTask"), (SERVICE_DAG, "CreateService")])
-def test_resumed_without_event_follows_what_was_started(airflow, ecs, emulator, capfd, lose_first_event, dag, operation):
+def test_resumed_without_event_follows_what_was_started(
+    airflow, ecs, emulator, capfd, lose_first_event, dag, operation
+):
     from tests.emulator.helpers import register
 
     register(ecs)
-    dag_id = airflow.write_dag(dag.format(subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]]))
+    dag_id = airflow.write_dag(
+        dag.format(subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]])
+    )
     result = airflow.run(dag_id, capfd)
     assert lose_first_event, "no trigger ran"
     assert result.state == "success", result.log[-3000:]
@@ -82,8 +86,11 @@ def test_every_deferrable_operator_and_sensor_resumes_without_event(airflow, ecs
     from tests.emulator.helpers import register
 
     register(ecs)
-    dag_id = airflow.write_dag(SERVICE_LIFECYCLE_DAG.format(
-        subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]]))
+    dag_id = airflow.write_dag(
+        SERVICE_LIFECYCLE_DAG.format(
+            subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]]
+        )
+    )
     result = airflow.run(dag_id, capfd)
     assert result.state == "success", result.log[-3000:]
     assert sorted(lose_first_event) == ["delete", "stable", "stopped", "update"]

@@ -16,8 +16,7 @@ from collections import Counter
 import pytest
 
 from tests.emulator.helpers import EXECUTION_ROLE, client
-from tests.helpers.aws import record_aws_calls
-from tests.helpers.aws import mutating_calls
+from tests.helpers.aws import mutating_calls, record_aws_calls
 
 # A task definition as people fill it in: a secret from SSM, awslogs, no executionRoleArn.
 SEED_TASK_DEFINITION = {
@@ -28,9 +27,17 @@ SEED_TASK_DEFINITION = {
         {
             "name": "api",
             "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:2.3",
-            "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/orders/db-password"}],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": "/ecs/orders-api", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "api"}},
+            "secrets": [
+                {"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/orders/db-password"}
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "/ecs/orders-api",
+                    "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "api",
+                },
+            },
         }
     ],
 }
@@ -42,22 +49,50 @@ def test_the_seed_task_definition_is_refused_before_any_call_naming_execution_ro
     with record_aws_calls() as calls, pytest.raises(TaskDefinitionError) as error:
         validate_task_definition(SEED_TASK_DEFINITION)
     problems = dict(error.value.problems)
-    assert "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'." in problems["containerDefinitions[0].secrets"]
-    assert "execution role ARN to support log driver awslogs" in problems["containerDefinitions[0].logConfiguration.logDriver"]
+    assert (
+        "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'."
+        in problems["containerDefinitions[0].secrets"]
+    )
+    assert (
+        "execution role ARN to support log driver awslogs"
+        in problems["containerDefinitions[0].logConfiguration.logDriver"]
+    )
     assert "execution role ARN to support ECR images" in problems["containerDefinitions[0].image"]
     assert all("set executionRoleArn" in message for message in problems.values())
     assert calls.calls == []
-    validate_task_definition({**SEED_TASK_DEFINITION, "executionRoleArn": "ecsTaskExecutionRole"})  # accepted with a role
+    validate_task_definition(
+        {**SEED_TASK_DEFINITION, "executionRoleArn": "ecsTaskExecutionRole"}
+    )  # accepted with a role
 
 
 @pytest.mark.parametrize(
     "container, path, words",
     [
-        ({"logConfiguration": {"logDriver": "splunk", "options": {}, "secretOptions": [{"name": "splunk-token", "valueFrom": "/t"}]}},
-         "containerDefinitions[0].logConfiguration.secretOptions", "'executionRoleArn'"),
-        ({"repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf"}},
-         "containerDefinitions[0].repositoryCredentials", "Private repository authentication requires"),
-        ({"hostname": "app"}, "containerDefinitions[0].hostname", "hostname is not supported on container when networkMode=awsvpc."),
+        (
+            {
+                "logConfiguration": {
+                    "logDriver": "splunk",
+                    "options": {},
+                    "secretOptions": [{"name": "splunk-token", "valueFrom": "/t"}],
+                }
+            },
+            "containerDefinitions[0].logConfiguration.secretOptions",
+            "'executionRoleArn'",
+        ),
+        (
+            {
+                "repositoryCredentials": {
+                    "credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf"
+                }
+            },
+            "containerDefinitions[0].repositoryCredentials",
+            "Private repository authentication requires",
+        ),
+        (
+            {"hostname": "app"},
+            "containerDefinitions[0].hostname",
+            "hostname is not supported on container when networkMode=awsvpc.",
+        ),
         ({"links": ["db"]}, "containerDefinitions[0].links", "links are not supported"),
         ({"privileged": True}, "containerDefinitions[0].privileged", "not supported on Fargate"),
     ],
@@ -65,7 +100,12 @@ def test_the_seed_task_definition_is_refused_before_any_call_naming_execution_ro
 def test_ecs_rules_are_refused_with_ecs_words_and_accepted_when_met(container, path, words):
     from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
 
-    spec = {"family": "f", "cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app", "image": "nginx", **container}]}
+    spec = {
+        "family": "f",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": "nginx", **container}],
+    }
     with pytest.raises(TaskDefinitionError) as error:
         validate_task_definition(spec)
     assert words in dict(error.value.problems)[path]
@@ -76,7 +116,11 @@ def test_ecs_rules_are_refused_with_ecs_words_and_accepted_when_met(container, p
 @pytest.mark.parametrize(
     "given, exists, expected",
     [
-        ({"execution_role": "arn:aws:iam::123456789012:role/batch-exec", "task_role": None}, False, ("arn:aws:iam::123456789012:role/batch-exec", None)),
+        (
+            {"execution_role": "arn:aws:iam::123456789012:role/batch-exec", "task_role": None},
+            False,
+            ("arn:aws:iam::123456789012:role/batch-exec", None),
+        ),
         ({"execution_role": None, "task_role": "etl-reader"}, True, ("ecsTaskExecutionRole", "etl-reader")),
         ({"execution_role": "", "task_role": ""}, True, ("ecsTaskExecutionRole", None)),
     ],
@@ -112,9 +156,20 @@ with DAG(DAG_ID, schedule=None):
 
 def test_role_names_are_expanded_and_an_unchanged_spec_is_not_registered_again(airflow, emulator, capfd):
     spec = {**SEED_TASK_DEFINITION, "containerDefinitions": [{"name": "api", "image": "nginx:1.27"}]}
-    client(emulator, "iam").create_role(RoleName="orders-task", AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
-    dag_id = airflow.write_dag(REGISTER_DAG.format(spec=spec, execution="ecsTaskExecutionRole", task="orders-task", preflight=True))
+    client(emulator, "iam").create_role(
+        RoleName="orders-task",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    dag_id = airflow.write_dag(
+        REGISTER_DAG.format(spec=spec, execution="ecsTaskExecutionRole", task="orders-task", preflight=True)
+    )
     first = airflow.run(dag_id, capfd)
     assert first.state == "success", first.log[-3000:]
     registered = client(emulator).describe_task_definition(taskDefinition=first.xcom["task"])["taskDefinition"]
@@ -127,18 +182,26 @@ def test_role_names_are_expanded_and_an_unchanged_spec_is_not_registered_again(a
 
 
 def test_register_with_preflight_fails_before_registering(airflow, emulator, capfd):
-    dag_id = airflow.write_dag(REGISTER_DAG.format(spec=SEED_TASK_DEFINITION, execution="ecsTaskExecutionRole", task=None, preflight=True))
+    dag_id = airflow.write_dag(
+        REGISTER_DAG.format(spec=SEED_TASK_DEFINITION, execution="ecsTaskExecutionRole", task=None, preflight=True)
+    )
     before = Counter(emulator.actions)
     result = airflow.run(dag_id, capfd)
     assert result.state == "failed"
-    for words in ("the repository does not exist in ECR", "the SSM parameter /orders/db-password does not exist",
-                  "/ecs/orders-api does not exist", "its policies do not allow ssm:GetParameters"):
+    for words in (
+        "the repository does not exist in ECR",
+        "the SSM parameter /orders/db-password does not exist",
+        "/ecs/orders-api does not exist",
+        "its policies do not allow ssm:GetParameters",
+    ):
         assert words in result.log, words
     assert mutating_calls(emulator, before) == []
 
 
 def test_bad_role_reference_is_refused_before_any_call(airflow, no_aws, capfd):
-    dag_id = airflow.write_dag(REGISTER_DAG.format(spec=SEED_TASK_DEFINITION, execution="not a role!", task=None, preflight=False))
+    dag_id = airflow.write_dag(
+        REGISTER_DAG.format(spec=SEED_TASK_DEFINITION, execution="not a role!", task=None, preflight=False)
+    )
     with record_aws_calls() as calls:
         result = airflow.run(dag_id, capfd)
     assert result.state == "failed"
@@ -156,20 +219,39 @@ with DAG(DAG_ID, schedule=None):
 """
 
 
-@pytest.mark.parametrize("operator, extra", [("FargateCreateServiceOperator", "service_name='web', deferrable=False"),
-                                             ("FargateRunTaskOperator", "deferrable=False")])
-def test_create_service_and_run_task_with_preflight_fail_before_creating(airflow, ecs, emulator, capfd, operator, extra):
+@pytest.mark.parametrize(
+    "operator, extra",
+    [
+        ("FargateCreateServiceOperator", "service_name='web', deferrable=False"),
+        ("FargateRunTaskOperator", "deferrable=False"),
+    ],
+)
+def test_create_service_and_run_task_with_preflight_fail_before_creating(
+    airflow, ecs, emulator, capfd, operator, extra
+):
     """Isolated subnet (no NAT, no endpoints): the task could never pull its image."""
     from tests.test_preflight import isolated_subnet
 
     arn = ecs.register_task_definition(
-        family="web", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-        containerDefinitions=[{"name": "app", "image": "nginx:1.27"}])["taskDefinition"]["taskDefinitionArn"]
+        family="web",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:1.27"}],
+    )["taskDefinition"]["taskDefinitionArn"]
     subnet = isolated_subnet(emulator)
-    dag_id = airflow.write_dag(SERVICE_DAG.format(operator=operator, arn=arn, subnets=[subnet], groups=[emulator.network["security_group"]], extra=extra))
+    dag_id = airflow.write_dag(
+        SERVICE_DAG.format(
+            operator=operator, arn=arn, subnets=[subnet], groups=[emulator.network["security_group"]], extra=extra
+        )
+    )
     before = Counter(emulator.actions)
     result = airflow.run(dag_id, capfd)
     assert result.state == "failed"
-    assert f"[network] {subnet}: cannot be reached from this subnet: container app: image nginx:1.27 is outside the VPC" in result.log
+    assert (
+        f"[network] {subnet}: cannot be reached from this subnet: container app: image nginx:1.27 is outside the VPC"
+        in result.log
+    )
     assert mutating_calls(emulator, before) == []
     assert ecs.list_services(cluster="c")["serviceArns"] == [] and ecs.list_tasks(cluster="c")["taskArns"] == []

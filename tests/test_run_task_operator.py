@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from fargate_provider.operators.run_task import FargateRunTaskOperator
 
+from fargate_provider.operators.run_task import FargateRunTaskOperator
 from tests.emulator.helpers import client, register
 from tests.helpers.aws import record_aws_calls
 
@@ -79,8 +79,20 @@ def test_logs_in_another_region_are_streamed_in_both_modes(airflow, emulator, ec
     try:
         # runs 3 s, so that the wait reads the line while the task runs (the worker reads what is left after STOPPED)
         emulator.add_behaviour(family="job", output=["from oregon"], run_seconds=300)
-        register(ecs, logs_group="/ecs/west", container={"logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": "/ecs/west", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "ecs"}}})
+        register(
+            ecs,
+            logs_group="/ecs/west",
+            container={
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/ecs/west",
+                        "awslogs-region": "us-west-2",
+                        "awslogs-stream-prefix": "ecs",
+                    },
+                }
+            },
+        )
         result = run(airflow, emulator, capfd, deferrable)
         assert result.task_states == {"run": "success"}, result.log[-2000:]
         assert result.log.count("[app] from oregon") == 1, result.log[-3000:]
@@ -97,7 +109,11 @@ def test_exit_1_fails_with_exit_code_and_log_tail(airflow, emulator, ecs, logs, 
     register(ecs, logs_group="/ecs/job")
     result = run(airflow, emulator, capfd, deferrable, extra="log_tail_on_failure=3,")
     assert result.task_states == {"run": "failed"}
-    error = re.search(r"container app of task \w+ ended with exit code 1 \(EssentialContainerExited: Essential container in task exited\)\nLast log lines:\n(.*)", result.log, re.S)
+    error = re.search(
+        r"container app of task \w+ ended with exit code 1 \(EssentialContainerExited: Essential container in task exited\)\nLast log lines:\n(.*)",
+        result.log,
+        re.S,
+    )
     assert error, result.log[-3000:]
     assert error.group(1).splitlines()[:3] == ["[app] step 6", "[app] step 7", "[app] Traceback: boom"]
     assert "fargate_provider.exceptions.ContainerExitError: container app of task" in result.log  # typed, for callbacks
@@ -109,7 +125,10 @@ def test_image_pull_failure_is_its_own_error(airflow, emulator, ecs, capfd):
     register(ecs, image="missing/job:1")
     result = run(airflow, emulator, capfd)
     assert result.task_states == {"run": "failed"}
-    assert re.search(r"fargate_provider.exceptions.TaskFailedToStartError: task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError", result.log)
+    assert re.search(
+        r"fargate_provider.exceptions.TaskFailedToStartError: task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError",
+        result.log,
+    )
 
 
 def test_retry_after_a_crash_follows_the_same_task(airflow, emulator, ecs, logs, capfd, monkeypatch):
@@ -118,8 +137,16 @@ def test_retry_after_a_crash_follows_the_same_task(airflow, emulator, ecs, logs,
     # no botocore retries, so one injected 500 on DescribeTasks fails the first try mid-wait
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1",
-                                                   "config_kwargs": {"retries": {"total_max_attempts": 1}}}}),
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "extra": {
+                    "endpoint_url": emulator.endpoint,
+                    "region_name": "us-east-1",
+                    "config_kwargs": {"retries": {"total_max_attempts": 1}},
+                },
+            }
+        ),
     )
     emulator.add_api_fault("DescribeTasks", kind="server_error", count=1)
     result = run(airflow, emulator, capfd, extra="retries=1, retry_delay=timedelta(seconds=0),")
@@ -147,7 +174,9 @@ def test_thousand_lines_with_equal_timestamps_arrive_in_order_once(airflow, emul
     lines = [m.group(1) for m in re.finditer(r"\[app\] (line \d+ of 1000 from app)", result.log)]
     assert lines == [f"line {i} of 1000 from app" for i in range(1, 1001)]
     stream = f"ecs/app/{result.xcom['run'][0].rsplit('/', 1)[1]}"
-    events = logs.get_log_events(logGroupName="/ecs/job", logStreamName=stream, startFromHead=True, limit=10000)["events"]
+    events = logs.get_log_events(logGroupName="/ecs/job", logStreamName=stream, startFromHead=True, limit=10000)[
+        "events"
+    ]
     assert len({e["timestamp"] for e in events}) < len(events)  # many shared a timestamp
 
 
@@ -167,8 +196,18 @@ def test_execution_timeout_stops_the_task(airflow, emulator, ecs, capfd, deferra
 def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
     emulator.add_behaviour(family="job", run_seconds=3000)  # long enough to be seen RUNNING on a loaded machine
     register(ecs)
-    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
-    arns = [t["taskArn"] for t in ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3)["tasks"]]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
+    arns = [
+        t["taskArn"]
+        for t in ecs.run_task(
+            cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3
+        )["tasks"]
+    ]
     for deferrable in (False, True):
         for target in ("RUNNING", "STOPPED"):
             if target == "STOPPED":
@@ -187,7 +226,12 @@ def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
             result = airflow.run(dag_id, capfd)
             assert result.task_states == {"s": "success"}, result.log[-3000:]
             assert {t["lastStatus"] for t in ecs.describe_tasks(cluster="c", tasks=arns)["tasks"]} >= {target}
-        arns = [t["taskArn"] for t in ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3)["tasks"]]
+        arns = [
+            t["taskArn"]
+            for t in ecs.run_task(
+                cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network, count=3
+            )["tasks"]
+        ]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=arns, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 
 
@@ -197,14 +241,26 @@ def test_task_state_sensor_running_then_stopped(airflow, emulator, ecs, capfd):
         ({"count": 11}, "count: must be a whole number from 1 to 10"),
         ({"subnets": []}, "subnets: must be a non-empty list of subnet-… IDs"),
         ({"overrides": {"cpu": "256", "memory": "4096"}}, "overrides.memory: memory 4096 MiB does not fit cpu 256"),
-        ({"overrides": {"containerOverrides": [{"name": "app", "commnd": ["x"]}]}}, "overrides.containerOverrides[0].commnd: unknown key; did you mean 'command'?"),
-        ({"overrides": {"containerOverrides": [{"name": "app", "command": "echo hi"}]}}, "overrides.containerOverrides[0].command: must be of type list or tuple"),
+        (
+            {"overrides": {"containerOverrides": [{"name": "app", "commnd": ["x"]}]}},
+            "overrides.containerOverrides[0].commnd: unknown key; did you mean 'command'?",
+        ),
+        (
+            {"overrides": {"containerOverrides": [{"name": "app", "command": "echo hi"}]}},
+            "overrides.containerOverrides[0].command: must be of type list or tuple",
+        ),
         ({"propagate_tags": "SERVICE"}, "propagate_tags: 'SERVICE' is not allowed; allowed: TASK_DEFINITION, NONE"),
         ({"log_tail_on_failure": -1}, "log_tail_on_failure: must be a whole number, 0 or more"),
     ],
 )
 def test_bad_run_task_input_is_refused_before_any_aws_call(no_aws, kwargs, message):
-    arguments = {"cluster": "c", "task_definition": "job", "subnets": ["subnet-1"], "security_groups": ["sg-1"], **kwargs}
+    arguments = {
+        "cluster": "c",
+        "task_definition": "job",
+        "subnets": ["subnet-1"],
+        "security_groups": ["sg-1"],
+        **kwargs,
+    }
     with record_aws_calls() as recorder, pytest.raises(ValueError) as err:
         FargateRunTaskOperator(task_id="t", **arguments).execute(context={})
     assert message in str(err.value)
@@ -244,9 +300,18 @@ def test_capacity_shortfall_that_lasts_fails_with_the_reason(airflow, emulator, 
 def test_on_kill_stops_the_task(emulator, ecs):
     emulator.add_behaviour(family="job", run_seconds=100000)
     register(ecs)
-    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
-    arn = ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network)["tasks"][0]["taskArn"]
-    operator = FargateRunTaskOperator(task_id="t", cluster="c", task_definition="job", subnets=["subnet-1"], security_groups=["sg-1"])
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
+    arn = ecs.run_task(cluster="c", taskDefinition="job", launchType="FARGATE", networkConfiguration=network)["tasks"][
+        0
+    ]["taskArn"]
+    operator = FargateRunTaskOperator(
+        task_id="t", cluster="c", task_definition="job", subnets=["subnet-1"], security_groups=["sg-1"]
+    )
     operator._task_arns = [arn]
     operator.on_kill()
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})

@@ -16,14 +16,20 @@ def _everything_stored(run_id: str) -> str:
 
     with create_session() as session:
         xcoms = [repr(XComModel.deserialize_value(row)) for row in session.query(XComModel).filter_by(run_id=run_id)]
-        rendered = [repr(row.rendered_fields) for row in session.query(RenderedTaskInstanceFields).filter_by(run_id=run_id)]
+        rendered = [
+            repr(row.rendered_fields) for row in session.query(RenderedTaskInstanceFields).filter_by(run_id=run_id)
+        ]
     return "\n".join(xcoms + rendered)
 
 
 def test_environment_variables_stay_out_of_logs_xcom_and_rendered_fields(user_dags, emulator, capfd, caplog):
     from tests.emulator.helpers import client
 
-    conf = {"environment": "hush", "desired_count": 1, "environment_variables": {"API_KEY": PLANTED, "LOG_LEVEL": PLAIN}}
+    conf = {
+        "environment": "hush",
+        "desired_count": 1,
+        "environment_variables": {"API_KEY": PLANTED, "LOG_LEVEL": PLAIN},
+    }
     created = user_dags.run("fargate_ephemeral_environment", capfd, run_conf=conf)
     assert created.state == "success", created.log[-3000:]
     stored = _everything_stored(created.run_id)
@@ -32,9 +38,16 @@ def test_environment_variables_stay_out_of_logs_xcom_and_rendered_fields(user_da
     assert PLAIN not in logs  # the form's variables never reach a log, secret-looking or not
     assert "***" in stored  # the rendered task definition shows the secret-looking value masked
     # It did reach ECS: the container gets its variable.
-    environment = client(emulator).describe_task_definition(taskDefinition="env-hush:1")["taskDefinition"]["containerDefinitions"][0]["environment"]
+    environment = client(emulator).describe_task_definition(taskDefinition="env-hush:1")["taskDefinition"][
+        "containerDefinitions"
+    ][0]["environment"]
     assert {"name": "API_KEY", "value": PLANTED} in environment
-    assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={"environment": "hush", "action": "destroy"}).state == "success"
+    assert (
+        user_dags.run(
+            "fargate_ephemeral_environment", capfd, run_conf={"environment": "hush", "action": "destroy"}
+        ).state
+        == "success"
+    )
 
 
 OVERRIDES_DAG = """
@@ -52,8 +65,11 @@ def test_run_task_override_values_are_masked_in_rendered_fields(airflow, ecs, em
     from tests.emulator.helpers import register
 
     register(ecs)
-    dag_id = airflow.write_dag(OVERRIDES_DAG.format(
-        subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]], planted=PLANTED))
+    dag_id = airflow.write_dag(
+        OVERRIDES_DAG.format(
+            subnets=emulator.network["private_subnets"], groups=[emulator.network["security_group"]], planted=PLANTED
+        )
+    )
     result = airflow.run(dag_id, capfd)
     assert result.state == "success", result.log[-3000:]
     stored = _everything_stored(result.run_id)

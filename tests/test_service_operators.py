@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import math
+import time
 
 import pytest
+
 from fargate_provider.operators.service import (
     FargateCreateServiceOperator,
     FargateUpdateServiceOperator,
 )
-
 from tests.emulator.helpers import FAST, register
 from tests.helpers.aws import record_aws_calls
 
@@ -50,7 +50,9 @@ def test_create_stable_update_stable_delete(airflow, emulator, ecs, capfd, defer
     second = register(ecs, family="web", image="nginx:1.28")
     dag_id = airflow.write_dag(LIFECYCLE_DAG.replace("DEFERRABLE", str(deferrable)))
     result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
-    assert result.task_states == {"create": "success", "stable": "success", "update": "success", "delete": "success"}, result.log[-3000:]
+    assert result.task_states == {"create": "success", "stable": "success", "update": "success", "delete": "success"}, (
+        result.log[-3000:]
+    )
     service_arn = result.xcom["create"]
     assert service_arn.endswith(":service/c/web")
     assert result.xcom["update"].startswith("ecs-svc/")
@@ -109,13 +111,25 @@ def _update_dag(airflow, deferrable=False, **extra):
 
 def _stable_service(ecs, emulator, breaker=True):
     ecs.create_service(
-        cluster="c", serviceName="web", taskDefinition="web:1", desiredCount=1, launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}},
+        cluster="c",
+        serviceName="web",
+        taskDefinition="web:1",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": emulator.network["private_subnets"],
+                "securityGroups": [emulator.network["security_group"]],
+            }
+        },
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}},
     )
     ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
     deadline = time.monotonic() + 30
-    while ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"] != "COMPLETED":
+    while (
+        ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"]
+        != "COMPLETED"
+    ):
         assert time.monotonic() < deadline, "the service's first rollout did not complete within 30 s"
         time.sleep(0.05)
 
@@ -176,20 +190,31 @@ def test_timeout_error_lists_the_events_and_counts(airflow, emulator, ecs, capfd
     )
     result = airflow.run(dag_id, capfd)
     assert result.task_states == {"update": "failed"}
-    assert "WaitTimeoutError: Timed out after 1 s waiting for service(s) to be stable: web: ACTIVE, running 1/1, pending 1" in result.log
+    assert (
+        "WaitTimeoutError: Timed out after 1 s waiting for service(s) to be stable: web: ACTIVE, running 1/1, pending 1"
+        in result.log
+    )
     assert "last events: (service web) has started 1 tasks" in result.log
 
 
 def test_trigger_serialises_rebuilds_and_runs(emulator, ecs):
     from airflow.sdk._shared.module_loading import import_string
+
     from fargate_provider.state.service import ServiceWatch
     from fargate_provider.triggers.service import FargateServiceTrigger
 
     arn = register(ecs, family="web")
     _stable_service(ecs, emulator)
     watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
-    trigger = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60, value="done",
-                                    verify=False, botocore_config={"read_timeout": 7, "retries": {"mode": "adaptive"}})
+    trigger = FargateServiceTrigger(
+        cluster="c",
+        watch=watch.to_kwargs(),
+        poll_interval=0.1,
+        timeout=60,
+        value="done",
+        verify=False,
+        botocore_config={"read_timeout": 7, "retries": {"mode": "adaptive"}},
+    )
     classpath, kwargs = trigger.serialize()
     assert classpath == "fargate_provider.triggers.service.FargateServiceTrigger"
     rebuilt = import_string(classpath)(**kwargs)
@@ -216,6 +241,7 @@ def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs, mo
     import time
 
     from airflow.sdk._shared.module_loading import import_string
+
     from fargate_provider.state.service import ServiceWatch
     from fargate_provider.triggers.service import FargateServiceTrigger
 
@@ -224,7 +250,9 @@ def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs, mo
     _stable_service(ecs, emulator)
     made = time.time()
     watch = ServiceWatch(["web"], "STABLE", {"web": arn}, known_events=[])
-    classpath, kwargs = FargateServiceTrigger(cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60).serialize()
+    classpath, kwargs = FargateServiceTrigger(
+        cluster="c", watch=watch.to_kwargs(), poll_interval=0.1, timeout=60
+    ).serialize()
     assert kwargs["resume_not_before"] >= made + 3
     rebuilt = import_string(classpath)(**kwargs)  # as a restarted triggerer would
 
@@ -239,10 +267,22 @@ def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs, mo
 
 def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulator, ecs, capfd):
     register(ecs, family="web")
-    network = {"awsvpcConfiguration": {"subnets": emulator.network["private_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
     names = [f"svc{i:02d}" for i in range(25)]
     for name in names:
-        ecs.create_service(cluster="c", serviceName=name, taskDefinition="web", desiredCount=1, launchType="FARGATE", networkConfiguration=network)
+        ecs.create_service(
+            cluster="c",
+            serviceName=name,
+            taskDefinition="web",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )
     for start in range(0, 25, 10):
         ecs.get_waiter("services_stable").wait(cluster="c", services=names[start : start + 10], WaiterConfig=FAST)
     for deferrable in (False, True):
@@ -265,19 +305,37 @@ def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulat
     "operator, kwargs, message",
     [
         (FargateCreateServiceOperator, {"subnets": "subnet-1"}, "subnets: must be a non-empty list of subnet-… IDs"),
-        (FargateCreateServiceOperator, {"security_groups": ["default"]}, "security_groups: must be a non-empty list of sg-… IDs"),
+        (
+            FargateCreateServiceOperator,
+            {"security_groups": ["default"]},
+            "security_groups: must be a non-empty list of sg-… IDs",
+        ),
         (FargateCreateServiceOperator, {"desired_count": -1}, "desired_count: must be a whole number from 0 to 5000"),
         (FargateCreateServiceOperator, {"service_name": "web app"}, "service_name: must be 1-255 letters"),
-        (FargateCreateServiceOperator, {"propagate_tags": "ALL"}, "propagate_tags: 'ALL' is not allowed; allowed: SERVICE, TASK_DEFINITION, NONE"),
+        (
+            FargateCreateServiceOperator,
+            {"propagate_tags": "ALL"},
+            "propagate_tags: 'ALL' is not allowed; allowed: SERVICE, TASK_DEFINITION, NONE",
+        ),
         (FargateCreateServiceOperator, {"poll_interval": 0}, "poll_interval: must be a number of seconds above 0"),
-        (FargateCreateServiceOperator, {"capacity_provider_strategy": [{"capacityProvider": "EC2", "weight": 1}]}, "capacity_provider_strategy[0].capacityProvider: 'EC2'"),
+        (
+            FargateCreateServiceOperator,
+            {"capacity_provider_strategy": [{"capacityProvider": "EC2", "weight": 1}]},
+            "capacity_provider_strategy[0].capacityProvider: 'EC2'",
+        ),
         (FargateCreateServiceOperator, {"tags": {"managed-by": "x"}}, "tags.managed-by: is set by the provider itself"),
         (FargateUpdateServiceOperator, {}, "give at least one change"),
     ],
 )
 def test_bad_service_input_is_refused_before_any_aws_call(no_aws, operator, kwargs, message):
     if operator is FargateCreateServiceOperator:
-        arguments = {"cluster": "c", "service_name": "web", "task_definition": "web", "subnets": ["subnet-1"], "security_groups": ["sg-1"]}
+        arguments = {
+            "cluster": "c",
+            "service_name": "web",
+            "task_definition": "web",
+            "subnets": ["subnet-1"],
+            "security_groups": ["sg-1"],
+        }
     else:
         arguments = {"cluster": "c", "service": "web"}
     arguments.update(kwargs)
@@ -311,7 +369,8 @@ def test_create_again_with_another_count_updates_the_service(airflow, emulator, 
 
 def test_delete_of_a_missing_service_is_success(airflow, emulator, ecs, capfd):
     dag_id = airflow.write_operator_dag(
-        "fargate_provider.operators.service.FargateDeleteServiceOperator", "cluster='c', service='ghost', deferrable=False"
+        "fargate_provider.operators.service.FargateDeleteServiceOperator",
+        "cluster='c', service='ghost', deferrable=False",
     )
     result = airflow.run(dag_id, capfd)
     assert result.task_states == {"task": "success"}
@@ -354,16 +413,26 @@ def test_sensors_hand_the_whole_connection_to_their_trigger(kind):
     from unittest import mock
 
     from airflow.providers.common.compat.sdk import TaskDeferred
+
     from fargate_provider.sensors.service import FargateServiceStableSensor
     from fargate_provider.sensors.task import FargateTaskStateSensor
 
-    connection = {"aws_conn_id": "aws_other", "region_name": "eu-west-1", "verify": "/etc/ssl/ca.pem",
-                  "botocore_config": {"connect_timeout": 3}}
+    connection = {
+        "aws_conn_id": "aws_other",
+        "region_name": "eu-west-1",
+        "verify": "/etc/ssl/ca.pem",
+        "botocore_config": {"connect_timeout": 3},
+    }
     if kind == "service sensor":
         sensor = FargateServiceStableSensor(task_id="s", cluster="c", services=["web"], deferrable=True, **connection)
     else:
-        sensor = FargateTaskStateSensor(task_id="s", cluster="c", tasks=["arn:aws:ecs:eu-west-1:123456789012:task/c/abc"],
-                                        deferrable=True, **connection)
+        sensor = FargateTaskStateSensor(
+            task_id="s",
+            cluster="c",
+            tasks=["arn:aws:ecs:eu-west-1:123456789012:task/c/abc"],
+            deferrable=True,
+            **connection,
+        )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({"ti": mock.MagicMock()})
     _, kwargs = deferred.value.trigger.serialize()

@@ -41,17 +41,32 @@ def target_group(emulator, ecs):
     which did not look at target health would end while the targets are still ``initial``.
     The service, rule and target group are deleted afterwards (the emulator fixture checks)."""
     elbv2 = client(emulator, "elbv2")
-    vpc = client(emulator, "ec2").describe_subnets(SubnetIds=emulator.network["private_subnets"][:1])["Subnets"][0]["VpcId"]
+    vpc = client(emulator, "ec2").describe_subnets(SubnetIds=emulator.network["private_subnets"][:1])["Subnets"][0][
+        "VpcId"
+    ]
     arn = elbv2.create_target_group(
-        Name=f"th-{uuid.uuid4().hex[:8]}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
-        HealthCheckIntervalSeconds=300, HealthCheckTimeoutSeconds=5, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+        Name=f"th-{uuid.uuid4().hex[:8]}",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=vpc,
+        TargetType="ip",
+        HealthCheckIntervalSeconds=300,
+        HealthCheckTimeoutSeconds=5,
+        HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2,
     )["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}]
+    )
     rule = elbv2.create_rule(
-        ListenerArn=emulator.network["listener_arn"], Priority=4000,
-        Conditions=[{"Field": "host-header", "Values": ["health.example"]}], Actions=[{"Type": "forward", "TargetGroupArn": arn}],
+        ListenerArn=emulator.network["listener_arn"],
+        Priority=4000,
+        Conditions=[{"Field": "host-header", "Values": ["health.example"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": arn}],
     )["Rules"][0]["RuleArn"]
-    register(ecs, family="web", image="nginx:1.27", container={"portMappings": [{"containerPort": 80, "protocol": "tcp"}]})
+    register(
+        ecs, family="web", image="nginx:1.27", container={"portMappings": [{"containerPort": 80, "protocol": "tcp"}]}
+    )
     try:
         yield arn
     finally:
@@ -64,7 +79,11 @@ def target_group(emulator, ecs):
 
 def _run(airflow, emulator, capfd, target_group: str, deferrable: bool):
     dag_id = airflow.write_dag(DAG.replace("DEFERRABLE", str(deferrable)))
-    conf = {"subnets": emulator.network["private_subnets"], "groups": [emulator.network["security_group"]], "target_group": target_group}
+    conf = {
+        "subnets": emulator.network["private_subnets"],
+        "groups": [emulator.network["security_group"]],
+        "target_group": target_group,
+    }
     return airflow.run(dag_id, capfd, run_conf=conf)
 
 
@@ -82,7 +101,9 @@ def test_stable_waits_until_every_target_is_healthy(airflow, emulator, ecs, capf
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
-def test_a_task_failing_health_checks_fails_the_wait_at_once_with_the_reason(airflow, emulator, ecs, capfd, target_group, deferrable):
+def test_a_task_failing_health_checks_fails_the_wait_at_once_with_the_reason(
+    airflow, emulator, ecs, capfd, target_group, deferrable
+):
     elbv2 = client(emulator, "elbv2")
     elbv2.modify_target_group(TargetGroupArn=target_group, HealthCheckIntervalSeconds=10)
     emulator.add_behaviour(family="web", unhealthy_targets=True)

@@ -149,7 +149,11 @@ def test_deregister_keep_latest_then_delete_then_already_gone(airflow, aws_endpo
     client = ecs(aws_endpoint)
     for image in ("a", "b", "c"):
         client.register_task_definition(
-            family="old", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+            family="old",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
             containerDefinitions=[{"name": "app", "image": image}],
         )
     keep = airflow.write_dag(DEREGISTER_DAG.replace("{delete}", "False"))
@@ -165,9 +169,7 @@ def test_deregister_keep_latest_then_delete_then_already_gone(airflow, aws_endpo
     assert result.state == "success" and result.xcom["deregister"][0].endswith("old:3")
     assert active_revisions(aws_endpoint, "old") == []
     inactive = client.list_task_definitions(familyPrefix="old", status="INACTIVE")["taskDefinitionArns"]
-    assert inactive == [
-        arn.replace("old:3", f"old:{n}") for arn in result.xcom["deregister"] for n in (1, 2)
-    ]
+    assert inactive == [arn.replace("old:3", f"old:{n}") for arn in result.xcom["deregister"] for n in (1, 2)]
 
     # already gone: success, and the log says so
     again = airflow.run(delete, capfd, run_conf={"target": "old:3"})

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     comparable,
@@ -62,7 +63,9 @@ def test_relative_path_is_found_in_search_paths(tmp_path):
 def test_render_is_applied_to_file_text(tmp_path):
     path = tmp_path / "td.json"
     path.write_text(json.dumps(minimal(family="FAMILY")))
-    spec = load_task_definition(str(path), search_paths=[tmp_path], render=lambda text: text.replace("FAMILY", "rendered"))
+    spec = load_task_definition(
+        str(path), search_paths=[tmp_path], render=lambda text: text.replace("FAMILY", "rendered")
+    )
     assert spec["family"] == "rendered"
 
 
@@ -147,12 +150,21 @@ def test_comparison_ignores_what_ecs_fills_in_and_tags():
     ],
 )
 def test_comparison_sees_real_changes(change):
-    base = validate_task_definition(minimal(containerDefinitions=[{"name": "app", "image": "nginx:1.27", "environment": [{"name": "A", "value": "1"}]}, {"name": "side", "image": "x"}]))
+    base = validate_task_definition(
+        minimal(
+            containerDefinitions=[
+                {"name": "app", "image": "nginx:1.27", "environment": [{"name": "A", "value": "1"}]},
+                {"name": "side", "image": "x"},
+            ]
+        )
+    )
     changed = json.loads(json.dumps(base))
     changed["containerDefinitions"][0].update(change)
     assert not same_task_definition(changed, base)
 
 
 def test_comparison_sees_size_changes():
-    assert not same_task_definition(validate_task_definition(minimal(memory="1024")), validate_task_definition(minimal()))
+    assert not same_task_definition(
+        validate_task_definition(minimal(memory="1024")), validate_task_definition(minimal())
+    )
     assert comparable(minimal(cpu="0.25 vCPU")) == comparable(minimal(cpu="256"))

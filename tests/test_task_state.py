@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from fargate_provider.utils.aws_errors import is_not_found
+
 from fargate_provider.state.task import LogFollower, judge_stopped, log_streams, progress
+from fargate_provider.utils.aws_errors import is_not_found
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/c/{}"
 
 
 def task(tid, last="RUNNING", stop_code=None, reason=None, containers=()):
-    return {"taskArn": ARN.format(tid), "lastStatus": last, "stopCode": stop_code, "stoppedReason": reason,
-            "containers": [dict(c) for c in containers]}
+    return {
+        "taskArn": ARN.format(tid),
+        "lastStatus": last,
+        "stopCode": stop_code,
+        "stoppedReason": reason,
+        "containers": [dict(c) for c in containers],
+    }
 
 
 def test_progress_waits_for_every_task_and_names_the_missing_ones():
@@ -26,40 +32,67 @@ def test_progress_waits_for_every_task_and_names_the_missing_ones():
 def test_progress_to_running_fails_on_a_task_that_stopped_first():
     stopped = task("a", "STOPPED", "TaskFailedToStart", "CannotPullContainerError: pull access denied")
     done, error = progress([stopped], [ARN.format("a")], "RUNNING")
-    assert not done and error == "task a stopped before RUNNING: TaskFailedToStart: CannotPullContainerError: pull access denied"
+    assert (
+        not done
+        and error == "task a stopped before RUNNING: TaskFailedToStart: CannotPullContainerError: pull access denied"
+    )
     assert progress([task("a", "PENDING")], [ARN.format("a")], "RUNNING") == (False, None)
     assert progress([task("a", "RUNNING")], [ARN.format("a")], "RUNNING") == (True, None)
 
 
 def test_judge_stopped_checks_essential_containers_only():
-    ok = task("a", "STOPPED", "EssentialContainerExited", "done", [{"name": "app", "exitCode": 0}, {"name": "sidecar", "exitCode": 137}])
+    ok = task(
+        "a",
+        "STOPPED",
+        "EssentialContainerExited",
+        "done",
+        [{"name": "app", "exitCode": 0}, {"name": "sidecar", "exitCode": 137}],
+    )
     assert judge_stopped([ok], {"app": True, "sidecar": False}) is None
     assert judge_stopped([ok], {"app": True, "sidecar": True}) == (
-        "container sidecar of task a ended with exit code 137 (EssentialContainerExited: done)")
-    no_code = task("b", "STOPPED", "TaskFailedToStart", "ResourceInitializationError", [{"name": "app", "reason": "no route"}])
+        "container sidecar of task a ended with exit code 137 (EssentialContainerExited: done)"
+    )
+    no_code = task(
+        "b", "STOPPED", "TaskFailedToStart", "ResourceInitializationError", [{"name": "app", "reason": "no route"}]
+    )
     assert judge_stopped([no_code], {"app": True}) == (
-        "task b failed to start (TaskFailedToStart): ResourceInitializationError [app: no route]")
+        "task b failed to start (TaskFailedToStart): ResourceInitializationError [app: no route]"
+    )
     missing_code = task("c", "STOPPED", "UserInitiated", "stopped", [{"name": "app"}])
-    assert judge_stopped([missing_code], {"app": True}) == "container app of task c ended with no exit code (UserInitiated: stopped)"
+    assert (
+        judge_stopped([missing_code], {"app": True})
+        == "container app of task c ended with no exit code (UserInitiated: stopped)"
+    )
 
 
 def test_log_streams_follow_awslogs_naming_and_each_streams_region():
-    definition = {"containerDefinitions": [
-        {"name": "app", "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": "/g", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "p"}}},
-        {"name": "quiet", "logConfiguration": {"logDriver": "splunk", "options": {}}},
-        {"name": "bare", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/h"}}},
-    ]}
+    definition = {
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": "/g", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "p"},
+                },
+            },
+            {"name": "quiet", "logConfiguration": {"logDriver": "splunk", "options": {}}},
+            {"name": "bare", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/h"}}},
+        ]
+    }
     streams = log_streams(definition, [ARN.format("t1")])
     assert [(s.container, s.group, s.region, s.stream) for s in streams] == [
-        ("app", "/g", "us-west-2", "p/app/t1"), ("bare", "/h", None, "t1")]
+        ("app", "/g", "us-west-2", "p/app/t1"),
+        ("bare", "/h", None, "t1"),
+    ]
 
 
 def test_log_follower_moves_forward_by_token_and_keeps_a_tail():
     follower = LogFollower(streams=[{"container": "app", "group": "/g", "region": None, "stream": "s"}], tail_size=2)
     [stream] = follower.log_streams
     assert "nextToken" not in follower.request(stream)
-    lines, more = follower.take(stream, {"events": [{"message": "one"}, {"message": "two"}, {"message": "three"}], "nextForwardToken": "f1"})
+    lines, more = follower.take(
+        stream, {"events": [{"message": "one"}, {"message": "two"}, {"message": "three"}], "nextForwardToken": "f1"}
+    )
     assert lines == ["[app] one", "[app] two", "[app] three"] and more
     assert follower.request(stream)["nextToken"] == "f1"
     assert follower.take(stream, {"events": [], "nextForwardToken": "f1"}) == ([], False)
@@ -72,16 +105,27 @@ def error(code, message):
     return ClientError({"Error": {"Code": code, "Message": message}}, "Operation")
 
 
-@pytest.mark.parametrize("code, message, expected", [
-    ("ClientException", "Unable to describe task definition.", True),  # DescribeTaskDefinition, unknown
-    ("ClientException", "The specified task definition does not exist. Specify a valid account, family, revision and try again.", True),
-    ("ClusterNotFoundException", "Cluster not found.", True),
-    ("ServiceNotFoundException", "Service not found.", True),
-    ("ResourceNotFoundException", "The specified log stream does not exist.", True),
-    ("ClientException", "Too many concurrent attempts to create a new revision of the specified family.", False),
-    ("AccessDeniedException", "User is not authorized to perform: ecs:DescribeTaskDefinition (not found in policy)", False),
-    ("ThrottlingException", "Rate exceeded", False),
-    ("InvalidParameterException", "Could not find the cluster named x, which does not exist", False),
-])
+@pytest.mark.parametrize(
+    "code, message, expected",
+    [
+        ("ClientException", "Unable to describe task definition.", True),  # DescribeTaskDefinition, unknown
+        (
+            "ClientException",
+            "The specified task definition does not exist. Specify a valid account, family, revision and try again.",
+            True,
+        ),
+        ("ClusterNotFoundException", "Cluster not found.", True),
+        ("ServiceNotFoundException", "Service not found.", True),
+        ("ResourceNotFoundException", "The specified log stream does not exist.", True),
+        ("ClientException", "Too many concurrent attempts to create a new revision of the specified family.", False),
+        (
+            "AccessDeniedException",
+            "User is not authorized to perform: ecs:DescribeTaskDefinition (not found in policy)",
+            False,
+        ),
+        ("ThrottlingException", "Rate exceeded", False),
+        ("InvalidParameterException", "Could not find the cluster named x, which does not exist", False),
+    ],
+)
 def test_not_found_is_read_from_the_error_code(code, message, expected):
     assert is_not_found(error(code, message)) is expected

@@ -40,10 +40,20 @@ def _service_triggers(ecs, emulator, poll_interval: float, **connection) -> list
     triggers = []
     for cluster, count in CLUSTERS.items():
         for i in range(count):
-            ecs.create_service(cluster=cluster, serviceName=f"s{i}", taskDefinition="web", desiredCount=0, launchType="FARGATE",
-                               networkConfiguration=network(emulator))
+            ecs.create_service(
+                cluster=cluster,
+                serviceName=f"s{i}",
+                taskDefinition="web",
+                desiredCount=0,
+                launchType="FARGATE",
+                networkConfiguration=network(emulator),
+            )
             watch = ServiceWatch([f"s{i}"], INACTIVE_TARGET)
-            triggers.append(FargateServiceTrigger(cluster=cluster, watch=watch.to_kwargs(), poll_interval=poll_interval, timeout=300, **connection))
+            triggers.append(
+                FargateServiceTrigger(
+                    cluster=cluster, watch=watch.to_kwargs(), poll_interval=poll_interval, timeout=300, **connection
+                )
+            )
     return triggers
 
 
@@ -96,9 +106,19 @@ def test_25_task_waits_on_3_clusters_make_one_describe_tasks_per_cluster_a_round
     register(clusters, family="job")
     triggers = []
     for cluster, count in CLUSTERS.items():
-        arns = [t["taskArn"] for t in clusters.run_task(cluster=cluster, taskDefinition="job", launchType="FARGATE", count=count,
-                                                        networkConfiguration=network(emulator))["tasks"]]
-        triggers += [FargateTaskTrigger(cluster=cluster, tasks=[arn], target_state="STOPPED", poll_interval=0.5) for arn in arns]
+        arns = [
+            t["taskArn"]
+            for t in clusters.run_task(
+                cluster=cluster,
+                taskDefinition="job",
+                launchType="FARGATE",
+                count=count,
+                networkConfiguration=network(emulator),
+            )["tasks"]
+        ]
+        triggers += [
+            FargateTaskTrigger(cluster=cluster, tasks=[arn], target_state="STOPPED", poll_interval=0.5) for arn in arns
+        ]
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
@@ -120,8 +140,12 @@ def test_a_wait_busy_longer_than_an_interval_stays_in_step(emulator, clusters):
 
     emulator.add_behaviour(family="job", run_seconds=100000)
     register(clusters, family="job")
-    quick, busy = [t["taskArn"] for t in clusters.run_task(cluster="a", taskDefinition="job", launchType="FARGATE", count=2,
-                                                            networkConfiguration=network(emulator))["tasks"]]
+    quick, busy = [
+        t["taskArn"]
+        for t in clusters.run_task(
+            cluster="a", taskDefinition="job", launchType="FARGATE", count=2, networkConfiguration=network(emulator)
+        )["tasks"]
+    ]
     hook = FargateTaskTrigger(cluster="a", tasks=[quick], target_state="STOPPED", poll_interval=0.2).hook
     asked: list[int] = []
 
@@ -196,7 +220,9 @@ def test_two_connections_get_two_clients_and_two_pollers(emulator, clusters, mon
     monkeypatch.setenv("AIRFLOW_CONN_AWS_SECOND", json.dumps(conn))
     triggers = _service_triggers(clusters, emulator, poll_interval=0.2)[:4]
     second = [FargateServiceTrigger(**{**t.serialize()[1], "aws_conn_id": "aws_second"}) for t in triggers[2:]]
-    tuned = [FargateServiceTrigger(**{**t.serialize()[1], "botocore_config": {"read_timeout": 7}}) for t in triggers[3:]]
+    tuned = [
+        FargateServiceTrigger(**{**t.serialize()[1], "botocore_config": {"read_timeout": 7}}) for t in triggers[3:]
+    ]
     waits = triggers[:2] + second + tuned
 
     async def main():
@@ -212,18 +238,33 @@ def test_two_connections_get_two_clients_and_two_pollers(emulator, clusters, mon
     keys = asyncio.run(main())
     # aws_default twice: one client; aws_second: its own; aws_default with other botocore settings: its own
     assert [conn for conn, _ in keys] == ["aws_default", "aws_default", "aws_second"]
-    assert '"read_timeout": 7' in keys[0][1] and keys[1][1] == keys[2][1]  # the provider's default settings on both others
+    assert (
+        '"read_timeout": 7' in keys[0][1] and keys[1][1] == keys[2][1]
+    )  # the provider's default settings on both others
 
 
 def test_throttling_backs_off_every_wait_at_once_and_says_so_once(emulator, clusters, caplog):
     register(clusters, family="web")
     triggers = []
     for i in range(5):
-        clusters.create_service(cluster="a", serviceName=f"s{i}", taskDefinition="web", desiredCount=0, launchType="FARGATE",
-                                networkConfiguration=network(emulator))
+        clusters.create_service(
+            cluster="a",
+            serviceName=f"s{i}",
+            taskDefinition="web",
+            desiredCount=0,
+            launchType="FARGATE",
+            networkConfiguration=network(emulator),
+        )
         clusters.delete_service(cluster="a", service=f"s{i}")  # so that the wait for INACTIVE ends
-        triggers.append(FargateServiceTrigger(cluster="a", watch=ServiceWatch([f"s{i}"], INACTIVE_TARGET).to_kwargs(), poll_interval=0.1,
-                                              timeout=120, botocore_config={"retries": {"total_max_attempts": 1}}))
+        triggers.append(
+            FargateServiceTrigger(
+                cluster="a",
+                watch=ServiceWatch([f"s{i}"], INACTIVE_TARGET).to_kwargs(),
+                poll_interval=0.1,
+                timeout=120,
+                botocore_config={"retries": {"total_max_attempts": 1}},
+            )
+        )
     emulator.add_api_fault("DescribeServices", "throttle", count=2)
     emulator.calls.clear()
 
@@ -235,9 +276,12 @@ def test_throttling_backs_off_every_wait_at_once_and_says_so_once(emulator, clus
     assert [e.payload["status"] for e in events] == ["success"] * 5
     said = [r for r in caplog.records if r.name == "fargate_provider.triggers.polling"]
     warnings = [r.getMessage() for r in said if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].startswith("ECS throttles DescribeServices for connection aws_default: the 5 wait(s)")
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "ECS throttles DescribeServices for connection aws_default: the 5 wait(s)"
+    )
     assert [r.getMessage() for r in said if r.levelno == logging.INFO] == [
-        "ECS answers again for connection aws_default; polling resumes at each wait's interval"]
+        "ECS answers again for connection aws_default; polling resumes at each wait's interval"
+    ]
     # two throttled rounds and one that answered everyone: 3 calls, not 5 waits retrying each on its own
     assert emulator.calls["DescribeServices"] == 3
 
@@ -247,7 +291,9 @@ def test_log_streams_are_read_only_as_often_as_needed():
     from fargate_provider.triggers.task import LogPacer
 
     arn = "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef"
-    follower = LogFollower(streams=[{"container": "app", "group": "/jobs", "region": "us-east-1", "stream": "ecs/app/0123456789abcdef"}])
+    follower = LogFollower(
+        streams=[{"container": "app", "group": "/jobs", "region": "us-east-1", "stream": "ecs/app/0123456789abcdef"}]
+    )
     [stream] = follower.log_streams
     pacer = LogPacer(interval=5)
 
@@ -285,10 +331,15 @@ def test_a_running_tasks_stream_is_read_a_page_a_time_and_nothing_is_lost(emulat
 
     def put(*messages):
         now = int(time.time() * 1000)
-        logs.put_log_events(logGroupName="/paged", logStreamName="ecs/app/t1",
-                            logEvents=[{"timestamp": now, "message": m} for m in messages])
+        logs.put_log_events(
+            logGroupName="/paged",
+            logStreamName="ecs/app/t1",
+            logEvents=[{"timestamp": now, "message": m} for m in messages],
+        )
 
-    follower = LogFollower(streams=[{"container": "app", "group": "/paged", "region": "us-east-1", "stream": "ecs/app/t1"}])
+    follower = LogFollower(
+        streams=[{"container": "app", "group": "/paged", "region": "us-east-1", "stream": "ecs/app/t1"}]
+    )
     [stream] = follower.log_streams
     hook = FargateHook(aws_conn_id="aws_default", region_name="us-east-1")
 
@@ -352,7 +403,9 @@ def test_log_reads_take_turns_in_order_and_pause_together_when_throttled(caplog)
     assert said[0][1].startswith("CloudWatch Logs throttles GetLogEvents for connection aws_default in us-east-1")
 
 
-def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_throttled(emulator, clusters, capfd, caplog, monkeypatch):
+def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_throttled(
+    emulator, clusters, capfd, caplog, monkeypatch
+):
     """Six task waits follow their streams through one budget set above what CloudWatch allows
     here (the emulator's quota made 4 a second): throttled reads pause everyone, are said once
     per episode, fail no wait, and every line reaches the task log exactly once (the trigger's
@@ -369,12 +422,21 @@ def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_thr
     emulator.add_behaviour(family="chatty", run_seconds=300, output_lines=6)  # 3 s at the tests' pace
     register(clusters, family="chatty", logs_group="/budget")
     definition = clusters.describe_task_definition(taskDefinition="chatty")["taskDefinition"]
-    arns = [t["taskArn"] for t in clusters.run_task(cluster="a", taskDefinition="chatty", launchType="FARGATE", count=6,
-                                                    networkConfiguration=network(emulator))["tasks"]]
+    arns = [
+        t["taskArn"]
+        for t in clusters.run_task(
+            cluster="a", taskDefinition="chatty", launchType="FARGATE", count=6, networkConfiguration=network(emulator)
+        )["tasks"]
+    ]
     triggers = [
-        FargateTaskTrigger(cluster="a", tasks=[arn], target_state="STOPPED", poll_interval=0.2,
-                           logs=LogFollower([vars(s) for s in log_streams(definition, [arn])]).to_kwargs(),
-                           botocore_config={"retries": {"total_max_attempts": 1}})  # so throttles reach the budget
+        FargateTaskTrigger(
+            cluster="a",
+            tasks=[arn],
+            target_state="STOPPED",
+            poll_interval=0.2,
+            logs=LogFollower([vars(s) for s in log_streams(definition, [arn])]).to_kwargs(),
+            botocore_config={"retries": {"total_max_attempts": 1}},
+        )  # so throttles reach the budget
         for arn in arns
     ]
 
@@ -386,7 +448,9 @@ def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_thr
             events = asyncio.run(main())
         in_trigger = re.findall(r"\[app\] line \d of 6 from app", capfd.readouterr().out)
         hook = FargateHook(aws_conn_id="aws_default", region_name="us-east-1")
-        rest = [line for e in events for line in hook.read_logs(LogFollower(**e.payload["logs"]))]  # as the operator's _finish
+        rest = [
+            line for e in events for line in hook.read_logs(LogFollower(**e.payload["logs"]))
+        ]  # as the operator's _finish
     finally:
         logs.delete_log_group(logGroupName="/budget")
     assert [e.payload["status"] for e in events] == ["done"] * 6
@@ -397,7 +461,9 @@ def test_followed_logs_stay_within_the_quota_and_lose_or_repeat_nothing_when_thr
     assert emulator.describe()["throttled"].get("logs:GetLogEvents", 0) > 0
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "fargate_provider.triggers.log_reads"]
     warnings = [m for level, m in said if level == "WARNING"]
-    assert warnings and len(warnings) <= len(said) - len(warnings) + 1  # once per episode, each ended by "answers again"
+    assert (
+        warnings and len(warnings) <= len(said) - len(warnings) + 1
+    )  # once per episode, each ended by "answers again"
 
 
 def test_waits_fail_instead_of_hanging_when_the_poller_cannot_open_its_client(emulator, monkeypatch):
@@ -409,8 +475,15 @@ def test_waits_fail_instead_of_hanging_when_the_poller_cannot_open_its_client(em
         raise RuntimeError("Unable to locate credentials")
 
     monkeypatch.setattr(AsyncClients, "get", no_client)
-    waits = [FargateTaskTrigger(cluster="a", tasks=[f"arn:aws:ecs:us-east-1:123456789012:task/a/{i:032x}"], target_state="STOPPED",
-                                poll_interval=0.1) for i in range(3)]
+    waits = [
+        FargateTaskTrigger(
+            cluster="a",
+            tasks=[f"arn:aws:ecs:us-east-1:123456789012:task/a/{i:032x}"],
+            target_state="STOPPED",
+            poll_interval=0.1,
+        )
+        for i in range(3)
+    ]
 
     async def main():
         return await asyncio.wait_for(asyncio.gather(*(_first_event(t) for t in waits)), timeout=60)

@@ -40,8 +40,18 @@ def get_provider_info() -> dict:
                 ],
             }
         ],
-        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.sensors.service", "fargate_provider.sensors.task"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"]}],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["fargate_provider.sensors.service", "fargate_provider.sensors.task"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"],
+            }
+        ],
         "config": {
             "fargate": {
                 "description": "Settings of the Fargate provider.",

@@ -16,8 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fargate_provider.exceptions import PreflightError
-from fargate_provider.registration_rules import execution_role_rules
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
+from fargate_provider.registration_rules import execution_role_rules
 from fargate_provider.task_requirements import (
     ECS_TASKS_PRINCIPAL,
     Egress,
@@ -29,8 +29,6 @@ from fargate_provider.task_requirements import (
     unreachable,
     usable_endpoints,
 )
-
-
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,12 @@ class PreflightReport:
         self.problems.append(Finding(check, subject, problem, fix))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "problems": [asdict(p) for p in self.problems], "passed": self.passed, "not_checked": self.not_checked}
+        return {
+            "ok": self.ok,
+            "problems": [asdict(p) for p in self.problems],
+            "passed": self.passed,
+            "not_checked": self.not_checked,
+        }
 
     def text(self) -> str:
         if self.ok:
@@ -86,7 +89,9 @@ def run_preflight(
     needs = task_needs(task_definition)
     # Which awslogs groups exist (DescribeLogGroups once each): the log-group check and the
     # execution role's logs:CreateLogGroup check both need it.
-    existing_groups = {(g.group, g.region or region) for g in needs.log_groups if _log_group_exists(hook, g.group, g.region or region)}
+    existing_groups = {
+        (g.group, g.region or region) for g in needs.log_groups if _log_group_exists(hook, g.group, g.region or region)
+    }
     _check_roles(hook, needs, task_definition, report, region, existing_groups)
     _check_images(hook, needs, report)
     _check_secrets(hook, needs, report, region)
@@ -118,14 +123,21 @@ def _role(hook: Any, reference: str, kind: str, report: PreflightReport) -> dict
     except ClientError as err:
         if _code(err) != "NoSuchEntity":
             raise
-        report.problem(kind, arn, "the role does not exist", f"create it (for the execution role: from {EXECUTION_ROLE_FILE}) or name an existing role")
+        report.problem(
+            kind,
+            arn,
+            "the role does not exist",
+            f"create it (for the execution role: from {EXECUTION_ROLE_FILE}) or name an existing role",
+        )
         return None
     if role["Arn"] != arn:
         report.problem(kind, arn, f"no such role; a role of that name is {role['Arn']}", "give the role's exact ARN")
         return None
     if not trusts_ecs_tasks(role.get("AssumeRolePolicyDocument")):
         report.problem(
-            kind, arn, f"its trust policy does not let {ECS_TASKS_PRINCIPAL} assume it (ECS: \"ECS was unable to assume the role\")",
+            kind,
+            arn,
+            f'its trust policy does not let {ECS_TASKS_PRINCIPAL} assume it (ECS: "ECS was unable to assume the role")',
             f"add a statement allowing sts:AssumeRole to the service principal {ECS_TASKS_PRINCIPAL} "
             f"(AssumeRolePolicyDocument in {EXECUTION_ROLE_FILE})",
         )
@@ -149,7 +161,11 @@ def _policy_documents(hook: Any, role_name: str) -> list[dict[str, Any]]:
 
 
 def _check_roles(
-    hook: Any, needs: TaskNeeds, task_definition: dict[str, Any], report: PreflightReport, region: str,
+    hook: Any,
+    needs: TaskNeeds,
+    task_definition: dict[str, Any],
+    report: PreflightReport,
+    region: str,
     existing_groups: set[tuple[str, str]],
 ) -> None:
     for rule in execution_role_rules(task_definition):
@@ -170,7 +186,9 @@ def _check_roles(
             continue  # the group exists: nothing to create
         if not allows(documents, action, resource):
             report.problem(
-                "execution role", role["RoleName"], f"its policies do not allow {action} on {resource} ({why})",
+                "execution role",
+                role["RoleName"],
+                f"its policies do not allow {action} on {resource} ({why})",
                 f"attach a policy allowing it (the inline policies in {EXECUTION_ROLE_FILE} cover the provider's defaults)",
             )
     if needed:
@@ -196,7 +214,9 @@ def _check_images(hook: Any, needs: TaskNeeds, report: PreflightReport) -> None:
                 raise
             what = "repository" if _code(err) == "RepositoryNotFoundException" else "image"
             report.problem(
-                "image", f"container {image.container}", f"{image.image}: the {what} does not exist in ECR ({_code(err)})",
+                "image",
+                f"container {image.container}",
+                f"{image.image}: the {what} does not exist in ECR ({_code(err)})",
                 "push the image (docker push) or fix the tag/digest in the task definition",
             )
 
@@ -222,7 +242,9 @@ def _check_secrets(hook: Any, needs: TaskNeeds, report: PreflightReport, region:
         else:
             where = "SSM parameter" if secret.service == "ssm" else "Secrets Manager secret"
             report.problem(
-                "secret", subject, f"the {where} {secret.id} does not exist in {secret.region or region}",
+                "secret",
+                subject,
+                f"the {where} {secret.id} does not exist in {secret.region or region}",
                 f"create it (aws {'ssm put-parameter' if secret.service == 'ssm' else 'secretsmanager create-secret'}) "
                 "or fix valueFrom",
             )
@@ -233,7 +255,9 @@ def _log_group_exists(hook: Any, group: str, region: str) -> bool:
     return any(g["logGroupName"] == group for g in found)
 
 
-def _check_log_groups(needs: TaskNeeds, report: PreflightReport, region: str, existing_groups: set[tuple[str, str]]) -> None:
+def _check_log_groups(
+    needs: TaskNeeds, report: PreflightReport, region: str, existing_groups: set[tuple[str, str]]
+) -> None:
     for group in needs.log_groups:
         group_region = group.region or region
         if (group.group, group_region) in existing_groups:
@@ -242,7 +266,9 @@ def _check_log_groups(needs: TaskNeeds, report: PreflightReport, region: str, ex
             report.passed.append(f"log group {group.group} will be created by ECS (awslogs-create-group)")
         else:
             report.problem(
-                "log group", f"container {group.container}", f"{group.group} does not exist in {group_region}",
+                "log group",
+                f"container {group.container}",
+                f"{group.group} does not exist in {group_region}",
                 f"create it (aws logs create-log-group --log-group-name {group.group} --region {group_region}) "
                 'or set the option awslogs-create-group to "true"',
             )
@@ -252,7 +278,13 @@ def _check_log_groups(needs: TaskNeeds, report: PreflightReport, region: str, ex
 
 
 def _check_network(
-    hook: Any, needs: TaskNeeds, report: PreflightReport, region: str, subnets: list[str], groups: list[str], public_ip: bool
+    hook: Any,
+    needs: TaskNeeds,
+    report: PreflightReport,
+    region: str,
+    subnets: list[str],
+    groups: list[str],
+    public_ip: bool,
 ) -> None:
     ec2 = hook.client("ec2")
     try:
@@ -260,16 +292,25 @@ def _check_network(
     except ClientError as err:
         if _code(err) != "InvalidSubnetID.NotFound":
             raise
-        report.problem("subnets", ", ".join(subnets), err.response["Error"]["Message"], "use subnets that exist in this region")
+        report.problem(
+            "subnets", ", ".join(subnets), err.response["Error"]["Message"], "use subnets that exist in this region"
+        )
         return
     vpcs = sorted({s["VpcId"] for s in described})
     if len(vpcs) > 1:
-        report.problem("subnets", ", ".join(subnets), f"they belong to {len(vpcs)} VPCs ({', '.join(vpcs)})", "use subnets of one VPC")
+        report.problem(
+            "subnets",
+            ", ".join(subnets),
+            f"they belong to {len(vpcs)} VPCs ({', '.join(vpcs)})",
+            "use subnets of one VPC",
+        )
         return
     vpc = vpcs[0]
     endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
     for subnet in subnets:
-        tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["RouteTables"]
+        tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])[
+            "RouteTables"
+        ]
         if not tables:  # no explicit association: the VPC's main route table applies
             tables = ec2.describe_route_tables(
                 Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
@@ -279,17 +320,27 @@ def _check_network(
         egress = Egress(nat=nat, internet_gateway=igw, endpoints=usable_endpoints(endpoints, table_id))
         if public_ip and not igw:
             report.problem(
-                "public IP", subnet, "assignPublicIp is ENABLED but the subnet has no 0.0.0.0/0 route to an internet gateway",
+                "public IP",
+                subnet,
+                "assignPublicIp is ENABLED but the subnet has no 0.0.0.0/0 route to an internet gateway",
                 "use public subnets (subnet_kind public), or DISABLED with a NAT gateway route",
             )
         blocked = unreachable(needs, egress, region, public_ip)
         for _, why in blocked:
             report.problem(
-                "network", subnet, f"cannot be reached from this subnet: {why}",
+                "network",
+                subnet,
+                f"cannot be reached from this subnet: {why}",
                 "route 0.0.0.0/0 to a NAT gateway, or use a public subnet with assignPublicIp ENABLED, or add the VPC endpoints",
             )
         if not blocked:
-            how = "a NAT gateway" if nat else "an internet gateway and a public IP" if egress.internet(public_ip) else "VPC endpoints"
+            how = (
+                "a NAT gateway"
+                if nat
+                else "an internet gateway and a public IP"
+                if egress.internet(public_ip)
+                else "VPC endpoints"
+            )
             report.passed.append(f"subnet {subnet} reaches what the task needs through {how}")
     if not groups:
         report.not_checked.append("security groups: none given (ECS uses the VPC's default group)")
@@ -299,14 +350,23 @@ def _check_network(
     except ClientError as err:
         if _code(err) != "InvalidGroup.NotFound":
             raise
-        report.problem("security groups", ", ".join(groups), err.response["Error"]["Message"], "use security groups that exist")
+        report.problem(
+            "security groups", ", ".join(groups), err.response["Error"]["Message"], "use security groups that exist"
+        )
         return
     for group in described_groups:
         if group["VpcId"] != vpc:
-            report.problem("security groups", group["GroupId"], f"is in {group['VpcId']}, the subnets in {vpc}", "use a group of the subnets' VPC")
+            report.problem(
+                "security groups",
+                group["GroupId"],
+                f"is in {group['VpcId']}, the subnets in {vpc}",
+                "use a group of the subnets' VPC",
+            )
         elif not any(_allows_https(rule) for rule in group.get("IpPermissionsEgress", [])):
             report.problem(
-                "security groups", group["GroupId"], "no outbound rule allows HTTPS (tcp 443): images, logs and secrets cannot be fetched",
+                "security groups",
+                group["GroupId"],
+                "no outbound rule allows HTTPS (tcp 443): images, logs and secrets cannot be fetched",
                 f"aws ec2 authorize-security-group-egress --group-id {group['GroupId']} --protocol tcp --port 443 --cidr 0.0.0.0/0",
             )
         else:
@@ -330,7 +390,9 @@ def _check_capacity_providers(hook: Any, cluster: str, strategy: list[dict[str, 
         name = item.get("capacityProvider")
         if name not in have:
             report.problem(
-                "capacity provider", cluster, f"the strategy names {name}, which the cluster does not have (it has: {', '.join(have) or 'none'})",
+                "capacity provider",
+                cluster,
+                f"the strategy names {name}, which the cluster does not have (it has: {', '.join(have) or 'none'})",
                 f"aws ecs put-cluster-capacity-providers --cluster {cluster} --capacity-providers {' '.join(sorted({*have, name}))} "
                 "--default-capacity-provider-strategy …, or change the strategy",
             )

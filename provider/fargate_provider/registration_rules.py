@@ -70,38 +70,48 @@ def execution_role_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     for index, container in _containers(spec):
         base = f"containerDefinitions[{index}]"
         if container.get("secrets"):
-            broken.append(BrokenRule(
-                f"{base}.secrets",
-                "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
-                EXECUTION_ROLE_FIX,
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.secrets",
+                    "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
+                    EXECUTION_ROLE_FIX,
+                )
+            )
         log = container.get("logConfiguration") if isinstance(container.get("logConfiguration"), dict) else {}
         if log.get("secretOptions"):
             # ECS pulls log-driver secrets with the execution role too; its wording for this case
             # is not quoted anywhere we could find, so the container-secrets message stands in.
-            broken.append(BrokenRule(
-                f"{base}.logConfiguration.secretOptions",
-                "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
-                EXECUTION_ROLE_FIX,
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.logConfiguration.secretOptions",
+                    "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
+                    EXECUTION_ROLE_FIX,
+                )
+            )
         if fargate and log.get("logDriver") == "awslogs":
-            broken.append(BrokenRule(
-                f"{base}.logConfiguration.logDriver",
-                "Fargate requires task definition to have execution role ARN to support log driver awslogs.",
-                EXECUTION_ROLE_FIX,
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.logConfiguration.logDriver",
+                    "Fargate requires task definition to have execution role ARN to support log driver awslogs.",
+                    EXECUTION_ROLE_FIX,
+                )
+            )
         if fargate and is_private_ecr_image(container.get("image")):
-            broken.append(BrokenRule(
-                f"{base}.image",
-                "Fargate requires task definition to have execution role ARN to support ECR images.",
-                EXECUTION_ROLE_FIX,
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.image",
+                    "Fargate requires task definition to have execution role ARN to support ECR images.",
+                    EXECUTION_ROLE_FIX,
+                )
+            )
         if container.get("repositoryCredentials"):
-            broken.append(BrokenRule(
-                f"{base}.repositoryCredentials",
-                "Private repository authentication requires that the task definition specify a value for executionRoleArn.",
-                EXECUTION_ROLE_FIX,
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.repositoryCredentials",
+                    "Private repository authentication requires that the task definition specify a value for executionRoleArn.",
+                    EXECUTION_ROLE_FIX,
+                )
+            )
     return broken
 
 
@@ -114,18 +124,27 @@ def fargate_container_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     for index, container in _containers(spec):
         base = f"containerDefinitions[{index}]"
         if awsvpc and container.get("hostname"):
-            broken.append(BrokenRule(
-                f"{base}.hostname", "hostname is not supported on container when networkMode=awsvpc.", "remove hostname"
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.hostname",
+                    "hostname is not supported on container when networkMode=awsvpc.",
+                    "remove hostname",
+                )
+            )
         if awsvpc and container.get("links"):
-            broken.append(BrokenRule(
-                f"{base}.links", "links are not supported when networkMode=awsvpc.",
-                "remove links; containers of one task reach each other on localhost",
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.links",
+                    "links are not supported when networkMode=awsvpc.",
+                    "remove links; containers of one task reach each other on localhost",
+                )
+            )
         if _is_fargate(spec) and container.get("privileged"):
-            broken.append(BrokenRule(
-                f"{base}.privileged", "privileged containers are not supported on Fargate.", "remove privileged"
-            ))
+            broken.append(
+                BrokenRule(
+                    f"{base}.privileged", "privileged containers are not supported on Fargate.", "remove privileged"
+                )
+            )
     return broken
 
 
@@ -140,37 +159,63 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     broken: list[BrokenRule] = []
     if _is_fargate(spec):
         if spec.get("networkMode") != "awsvpc":
-            broken.append(BrokenRule("networkMode", "Fargate only supports network mode \u2018awsvpc\u2019.", "set networkMode to awsvpc"))
+            broken.append(
+                BrokenRule(
+                    "networkMode", "Fargate only supports network mode \u2018awsvpc\u2019.", "set networkMode to awsvpc"
+                )
+            )
         if not spec.get("cpu"):
-            broken.append(BrokenRule("cpu", "Fargate requires that 'cpu' be defined at the task level.", "set a task-level cpu"))
+            broken.append(
+                BrokenRule("cpu", "Fargate requires that 'cpu' be defined at the task level.", "set a task-level cpu")
+            )
         elif not spec.get("memory"):
-            broken.append(BrokenRule("memory", "Fargate requires that 'memory' be defined at the task level.", "set a task-level memory"))
+            broken.append(
+                BrokenRule(
+                    "memory", "Fargate requires that 'memory' be defined at the task level.", "set a task-level memory"
+                )
+            )
         else:
             try:
                 check_fargate_size(parse_cpu(spec["cpu"]), parse_memory(spec["memory"]))
             except (SizeError, TypeError):
-                broken.append(BrokenRule(
-                    "memory",
-                    f"No Fargate configuration exists for given values: {spec['cpu']} CPU, {spec['memory']} memory. "
-                    "See the Amazon ECS documentation for the valid values.",
-                    "use a cpu/memory pair Fargate offers",
-                ))
+                broken.append(
+                    BrokenRule(
+                        "memory",
+                        f"No Fargate configuration exists for given values: {spec['cpu']} CPU, {spec['memory']} memory. "
+                        "See the Amazon ECS documentation for the valid values.",
+                        "use a cpu/memory pair Fargate offers",
+                    )
+                )
     containers = list(_containers(spec))
     if containers and not any(c.get("essential", True) for _, c in containers):
-        broken.append(BrokenRule("containerDefinitions", "Task definition doesn't have any essential container.", "mark one container essential"))
+        broken.append(
+            BrokenRule(
+                "containerDefinitions",
+                "Task definition doesn't have any essential container.",
+                "mark one container essential",
+            )
+        )
     names = [c.get("name") for _, c in containers]
     if len(names) != len(set(names)):
-        broken.append(BrokenRule("containerDefinitions", "Container names must be unique within a Task Definition.", "rename the duplicates"))
+        broken.append(
+            BrokenRule(
+                "containerDefinitions",
+                "Container names must be unique within a Task Definition.",
+                "rename the duplicates",
+            )
+        )
     if spec.get("networkMode") == "awsvpc":
         for index, container in containers:
             for mapping in container.get("portMappings") or []:
                 host = mapping.get("hostPort") if isinstance(mapping, dict) else None
                 if host not in (None, 0) and host != mapping.get("containerPort"):
-                    broken.append(BrokenRule(
-                        f"containerDefinitions[{index}].portMappings",
-                        "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
-                        "omit hostPort or make it equal containerPort",
-                    ))
+                    broken.append(
+                        BrokenRule(
+                            f"containerDefinitions[{index}].portMappings",
+                            "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
+                            "omit hostPort or make it equal containerPort",
+                        )
+                    )
     return broken
 
 
@@ -186,12 +231,14 @@ def dependency_rules(spec: dict[str, Any]) -> list[BrokenRule]:
             if not isinstance(dependency, dict):
                 continue
             if dependency.get("condition") in ("SUCCESS", "COMPLETE") and dependency.get("containerName") in essential:
-                broken.append(BrokenRule(
-                    f"containerDefinitions[{index}].dependsOn[{position}]",
-                    "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container",
-                    f"set essential: false on container {dependency.get('containerName')!r} (an init container), "
-                    "or wait for it with START or HEALTHY",
-                ))
+                broken.append(
+                    BrokenRule(
+                        f"containerDefinitions[{index}].dependsOn[{position}]",
+                        "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container",
+                        f"set essential: false on container {dependency.get('containerName')!r} (an init container), "
+                        "or wait for it with START or HEALTHY",
+                    )
+                )
     return broken
 
 
@@ -202,4 +249,6 @@ def validator_rules(spec: dict[str, Any]) -> list[BrokenRule]:
 
 def registration_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     """Every rule of this module that ``spec`` breaks, task-level first (as the emulator answers)."""
-    return fargate_task_rules(spec) + execution_role_rules(spec) + fargate_container_rules(spec) + dependency_rules(spec)
+    return (
+        fargate_task_rules(spec) + execution_role_rules(spec) + fargate_container_rules(spec) + dependency_rules(spec)
+    )

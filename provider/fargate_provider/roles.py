@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-
 from fargate_provider.exceptions import ExecutionRoleNotFound
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
 
@@ -28,9 +27,9 @@ _ROLE_NAME_RE = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 HOW_TO_CREATE_EXECUTION_ROLE = (
     f"No execution role: the Variable {EXECUTION_ROLE_VARIABLE} is not set and no role named "
     f"{DEFAULT_EXECUTION_ROLE} exists in this account. ECS needs one to pull images, read secrets and write "
-    f"awslogs. Create it from the provider's {EXECUTION_ROLE_FILE} (README, \"Going to AWS\"):\n"
+    f'awslogs. Create it from the provider\'s {EXECUTION_ROLE_FILE} (README, "Going to AWS"):\n'
     "  aws iam create-role --role-name ecsTaskExecutionRole "
-    "--assume-role-policy-document \"$(jq .AssumeRolePolicyDocument iam/ecs-task-execution-role.json)\"\n"
+    '--assume-role-policy-document "$(jq .AssumeRolePolicyDocument iam/ecs-task-execution-role.json)"\n'
     "  aws iam attach-role-policy --role-name ecsTaskExecutionRole "
     "--policy-arn arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n"
     f"or set the Variable {EXECUTION_ROLE_VARIABLE} to an existing role's ARN."
@@ -63,7 +62,10 @@ def resolve_roles(
     if execution_role:
         source = f"execution role from Variable {EXECUTION_ROLE_VARIABLE}"
     elif role_exists(DEFAULT_EXECUTION_ROLE):
-        execution_role, source = DEFAULT_EXECUTION_ROLE, f"execution role {DEFAULT_EXECUTION_ROLE} (exists in the account)"
+        execution_role, source = (
+            DEFAULT_EXECUTION_ROLE,
+            f"execution role {DEFAULT_EXECUTION_ROLE} (exists in the account)",
+        )
     else:
         raise ExecutionRoleNotFound(HOW_TO_CREATE_EXECUTION_ROLE)
     return {"execution_role_arn": execution_role, "task_role_arn": task_role, "source": source}

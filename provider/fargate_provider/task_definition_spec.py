@@ -24,7 +24,7 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from fargate_provider.utils.validation import ECS_NAME_RE
+from fargate_provider.registration_rules import validator_rules
 from fargate_provider.utils.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
@@ -32,7 +32,7 @@ from fargate_provider.utils.sizes import (
     parse_cpu,
     parse_memory,
 )
-from fargate_provider.registration_rules import validator_rules
+from fargate_provider.utils.validation import ECS_NAME_RE
 
 SPEC_FILE_SUFFIXES = (".json", ".json5")
 MAX_TASK_DEFINITION_BYTES = 65_536  # ECS service quota "Task definition size": 64 KiB
@@ -68,7 +68,9 @@ def is_spec_path(source: Any) -> bool:
     return isinstance(source, str) and "\n" not in source and source.strip().endswith(SPEC_FILE_SUFFIXES)
 
 
-def resolve_spec_path(source: str | Path, search_paths: Iterable[str | Path] = (), *, allow_any_path: bool = False) -> Path:
+def resolve_spec_path(
+    source: str | Path, search_paths: Iterable[str | Path] = (), *, allow_any_path: bool = False
+) -> Path:
     """The spec file ``source`` names: relative paths are looked up in ``search_paths`` (the DAG's
     folder first, then ``template_searchpath``); the file must lie under one of them — no
     ``../`` out of it, no absolute path elsewhere — unless ``allow_any_path``."""
@@ -80,16 +82,22 @@ def resolve_spec_path(source: str | Path, search_paths: Iterable[str | Path] = (
         candidates = [folder / path for folder in folders] or ([path] if allow_any_path else [])
         candidates = [c for c in candidates if c.exists()] or candidates[:1]
     if not candidates:
-        raise TaskDefinitionError([("task_definition", f"file {str(source)!r}: relative paths need the DAG's folder or template_searchpath")])
+        raise TaskDefinitionError(
+            [("task_definition", f"file {str(source)!r}: relative paths need the DAG's folder or template_searchpath")]
+        )
     found = candidates[0]
     if not allow_any_path:
         real = found.resolve()
         if not any(real == folder or folder in real.parents for folder in folders):
-            raise TaskDefinitionError([(
-                "task_definition",
-                f"file {str(source)!r} is outside the DAG's folder and template_searchpath "
-                f"({', '.join(map(str, folders)) or 'none'}); move it there, or pass allow_any_path=True",
-            )])
+            raise TaskDefinitionError(
+                [
+                    (
+                        "task_definition",
+                        f"file {str(source)!r} is outside the DAG's folder and template_searchpath "
+                        f"({', '.join(map(str, folders)) or 'none'}); move it there, or pass allow_any_path=True",
+                    )
+                ]
+            )
     return found
 
 
@@ -100,8 +108,15 @@ def _read_spec_file(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_SPEC_FILE_BYTES:
-            raise TaskDefinitionError([("task_definition", f"{where} is {size:,} bytes; spec files are at most "
-                                        f"{MAX_SPEC_FILE_BYTES:,} bytes (ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} per task definition)")])
+            raise TaskDefinitionError(
+                [
+                    (
+                        "task_definition",
+                        f"{where} is {size:,} bytes; spec files are at most "
+                        f"{MAX_SPEC_FILE_BYTES:,} bytes (ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} per task definition)",
+                    )
+                ]
+            )
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise TaskDefinitionError([("task_definition", f"{where} is not UTF-8 text")]) from None
@@ -150,8 +165,16 @@ def load_task_definition(
 
 def _parse_text(text: str, source: str | None) -> dict[str, Any]:
     if len(text) > MAX_SPEC_FILE_BYTES:  # JSON5 parsing is slow on huge input: refuse before it
-        raise TaskDefinitionError([("task_definition", f"is {len(text):,} characters; ECS takes at most "
-                                    f"{MAX_TASK_DEFINITION_BYTES:,} bytes per task definition")], source=source)
+        raise TaskDefinitionError(
+            [
+                (
+                    "task_definition",
+                    f"is {len(text):,} characters; ECS takes at most "
+                    f"{MAX_TASK_DEFINITION_BYTES:,} bytes per task definition",
+                )
+            ],
+            source=source,
+        )
     try:
         spec = json5.loads(text)
     except ValueError as err:
@@ -211,7 +234,12 @@ def run_task_overrides_problems(overrides: Any, field: str = "overrides") -> lis
         except SizeError as err:
             problems.append((f"{field}.memory" if sizes["cpu"] in FARGATE_MEMORY_BY_CPU else f"{field}.cpu", str(err)))
     elif "cpu" in sizes and sizes["cpu"] not in FARGATE_MEMORY_BY_CPU:
-        problems.append((f"{field}.cpu", f"cpu {sizes['cpu']} is not a Fargate size; allowed cpu units: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"))
+        problems.append(
+            (
+                f"{field}.cpu",
+                f"cpu {sizes['cpu']} is not a Fargate size; allowed cpu units: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}",
+            )
+        )
     return _dedupe(problems)
 
 
@@ -286,7 +314,9 @@ def validate_task_definition(spec: dict[str, Any], *, family: str | None = None)
         problems += _container_problems(containers, awsvpc=spec.get("networkMode") == "awsvpc", task=spec)
     size = len(json.dumps(spec, separators=(",", ":"), default=str).encode())
     if size > MAX_TASK_DEFINITION_BYTES:
-        problems.append(("task_definition", f"is {size:,} bytes as JSON; ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} (64 KiB)"))
+        problems.append(
+            ("task_definition", f"is {size:,} bytes as JSON; ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} (64 KiB)")
+        )
     # ECS's own refusals, in its words (the emulator answers with the same table).
     problems += [(rule.path, f"ECS refuses this: {rule.ecs_message} Fix: {rule.fix}") for rule in validator_rules(spec)]
     if problems:
@@ -362,7 +392,9 @@ def _container_problems(containers: list[Any], *, awsvpc: bool, task: dict[str, 
             names[name] = index
         image = container.get("image")
         if not isinstance(image, str) or not image.strip():
-            problems.append((f"{base}.image", "is required: a non-empty image reference (e.g. 'public.ecr.aws/nginx/nginx:latest')"))
+            problems.append(
+                (f"{base}.image", "is required: a non-empty image reference (e.g. 'public.ecr.aws/nginx/nginx:latest')")
+            )
         elif len(image) > MAX_IMAGE_LENGTH:
             problems.append((f"{base}.image", f"is {len(image):,} characters; ECS allows at most {MAX_IMAGE_LENGTH}"))
         problems += _port_problems(container, base, awsvpc)
@@ -388,7 +420,9 @@ def _port_problems(container: dict[str, Any], base: str, awsvpc: bool) -> list[t
         if isinstance(port, int) and not 1 <= port <= 65535:
             problems.append((f"{where}.containerPort", "must be between 1 and 65535"))
         if awsvpc and host is not None and port is not None and host != port:
-            problems.append((f"{where}.hostPort", f"must equal containerPort ({port}) under networkMode awsvpc, or be omitted"))
+            problems.append(
+                (f"{where}.hostPort", f"must equal containerPort ({port}) under networkMode awsvpc, or be omitted")
+            )
     return problems
 
 
@@ -436,12 +470,19 @@ def _dependency_problems(containers: list[Any], names: dict[str, int]) -> list[t
             where = f"containerDefinitions[{index}].dependsOn[{dep_index}]"
             target, condition = dependency.get("containerName"), dependency.get("condition")
             if condition not in DEPENDS_ON_CONDITIONS:
-                problems.append((f"{where}.condition", f"{condition!r} is not allowed; allowed: {', '.join(DEPENDS_ON_CONDITIONS)}"))
+                problems.append(
+                    (f"{where}.condition", f"{condition!r} is not allowed; allowed: {', '.join(DEPENDS_ON_CONDITIONS)}")
+                )
             if not isinstance(target, str):
                 continue
             if target not in names:
                 known = ", ".join(names) or "none"
-                problems.append((f"{where}.containerName", f"{target!r} is not a container of this task definition; containers: {known}"))
+                problems.append(
+                    (
+                        f"{where}.containerName",
+                        f"{target!r} is not a container of this task definition; containers: {known}",
+                    )
+                )
                 continue
             if target == container.get("name"):
                 problems.append((f"{where}.containerName", "a container cannot depend on itself"))
@@ -452,7 +493,10 @@ def _dependency_problems(containers: list[Any], names: dict[str, int]) -> list[t
                 problems.append((f"{where}.condition", f"HEALTHY needs a healthCheck on container {target!r}"))
             if condition in ("COMPLETE", "SUCCESS") and target_def.get("essential", True):
                 problems.append(
-                    (f"{where}.condition", f"{condition} cannot wait on essential container {target!r}; mark it essential: false")
+                    (
+                        f"{where}.condition",
+                        f"{condition} cannot wait on essential container {target!r}; mark it essential: false",
+                    )
                 )
     try:
         tuple(graphlib.TopologicalSorter(graph).static_order())
@@ -472,7 +516,10 @@ def _container_size_problems(containers: list[Any], task: dict[str, Any]) -> lis
         total = sum(c.get(key) or 0 for c in containers if isinstance(c, dict) and isinstance(c.get(key), int))
         if task_value is not None and total > task_value:
             problems.append(
-                (f"containerDefinitions[*].{key}", f"containers ask for {total} in total, more than the task's {key} {task_value}")
+                (
+                    f"containerDefinitions[*].{key}",
+                    f"containers ask for {total} in total, more than the task's {key} {task_value}",
+                )
             )
     return problems
 

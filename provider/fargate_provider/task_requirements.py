@@ -23,10 +23,19 @@ from typing import Any
 from fargate_provider.registration_rules import PRIVATE_ECR_IMAGE_RE
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
-ECR_PULL_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+ECR_PULL_ACTIONS = (
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-_SECRETS_MANAGER_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:(?P<rest>.+)$")
-_SSM_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):ssm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):parameter(?P<name>/.+)$")
+_SECRETS_MANAGER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:(?P<rest>.+)$"
+)
+_SSM_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):ssm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):parameter(?P<name>/.+)$"
+)
 
 
 # --------------------------------------------------------------------------- IAM documents
@@ -132,7 +141,9 @@ class TaskNeeds:
         needed: list[tuple[str, str, str]] = []
         for image in self.images:
             if image.is_private_ecr:
-                repository = f"arn:{partition}:ecr:{image.ecr_region}:{image.ecr_registry}:repository/{image.repository}"
+                repository = (
+                    f"arn:{partition}:ecr:{image.ecr_region}:{image.ecr_registry}:repository/{image.repository}"
+                )
                 needed.append(("ecr:GetAuthorizationToken", "*", "to get ECR registry auth"))
                 needed += [(a, repository, f"to pull {image.image}") for a in ECR_PULL_ACTIONS[1:]]
         for group in self.log_groups:
@@ -144,10 +155,22 @@ class TaskNeeds:
             if secret.service == "ssm":
                 name = secret.id.lstrip("/")
                 arn = f"arn:{partition}:ssm:{secret.region or region}:{account}:parameter/{name}"
-                needed.append(("ssm:GetParameters", arn, f"to read secret {secret.name} of container {secret.container}"))
+                needed.append(
+                    ("ssm:GetParameters", arn, f"to read secret {secret.name} of container {secret.container}")
+                )
             else:
-                arn = secret.id if secret.id.startswith("arn:") else f"arn:{partition}:secretsmanager:{secret.region or region}:{account}:secret:{secret.id}"
-                needed.append(("secretsmanager:GetSecretValue", arn, f"to read secret {secret.name} of container {secret.container}"))
+                arn = (
+                    secret.id
+                    if secret.id.startswith("arn:")
+                    else f"arn:{partition}:secretsmanager:{secret.region or region}:{account}:secret:{secret.id}"
+                )
+                needed.append(
+                    (
+                        "secretsmanager:GetSecretValue",
+                        arn,
+                        f"to read secret {secret.name} of container {secret.container}",
+                    )
+                )
         return list(dict.fromkeys(needed))
 
 
@@ -156,8 +179,13 @@ def image_ref(container: str, image: str) -> ImageRef:
     if not match:
         return ImageRef(container, image)
     return ImageRef(
-        container, image, match["registry"], match["region"], match["repository"],
-        match["tag"] or (None if match["digest"] else "latest"), match["digest"],
+        container,
+        image,
+        match["registry"],
+        match["region"],
+        match["repository"],
+        match["tag"] or (None if match["digest"] else "latest"),
+        match["digest"],
     )
 
 
@@ -188,10 +216,14 @@ def task_needs(task_definition: Mapping[str, Any]) -> TaskNeeds:
         needs.secrets += [secret_ref(name, n, v) for n, v in references if v]
         options = log.get("options") or {}
         if log.get("logDriver") == "awslogs" and options.get("awslogs-group"):
-            needs.log_groups.append(LogGroupRef(
-                name, options["awslogs-group"], options.get("awslogs-region"),
-                str(options.get("awslogs-create-group", "")).lower() == "true",
-            ))
+            needs.log_groups.append(
+                LogGroupRef(
+                    name,
+                    options["awslogs-group"],
+                    options.get("awslogs-region"),
+                    str(options.get("awslogs-create-group", "")).lower() == "true",
+                )
+            )
     return needs
 
 
@@ -246,13 +278,23 @@ def unreachable(needs: TaskNeeds, egress: Egress, region: str, public_ip: bool) 
 
     for image in needs.images:
         if not image.is_private_ecr or image.ecr_region != region:
-            missing.append(("image", f"container {image.container}: image {image.image} is outside the VPC "
-                                      "(needs a NAT gateway, or an internet gateway route with a public IP)"))
+            missing.append(
+                (
+                    "image",
+                    f"container {image.container}: image {image.image} is outside the VPC "
+                    "(needs a NAT gateway, or an internet gateway route with a public IP)",
+                )
+            )
             continue
         lacking = [endpoint(s) for s in ("ecr.api", "ecr.dkr", "s3") if endpoint(s) not in have]
         if lacking:
-            missing.append(("ecr", f"container {image.container}: ECR needs VPC endpoints {', '.join(lacking)} "
-                                    "(or a NAT gateway / internet gateway with a public IP)"))
+            missing.append(
+                (
+                    "ecr",
+                    f"container {image.container}: ECR needs VPC endpoints {', '.join(lacking)} "
+                    "(or a NAT gateway / internet gateway with a public IP)",
+                )
+            )
     if needs.log_groups and endpoint("logs") not in have:
         missing.append(("logs", f"awslogs needs the VPC endpoint {endpoint('logs')} (or a route to the internet)"))
     for service in sorted({s.service for s in needs.secrets}):

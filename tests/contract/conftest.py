@@ -54,7 +54,12 @@ def awsvpc(request: pytest.FixtureRequest, kind: str = "private") -> dict:
             pytest.skip(f"set {_SUBNETS[kind]} and FARGATE_CONTRACT_SECURITY_GROUP to start tasks in the account")
         return {"awsvpcConfiguration": {"subnets": subnets.split(","), "securityGroups": [group]}}
     emulator = request.getfixturevalue("emulator")
-    return {"awsvpcConfiguration": {"subnets": emulator.network[f"{kind}_subnets"], "securityGroups": [emulator.network["security_group"]]}}
+    return {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network[f"{kind}_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
 
 
 @pytest.fixture

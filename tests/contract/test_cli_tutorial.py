@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG
-from tests.contract.conftest import TIMEOUT, awsvpc
+from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG, TIMEOUT, awsvpc
 from tests.helpers.polling import wait_for
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -66,14 +65,19 @@ def aws_cli(request, tmp_path):
     if not AGAINST_AWS:
         emulator = request.getfixturevalue("emulator")
         env.update(
-            AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+            AWS_ENDPOINT_URL=emulator.endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
             AWS_DEFAULT_REGION="us-east-1",
             # the developer's own ~/.aws must not play a part
-            AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+            AWS_CONFIG_FILE=str(tmp_path / "config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
         )
 
     def run(*args: str) -> dict:
-        done = subprocess.run([str(AWS_CLI), *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(AWS_CLI), *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, f"aws {' '.join(args)} exited {done.returncode}: {done.stderr}"
         return json.loads(done.stdout) if done.stdout.strip() else {}
 
@@ -103,9 +107,22 @@ def test_the_fargate_cli_tutorial_end_to_end(aws, aws_cli, request, tmp_path):
 
         # Step 4: Create a service (the public-subnet example)
         created_service = aws_cli(
-            "ecs", "create-service", "--cluster", cluster, "--service-name", service, "--task-definition", f"{family}:1",
-            "--desired-count", "1", "--launch-type", "FARGATE", "--network-configuration",
-            f"awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}],assignPublicIp=ENABLED}}", "--tags", TAG,
+            "ecs",
+            "create-service",
+            "--cluster",
+            cluster,
+            "--service-name",
+            service,
+            "--task-definition",
+            f"{family}:1",
+            "--desired-count",
+            "1",
+            "--launch-type",
+            "FARGATE",
+            "--network-configuration",
+            f"awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}],assignPublicIp=ENABLED}}",
+            "--tags",
+            TAG,
         )["service"]
         service_arn = created_service["serviceArn"]
         assert created_service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
@@ -120,7 +137,9 @@ def test_the_fargate_cli_tutorial_end_to_end(aws, aws_cli, request, tmp_path):
             found = described["services"][0]
             return found if found["runningCount"] == 1 else None
 
-        described = wait_for("the service to run its task", running_service, TIMEOUT, interval=0.05 if TIMEOUT < 60 else 5)
+        described = wait_for(
+            "the service to run its task", running_service, TIMEOUT, interval=0.05 if TIMEOUT < 60 else 5
+        )
         assert (described["status"], described["desiredCount"], described["launchType"]) == ("ACTIVE", 1, "FARGATE")
 
         # Step 7: Test — describe the task, find its ENI, and read the public IP from EC2
@@ -129,7 +148,9 @@ def test_the_fargate_cli_tutorial_end_to_end(aws, aws_cli, request, tmp_path):
         attachment = next(a for a in task["attachments"] if a["type"] == "ElasticNetworkInterface")
         assert attachment["status"] == "ATTACHED"
         eni_id = next(d["value"] for d in attachment["details"] if d["name"] == "networkInterfaceId")
-        interfaces = aws_cli("ec2", "describe-network-interfaces", "--network-interface-id", eni_id)["NetworkInterfaces"]
+        interfaces = aws_cli("ec2", "describe-network-interfaces", "--network-interface-id", eni_id)[
+            "NetworkInterfaces"
+        ]
         assert [i["NetworkInterfaceId"] for i in interfaces] == [eni_id]
         association = interfaces[0]["Association"]
         assert association["IpOwnerId"] == "amazon"
@@ -147,7 +168,10 @@ def test_the_fargate_cli_tutorial_end_to_end(aws, aws_cli, request, tmp_path):
                 if ecs.describe_services(cluster=cluster, services=[service])["services"][0]["status"] != "INACTIVE":
                     return False
                 arns = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
-                return all(t["lastStatus"] == "STOPPED" for t in (ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []))
+                return all(
+                    t["lastStatus"] == "STOPPED"
+                    for t in (ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else [])
+                )
 
             wait_for("the service's tasks to stop", all_stopped, TIMEOUT, interval=0.05 if TIMEOUT < 60 else 5)
         aws_cli("ecs", "delete-cluster", "--cluster", cluster)

@@ -57,7 +57,9 @@ def _control(request, route: str, payload: dict) -> None:
     """The emulator's control endpoint (emulator mode only)."""
     endpoint = request.getfixturevalue("emulator").endpoint
     call = urllib.request.Request(
-        f"{endpoint}/_fargate_local/{route}", data=json.dumps(payload).encode(), method="POST",
+        f"{endpoint}/_fargate_local/{route}",
+        data=json.dumps(payload).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(call, timeout=10).read()
@@ -83,8 +85,13 @@ def deployments(aws, cluster, task_network):
     def register(family: str, image: str = IMAGE, command: list[str] | None = None) -> str:
         container = {"name": "app", "image": image, "essential": True, "command": command or ["sleep", "3600"]}
         arn = ecs.register_task_definition(
-            family=f"{cluster}-{family}", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-            memory="512", containerDefinitions=[container], tags=[CONTRACT_TAG],
+            family=f"{cluster}-{family}",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            containerDefinitions=[container],
+            tags=[CONTRACT_TAG],
         )["taskDefinition"]["taskDefinitionArn"]
         registered.append(arn)
         return arn
@@ -92,8 +99,13 @@ def deployments(aws, cluster, task_network):
     def create(name: str, task_definition: str, desired: int = 1, breaker: dict | None = None) -> dict:
         config = {"deploymentCircuitBreaker": breaker} if breaker else {}
         service = ecs.create_service(
-            cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=desired,
-            launchType="FARGATE", networkConfiguration=task_network, deploymentConfiguration=config,
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=task_definition,
+            desiredCount=desired,
+            launchType="FARGATE",
+            networkConfiguration=task_network,
+            deploymentConfiguration=config,
             tags=[CONTRACT_TAG],
         )["service"]
         services.append(name)
@@ -103,7 +115,9 @@ def deployments(aws, cluster, task_network):
     for name in services:
         ecs.delete_service(cluster=cluster, service=name, force=True)
     if services:
-        ecs.get_waiter("services_inactive").wait(cluster=cluster, services=services, WaiterConfig=FAST if not AGAINST_AWS else {})
+        ecs.get_waiter("services_inactive").wait(
+            cluster=cluster, services=services, WaiterConfig=FAST if not AGAINST_AWS else {}
+        )
     for arn in registered:
         ecs.deregister_task_definition(taskDefinition=arn)
 
@@ -119,10 +133,15 @@ def _messages(service: dict) -> list[str]:
 def _task_starts(ecs, cluster: str, name: str) -> list:
     """createdAt of every task the service started (stopped ones too), oldest first."""
     arns = [
-        arn for status in ("RUNNING", "STOPPED")
+        arn
+        for status in ("RUNNING", "STOPPED")
         for arn in ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus=status)["taskArns"]
     ]
-    tasks = [t for i in range(0, len(arns), 100) for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + 100])["tasks"]]
+    tasks = [
+        t
+        for i in range(0, len(arns), 100)
+        for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + 100])["tasks"]
+    ]
     return sorted(t["createdAt"] for t in tasks)
 
 
@@ -131,7 +150,9 @@ def _task_starts(ecs, cluster: str, name: str) -> list:
     [({"type": "COUNT", "value": 2}, 2), ({"type": "UNBOUNDED_PERCENT", "value": 100}, 1)],
     ids=["COUNT 2", "UNBOUNDED_PERCENT 100 of 1"],
 )
-def test_threshold_configuration_sets_how_many_failures_trip_the_breaker(aws, cluster, deployments, unpullable_image, threshold, trips_at):
+def test_threshold_configuration_sets_how_many_failures_trip_the_breaker(
+    aws, cluster, deployments, unpullable_image, threshold, trips_at
+):
     """The default would wait for 3 failed tasks (0.5 x 1, at least 3); the configured threshold
     trips the breaker at ``trips_at``, and DescribeServices returns the configuration."""
     register, create = deployments
@@ -150,7 +171,9 @@ def test_threshold_configuration_sets_how_many_failures_trip_the_breaker(aws, cl
     assert echoed["thresholdConfiguration"] == threshold
 
 
-def test_rollback_returns_to_the_completed_deployment_in_ecs_words(request, aws, cluster, deployments, unpullable_image):
+def test_rollback_returns_to_the_completed_deployment_in_ecs_words(
+    request, aws, cluster, deployments, unpullable_image
+):
     register, create = deployments
     ecs = aws("ecs")
     good = register("web")
@@ -166,7 +189,8 @@ def test_rollback_returns_to_the_completed_deployment_in_ecs_words(request, aws,
         # rollback's IN_PROGRESS state can be read.
         _control(request, "timing", {"stabilize": 300})
     failing_id = ecs.update_service(cluster=cluster, service="web", taskDefinition=register("web", unpullable_image))[
-        "service"]["deployments"][0]["id"]
+        "service"
+    ]["deployments"][0]["id"]
 
     def rolling_back():
         service = _service(ecs, cluster, "web")
@@ -175,7 +199,9 @@ def test_rollback_returns_to_the_completed_deployment_in_ecs_words(request, aws,
     service = wait_for("the circuit breaker to roll back", rolling_back, TIMEOUT)
     primary = service["deployments"][0]
     assert (primary["id"], primary["status"], primary["rolloutState"]) == (completed_id, "PRIMARY", "IN_PROGRESS")
-    assert primary["rolloutStateReason"] == f"ECS deployment circuit breaker: rolling back to deploymentId {completed_id}."
+    assert (
+        primary["rolloutStateReason"] == f"ECS deployment circuit breaker: rolling back to deploymentId {completed_id}."
+    )
     # The failed deployment stays listed only while it still has tasks to stop.
     for failed in (d for d in service["deployments"] if d["id"] == failing_id):
         assert (failed["status"], failed["rolloutState"]) == ("ACTIVE", "FAILED")
@@ -220,14 +246,18 @@ def test_tasks_that_keep_failing_to_start_are_throttled(aws, cluster, deployment
     first_gap, last_gap = (starts[1] - starts[0]).total_seconds(), (starts[4] - starts[3]).total_seconds()
     assert last_gap > 2 * first_gap, f"relaunches did not slow down: {starts}"
 
-    deployment = ecs.update_service(cluster=cluster, service="svc", taskDefinition=register("fixed"))["service"]["deployments"][0]
+    deployment = ecs.update_service(cluster=cluster, service="svc", taskDefinition=register("fixed"))["service"][
+        "deployments"
+    ][0]
 
     def fixed_started():
         starts = _task_starts(ecs, cluster, "svc")
         return [s for s in starts if s >= deployment["createdAt"]]
 
     first_fixed = wait_for("the fixed task definition's task", fixed_started, TIMEOUT)[0]
-    assert (first_fixed - deployment["createdAt"]).total_seconds() < last_gap, "the new task definition was throttled too"
+    assert (first_fixed - deployment["createdAt"]).total_seconds() < last_gap, (
+        "the new task definition was throttled too"
+    )
 
 
 def test_tasks_that_exit_after_running_are_not_throttled(request, aws, cluster, deployments):

@@ -28,7 +28,10 @@ def test_describe_services_takes_at_most_10(aws, cluster):
     with pytest.raises(ClientError) as refused:
         aws("ecs").describe_services(cluster=cluster, services=[f"s{i}" for i in range(11)])
     error = refused.value.response["Error"]
-    assert (error["Code"], error["Message"]) == ("InvalidParameterException", "service names can have at most 10 items.")
+    assert (error["Code"], error["Message"]) == (
+        "InvalidParameterException",
+        "service names can have at most 10 items.",
+    )
 
 
 def test_unknown_tasks_and_services_come_back_as_missing_failures(aws, cluster):
@@ -50,14 +53,17 @@ def test_a_task_of_another_cluster_is_missing_here(aws, task_network, cluster):
     register(ecs, family="contract-job")
     arn = None
     try:
-        arn = ecs.run_task(cluster=other, taskDefinition="contract-job", launchType="FARGATE",
-                           networkConfiguration=task_network)["tasks"][0]["taskArn"]
+        arn = ecs.run_task(
+            cluster=other, taskDefinition="contract-job", launchType="FARGATE", networkConfiguration=task_network
+        )["tasks"][0]["taskArn"]
         answer = ecs.describe_tasks(cluster=cluster, tasks=[arn])
         assert answer["tasks"] == [] and answer["failures"] == [{"arn": arn, "reason": "MISSING"}]
         assert [t["taskArn"] for t in ecs.describe_tasks(cluster=other, tasks=[arn])["tasks"]] == [arn]
     finally:
         if arn:
             ecs.stop_task(cluster=other, task=arn)
-            ecs.get_waiter("tasks_stopped").wait(cluster=other, tasks=[arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+            ecs.get_waiter("tasks_stopped").wait(
+                cluster=other, tasks=[arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+            )
         ecs.deregister_task_definition(taskDefinition="contract-job:1")
         ecs.delete_cluster(cluster=other)

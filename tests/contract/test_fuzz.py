@@ -49,21 +49,65 @@ SEED = 15
 # fargate-local answers itself (the same ones, and ExecuteCommand). Listed, not discovered: a
 # contract test reads no emulator internals.
 OPERATIONS = (
-    "CreateCapacityProvider", "CreateCluster", "ListClusters", "UpdateCluster", "PutClusterCapacityProviders",
-    "DeleteCapacityProvider", "UpdateCapacityProvider", "DescribeCapacityProviders", "DescribeClusters",
-    "DeleteCluster", "RegisterTaskDefinition", "ListTaskDefinitions", "DescribeTaskDefinition",
-    "DeregisterTaskDefinition", "RunTask", "DescribeTasks", "StartTask", "ListTasks", "StopTask", "CreateService",
-    "ListServices", "DescribeServices", "UpdateService", "DeleteService", "RegisterContainerInstance",
-    "DeregisterContainerInstance", "ListContainerInstances", "DescribeContainerInstances",
-    "UpdateContainerInstancesState", "PutAttributes", "ListAttributes", "DeleteAttributes", "DiscoverPollEndpoint",
-    "ListTaskDefinitionFamilies", "ListTagsForResource", "TagResource", "UntagResource", "CreateTaskSet",
-    "DescribeTaskSets", "DeleteTaskSet", "UpdateTaskSet", "UpdateServicePrimaryTaskSet", "PutAccountSetting",
-    "ListAccountSettings", "DeleteAccountSetting", "DeleteTaskDefinitions", "ExecuteCommand",
+    "CreateCapacityProvider",
+    "CreateCluster",
+    "ListClusters",
+    "UpdateCluster",
+    "PutClusterCapacityProviders",
+    "DeleteCapacityProvider",
+    "UpdateCapacityProvider",
+    "DescribeCapacityProviders",
+    "DescribeClusters",
+    "DeleteCluster",
+    "RegisterTaskDefinition",
+    "ListTaskDefinitions",
+    "DescribeTaskDefinition",
+    "DeregisterTaskDefinition",
+    "RunTask",
+    "DescribeTasks",
+    "StartTask",
+    "ListTasks",
+    "StopTask",
+    "CreateService",
+    "ListServices",
+    "DescribeServices",
+    "UpdateService",
+    "DeleteService",
+    "RegisterContainerInstance",
+    "DeregisterContainerInstance",
+    "ListContainerInstances",
+    "DescribeContainerInstances",
+    "UpdateContainerInstancesState",
+    "PutAttributes",
+    "ListAttributes",
+    "DeleteAttributes",
+    "DiscoverPollEndpoint",
+    "ListTaskDefinitionFamilies",
+    "ListTagsForResource",
+    "TagResource",
+    "UntagResource",
+    "CreateTaskSet",
+    "DescribeTaskSets",
+    "DeleteTaskSet",
+    "UpdateTaskSet",
+    "UpdateServicePrimaryTaskSet",
+    "PutAccountSetting",
+    "ListAccountSettings",
+    "DeleteAccountSetting",
+    "DeleteTaskDefinitions",
+    "ExecuteCommand",
 )
 COMMON_ERRORS = {
-    "SerializationException", "ValidationException", "InvalidParameterException", "ClientException",
-    "ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException", "AccessDeniedException",
-    "UnsupportedFeatureException", "ResourceNotFoundException",
+    "SerializationException",
+    "ValidationException",
+    "InvalidParameterException",
+    "ClientException",
+    "ClusterNotFoundException",
+    "ServiceNotFoundException",
+    "ServiceNotActiveException",
+    "AccessDeniedException",
+    "UnsupportedFeatureException",
+    "ResourceNotFoundException",
 }
 MIN_CASES = 300
 CASES_PER_OPERATION = 9  # sampled from every fault the model allows; body-level cases come on top
@@ -108,33 +152,58 @@ def _faults(shape, rng: random.Random) -> list[tuple[str, Any]]:
     kind = shape.type_name
     faults: list[tuple[str, Any]] = []
     if kind == "string":
-        faults += [("number for string", rng.randint(1, 10**6)), ("boolean for string", True),
-                   ("list for string", ["fuzz"]), ("object for string", {"fuzz": 1})]
+        faults += [
+            ("number for string", rng.randint(1, 10**6)),
+            ("boolean for string", True),
+            ("list for string", ["fuzz"]),
+            ("object for string", {"fuzz": 1}),
+        ]
         if shape.enum:
             faults.append(("unknown enum value", f"NOT_AN_ECS_VALUE_{rng.randint(0, 999)}"))
         if "max" in shape.metadata:
-            faults.append(("string over its maximum length", "x" * (int(shape.metadata["max"]) + 1 + rng.randint(0, 10**5))))
+            faults.append(
+                ("string over its maximum length", "x" * (int(shape.metadata["max"]) + 1 + rng.randint(0, 10**5)))
+            )
     elif kind in ("integer", "long"):
-        faults += [("numeric string for integer", str(rng.randint(1, 100))), ("boolean for integer", False),
-                   ("list for integer", [1]), ("object for integer", {"n": 1}), ("fraction for integer", 1.5),
-                   ("integer beyond 64 bits" if kind == "long" else "integer beyond 32 bits",
-                    2**63 + rng.randint(0, 99) if kind == "long" else 2**31 + rng.randint(0, 99))]
+        faults += [
+            ("numeric string for integer", str(rng.randint(1, 100))),
+            ("boolean for integer", False),
+            ("list for integer", [1]),
+            ("object for integer", {"n": 1}),
+            ("fraction for integer", 1.5),
+            (
+                "integer beyond 64 bits" if kind == "long" else "integer beyond 32 bits",
+                2**63 + rng.randint(0, 99) if kind == "long" else 2**31 + rng.randint(0, 99),
+            ),
+        ]
         if "min" in shape.metadata:
             faults.append(("integer below its minimum", int(shape.metadata["min"]) - 1 - rng.randint(0, 9)))
         if "max" in shape.metadata:
             faults.append(("integer above its maximum", int(shape.metadata["max"]) + 1 + rng.randint(0, 9)))
     elif kind == "boolean":
-        faults += [("string for boolean", "yes"), ("number for boolean", 1), ("list for boolean", [True]),
-                   ("object for boolean", {"b": True})]
+        faults += [
+            ("string for boolean", "yes"),
+            ("number for boolean", 1),
+            ("list for boolean", [True]),
+            ("object for boolean", {"b": True}),
+        ]
     elif kind in ("double", "float"):
         faults += [("string for number", "1.5"), ("boolean for number", True), ("list for number", [1.5])]
     elif kind == "list":
-        faults += [("string for list", "fuzz"), ("object for list", {"fuzz": ["x"]}), ("number for list", 7),
-                   ("null inside a list", [None])]
-        member_faults = [f for f in _faults(shape.member, rng) if f[0].endswith(("for string", "for structure", "for integer"))]
+        faults += [
+            ("string for list", "fuzz"),
+            ("object for list", {"fuzz": ["x"]}),
+            ("number for list", 7),
+            ("null inside a list", [None]),
+        ]
+        member_faults = [
+            f for f in _faults(shape.member, rng) if f[0].endswith(("for string", "for structure", "for integer"))
+        ]
         faults += [(f"list member: {what}", [value]) for what, value in member_faults[:2]]
         if "max" in shape.metadata:
-            faults.append(("list over its maximum length", [_skeleton(shape.member)] * (int(shape.metadata["max"]) + 1)))
+            faults.append(
+                ("list over its maximum length", [_skeleton(shape.member)] * (int(shape.metadata["max"]) + 1))
+            )
     elif kind == "structure":
         faults += [("string for structure", "fuzz"), ("list for structure", [{}]), ("number for structure", 3)]
     elif kind == "map":
@@ -206,12 +275,28 @@ def generate_cases(seed: int = SEED) -> list[Case]:
             for what, value in _faults(member, rng):
                 candidates.append(Case(operation, f"{name}: {what}", json.dumps(_with(shape, path, value)).encode()))
             if required:
-                candidates.append(Case(operation, f"{name}: required member missing", json.dumps(_with(shape, path, None, remove=True)).encode()))
-                candidates.append(Case(operation, f"{name}: required member null", json.dumps(_with(shape, path, None)).encode()))
+                candidates.append(
+                    Case(
+                        operation,
+                        f"{name}: required member missing",
+                        json.dumps(_with(shape, path, None, remove=True)).encode(),
+                    )
+                )
+                candidates.append(
+                    Case(operation, f"{name}: required member null", json.dumps(_with(shape, path, None)).encode())
+                )
             if path == ("nextToken",):
-                candidates.append(Case(operation, "nextToken: garbage", json.dumps(_with(shape, path, "garbage!" + "x" * rng.randint(0, 40))).encode()))
+                candidates.append(
+                    Case(
+                        operation,
+                        "nextToken: garbage",
+                        json.dumps(_with(shape, path, "garbage!" + "x" * rng.randint(0, 40))).encode(),
+                    )
+                )
         # A garbage token and missing members first, then a seeded sample of the rest.
-        first = [c for c in candidates if "garbage" in c.description] + [c for c in candidates if "required" in c.description]
+        first = [c for c in candidates if "garbage" in c.description] + [
+            c for c in candidates if "required" in c.description
+        ]
         rest = [c for c in candidates if c not in first]
         cases += first[:3] + rng.sample(rest, min(len(rest), CASES_PER_OPERATION))
         cases += [
@@ -230,10 +315,15 @@ def generate_cases(seed: int = SEED) -> list[Case]:
 
 
 def _send(session: requests.Session, endpoint: str, case: Case) -> requests.Response:
-    request = AWSRequest(method="POST", url=f"{endpoint}/", data=case.body, headers={
-        "X-Amz-Target": TARGET_PREFIX + case.operation,
-        "Content-Type": "application/x-amz-json-1.1",
-    })
+    request = AWSRequest(
+        method="POST",
+        url=f"{endpoint}/",
+        data=case.body,
+        headers={
+            "X-Amz-Target": TARGET_PREFIX + case.operation,
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
     SigV4Auth(Credentials("fuzz", "fuzz"), "ecs", "us-east-1").add_auth(request)
     return session.post(request.url, data=case.body, headers=dict(request.headers), timeout=30)
 

@@ -27,16 +27,33 @@ FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 def _register(ecs, family: str) -> str:
     return ecs.register_task_definition(
-        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-        containerDefinitions=[{"name": "app", "image": "public.ecr.aws/docker/library/busybox:1.36", "essential": True,
-                               "command": ["sleep", "3600"]}],
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "public.ecr.aws/docker/library/busybox:1.36",
+                "essential": True,
+                "command": ["sleep", "3600"],
+            }
+        ],
         tags=[CONTRACT_TAG],
     )["taskDefinition"]["taskDefinitionArn"]
 
 
 def _create_service(ecs, cluster: str, name: str, task_definition: str, network: dict, count: int = 0) -> None:
-    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=count,
-                       launchType="FARGATE", networkConfiguration=network, tags=[CONTRACT_TAG])
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=task_definition,
+        desiredCount=count,
+        launchType="FARGATE",
+        networkConfiguration=network,
+        tags=[CONTRACT_TAG],
+    )
 
 
 def _refused(call) -> dict:
@@ -116,13 +133,19 @@ def test_list_clusters_and_task_definitions_page_and_sort(aws, cluster):
     family = f"{cluster}-td"
     arns = [_register(ecs, family) for _ in range(3)]
     try:
-        pages = list(ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, PaginationConfig={"PageSize": 2}))
+        pages = list(
+            ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, PaginationConfig={"PageSize": 2})
+        )
         assert [len(p["taskDefinitionArns"]) for p in pages] == [2, 1]
         assert [a for p in pages for a in p["taskDefinitionArns"]] == arns  # newest last
         assert ecs.list_task_definitions(familyPrefix=family, sort="DESC")["taskDefinitionArns"] == arns[::-1]
         first = ecs.list_clusters(maxResults=1)
         assert len(first["clusterArns"]) == 1
-        every = [a for p in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 1}) for a in p["clusterArns"]]
+        every = [
+            a
+            for p in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 1})
+            for a in p["clusterArns"]
+        ]
         assert any(a.endswith(f"/{cluster}") for a in every)
     finally:
         for arn in arns:
@@ -131,7 +154,9 @@ def test_list_clusters_and_task_definitions_page_and_sort(aws, cluster):
 
 def test_a_deleted_cluster_is_no_longer_listed(aws):
     ecs = aws("ecs")
-    arn = ecs.create_cluster(clusterName=f"contract-deleted-{id(ecs) % 10**6}", tags=[CONTRACT_TAG])["cluster"]["clusterArn"]
+    arn = ecs.create_cluster(clusterName=f"contract-deleted-{id(ecs) % 10**6}", tags=[CONTRACT_TAG])["cluster"][
+        "clusterArn"
+    ]
     ecs.delete_cluster(cluster=arn)
     every = [a for p in ecs.get_paginator("list_clusters").paginate() for a in p["clusterArns"]]
     assert arn not in every
@@ -152,8 +177,10 @@ def test_describe_clusters_counts_running_tasks_and_active_services(aws, cluster
         assert (described["pendingTasksCount"], described["activeServicesCount"]) == (0, 1)
         statistics = {s["name"]: s["value"] for s in described["statistics"]}
         assert statistics["runningFargateTasksCount"] == "2" and statistics["activeFargateServiceCount"] == "1"
-        assert "statistics" not in ecs.describe_clusters(clusters=[cluster])["clusters"][0] or \
-            ecs.describe_clusters(clusters=[cluster])["clusters"][0]["statistics"] == []
+        assert (
+            "statistics" not in ecs.describe_clusters(clusters=[cluster])["clusters"][0]
+            or ecs.describe_clusters(clusters=[cluster])["clusters"][0]["statistics"] == []
+        )
     finally:
         ecs.delete_service(cluster=cluster, service="counted", force=True)
         ecs.get_waiter("services_inactive").wait(cluster=cluster, services=["counted"], WaiterConfig=FAST)

@@ -38,8 +38,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG
-from tests.contract.conftest import TIMEOUT
+from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG, TIMEOUT
 from tests.helpers.polling import wait_for
 
 WAITER = {"Delay": 6, "MaxAttempts": 100} if AGAINST_AWS else {"Delay": 0.1, "MaxAttempts": 300}
@@ -61,9 +60,17 @@ def alb(aws, public_task_network):
 
     def target_group(name: str, target_type: str) -> str:
         arn = elbv2.create_target_group(
-            Name=f"{prefix}-{name}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType=target_type,
-            HealthCheckPath="/", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
-            HealthyThresholdCount=2, UnhealthyThresholdCount=2, Tags=ELB_TAGS,
+            Name=f"{prefix}-{name}",
+            Protocol="HTTP",
+            Port=80,
+            VpcId=vpc,
+            TargetType=target_type,
+            HealthCheckPath="/",
+            HealthCheckIntervalSeconds=5,
+            HealthCheckTimeoutSeconds=2,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+            Tags=ELB_TAGS,
         )["TargetGroups"][0]["TargetGroupArn"]
         # Short draining keeps stops quick (ECS waits for the deregistration delay, 300 s by default).
         elbv2.modify_target_group_attributes(
@@ -73,16 +80,24 @@ def alb(aws, public_task_network):
 
     try:
         made["load_balancer"] = elbv2.create_load_balancer(
-            Name=prefix, Subnets=subnets, SecurityGroups=public_task_network["awsvpcConfiguration"]["securityGroups"],
-            Scheme="internet-facing", Type="application", Tags=ELB_TAGS,
+            Name=prefix,
+            Subnets=subnets,
+            SecurityGroups=public_task_network["awsvpcConfiguration"]["securityGroups"],
+            Scheme="internet-facing",
+            Type="application",
+            Tags=ELB_TAGS,
         )["LoadBalancers"][0]["LoadBalancerArn"]
         for name, target_type in (("ip", "ip"), ("instance", "instance"), ("unused", "ip")):
             made[name] = target_group(name, target_type)
         for port, name in ((80, "ip"), (8080, "instance")):
-            listeners.append(elbv2.create_listener(
-                LoadBalancerArn=made["load_balancer"], Protocol="HTTP", Port=port,
-                DefaultActions=[{"Type": "forward", "TargetGroupArn": made[name]}],
-            )["Listeners"][0]["ListenerArn"])
+            listeners.append(
+                elbv2.create_listener(
+                    LoadBalancerArn=made["load_balancer"],
+                    Protocol="HTTP",
+                    Port=port,
+                    DefaultActions=[{"Type": "forward", "TargetGroupArn": made[name]}],
+                )["Listeners"][0]["ListenerArn"]
+            )
         yield made
     finally:
         for arn in listeners:
@@ -92,9 +107,22 @@ def alb(aws, public_task_network):
         for name in ("ip", "instance", "unused"):
             if name in made:
                 # AWS refuses (ResourceInUse) until the load balancer is fully gone.
-                wait_for(f"target group {name} deleted", lambda arn=made[name]: _deleted(elbv2, arn), TIMEOUT, 1.0 if AGAINST_AWS else 0.05)
-        left = [lb["LoadBalancerName"] for lb in elbv2.describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerName"].startswith(prefix)]
-        left += [tg["TargetGroupName"] for tg in elbv2.describe_target_groups()["TargetGroups"] if tg["TargetGroupName"].startswith(prefix)]
+                wait_for(
+                    f"target group {name} deleted",
+                    lambda arn=made[name]: _deleted(elbv2, arn),
+                    TIMEOUT,
+                    1.0 if AGAINST_AWS else 0.05,
+                )
+        left = [
+            lb["LoadBalancerName"]
+            for lb in elbv2.describe_load_balancers()["LoadBalancers"]
+            if lb["LoadBalancerName"].startswith(prefix)
+        ]
+        left += [
+            tg["TargetGroupName"]
+            for tg in elbv2.describe_target_groups()["TargetGroups"]
+            if tg["TargetGroupName"].startswith(prefix)
+        ]
         assert not left, f"left in ELBv2: {left}"
 
 
@@ -114,8 +142,19 @@ def web(aws):
     ecs = aws("ecs")
     family = f"contract-web-{uuid.uuid4().hex[:8]}"
     arn = ecs.register_task_definition(
-        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-        containerDefinitions=[{"name": "web", "image": IMAGE, "essential": True, "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}],
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": IMAGE,
+                "essential": True,
+                "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
+            }
+        ],
         tags=[CONTRACT_TAG],
     )["taskDefinition"]["taskDefinitionArn"]
     yield arn
@@ -124,13 +163,24 @@ def web(aws):
 
 def _service(ecs, cluster: str, name: str, task_definition: str, network, load_balancers, **extra):
     return ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=extra.pop("desiredCount", 1),
-        launchType="FARGATE", networkConfiguration=network, loadBalancers=load_balancers, tags=[CONTRACT_TAG], **extra,
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=task_definition,
+        desiredCount=extra.pop("desiredCount", 1),
+        launchType="FARGATE",
+        networkConfiguration=network,
+        loadBalancers=load_balancers,
+        tags=[CONTRACT_TAG],
+        **extra,
     )["service"]
 
 
 def _delete_services(ecs, cluster: str, names: list[str]) -> None:
-    live = [s["serviceArn"] for s in ecs.describe_services(cluster=cluster, services=names)["services"] if s["status"] == "ACTIVE"]
+    live = [
+        s["serviceArn"]
+        for s in ecs.describe_services(cluster=cluster, services=names)["services"]
+        if s["status"] == "ACTIVE"
+    ]
     for arn in live:
         ecs.delete_service(cluster=cluster, service=arn, force=True)
     if live:
@@ -146,8 +196,12 @@ def _task_ips(ecs, cluster: str, service: str) -> set[str]:
     arns = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
     tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
     return {
-        d["value"] for t in tasks if t["lastStatus"] == "RUNNING"
-        for a in t["attachments"] for d in a["details"] if d["name"] == "privateIPv4Address"
+        d["value"]
+        for t in tasks
+        if t["lastStatus"] == "RUNNING"
+        for a in t["attachments"]
+        for d in a["details"]
+        if d["name"] == "privateIPv4Address"
     }
 
 
@@ -200,7 +254,15 @@ def test_create_service_checks_its_load_balancers_as_ecs_does(aws, cluster, task
 def test_service_tasks_are_registered_healthy_and_deregistered(aws, cluster, task_network, alb, web):
     ecs, elbv2 = aws("ecs"), aws("elbv2")
     name = "behind-alb"
-    _service(ecs, cluster, name, web, task_network, [{"targetGroupArn": alb["ip"], "containerName": "web", "containerPort": 80}], desiredCount=2)
+    _service(
+        ecs,
+        cluster,
+        name,
+        web,
+        task_network,
+        [{"targetGroupArn": alb["ip"], "containerName": "web", "containerPort": 80}],
+        desiredCount=2,
+    )
     try:
         # Steady state needs the targets healthy, so once stable both tasks are in service.
         ecs.get_waiter("services_stable").wait(cluster=cluster, services=[name], WaiterConfig=WAITER)
@@ -218,9 +280,16 @@ def test_service_tasks_are_registered_healthy_and_deregistered(aws, cluster, tas
 
         ecs.update_service(cluster=cluster, service=name, desiredCount=0)
         # Deregistered: draining for the deregistration delay, then no longer listed.
-        wait_for("the targets deregistered", lambda: not _target_health(elbv2, alb["ip"]), TIMEOUT, 1.0 if AGAINST_AWS else 0.05)
+        wait_for(
+            "the targets deregistered",
+            lambda: not _target_health(elbv2, alb["ip"]),
+            TIMEOUT,
+            1.0 if AGAINST_AWS else 0.05,
+        )
         ecs.get_waiter("services_stable").wait(cluster=cluster, services=[name], WaiterConfig=WAITER)
-        assert any(e.startswith(f"(service {name}) deregistered") and alb["ip"] in e for e in _events(ecs, cluster, name))
+        assert any(
+            e.startswith(f"(service {name}) deregistered") and alb["ip"] in e for e in _events(ecs, cluster, name)
+        )
     finally:
         _delete_services(ecs, cluster, [name])
 
@@ -231,8 +300,10 @@ def test_service_tasks_are_registered_healthy_and_deregistered(aws, cluster, tas
 def _make_targets_unhealthy(emulator, family: str) -> None:
     """The emulator's control endpoint: the health checks of this family's tasks fail."""
     request = urllib.request.Request(
-        f"{emulator.endpoint}/_fargate_local/behaviours", method="POST",
-        data=json.dumps({"family": family, "unhealthy_targets": True}).encode(), headers={"Content-Type": "application/json"},
+        f"{emulator.endpoint}/_fargate_local/behaviours",
+        method="POST",
+        data=json.dumps({"family": family, "unhealthy_targets": True}).encode(),
+        headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10).read()
 
@@ -243,10 +314,16 @@ def test_unhealthy_targets_trip_the_circuit_breaker(request, aws, cluster, task_
     _make_targets_unhealthy(request.getfixturevalue("emulator"), web.rsplit("/", 1)[1].split(":")[0])
     name = "failing-health-checks"
     _service(
-        ecs, cluster, name, web, task_network, [{"targetGroupArn": alb["ip"], "containerName": "web", "containerPort": 80}],
+        ecs,
+        cluster,
+        name,
+        web,
+        task_network,
+        [{"targetGroupArn": alb["ip"], "containerName": "web", "containerPort": 80}],
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
     )
     try:
+
         def failed():
             deployment = ecs.describe_services(cluster=cluster, services=[name])["services"][0]["deployments"][0]
             return deployment if deployment["rolloutState"] == "FAILED" else None
@@ -256,7 +333,10 @@ def test_unhealthy_targets_trip_the_circuit_breaker(request, aws, cluster, task_
         events = _events(ecs, cluster, name)
         unhealthy = [e for e in events if " is unhealthy in " in e]
         assert unhealthy and all(
-            e.startswith(f"(service {name}) (task ") and e.endswith(f"(port 80) is unhealthy in (target-group {alb['ip']}) due to (reason Health checks failed).")
+            e.startswith(f"(service {name}) (task ")
+            and e.endswith(
+                f"(port 80) is unhealthy in (target-group {alb['ip']}) due to (reason Health checks failed)."
+            )
             for e in unhealthy
         )
         stopped = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="STOPPED")["taskArns"]
@@ -281,6 +361,7 @@ def test_unhealthy_targets_are_replaced_after_the_grace_period(request, aws, clu
     _service(ecs, cluster, "no-grace", web, task_network, target)
     _service(ecs, cluster, "long-grace", web, task_network, target, healthCheckGracePeriodSeconds=3600)
     try:
+
         def replaced_twice():
             deployment = ecs.describe_services(cluster=cluster, services=["no-grace"])["services"][0]["deployments"][0]
             return deployment["failedTasks"] >= 2

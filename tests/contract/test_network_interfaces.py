@@ -31,8 +31,7 @@ from contextlib import contextmanager
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import CONTRACT_TAG
-from tests.contract.conftest import TIMEOUT, awsvpc
+from tests.contract.conftest import CONTRACT_TAG, TIMEOUT, awsvpc
 from tests.emulator.helpers import register
 from tests.helpers.polling import wait_for
 
@@ -55,9 +54,17 @@ def service_task(ecs, cluster: str, network: dict, family: str):
     """A one-task service; yields its task once RUNNING. Afterwards the service is deleted and its
     task waited for until STOPPED (so its ENI is gone), and the task definition deregistered."""
     arn = register(ecs, family=family, container=LONG_RUNNING)
-    ecs.create_service(cluster=cluster, serviceName=family, taskDefinition=arn, desiredCount=1, launchType="FARGATE",
-                       networkConfiguration=network, tags=[CONTRACT_TAG])
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=family,
+        taskDefinition=arn,
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=network,
+        tags=[CONTRACT_TAG],
+    )
     try:
+
         def running():
             arns = ecs.list_tasks(cluster=cluster, serviceName=family)["taskArns"]
             tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
@@ -67,8 +74,11 @@ def service_task(ecs, cluster: str, network: dict, family: str):
     finally:
         ecs.delete_service(cluster=cluster, service=family, force=True)
         ecs.get_waiter("services_inactive").wait(cluster=cluster, services=[family], WaiterConfig=WAITER)
-        tasks = [arn for status in ("RUNNING", "STOPPED")
-                 for arn in ecs.list_tasks(cluster=cluster, serviceName=family, desiredStatus=status)["taskArns"]]
+        tasks = [
+            arn
+            for status in ("RUNNING", "STOPPED")
+            for arn in ecs.list_tasks(cluster=cluster, serviceName=family, desiredStatus=status)["taskArns"]
+        ]
         if tasks:
             ecs.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=tasks, WaiterConfig=WAITER)
         ecs.deregister_task_definition(taskDefinition=arn)
@@ -79,7 +89,9 @@ def test_run_task_answers_with_the_attachment_precreated(aws, task_network, clus
     ecs = aws("ecs")
     family = f"contract-eni-{uuid.uuid4().hex[:8]}"
     arn = register(ecs, family=family)
-    task = ecs.run_task(cluster=cluster, taskDefinition=arn, launchType="FARGATE", networkConfiguration=task_network)["tasks"][0]
+    task = ecs.run_task(cluster=cluster, taskDefinition=arn, launchType="FARGATE", networkConfiguration=task_network)[
+        "tasks"
+    ][0]
     try:
         assert task["lastStatus"] == "PROVISIONING"
         attachment, details = details_of(task)
@@ -120,7 +132,9 @@ def test_assign_public_ip_enabled_gives_the_eni_a_public_ip_of_amazon(aws, reque
         details = details_of(task)[1]
         association = eni_of(ec2, details["networkInterfaceId"])["Association"]
         assert association["PublicIp"] and association["IpOwnerId"] == "amazon"
-        assert association["PublicIp"] not in {a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]}  # not an Elastic IP
+        assert association["PublicIp"] not in {
+            a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]
+        }  # not an Elastic IP
         assert "publicIPv4Address" not in details  # ECS names the ENI; EC2 tells its public IP
 
 

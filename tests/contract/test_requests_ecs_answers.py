@@ -34,7 +34,11 @@ FAST = {"Delay": 0.1, "MaxAttempts": 600}
 def job(aws, cluster):
     ecs = aws("ecs")
     arn = ecs.register_task_definition(
-        family=f"{cluster}-job", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        family=f"{cluster}-job",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
         containerDefinitions=[{"name": "app", "image": IMAGE, "essential": True, "command": ["sleep", "600"]}],
         tags=[CONTRACT_TAG],
     )["taskDefinition"]["taskDefinitionArn"]
@@ -46,7 +50,11 @@ def _error(call) -> tuple[int, str, str]:
     with pytest.raises(ClientError) as refused:
         call()
     response = refused.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"].get("Message", "")
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"].get("Message", ""),
+    )
 
 
 def _stop(ecs, cluster, arns):
@@ -60,12 +68,22 @@ def test_a_service_without_security_groups_uses_the_vpcs_default_group(aws, clus
     ecs = aws("ecs")
     awsvpc = {"subnets": task_network["awsvpcConfiguration"]["subnets"]}
     try:
-        ecs.create_service(cluster=cluster, serviceName="no-groups", taskDefinition=job, desiredCount=1,
-                           launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": awsvpc})
+        ecs.create_service(
+            cluster=cluster,
+            serviceName="no-groups",
+            taskDefinition=job,
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": awsvpc},
+        )
         ecs.get_waiter("services_stable").wait(cluster=cluster, services=["no-groups"], WaiterConfig=FAST)
         [arn] = ecs.list_tasks(cluster=cluster, serviceName="no-groups")["taskArns"]
-        eni = next(d["value"] for a in ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]["attachments"]
-                   for d in a["details"] if d["name"] == "networkInterfaceId")
+        eni = next(
+            d["value"]
+            for a in ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]["attachments"]
+            for d in a["details"]
+            if d["name"] == "networkInterfaceId"
+        )
         groups = aws("ec2").describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Groups"]
         assert [g["GroupName"] for g in groups] == ["default"]
     finally:
@@ -74,26 +92,45 @@ def test_a_service_without_security_groups_uses_the_vpcs_default_group(aws, clus
 
 
 def test_run_task_without_launch_type_on_an_empty_cluster_finds_no_instances(aws, cluster, job, task_network):
-    status, code, message = _error(lambda: aws("ecs").run_task(cluster=cluster, taskDefinition=job, networkConfiguration=task_network))
-    assert (status, code, message) == (400, "InvalidParameterException", "No Container Instances were found in your cluster.")
+    status, code, message = _error(
+        lambda: aws("ecs").run_task(cluster=cluster, taskDefinition=job, networkConfiguration=task_network)
+    )
+    assert (status, code, message) == (
+        400,
+        "InvalidParameterException",
+        "No Container Instances were found in your cluster.",
+    )
 
 
 def test_run_task_refuses_what_ecs_refuses(aws, cluster, job, task_network):
     ecs = aws("ecs")
     run = dict(cluster=cluster, taskDefinition=job, launchType="FARGATE", networkConfiguration=task_network)
     assert _error(lambda: ecs.run_task(**run, propagateTags="SERVICE"))[:2] == (400, "InvalidParameterException")
-    assert _error(lambda: ecs.run_task(**run, overrides={"containerOverrides": [{"name": "nope", "command": ["true"]}]})) == (
-        400, "InvalidParameterException", "Override for container named nope is not a container in the TaskDefinition.")
+    assert _error(
+        lambda: ecs.run_task(**run, overrides={"containerOverrides": [{"name": "nope", "command": ["true"]}]})
+    ) == (
+        400,
+        "InvalidParameterException",
+        "Override for container named nope is not a container in the TaskDefinition.",
+    )
     assert _error(lambda: ecs.run_task(**run, platformVersion="9.9.9")) == (
-        400, "PlatformUnknownException", "The specified platform version does not exist.")
+        400,
+        "PlatformUnknownException",
+        "The specified platform version does not exist.",
+    )
     assert ecs.list_tasks(cluster=cluster)["taskArns"] == []  # nothing was started
 
 
 def test_tag_keys_starting_with_aws_are_reserved(aws, cluster):
     ecs = aws("ecs")
     arn = ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"]
-    assert _error(lambda: ecs.tag_resource(resourceArn=arn, tags=[{"key": "AWS:owner", "value": "me"}]))[:2] == (400, "InvalidParameterException")
-    assert _error(lambda: ecs.create_cluster(clusterName=f"{cluster}-x", tags=[{"key": "aws:x", "value": "1"}]))[:2] == (400, "InvalidParameterException")
+    assert _error(lambda: ecs.tag_resource(resourceArn=arn, tags=[{"key": "AWS:owner", "value": "me"}]))[:2] == (
+        400,
+        "InvalidParameterException",
+    )
+    assert _error(lambda: ecs.create_cluster(clusterName=f"{cluster}-x", tags=[{"key": "aws:x", "value": "1"}]))[
+        :2
+    ] == (400, "InvalidParameterException")
     assert all(t["key"].lower() != "aws:owner" for t in ecs.list_tags_for_resource(resourceArn=arn)["tags"])
 
 
@@ -104,9 +141,13 @@ def test_execute_command_needs_exec_enabled_and_answers_with_a_session(aws, clus
     with_exec = ecs.run_task(**run, enableExecuteCommand=True)["tasks"][0]["taskArn"]
     try:
         ecs.get_waiter("tasks_running").wait(cluster=cluster, tasks=[plain, with_exec], WaiterConfig=FAST)
-        status, code, message = _error(lambda: ecs.execute_command(cluster=cluster, task=plain, command="ls", interactive=True))
+        status, code, message = _error(
+            lambda: ecs.execute_command(cluster=cluster, task=plain, command="ls", interactive=True)
+        )
         assert (status, code) == (400, "InvalidParameterException")
-        assert message.startswith("The execute command failed because execute command was not enabled when the task was run")
+        assert message.startswith(
+            "The execute command failed because execute command was not enabled when the task was run"
+        )
         answer = ecs.execute_command(cluster=cluster, task=with_exec, container="app", command="ls", interactive=True)
         assert answer["taskArn"] == with_exec and answer["containerName"] == "app" and answer["interactive"] is True
         assert answer["session"]["sessionId"] and answer["session"]["streamUrl"].startswith("wss://ssmmessages.")
@@ -120,7 +161,9 @@ def test_task_definitions_and_tasks_carry_the_members_ecs_returns(aws, cluster, 
     described = ecs.describe_task_definition(taskDefinition=job)["taskDefinition"]
     assert described["registeredAt"] and described["registeredBy"].startswith("arn:aws")
     assert {"name": "ecs.capability.task-eni"} in described["requiresAttributes"]
-    arn = ecs.run_task(cluster=cluster, taskDefinition=job, launchType="FARGATE", networkConfiguration=task_network)["tasks"][0]["taskArn"]
+    arn = ecs.run_task(cluster=cluster, taskDefinition=job, launchType="FARGATE", networkConfiguration=task_network)[
+        "tasks"
+    ][0]["taskArn"]
     try:
         task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
         assert {"name": "ecs.cpu-architecture", "value": "x86_64"} in task["attributes"]

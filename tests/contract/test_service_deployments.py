@@ -55,7 +55,11 @@ def services(aws, cluster, task_network):
 
     def register(family: str, image: str = IMAGE, cpu: str = "256", memory: str = "512") -> str:
         arn = ecs.register_task_definition(
-            family=f"{cluster}-{family}", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=cpu, memory=memory,
+            family=f"{cluster}-{family}",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu=cpu,
+            memory=memory,
             containerDefinitions=[{"name": "app", "image": image, "essential": True, "command": ["sleep", "3600"]}],
             tags=[CONTRACT_TAG],
         )["taskDefinition"]["taskDefinitionArn"]
@@ -65,14 +69,28 @@ def services(aws, cluster, task_network):
     def create(name: str, task_definition: str, desired: int = 1, breaker: dict | None = None) -> dict:
         config = {"deploymentCircuitBreaker": breaker} if breaker else {}
         service = ecs.create_service(
-            cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=desired, launchType="FARGATE",
-            networkConfiguration=task_network, deploymentConfiguration=config, tags=[CONTRACT_TAG],
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=task_definition,
+            desiredCount=desired,
+            launchType="FARGATE",
+            networkConfiguration=task_network,
+            deploymentConfiguration=config,
+            tags=[CONTRACT_TAG],
         )["service"]
         created.append(name)
         return service
 
     yield register, create
-    live = [s["serviceName"] for s in ecs.describe_services(cluster=cluster, services=created)["services"] if s["status"] == "ACTIVE"] if created else []
+    live = (
+        [
+            s["serviceName"]
+            for s in ecs.describe_services(cluster=cluster, services=created)["services"]
+            if s["status"] == "ACTIVE"
+        ]
+        if created
+        else []
+    )
     for name in live:
         ecs.delete_service(cluster=cluster, service=name, force=True)
     if created:
@@ -103,6 +121,7 @@ def _newest_in(ecs, cluster: str, service: str, statuses: set[str]):
     def check():
         listed = _listed(ecs, cluster, service)
         return listed[0] if listed and listed[0]["status"] in statuses else None
+
     return check
 
 
@@ -122,45 +141,67 @@ def test_create_update_delete_is_the_services_history(aws, cluster, services):
     # CreateService: one service deployment, PENDING at first, SUCCESSFUL once the rollout completes.
     [created] = _listed(ecs, cluster, "web")
     assert created["status"] in ("PENDING", "IN_PROGRESS", "SUCCESSFUL")
-    first = wait_for("the first deployment to succeed", _newest_in(ecs, cluster, "web", {"SUCCESSFUL"}), ROLLOUT_TIMEOUT)
+    first = wait_for(
+        "the first deployment to succeed", _newest_in(ecs, cluster, "web", {"SUCCESSFUL"}), ROLLOUT_TIMEOUT
+    )
     partition_region_account = service_arn.split(":service/")[0]
-    assert re.fullmatch(rf"{partition_region_account}:service-deployment/{cluster}/web/[A-Za-z0-9]+", first["serviceDeploymentArn"])
-    assert re.fullmatch(rf"{partition_region_account}:service-revision/{cluster}/web/[0-9]+", first["targetServiceRevisionArn"])
+    assert re.fullmatch(
+        rf"{partition_region_account}:service-deployment/{cluster}/web/[A-Za-z0-9]+", first["serviceDeploymentArn"]
+    )
+    assert re.fullmatch(
+        rf"{partition_region_account}:service-revision/{cluster}/web/[0-9]+", first["targetServiceRevisionArn"]
+    )
     assert (first["serviceArn"], first["clusterArn"]) == (service_arn, cluster_arn)
     assert first["createdAt"] <= first["startedAt"] <= first["finishedAt"]
 
     described = _described(ecs, first["serviceDeploymentArn"])
     assert described["sourceServiceRevisions"] == []
     assert described["targetServiceRevision"] == {
-        "arn": first["targetServiceRevisionArn"], "requestedTaskCount": 1, "runningTaskCount": 1, "pendingTaskCount": 0,
+        "arn": first["targetServiceRevisionArn"],
+        "requestedTaskCount": 1,
+        "runningTaskCount": 1,
+        "pendingTaskCount": 0,
     }
-    [revision] = ecs.describe_service_revisions(serviceRevisionArns=[first["targetServiceRevisionArn"]])["serviceRevisions"]
-    assert (revision["taskDefinition"], revision["launchType"], revision["serviceArn"]) == (first_definition, "FARGATE", service_arn)
+    [revision] = ecs.describe_service_revisions(serviceRevisionArns=[first["targetServiceRevisionArn"]])[
+        "serviceRevisions"
+    ]
+    assert (revision["taskDefinition"], revision["launchType"], revision["serviceArn"]) == (
+        first_definition,
+        "FARGATE",
+        service_arn,
+    )
     assert revision["containerImages"][0]["image"] == IMAGE
 
     # UpdateService with another task definition: a second deployment from the first revision.
     ecs.update_service(cluster=cluster, service="web", taskDefinition=second_definition)
-    second = wait_for("the second deployment to succeed", _newest_in(ecs, cluster, "web", {"SUCCESSFUL"}), ROLLOUT_TIMEOUT)
+    second = wait_for(
+        "the second deployment to succeed", _newest_in(ecs, cluster, "web", {"SUCCESSFUL"}), ROLLOUT_TIMEOUT
+    )
     assert second["serviceDeploymentArn"] != first["serviceDeploymentArn"]
     described = _described(ecs, second["serviceDeploymentArn"])
     assert [s["arn"] for s in described["sourceServiceRevisions"]] == [first["targetServiceRevisionArn"]]
     assert described["targetServiceRevision"]["requestedTaskCount"] == 1
-    [revision] = ecs.describe_service_revisions(serviceRevisionArns=[second["targetServiceRevisionArn"]])["serviceRevisions"]
+    [revision] = ecs.describe_service_revisions(serviceRevisionArns=[second["targetServiceRevisionArn"]])[
+        "serviceRevisions"
+    ]
     assert revision["taskDefinition"] == second_definition
     # The first, finished before, stays as it finished.
     assert _described(ecs, first["serviceDeploymentArn"])["status"] == "SUCCESSFUL"
 
     # Newest first, one page of 20 by default; maxResults pages; filters narrow.
     listed = _listed(ecs, cluster, "web")
-    assert [d["serviceDeploymentArn"] for d in listed] == [second["serviceDeploymentArn"], first["serviceDeploymentArn"]]
+    assert [d["serviceDeploymentArn"] for d in listed] == [
+        second["serviceDeploymentArn"],
+        first["serviceDeploymentArn"],
+    ]
     page = ecs.list_service_deployments(cluster=cluster, service="web", maxResults=1)
     assert [d["serviceDeploymentArn"] for d in page["serviceDeployments"]] == [second["serviceDeploymentArn"]]
     rest = ecs.list_service_deployments(cluster=cluster, service="web", maxResults=1, nextToken=page["nextToken"])
     assert [d["serviceDeploymentArn"] for d in rest["serviceDeployments"]] == [first["serviceDeploymentArn"]]
     assert not rest.get("nextToken")
     assert _listed(ecs, cluster, service_arn, status=["STOPPED", "ROLLBACK_FAILED"]) == []
-    assert _listed(ecs, cluster, "web", createdAt={"after": dt.datetime(2024, 10, 25, tzinfo=dt.timezone.utc)}) == listed
-    assert _listed(ecs, cluster, "web", createdAt={"before": dt.datetime(2024, 10, 25, tzinfo=dt.timezone.utc)}) == []
+    assert _listed(ecs, cluster, "web", createdAt={"after": dt.datetime(2024, 10, 25, tzinfo=dt.UTC)}) == listed
+    assert _listed(ecs, cluster, "web", createdAt={"before": dt.datetime(2024, 10, 25, tzinfo=dt.UTC)}) == []
     for size in (0, 101):
         response = _refused(lambda: ecs.list_service_deployments(cluster=cluster, service="web", maxResults=size))
         assert response["Error"]["Code"] == "InvalidParameterException"
@@ -182,15 +223,23 @@ def test_create_update_delete_is_the_services_history(aws, cluster, services):
     assert answer["serviceDeployments"] == [] and {f["arn"] for f in answer["failures"]} == set(arns)
     revisions = [first["targetServiceRevisionArn"], second["targetServiceRevisionArn"]]
     answer = ecs.describe_service_revisions(serviceRevisionArns=revisions)
-    assert answer["serviceRevisions"] == [] and {(f["arn"], f["reason"]) for f in answer["failures"]} == {(a, "MISSING") for a in revisions}
+    assert answer["serviceRevisions"] == [] and {(f["arn"], f["reason"]) for f in answer["failures"]} == {
+        (a, "MISSING") for a in revisions
+    }
 
 
 def test_an_unknown_service_or_cluster_is_refused_in_ecs_words(aws, cluster):
     ecs = aws("ecs")
     response = _refused(lambda: ecs.list_service_deployments(cluster=cluster, service="never-created"))
-    assert (response["Error"]["Code"], response["Error"]["Message"]) == ("ServiceNotFoundException", "Service not found.")
+    assert (response["Error"]["Code"], response["Error"]["Message"]) == (
+        "ServiceNotFoundException",
+        "Service not found.",
+    )
     response = _refused(lambda: ecs.list_service_deployments(cluster=f"{cluster}-never-created", service="web"))
-    assert (response["Error"]["Code"], response["Error"]["Message"]) == ("ClusterNotFoundException", "Cluster not found.")
+    assert (response["Error"]["Code"], response["Error"]["Message"]) == (
+        "ClusterNotFoundException",
+        "Cluster not found.",
+    )
 
 
 def test_a_rollback_is_recorded_on_the_failed_deployment_not_as_a_new_one(aws, cluster, services, unpullable_image):
@@ -200,7 +249,9 @@ def test_a_rollback_is_recorded_on_the_failed_deployment_not_as_a_new_one(aws, c
     good = wait_for("the first deployment to succeed", _newest_in(ecs, cluster, "web", {"SUCCESSFUL"}), ROLLOUT_TIMEOUT)
     ecs.update_service(cluster=cluster, service="web", taskDefinition=register("web", unpullable_image))
 
-    failed = wait_for("the rollback to succeed", _newest_in(ecs, cluster, "web", {"ROLLBACK_SUCCESSFUL"}), ROLLOUT_TIMEOUT)
+    failed = wait_for(
+        "the rollback to succeed", _newest_in(ecs, cluster, "web", {"ROLLBACK_SUCCESSFUL"}), ROLLOUT_TIMEOUT
+    )
     assert len(_listed(ecs, cluster, "web")) == 2  # no deployment of its own for the rollback
     described = _described(ecs, failed["serviceDeploymentArn"])
     assert described["rollback"]["serviceRevisionArn"] == good["targetServiceRevisionArn"]
@@ -213,8 +264,11 @@ def test_a_rollback_is_recorded_on_the_failed_deployment_not_as_a_new_one(aws, c
 def test_a_breaker_without_rollback_stops_the_deployment(aws, cluster, services, unpullable_image):
     register, create = services
     ecs = aws("ecs")
-    create("web", register("broken", unpullable_image), breaker={"enable": True, "rollback": False,
-                                                                   "thresholdConfiguration": {"type": "COUNT", "value": 1}})
+    create(
+        "web",
+        register("broken", unpullable_image),
+        breaker={"enable": True, "rollback": False, "thresholdConfiguration": {"type": "COUNT", "value": 1}},
+    )
     stopped = wait_for("the deployment to stop", _newest_in(ecs, cluster, "web", {"STOPPED"}), ROLLOUT_TIMEOUT)
     described = _described(ecs, stopped["serviceDeploymentArn"])
     assert described["stoppedAt"] >= described["startedAt"]

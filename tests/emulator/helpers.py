@@ -16,7 +16,9 @@ def client(emulator, service: str = "ecs", retries: int | None = None, region: s
     return boto3.client(service, endpoint_url=emulator.endpoint, region_name=region, config=config)
 
 
-def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_group: str | None = None, **extra: Any) -> str:
+def register(
+    ecs, family: str = "job", image: str = "busybox:1.36", *, logs_group: str | None = None, **extra: Any
+) -> str:
     container: dict[str, Any] = {"name": "app", "image": image, "essential": True}
     if logs_group:
         # ECS refuses awslogs on Fargate without an execution role: the emulator's ready-made one.
@@ -27,8 +29,12 @@ def register(ecs, family: str = "job", image: str = "busybox:1.36", *, logs_grou
         }
     container.update(extra.pop("container", {}))
     spec = {
-        "family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
-        "cpu": "256", "memory": "512", "containerDefinitions": [container],
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [container],
     }
     spec.update(extra)
     return ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
@@ -57,7 +63,9 @@ FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 def cleanup(ecs, cluster: str = "c") -> None:
     """Delete services (force) and stop tasks, deregister task definitions, delete the cluster."""
-    services = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+    services = [
+        arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]
+    ]
     for start in range(0, len(services), 10):  # DescribeServices takes ten at a time
         batch = services[start : start + 10]
         described = ecs.describe_services(cluster=cluster, services=batch)["services"]
@@ -66,8 +74,14 @@ def cleanup(ecs, cluster: str = "c") -> None:
         # (botocore's services_inactive waiter succeeds once ANY of them is INACTIVE: all must be)
         going = [s["serviceArn"] for s in described if s["status"] != "INACTIVE"]
         if going:
-            wait_for(f"services of {cluster} INACTIVE", lambda: all(
-                s["status"] == "INACTIVE" for s in ecs.describe_services(cluster=cluster, services=going)["services"]), 60)
+            wait_for(
+                f"services of {cluster} INACTIVE",
+                lambda: all(
+                    s["status"] == "INACTIVE"
+                    for s in ecs.describe_services(cluster=cluster, services=going)["services"]
+                ),
+                60,
+            )
     tasks = ecs.list_tasks(cluster=cluster)["taskArns"]
     for arn in tasks:
         ecs.stop_task(cluster=cluster, task=arn)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+
 from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.client import LocalEcsClient
-
 from tests.emulator.helpers import FAST, client, network, register, wait
 from tests.emulator.test_services import create, describe, messages, rolled_out
 
 
 def run_to_stop(ecs, emulator, family="job"):
-    arn = ecs.run_task(cluster="c", taskDefinition=family, launchType="FARGATE", networkConfiguration=network(emulator))["tasks"][0]["taskArn"]
+    arn = ecs.run_task(
+        cluster="c", taskDefinition=family, launchType="FARGATE", networkConfiguration=network(emulator)
+    )["tasks"][0]["taskArn"]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig=FAST)
     return ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]
 
@@ -28,7 +30,11 @@ def test_exit_code_of_a_container(emulator, ecs):
 def test_exit_code_of_a_named_container_matched_by_image(emulator, ecs):
     LocalEcsClient(emulator.endpoint).add_behaviour(image="registry.example/batch:*", container="worker", exit_code=137)
     ecs.register_task_definition(
-        family="two", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="512", memory="1024",
+        family="two",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="512",
+        memory="1024",
         containerDefinitions=[
             {"name": "sidecar", "image": "envoy:1", "essential": False},
             {"name": "worker", "image": "registry.example/batch:2026", "essential": True},
@@ -54,8 +60,12 @@ def test_slow_start_stays_pending_longer(emulator, ecs):
     register(ecs, family="slow")
     register(ecs, family="quick", container={})
     emulator.add_behaviour(family="quick", run_seconds=3600)
-    slow = ecs.run_task(cluster="c", taskDefinition="slow", launchType="FARGATE", networkConfiguration=network(emulator))["tasks"][0]["taskArn"]
-    quick = ecs.run_task(cluster="c", taskDefinition="quick", launchType="FARGATE", networkConfiguration=network(emulator))["tasks"][0]["taskArn"]
+    slow = ecs.run_task(
+        cluster="c", taskDefinition="slow", launchType="FARGATE", networkConfiguration=network(emulator)
+    )["tasks"][0]["taskArn"]
+    quick = ecs.run_task(
+        cluster="c", taskDefinition="quick", launchType="FARGATE", networkConfiguration=network(emulator)
+    )["tasks"][0]["taskArn"]
     ecs.get_waiter("tasks_running").wait(cluster="c", tasks=[quick], WaiterConfig=FAST)
     assert ecs.describe_tasks(cluster="c", tasks=[slow])["tasks"][0]["lastStatus"] in ("PROVISIONING", "PENDING")
     ecs.get_waiter("tasks_running").wait(cluster="c", tasks=[slow], WaiterConfig=FAST)
@@ -63,7 +73,12 @@ def test_slow_start_stays_pending_longer(emulator, ecs):
 
 def test_crash_loop_trips_the_circuit_breaker_and_rolls_back(emulator, ecs):
     good = register(ecs, family="web", image="web:good")
-    create(ecs, emulator, desired=2, deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    create(
+        ecs,
+        emulator,
+        desired=2,
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
     rolled_out(ecs)
     emulator.add_behaviour(image="web:bad", crash_loop=True)
     bad = register(ecs, family="web", image="web:bad")
@@ -87,7 +102,9 @@ def test_crash_loop_trips_the_circuit_breaker_and_rolls_back(emulator, ecs):
     ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
     final = wait("the rollback to finish", lambda: (lambda s: s if len(s["deployments"]) == 1 else None)(describe(ecs)))
     assert final["taskDefinition"] == good and final["runningCount"] == 2
-    stopped = ecs.describe_tasks(cluster="c", tasks=ecs.list_tasks(cluster="c", serviceName="web", desiredStatus="STOPPED")["taskArns"][:10])["tasks"]
+    stopped = ecs.describe_tasks(
+        cluster="c", tasks=ecs.list_tasks(cluster="c", serviceName="web", desiredStatus="STOPPED")["taskArns"][:10]
+    )["tasks"]
     crashed = [t for t in stopped if t["stopCode"] == "EssentialContainerExited"]
     assert crashed and {t["containers"][0]["exitCode"] for t in crashed} == {1}
 
@@ -96,7 +113,10 @@ def test_crash_loop_without_circuit_breaker_keeps_replacing_tasks(emulator, ecs)
     emulator.add_behaviour(image="web:bad", crash_loop=True)
     register(ecs, family="web", image="web:bad")
     create(ecs, emulator, desired=1)
-    service = wait("several failed tasks", lambda: (lambda s: s if s["deployments"][0]["failedTasks"] >= 3 else None)(describe(ecs)))
+    service = wait(
+        "several failed tasks",
+        lambda: (lambda s: s if s["deployments"][0]["failedTasks"] >= 3 else None)(describe(ecs)),
+    )
     assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     assert sum(m.startswith("(service web) has started 1 tasks") for m in messages(service)) >= 3
 

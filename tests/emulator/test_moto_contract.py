@@ -20,21 +20,39 @@ def test_the_internals_the_bridge_uses_are_there():
     from moto.logs.models import LogsBackend
 
     backend_params = inspect.signature(EC2ContainerServiceBackend.create_service).parameters
-    for name in ("cluster_str", "service_name", "desired_count", "task_definition_str", "network_configuration",
-                 "launch_type", "tags", "propagate_tags", "platform_version", "deployment_controller"):
+    for name in (
+        "cluster_str",
+        "service_name",
+        "desired_count",
+        "task_definition_str",
+        "network_configuration",
+        "launch_type",
+        "tags",
+        "propagate_tags",
+        "platform_version",
+        "deployment_controller",
+    ):
         assert name in backend_params, name
     for attribute in ("clusters", "services", "tasks", "task_definitions"):
         assert attribute in vars(EC2ContainerServiceBackend("us-east-1", "123456789012")), attribute
     assert {"describe_task_definition", "list_tags_for_resource"} <= set(dir(EC2ContainerServiceBackend))
     assert "_validate_network" in dir(Service)
-    assert list(inspect.signature(LogsBackend.put_log_events).parameters)[1:4] == ["log_group_name", "log_stream_name", "log_events"]
+    assert list(inspect.signature(LogsBackend.put_log_events).parameters)[1:4] == [
+        "log_group_name",
+        "log_stream_name",
+        "log_events",
+    ]
     assert callable(moto_bridge.reset_moto) and callable(moto_bridge.make_moto_app)
     # A task's ENI (moto_bridge.create_task_network_interface): moto's EC2 model of one, its store, its ids.
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
     from moto.ec2.utils import random_eni_attach_id, random_public_ip
 
-    assert list(inspect.signature(NetworkInterface.__init__).parameters)[1:4] == ["ec2_backend", "subnet", "private_ip_address"]
+    assert list(inspect.signature(NetworkInterface.__init__).parameters)[1:4] == [
+        "ec2_backend",
+        "subnet",
+        "private_ip_address",
+    ]
     assert {"group_ids", "description"} <= set(inspect.signature(NetworkInterface.__init__).parameters)
     assert "enis" in vars(EC2Backend("us-east-1", "123456789012"))
     assert random_eni_attach_id().startswith("eni-attach-") and random_public_ip().count(".") == 3
@@ -109,6 +127,8 @@ def test_plain_moto_still_lacks_the_control_plane():
     Run in a child process: mock_aws resets moto's global state, which the emulator shares."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     env.pop("AWS_ENDPOINT_URL", None)
-    result = subprocess.run([sys.executable, "-c", PLAIN_MOTO_SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_MOTO_SCRIPT], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "plain moto still lacks the control plane" in result.stdout

@@ -4,8 +4,8 @@ share the first one's state, and reset() on either would wipe both. Starting one
 from __future__ import annotations
 
 import pytest
-from fargate_provider.local.server import EmulatorAlreadyRunning, LocalEcs
 
+from fargate_provider.local.server import EmulatorAlreadyRunning, LocalEcs
 from tests.emulator.helpers import client
 
 

@@ -20,7 +20,10 @@ def aws(emulator, *args: str) -> dict:
     env.pop("AWS_ENDPOINT_URL", None)  # the tutorial's commands, plus --endpoint-url only
     result = subprocess.run(
         [str(BIN / "aws"), *args, "--endpoint-url", emulator.endpoint, "--output", "json"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip() else {}
@@ -34,15 +37,31 @@ def test_aws_fargate_cli_tutorial(emulator):
     assert registered["taskDefinition"]["revision"] == 1
     assert aws(emulator, "ecs", "list-task-definitions")["taskDefinitionArns"][0].endswith("sample-fargate:1")
     service = aws(
-        emulator, "ecs", "create-service", "--cluster", "fargate-cluster", "--service-name", "fargate-service",
-        "--task-definition", "sample-fargate:1", "--desired-count", "1", "--launch-type", "FARGATE",
-        "--network-configuration", f"awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}],assignPublicIp=ENABLED}}",
+        emulator,
+        "ecs",
+        "create-service",
+        "--cluster",
+        "fargate-cluster",
+        "--service-name",
+        "fargate-service",
+        "--task-definition",
+        "sample-fargate:1",
+        "--desired-count",
+        "1",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        f"awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}],assignPublicIp=ENABLED}}",
         "--enable-execute-command",
     )["service"]
     assert service["enableExecuteCommand"] is True
-    assert aws(emulator, "ecs", "list-services", "--cluster", "fargate-cluster")["serviceArns"] == [service["serviceArn"]]
+    assert aws(emulator, "ecs", "list-services", "--cluster", "fargate-cluster")["serviceArns"] == [
+        service["serviceArn"]
+    ]
     aws(emulator, "ecs", "wait", "services-stable", "--cluster", "fargate-cluster", "--services", "fargate-service")
-    described = aws(emulator, "ecs", "describe-services", "--cluster", "fargate-cluster", "--services", "fargate-service")
+    described = aws(
+        emulator, "ecs", "describe-services", "--cluster", "fargate-cluster", "--services", "fargate-service"
+    )
     assert described["services"][0]["runningCount"] == 1
     aws(emulator, "ecs", "delete-service", "--cluster", "fargate-cluster", "--service", "fargate-service", "--force")
     aws(emulator, "ecs", "wait", "services-inactive", "--cluster", "fargate-cluster", "--services", "fargate-service")
@@ -54,7 +73,9 @@ def test_aws_fargate_cli_tutorial(emulator):
 def _serve(*extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "fargate-local"), "serve", "--port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -76,7 +97,11 @@ def test_fargate_local_serve_describe_and_ctrl_c():
         lines = _read_until_ready(process)
         endpoint = next(line.split("=", 1)[1] for line in lines if "export AWS_ENDPOINT_URL=" in line)
         described = subprocess.run(
-            [str(BIN / "fargate-local"), "describe", "--endpoint", endpoint], capture_output=True, text=True, timeout=30, check=True
+            [str(BIN / "fargate-local"), "describe", "--endpoint", endpoint],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         )
         info = json.loads(described.stdout)
         assert info["endpoint"] == endpoint and info["timing"]["speed"] == 1.0
@@ -84,7 +109,10 @@ def test_fargate_local_serve_describe_and_ctrl_c():
         assert info["network"]["security_group"].startswith("sg-")
         rule = subprocess.run(
             [str(BIN / "fargate-local"), "behaviour", '{"family": "job", "exit_code": 2}', "--endpoint", endpoint],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         )
         assert json.loads(rule.stdout)["behaviours"] == [{"family": "job", "exit_code": 2}]
         # the network is discoverable by tag, too
@@ -101,5 +129,7 @@ def test_fargate_local_serve_describe_and_ctrl_c():
 
 
 def test_python_dash_m_runs_the_same_cli():
-    result = subprocess.run([sys.executable, "-m", "fargate_provider.local", "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fargate_provider.local", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "serve" in result.stdout and "describe" in result.stdout

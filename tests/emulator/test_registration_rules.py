@@ -18,18 +18,32 @@ from tests.emulator.helpers import EXECUTION_ROLE
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"
 AWSLOGS = {
     "logDriver": "awslogs",
-    "options": {"awslogs-group": "/airflow/fargate/rules", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"},
+    "options": {
+        "awslogs-group": "/airflow/fargate/rules",
+        "awslogs-region": "us-east-1",
+        "awslogs-stream-prefix": "ecs",
+    },
 }
 SSM_SECRET = [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/fargate/db-password"}]
-REGISTRY_CREDENTIALS = {"credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:fargate/registry-AbCdEf"}
+REGISTRY_CREDENTIALS = {
+    "credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:fargate/registry-AbCdEf"
+}
 DROP = object()  # a key to leave out of the task definition
 
 
-def spec(family: str = "rules", container: dict[str, Any] | None = None, containers: list[dict[str, Any]] | None = None, **task: Any) -> dict[str, Any]:
+def spec(
+    family: str = "rules",
+    container: dict[str, Any] | None = None,
+    containers: list[dict[str, Any]] | None = None,
+    **task: Any,
+) -> dict[str, Any]:
     """A Fargate task definition ECS registers, with ``task`` and ``container`` changes (DROP removes a key)."""
     body: dict[str, Any] = {
-        "family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
-        "cpu": "256", "memory": "512",
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
     }
     if containers is None:
         one = {"name": "app", "image": "busybox:1.36", "essential": True}
@@ -67,12 +81,26 @@ RULES = [
     # log-driver secrets are pulled with the execution role too; registration_rules.py notes that ECS's
     # wording for this case is not quoted anywhere, so the container-secrets message stands in.
     pytest.param(
-        spec(container={"logConfiguration": {"logDriver": "splunk", "options": {"splunk-url": "https://splunk.example.com"},
-                                              "secretOptions": [{"name": "splunk-token", "valueFrom": "/fargate/splunk-token"}]}}),
+        spec(
+            container={
+                "logConfiguration": {
+                    "logDriver": "splunk",
+                    "options": {"splunk-url": "https://splunk.example.com"},
+                    "secretOptions": [{"name": "splunk-token", "valueFrom": "/fargate/splunk-token"}],
+                }
+            }
+        ),
         "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.",
-        spec(container={"logConfiguration": {"logDriver": "splunk", "options": {"splunk-url": "https://splunk.example.com"},
-                                              "secretOptions": [{"name": "splunk-token", "valueFrom": "/fargate/splunk-token"}]}},
-             executionRoleArn=EXECUTION_ROLE),
+        spec(
+            container={
+                "logConfiguration": {
+                    "logDriver": "splunk",
+                    "options": {"splunk-url": "https://splunk.example.com"},
+                    "secretOptions": [{"name": "splunk-token", "valueFrom": "/fargate/splunk-token"}],
+                }
+            },
+            executionRoleArn=EXECUTION_ROLE,
+        ),
         id="log-secret-options-need-execution-role",
     ),
     # hashicorp/terraform-provider-aws#3051, jenkinsci/amazon-ecs-plugin#53
@@ -86,7 +114,10 @@ RULES = [
     pytest.param(
         spec(container={"image": "example/private:1", "repositoryCredentials": REGISTRY_CREDENTIALS}),
         "Private repository authentication requires that the task definition specify a value for executionRoleArn.",
-        spec(container={"image": "example/private:1", "repositoryCredentials": REGISTRY_CREDENTIALS}, executionRoleArn=EXECUTION_ROLE),
+        spec(
+            container={"image": "example/private:1", "repositoryCredentials": REGISTRY_CREDENTIALS},
+            executionRoleArn=EXECUTION_ROLE,
+        ),
         id="repository-credentials-need-execution-role",
     ),
     # mongodb/terraform-aws-ecs-task-definition#38
@@ -119,9 +150,19 @@ RULES = [
     ),
     # Shippable/support#2946
     pytest.param(
-        spec(containers=[{"name": "app", "image": "busybox:1.36"}, {"name": "app", "image": "busybox:1.36", "essential": False}]),
+        spec(
+            containers=[
+                {"name": "app", "image": "busybox:1.36"},
+                {"name": "app", "image": "busybox:1.36", "essential": False},
+            ]
+        ),
         "Container names must be unique within a Task Definition.",
-        spec(containers=[{"name": "app", "image": "busybox:1.36"}, {"name": "sidecar", "image": "busybox:1.36", "essential": False}]),
+        spec(
+            containers=[
+                {"name": "app", "image": "busybox:1.36"},
+                {"name": "sidecar", "image": "busybox:1.36", "essential": False},
+            ]
+        ),
         id="duplicate-container-names",
     ),
     # pulumi/pulumi-awsx#935
@@ -140,15 +181,29 @@ RULES = [
     ),
     # boto/boto3#2436 (registration_rules.dependency_rules)
     pytest.param(
-        spec(containers=[
-            {"name": "init", "image": "busybox:1.36", "essential": True},
-            {"name": "app", "image": "busybox:1.36", "essential": True, "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
-        ]),
+        spec(
+            containers=[
+                {"name": "init", "image": "busybox:1.36", "essential": True},
+                {
+                    "name": "app",
+                    "image": "busybox:1.36",
+                    "essential": True,
+                    "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+                },
+            ]
+        ),
         "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container",
-        spec(containers=[
-            {"name": "init", "image": "busybox:1.36", "essential": False},
-            {"name": "app", "image": "busybox:1.36", "essential": True, "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
-        ]),
+        spec(
+            containers=[
+                {"name": "init", "image": "busybox:1.36", "essential": False},
+                {
+                    "name": "app",
+                    "image": "busybox:1.36",
+                    "essential": True,
+                    "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+                },
+            ]
+        ),
         id="awaited-container-is-essential",
     ),
 ]
@@ -172,26 +227,48 @@ def test_the_first_rule_ecs_answers_is_the_task_level_one(emulator, ecs):
     body = spec(networkMode="bridge", container={"logConfiguration": AWSLOGS, "hostname": "worker"})
     assert refused(ecs, body) == "Fargate only supports network mode \u2018awsvpc\u2019."
     body = spec(container={"logConfiguration": AWSLOGS, "hostname": "worker"})
-    assert refused(ecs, body) == "Fargate requires task definition to have execution role ARN to support log driver awslogs."
+    assert (
+        refused(ecs, body)
+        == "Fargate requires task definition to have execution role ARN to support log driver awslogs."
+    )
 
 
 def test_fargate_only_rules_do_not_apply_to_ec2_task_definitions(emulator, ecs):
     # The awslogs and ECR-image rules are Fargate's (virtual-kubelet#193, terraform-provider-aws#3051):
     # an EC2 task definition without an execution role registers (the container agent's instance role pulls).
-    ec2 = spec(family="on-ec2", requiresCompatibilities=["EC2"], networkMode="bridge", cpu=DROP, memory=DROP,
-               container={"image": ECR_IMAGE, "memory": 128, "logConfiguration": AWSLOGS})
+    ec2 = spec(
+        family="on-ec2",
+        requiresCompatibilities=["EC2"],
+        networkMode="bridge",
+        cpu=DROP,
+        memory=DROP,
+        container={"image": ECR_IMAGE, "memory": 128, "logConfiguration": AWSLOGS},
+    )
     registered = ecs.register_task_definition(**ec2)["taskDefinition"]
     assert "executionRoleArn" not in registered
     # Container secrets need the execution role on any launch type (hashicorp/terraform-provider-aws#6503).
-    ec2_secrets = spec(family="on-ec2", requiresCompatibilities=["EC2"], networkMode="bridge", cpu=DROP, memory=DROP,
-                       container={"memory": 128, "secrets": SSM_SECRET})
-    assert refused(ecs, ec2_secrets) == "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'."
+    ec2_secrets = spec(
+        family="on-ec2",
+        requiresCompatibilities=["EC2"],
+        networkMode="bridge",
+        cpu=DROP,
+        memory=DROP,
+        container={"memory": 128, "secrets": SSM_SECRET},
+    )
+    assert (
+        refused(ecs, ec2_secrets)
+        == "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'."
+    )
 
 
 def test_a_role_name_is_stored_as_the_role_arn(emulator, ecs):
     # ECS accepts a role name for executionRoleArn / taskRoleArn and stores the role's ARN
     # (control_plane._RegisterTaskDefinition: "ECS takes a role name and stores the role's ARN").
-    body = spec(container={"logConfiguration": AWSLOGS}, executionRoleArn="ecsTaskExecutionRole", taskRoleArn="ecsTaskExecutionRole")
+    body = spec(
+        container={"logConfiguration": AWSLOGS},
+        executionRoleArn="ecsTaskExecutionRole",
+        taskRoleArn="ecsTaskExecutionRole",
+    )
     registered = ecs.register_task_definition(**body)["taskDefinition"]
     assert registered["executionRoleArn"] == "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
     assert registered["taskRoleArn"] == "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
@@ -204,6 +281,9 @@ def test_hostname_is_refused_for_any_awsvpc_task_definition(ecs):
     # The hostname rule is awsvpc's, not only Fargate's (ECS ClientException as users quote it).
     with pytest.raises(ClientError, match="hostname is not supported on container when networkMode=awsvpc."):
         ecs.register_task_definition(
-            family="ec2-awsvpc", requiresCompatibilities=["EC2"], networkMode="awsvpc", memory="512",
+            family="ec2-awsvpc",
+            requiresCompatibilities=["EC2"],
+            networkMode="awsvpc",
+            memory="512",
             containerDefinitions=[{"name": "app", "image": "nginx", "hostname": "app"}],
         )

@@ -10,8 +10,12 @@ from tests.emulator.helpers import FAST, network, register, wait
 
 def create(ecs, emulator, name="web", desired=2, **extra):
     kwargs = {
-        "cluster": "c", "serviceName": name, "taskDefinition": "web", "desiredCount": desired,
-        "launchType": "FARGATE", "networkConfiguration": network(emulator),
+        "cluster": "c",
+        "serviceName": name,
+        "taskDefinition": "web",
+        "desiredCount": desired,
+        "launchType": "FARGATE",
+        "networkConfiguration": network(emulator),
     }
     kwargs.update(extra)
     return ecs.create_service(**kwargs)["service"]
@@ -37,7 +41,9 @@ def messages(service):
 
 def test_service_starts_tasks_and_becomes_stable(emulator, ecs):
     register(ecs, family="web")
-    created = create(ecs, emulator, deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    created = create(
+        ecs, emulator, deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    )
     assert (created["status"], created["runningCount"], created["desiredCount"]) == ("ACTIVE", 0, 2)
     assert created["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     assert created["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
@@ -65,9 +71,14 @@ def test_update_to_a_new_revision_replaces_the_tasks_and_drains_the_old_deployme
 
     second = register(ecs, family="web", image="nginx:1.28")
     updated = ecs.update_service(cluster="c", service="web", taskDefinition="web")["service"]
-    assert [(d["status"], d["taskDefinition"]) for d in updated["deployments"]] == [("PRIMARY", second), ("ACTIVE", first)]
+    assert [(d["status"], d["taskDefinition"]) for d in updated["deployments"]] == [
+        ("PRIMARY", second),
+        ("ACTIVE", first),
+    ]
     ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
-    service = wait("the old deployment to drain", lambda: (lambda s: s if len(s["deployments"]) == 1 else None)(rolled_out(ecs)))
+    service = wait(
+        "the old deployment to drain", lambda: (lambda s: s if len(s["deployments"]) == 1 else None)(rolled_out(ecs))
+    )
     assert service["taskDefinition"] == second and len(service["deployments"]) == 1
     new_tasks = set(ecs.list_tasks(cluster="c", serviceName="web")["taskArns"])
     assert len(new_tasks) == 2 and not new_tasks & old_tasks
@@ -128,11 +139,18 @@ def test_cluster_with_services_or_tasks_cannot_be_deleted(emulator, ecs):
 
 
 def test_capacity_provider_strategy_and_execute_command(emulator, ecs):
-    ecs.put_cluster_capacity_providers(cluster="c", capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=[])
+    ecs.put_cluster_capacity_providers(
+        cluster="c", capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=[]
+    )
     register(ecs, family="web")
     created = ecs.create_service(
-        cluster="c", serviceName="web", taskDefinition="web", desiredCount=1, networkConfiguration=network(emulator),
-        capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}], enableExecuteCommand=True,
+        cluster="c",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=1,
+        networkConfiguration=network(emulator),
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        enableExecuteCommand=True,
     )["service"]
     assert created["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
     assert created["enableExecuteCommand"] is True

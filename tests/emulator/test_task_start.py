@@ -23,19 +23,34 @@ ECS_TASKS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-MANIFEST = json.dumps({
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470,
-               "digest": "sha256:" + "a" * 64},
-    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2811478,
-                "digest": "sha256:" + "b" * 64}],
-})
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1470,
+            "digest": "sha256:" + "a" * 64,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 2811478,
+                "digest": "sha256:" + "b" * 64,
+            }
+        ],
+    }
+)
 START_ERROR = "ResourceInitializationError: unable to pull secrets or registry auth"
 
 
 def run(ecs, emulator, taskDefinition: str = "job", **extra: Any) -> list[dict[str, Any]]:
-    kwargs = {"cluster": "c", "taskDefinition": taskDefinition, "launchType": "FARGATE", "networkConfiguration": network(emulator)}
+    kwargs = {
+        "cluster": "c",
+        "taskDefinition": taskDefinition,
+        "launchType": "FARGATE",
+        "networkConfiguration": network(emulator),
+    }
     kwargs.update(extra)
     return ecs.run_task(**kwargs)["tasks"]
 
@@ -55,12 +70,18 @@ def failed_to_start(task: dict[str, Any]) -> str:
 
 
 def ran(task: dict[str, Any]) -> None:
-    assert (task["stopCode"], task["stoppedReason"]) == ("EssentialContainerExited", "Essential container in task exited")
+    assert (task["stopCode"], task["stoppedReason"]) == (
+        "EssentialContainerExited",
+        "Essential container in task exited",
+    )
     assert [c["exitCode"] for c in task["containers"]] == [0]
 
 
 def no_tasks(ecs) -> bool:
-    return not ecs.list_tasks(cluster="c")["taskArns"] and not ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]
+    return (
+        not ecs.list_tasks(cluster="c")["taskArns"]
+        and not ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]
+    )
 
 
 # ---------------------------------------------------------------------------------- the ready-made account
@@ -74,17 +95,27 @@ def test_the_emulator_account_has_the_execution_role_and_a_routed_network(emulat
     assert role["Arn"] == EXECUTION_ROLE
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
-    assert {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"} in trust["Statement"]
-    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="ecsTaskExecutionRole")["AttachedPolicies"]]
+    assert {
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    } in trust["Statement"]
+    attached = [
+        p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="ecsTaskExecutionRole")["AttachedPolicies"]
+    ]
     assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
     assert sorted(iam.list_role_policies(RoleName="ecsTaskExecutionRole")["PolicyNames"]) == [
-        "fargate-provider-log-groups", "fargate-provider-secrets"]
+        "fargate-provider-log-groups",
+        "fargate-provider-secrets",
+    ]
 
     # "Fargate task networking": public subnets route to an internet gateway, private ones to a NAT gateway.
     ec2 = client(emulator, "ec2")
     for kind, key, prefix in (("public", "GatewayId", "igw-"), ("private", "NatGatewayId", "nat-")):
         for subnet in emulator.network[f"{kind}_subnets"]:
-            tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["RouteTables"]
+            tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])[
+                "RouteTables"
+            ]
             assert len(tables) == 1, (kind, subnet)
             default = [r for r in tables[0]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
             assert len(default) == 1 and default[0].get(key, "").startswith(prefix), (kind, default)
@@ -115,8 +146,10 @@ def test_run_task_refuses_a_missing_execution_role_and_creates_no_task(emulator,
 def test_run_task_refuses_an_execution_role_that_trusts_another_service(emulator, ecs):
     # telia-oss/terraform-aws-ecs-fargate#58: the role exists but ecs-tasks cannot assume it.
     iam = client(emulator, "iam")
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
     arn = iam.create_role(RoleName="ec2Role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     try:
         register(ecs, executionRoleArn=arn)
@@ -145,13 +178,25 @@ def test_a_service_with_a_missing_execution_role_starts_nothing_and_says_why(emu
     # (telia-oss/terraform-aws-ecs-fargate#58); the scheduler keeps trying, so a created role fixes it.
     missing = f"arn:aws:iam::{ACCOUNT}:role/serviceExecutionRole"
     register(ecs, family="web", executionRoleArn=missing)
-    ecs.create_service(cluster="c", serviceName="web", taskDefinition="web", desiredCount=1,
-                       launchType="FARGATE", networkConfiguration=network(emulator))
+    ecs.create_service(
+        cluster="c",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=network(emulator),
+    )
 
     def launch_failed():
         service = ecs.describe_services(cluster="c", services=["web"])["services"][0]
-        return service if any("failed to launch a task with (error ECS was unable to assume the role" in e["message"]
-                              for e in service["events"]) else None
+        return (
+            service
+            if any(
+                "failed to launch a task with (error ECS was unable to assume the role" in e["message"]
+                for e in service["events"]
+            )
+            else None
+        )
 
     service = wait("the service's launch failure event", launch_failed)
     event = next(e["message"] for e in service["events"] if "failed to launch" in e["message"])
@@ -177,7 +222,11 @@ def test_a_service_with_a_missing_execution_role_starts_nothing_and_says_why(emu
 def test_a_missing_ssm_parameter_fails_the_start_until_it_exists(emulator, ecs):
     # The ECS agent's message for missing parameters (aws/amazon-ecs-agent agent/ssm: "invalid ssm parameters").
     ssm = client(emulator, "ssm")
-    register(ecs, executionRoleArn=EXECUTION_ROLE, container={"secrets": [{"name": "DB_PASSWORD", "valueFrom": "/fargate/db-password"}]})
+    register(
+        ecs,
+        executionRoleArn=EXECUTION_ROLE,
+        container={"secrets": [{"name": "DB_PASSWORD", "valueFrom": "/fargate/db-password"}]},
+    )
     reason = failed_to_start(finished(ecs, emulator))
     assert reason.startswith(f"{START_ERROR}: execution resource retrieval failed: unable to retrieve secrets from ssm")
     assert reason.endswith("invalid ssm parameters: /fargate/db-password")
@@ -202,8 +251,13 @@ def test_a_missing_secrets_manager_secret_fails_the_start_until_it_exists(emulat
     arn = sm.create_secret(Name="fargate/api", SecretString="k3y")["ARN"]
     try:
         # A JSON key suffix names the same secret (arn:…:secret:NAME-AbCdEf:json-key::).
-        register(ecs, executionRoleArn=EXECUTION_ROLE, container={"secrets": [
-            {"name": "API_KEY", "valueFrom": arn}, {"name": "API_USER", "valueFrom": f"{arn}:user::"}]})
+        register(
+            ecs,
+            executionRoleArn=EXECUTION_ROLE,
+            container={
+                "secrets": [{"name": "API_KEY", "valueFrom": arn}, {"name": "API_USER", "valueFrom": f"{arn}:user::"}]
+            },
+        )
         ran(finished(ecs, emulator))
     finally:
         sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
@@ -217,10 +271,14 @@ def test_the_execution_role_may_only_read_parameters_under_fargate(emulator, ecs
     try:
         register(ecs, executionRoleArn=EXECUTION_ROLE, container={"secrets": [{"name": "X", "valueFrom": "/other/x"}]})
         reason = failed_to_start(finished(ecs, emulator))
-        assert reason.startswith(f"{START_ERROR}: execution resource retrieval failed: unable to retrieve secrets from ssm")
+        assert reason.startswith(
+            f"{START_ERROR}: execution resource retrieval failed: unable to retrieve secrets from ssm"
+        )
         assert "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/ecsTaskExecutionRole/" in reason
-        assert (f"is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/other/x "
-                "because no identity-based policy allows the ssm:GetParameters action") in reason
+        assert (
+            f"is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/other/x "
+            "because no identity-based policy allows the ssm:GetParameters action"
+        ) in reason
     finally:
         ssm.delete_parameter(Name="/other/x")
 
@@ -248,13 +306,28 @@ def test_awslogs_create_group_outside_the_roles_prefix_is_denied(emulator, ecs):
     # aws/copilot-cli#3104 (AccessDeniedException for the execution role); the ready-made role may
     # create log groups under /airflow/fargate/ only.
     logs = client(emulator, "logs")
-    register(ecs, executionRoleArn=EXECUTION_ROLE, container={"logConfiguration": {"logDriver": "awslogs", "options": {
-        "awslogs-group": "/ecs/outside", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs",
-        "awslogs-create-group": "true"}}})
+    register(
+        ecs,
+        executionRoleArn=EXECUTION_ROLE,
+        container={
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "/ecs/outside",
+                    "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "ecs",
+                    "awslogs-create-group": "true",
+                },
+            }
+        },
+    )
     reason = failed_to_start(finished(ecs, emulator))
     assert reason.startswith("ResourceInitializationError: failed to validate logger args")
     assert "AccessDeniedException" in reason
-    assert f"not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/outside" in reason
+    assert (
+        f"not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/outside"
+        in reason
+    )
     assert logs.describe_log_groups(logGroupNamePrefix="/ecs/outside")["logGroups"] == []
 
 
@@ -266,7 +339,9 @@ def isolated_subnet(emulator):
     """A subnet of the emulator's VPC whose route table has no default route (no NAT, no internet gateway)."""
     ec2 = client(emulator, "ec2")
     vpc = emulator.network["vpc_id"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.200.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.200.0/24", AvailabilityZone="us-east-1a")["Subnet"][
+        "SubnetId"
+    ]
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
     created: dict[str, Any] = {"subnet": subnet, "route_table": table, "endpoints": []}
@@ -279,7 +354,9 @@ def isolated_subnet(emulator):
 
 
 def in_subnet(emulator, subnet: str, **extra: Any) -> dict[str, Any]:
-    return {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [emulator.network["security_group"]], **extra}}
+    return {
+        "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [emulator.network["security_group"]], **extra}
+    }
 
 
 def test_an_isolated_subnet_cannot_pull_a_public_image(emulator, ecs, isolated_subnet):
@@ -289,9 +366,14 @@ def test_an_isolated_subnet_cannot_pull_a_public_image(emulator, ecs, isolated_s
     routes = ec2.describe_route_tables(RouteTableIds=[isolated_subnet["route_table"]])["RouteTables"][0]["Routes"]
     assert [r.get("DestinationCidrBlock") for r in routes] == ["10.0.0.0/16"]  # the local route only
     register(ecs)
-    reason = failed_to_start(finished(ecs, emulator, networkConfiguration=in_subnet(emulator, isolated_subnet["subnet"])))
+    reason = failed_to_start(
+        finished(ecs, emulator, networkConfiguration=in_subnet(emulator, isolated_subnet["subnet"]))
+    )
     assert reason.startswith("CannotPullContainerError")
-    assert 'failed to resolve ref docker.io/library/busybox:1.36: failed to do request: Head "https://registry-1.docker.io/v2/library/busybox/manifests/1.36"' in reason
+    assert (
+        'failed to resolve ref docker.io/library/busybox:1.36: failed to do request: Head "https://registry-1.docker.io/v2/library/busybox/manifests/1.36"'
+        in reason
+    )
     assert reason.endswith("i/o timeout")
 
 
@@ -305,22 +387,31 @@ def test_an_isolated_subnet_reaches_private_ecr_through_vpc_endpoints(emulator, 
         register(ecs, image=ECR_IMAGE, executionRoleArn=EXECUTION_ROLE)
         where = in_subnet(emulator, isolated_subnet["subnet"])
         reason = failed_to_start(finished(ecs, emulator, networkConfiguration=where))
-        assert reason.startswith(f"{START_ERROR}: execution resource retrieval failed: unable to retrieve ecr registry auth")
+        assert reason.startswith(
+            f"{START_ERROR}: execution resource retrieval failed: unable to retrieve ecr registry auth"
+        )
         assert 'Post "https://api.ecr.us-east-1.amazonaws.com/"' in reason
         assert "i/o timeout" in reason
 
         vpc = emulator.network["vpc_id"]
         for service in ("ecr.api", "ecr.dkr"):
             endpoint = ec2.create_vpc_endpoint(
-                VpcId=vpc, VpcEndpointType="Interface", ServiceName=f"com.amazonaws.us-east-1.{service}",
-                SubnetIds=[isolated_subnet["subnet"]], SecurityGroupIds=[emulator.network["security_group"]],
+                VpcId=vpc,
+                VpcEndpointType="Interface",
+                ServiceName=f"com.amazonaws.us-east-1.{service}",
+                SubnetIds=[isolated_subnet["subnet"]],
+                SecurityGroupIds=[emulator.network["security_group"]],
                 PrivateDnsEnabled=True,
             )["VpcEndpoint"]
             isolated_subnet["endpoints"].append(endpoint["VpcEndpointId"])
         # Two of three endpoints are not enough: image layers come from S3.
-        assert "unable to retrieve ecr registry auth" in failed_to_start(finished(ecs, emulator, networkConfiguration=where))
+        assert "unable to retrieve ecr registry auth" in failed_to_start(
+            finished(ecs, emulator, networkConfiguration=where)
+        )
         endpoint = ec2.create_vpc_endpoint(
-            VpcId=vpc, VpcEndpointType="Gateway", ServiceName="com.amazonaws.us-east-1.s3",
+            VpcId=vpc,
+            VpcEndpointType="Gateway",
+            ServiceName="com.amazonaws.us-east-1.s3",
             RouteTableIds=[isolated_subnet["route_table"]],
         )["VpcEndpoint"]
         isolated_subnet["endpoints"].append(endpoint["VpcEndpointId"])
@@ -328,7 +419,9 @@ def test_an_isolated_subnet_reaches_private_ecr_through_vpc_endpoints(emulator, 
         # Deleted endpoints serve nobody (moto keeps them, marked "deleted").
         ec2.delete_vpc_endpoints(VpcEndpointIds=isolated_subnet["endpoints"])
         isolated_subnet["endpoints"].clear()
-        assert "unable to retrieve ecr registry auth" in failed_to_start(finished(ecs, emulator, networkConfiguration=where))
+        assert "unable to retrieve ecr registry auth" in failed_to_start(
+            finished(ecs, emulator, networkConfiguration=where)
+        )
     finally:
         ecr.delete_repository(repositoryName="app", force=True)
 
@@ -344,9 +437,13 @@ def test_a_gateway_endpoint_serves_only_the_route_tables_it_is_on(emulator, ecs,
         vpc = emulator.network["vpc_id"]
         for service, kind in (("ecr.api", "Interface"), ("ecr.dkr", "Interface"), ("s3", "Gateway")):
             extra = {"SubnetIds": [isolated_subnet["subnet"]]} if kind == "Interface" else {"RouteTableIds": []}
-            endpoint = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType=kind, ServiceName=f"com.amazonaws.us-east-1.{service}", **extra)
+            endpoint = ec2.create_vpc_endpoint(
+                VpcId=vpc, VpcEndpointType=kind, ServiceName=f"com.amazonaws.us-east-1.{service}", **extra
+            )
             isolated_subnet["endpoints"].append(endpoint["VpcEndpoint"]["VpcEndpointId"])
-        reason = failed_to_start(finished(ecs, emulator, networkConfiguration=in_subnet(emulator, isolated_subnet["subnet"])))
+        reason = failed_to_start(
+            finished(ecs, emulator, networkConfiguration=in_subnet(emulator, isolated_subnet["subnet"]))
+        )
         assert "unable to retrieve ecr registry auth" in reason
     finally:
         ecr.delete_repository(repositoryName="app", force=True)
@@ -382,7 +479,9 @@ def test_a_public_subnet_needs_a_public_ip_and_a_private_subnet_its_nat(emulator
     register(ecs)
     reason = failed_to_start(finished(ecs, emulator, networkConfiguration=network(emulator, "public")))
     assert reason.startswith("CannotPullContainerError") and reason.endswith("i/o timeout")
-    reason = failed_to_start(finished(ecs, emulator, networkConfiguration=network(emulator, "public", assignPublicIp="DISABLED")))
+    reason = failed_to_start(
+        finished(ecs, emulator, networkConfiguration=network(emulator, "public", assignPublicIp="DISABLED"))
+    )
     assert reason.endswith("i/o timeout")
     ran(finished(ecs, emulator, networkConfiguration=network(emulator, "public", assignPublicIp="ENABLED")))
     ran(finished(ecs, emulator, networkConfiguration=network(emulator, "private")))

@@ -9,7 +9,12 @@ from tests.emulator.helpers import EXECUTION_ROLE, FAST, client, network, regist
 
 
 def run(ecs, emulator, **extra):
-    kwargs = {"cluster": "c", "taskDefinition": "job", "launchType": "FARGATE", "networkConfiguration": network(emulator)}
+    kwargs = {
+        "cluster": "c",
+        "taskDefinition": "job",
+        "launchType": "FARGATE",
+        "networkConfiguration": network(emulator),
+    }
     kwargs.update(extra)
     return ecs.run_task(**kwargs)["tasks"]
 
@@ -32,13 +37,20 @@ def test_task_goes_through_the_fargate_lifecycle_and_exits_0(emulator, ecs):
     assert final["stopCode"] == "EssentialContainerExited"
     assert final["stoppedReason"] == "Essential container in task exited"
     assert [(c["name"], c["exitCode"], c["lastStatus"]) for c in final["containers"]] == [("app", 0, "STOPPED")]
-    assert final["createdAt"] <= final["pullStartedAt"] <= final["startedAt"] <= final["stoppingAt"] <= final["stoppedAt"]
+    assert (
+        final["createdAt"] <= final["pullStartedAt"] <= final["startedAt"] <= final["stoppingAt"] <= final["stoppedAt"]
+    )
     eni = {d["name"]: d["value"] for d in final["attachments"][0]["details"]}
-    assert eni["subnetId"] == emulator.network["private_subnets"][0] and eni["privateIPv4Address"].startswith("10.0.128.")
+    assert eni["subnetId"] == emulator.network["private_subnets"][0] and eni["privateIPv4Address"].startswith(
+        "10.0.128."
+    )
 
 
-@pytest.mark.parametrize("command, override", [(["sleep", "150"], None), (["sh", "-c", "sleep 150"], None), (["echo", "hi"], ["sleep", "150"])],
-                         ids=["sleep", "sh -c sleep", "override"])
+@pytest.mark.parametrize(
+    "command, override",
+    [(["sleep", "150"], None), (["sh", "-c", "sleep 150"], None), (["echo", "hi"], ["sleep", "150"])],
+    ids=["sleep", "sh -c sleep", "override"],
+)
 def test_a_container_that_only_sleeps_runs_that_long(emulator, ecs, command, override):
     """``sleep 150`` runs 150 emulated seconds (1.5 s at the emulator's speed of 100), not the
     usual 20: contract tests that need a task to stay up (ExecuteCommand) ask for it this way,
@@ -117,14 +129,18 @@ def test_default_output_and_many_lines_with_equal_timestamps(emulator, ecs):
     events, token = [], None
     while True:
         kwargs = {"nextToken": token} if token else {"startFromHead": True}
-        page = logs.get_log_events(logGroupName="/ecs/many", logStreamName=f"ecs/app/{many.rsplit('/', 1)[1]}", **kwargs)
+        page = logs.get_log_events(
+            logGroupName="/ecs/many", logStreamName=f"ecs/app/{many.rsplit('/', 1)[1]}", **kwargs
+        )
         events += page["events"]
         if not page["events"] or page["nextForwardToken"] == token:
             break
         token = page["nextForwardToken"]
     assert [e["message"] for e in events] == [f"line {i} of 1000 from app" for i in range(1, 1001)]
     assert len({e["timestamp"] for e in events}) < 1000  # lines written together share a timestamp
-    default = logs.get_log_events(logGroupName="/ecs/many", logStreamName=f"ecs/app/{plain.rsplit('/', 1)[1]}")["events"]
+    default = logs.get_log_events(logGroupName="/ecs/many", logStreamName=f"ecs/app/{plain.rsplit('/', 1)[1]}")[
+        "events"
+    ]
     assert "Hello from plain:1 on fargate-local" in [e["message"] for e in default]
     logs.delete_log_group(logGroupName="/ecs/many")
 
@@ -138,14 +154,29 @@ def test_missing_log_group_fails_the_start_as_ecs_does_unless_create_group(emula
     assert final["stoppedReason"].startswith("ResourceInitializationError: failed to validate logger args")
 
     # The ready-made execution role may create groups under /airflow/fargate/ (iam/ecs-task-execution-role.json).
-    register(ecs, family="creates", executionRoleArn=EXECUTION_ROLE, container={"logConfiguration": {"logDriver": "awslogs", "options": {
-        "awslogs-group": "/airflow/fargate/created", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs",
-        "awslogs-create-group": "true"}}})
+    register(
+        ecs,
+        family="creates",
+        executionRoleArn=EXECUTION_ROLE,
+        container={
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": "/airflow/fargate/created",
+                    "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "ecs",
+                    "awslogs-create-group": "true",
+                },
+            }
+        },
+    )
     arn = run(ecs, emulator, taskDefinition="creates")[0]["taskArn"]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig=FAST)
     assert ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]["stopCode"] == "EssentialContainerExited"
     logs = client(emulator, "logs")
-    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/airflow/fargate/created")["logGroups"]] == ["/airflow/fargate/created"]
+    assert [
+        g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/airflow/fargate/created")["logGroups"]
+    ] == ["/airflow/fargate/created"]
     logs.delete_log_group(logGroupName="/airflow/fargate/created")
 
 

@@ -37,7 +37,9 @@ class AirflowApi:
         self.token = token["access_token"]
 
     def unpause(self, dag_id: str, timeout: float = 180) -> None:
-        self.poll(f"{dag_id} to be parsed", lambda: self.call("GET", f"/api/v2/dags/{dag_id}")[0] == 200, timeout=timeout)
+        self.poll(
+            f"{dag_id} to be parsed", lambda: self.call("GET", f"/api/v2/dags/{dag_id}")[0] == 200, timeout=timeout
+        )
         status, body = self.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         assert status == 200, body
 
@@ -50,7 +52,10 @@ class AirflowApi:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         status, body = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         assert status == 200, body
-        return {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"] for ti in body["task_instances"]}
+        return {
+            ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"]
+            for ti in body["task_instances"]
+        }
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float, seen: dict[str, set] | None = None) -> dict:
         """Poll until the run ends; ``seen`` collects every state each task was seen in on the way."""
@@ -64,9 +69,13 @@ class AirflowApi:
 
         return self.poll(f"{dag_id} run {run_id} to finish", finished, timeout=timeout, interval=0.5)
 
-    def log_events(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> list[dict]:
+    def log_events(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> list[dict]:
         query = "?full_content=true" + (f"&map_index={map_index}" if map_index >= 0 else "")
-        status, log = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}{query}")
+        status, log = self.call(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}{query}"
+        )
         assert status == 200, log
         return [event for event in log["content"] if isinstance(event, dict)]
 
@@ -84,5 +93,8 @@ class AirflowApi:
                 except AssertionError as err:
                     report.append(f"  (log unavailable: {err})")
                     continue
-                report += [f"  | {e.get('level', '')} {e.get('event')} {e.get('error_detail', '')}".rstrip() for e in events[-lines:]]
+                report += [
+                    f"  | {e.get('level', '')} {e.get('event')} {e.get('error_detail', '')}".rstrip()
+                    for e in events[-lines:]
+                ]
         return "\n".join(report)

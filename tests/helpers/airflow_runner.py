@@ -73,7 +73,13 @@ class AirflowRunner:
                 )
                 if row is not None:
                     xcom[ti.task_id] = XComModel.deserialize_value(row)
-        return DagRunResult(state=str(getattr(dag_run.state, "value", dag_run.state)), task_states=states, xcom=xcom, run_id=dag_run.run_id, log=log)
+        return DagRunResult(
+            state=str(getattr(dag_run.state, "value", dag_run.state)),
+            task_states=states,
+            xcom=xcom,
+            run_id=dag_run.run_id,
+            log=log,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 import urllib.request
+from collections import Counter
 from contextlib import contextmanager
 
 import boto3
@@ -27,7 +27,11 @@ def ecs_leftovers(endpoint: str) -> dict[str, list[str]]:
     put behind, and ENIs tasks left (see fargate_provider.local.leftovers)."""
     elbv2 = boto3.client("elbv2", endpoint_url=endpoint, region_name="us-east-1")
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
-    return {**leftovers.ecs_leftovers(ecs(endpoint)), **leftovers.elbv2_leftovers(elbv2), **leftovers.network_interface_leftovers(ec2)}
+    return {
+        **leftovers.ecs_leftovers(ecs(endpoint)),
+        **leftovers.elbv2_leftovers(elbv2),
+        **leftovers.network_interface_leftovers(ec2),
+    }
 
 
 class AwsCallRecorder:

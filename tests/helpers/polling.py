@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.05, logs: Callable[[], str] | None = None) -> Any:
+def wait_for(
+    what: str, check: Callable[[], Any], timeout: float, interval: float = 0.05, logs: Callable[[], str] | None = None
+) -> Any:
     """Poll until ``check()`` is truthy and return it; after ``timeout`` seconds fail naming
     ``what`` (and, given ``logs``, what it returns: e.g. the processes' log tails)."""
     deadline = time.monotonic() + timeout
@@ -16,5 +18,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f"\n{logs()}" if logs else ""))
+            raise AssertionError(
+                f"timed out after {timeout:.0f} s waiting for {what}" + (f"\n{logs()}" if logs else "")
+            )
         time.sleep(interval)

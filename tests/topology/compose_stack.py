@@ -46,10 +46,19 @@ ENTRYPOINT_SHIM = Path(__file__).resolve().parent / "entrypoint"
 BIN = Path(sys.executable).parent
 CONTAINER_HOME = "/opt/airflow"
 # The ports the services listen on inside their containers; here they share one host.
-PORTS = {"postgres": 5432, "redis": 6379, "airflow-apiserver": 8080, "airflow-scheduler": 8974,
-         "airflow-worker": 8793, "airflow-triggerer": 8794, "fargate-local": 5000}
+PORTS = {
+    "postgres": 5432,
+    "redis": 6379,
+    "airflow-apiserver": 8080,
+    "airflow-scheduler": 8974,
+    "airflow-worker": 8793,
+    "airflow-triggerer": 8794,
+    "fargate-local": 5000,
+}
 
-_VARIABLE_RE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
+_VARIABLE_RE = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 class ComposeError(Exception):
@@ -148,7 +157,9 @@ def apt_install(*packages: str) -> None:
     """Debian's packages, as the browser test installs Chromium."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env, timeout=900)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env, timeout=900
+    )
 
 
 def postgres_bin() -> Path:
@@ -243,12 +254,16 @@ class ComposeStack:
         service = self.services[name]
         entrypoint = service.get("entrypoint")
         command = service.get("command") or []
-        entrypoint = shlex.split(entrypoint) if isinstance(entrypoint, str) else list(entrypoint or [str(ENTRYPOINT_SHIM)])
+        entrypoint = (
+            shlex.split(entrypoint) if isinstance(entrypoint, str) else list(entrypoint or [str(ENTRYPOINT_SHIM)])
+        )
         command = shlex.split(command) if isinstance(command, str) else list(command)
         if entrypoint == [str(ENTRYPOINT_SHIM)] and command and command[0] not in ("bash", "python", "airflow"):
             command = ["airflow", *command]  # what the image's entrypoint does with a sub-command
             entrypoint = []
-        return [self.localize(name, part).replace("/entrypoint", str(ENTRYPOINT_SHIM)) for part in (*entrypoint, *command)]
+        return [
+            self.localize(name, part).replace("/entrypoint", str(ENTRYPOINT_SHIM)) for part in (*entrypoint, *command)
+        ]
 
     # ------------------------------------------------------------------ starting
 
@@ -263,8 +278,15 @@ class ComposeStack:
         log_path = self.workdir / "logs" / f"{name}.{generation}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as log:
-            popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=env.get("HOME", str(self.workdir)), start_new_session=True)
+            popen = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=env.get("HOME", str(self.workdir)),
+                start_new_session=True,
+            )
         process = Process(name, popen, log_path, env)
         self.processes[name] = process
         self.started_at[name] = time.monotonic()
@@ -289,24 +311,81 @@ class ComposeStack:
             for path in (data, password_file):
                 shutil.chown(path, "postgres")
         # As the image's initdb does: POSTGRES_USER is the superuser, passwords on TCP connections.
-        subprocess.run(as_postgres_user([str(bindir / "initdb"), "-D", str(data), "-U", env["POSTGRES_USER"], "--pwfile", str(password_file),
-                                         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]),
-                       check=True, capture_output=True, timeout=120)
-        argv = as_postgres_user([str(bindir / "postgres"), "-D", str(data), "-p", str(PORTS[name]), "-k", str(data),
-                                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        subprocess.run(
+            as_postgres_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    env["POSTGRES_USER"],
+                    "--pwfile",
+                    str(password_file),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        argv = as_postgres_user(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(PORTS[name]),
+                "-k",
+                str(data),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ]
+        )
         process = self.spawn(name, argv, {"PATH": os.environ["PATH"], "HOME": str(data)})
-        wait_for("postgres to accept connections", lambda: subprocess.run(
-            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(PORTS[name])], capture_output=True).returncode == 0,
-            timeout=60, interval=0.3, logs=process.tail)
-        subprocess.run(as_postgres_user([str(bindir / "createdb"), "-h", str(data), "-p", str(PORTS[name]), "-U", env["POSTGRES_USER"],
-                                         env.get("POSTGRES_DB", env["POSTGRES_USER"])]), check=True, capture_output=True, timeout=60)
+        wait_for(
+            "postgres to accept connections",
+            lambda: (
+                subprocess.run(
+                    [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(PORTS[name])], capture_output=True
+                ).returncode
+                == 0
+            ),
+            timeout=60,
+            interval=0.3,
+            logs=process.tail,
+        )
+        subprocess.run(
+            as_postgres_user(
+                [
+                    str(bindir / "createdb"),
+                    "-h",
+                    str(data),
+                    "-p",
+                    str(PORTS[name]),
+                    "-U",
+                    env["POSTGRES_USER"],
+                    env.get("POSTGRES_DB", env["POSTGRES_USER"]),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return process
 
     def _start_redis(self, name: str) -> Process:
         if not shutil.which("redis-server") or not shutil.which("redis-cli"):
             apt_install("redis-server")
-        return self.spawn(name, ["redis-server", "--port", str(PORTS[name]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                          {"PATH": os.environ["PATH"], "HOME": str(self.workdir)})
+        return self.spawn(
+            name,
+            ["redis-server", "--port", str(PORTS[name]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            {"PATH": os.environ["PATH"], "HOME": str(self.workdir)},
+        )
 
     def healthcheck(self, name: str) -> bool:
         test = (self.services[name].get("healthcheck") or {}).get("test")
@@ -353,7 +432,7 @@ class ComposeStack:
         while pending:
             ready = [name for name, service in pending.items() if self._dependencies_met(service)]
             if not ready:
-                waiting = {name: list((service.get("depends_on") or {})) for name, service in pending.items()}
+                waiting = {name: list(service.get("depends_on") or {}) for name, service in pending.items()}
                 raise ComposeError(f"no service can start: {waiting}")
             for name in ready:
                 del pending[name]
@@ -386,7 +465,9 @@ class ComposeStack:
 
     def _dependencies_met(self, service: dict[str, Any]) -> bool:
         for dependency, condition in self._conditions(service).items():
-            done = {"service_healthy": self.healthy, "service_completed_successfully": self.completed}.get(condition, self.processes)
+            done = {"service_healthy": self.healthy, "service_completed_successfully": self.completed}.get(
+                condition, self.processes
+            )
             if dependency not in done:
                 return False
         return True

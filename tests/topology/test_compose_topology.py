@@ -45,10 +45,17 @@ BATCH_SETTINGS = {"deferrable": False, "retries": 1, "retry_delay_seconds": 1}
 
 def write_env_file(path: Path) -> None:
     """`make compose-env`, then the local-profile lines docker-compose.yaml's header shows."""
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(path)], check=True, capture_output=True)
-    connection = {"conn_type": "aws", "extra": {"endpoint_url": "http://fargate-local:5000", "region_name": "us-east-1"}}
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compose_env.py"), str(path)], check=True, capture_output=True
+    )
+    connection = {
+        "conn_type": "aws",
+        "extra": {"endpoint_url": "http://fargate-local:5000", "region_name": "us-east-1"},
+    }
     with path.open("a") as env:
-        env.write(f"AIRFLOW_CONN_AWS_DEFAULT='{json.dumps(connection)}'\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n")
+        env.write(
+            f"AIRFLOW_CONN_AWS_DEFAULT='{json.dumps(connection)}'\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,9 @@ def stack():
     env_file = workdir / ".env"
     write_env_file(env_file)
     services = load_compose(ROOT / "docker-compose.yaml", env_file, profiles=("local",))
-    compose = ComposeStack(services, workdir, overrides={"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT)})
+    compose = ComposeStack(
+        services, workdir, overrides={"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT)}
+    )
 
     def configure_batch_job() -> None:
         done = compose.run("airflow-scheduler", "airflow", "variables", "set", BATCH_DAG, json.dumps(BATCH_SETTINGS))
@@ -82,7 +91,9 @@ def emulator(stack):
 
 
 def ecs():
-    return boto3.client("ecs", endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+    return boto3.client(
+        "ecs", endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+    )
 
 
 def assert_no_error_lines(api: AirflowApi, dag_id: str, run_id: str) -> None:
@@ -101,15 +112,24 @@ def test_the_stack_is_healthy_and_runs_on_postgres_redis_and_celery(stack):
     compose, api = stack
     status, health = api.call("GET", "/api/v2/monitor/health")
     assert status == 200, health
-    assert {part: health[part]["status"] for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")} == dict.fromkeys(
-        ("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy")
+    assert {
+        part: health[part]["status"] for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    } == dict.fromkeys(("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy")
     env = compose.env("airflow-scheduler")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:airflow@127.0.0.1/")
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@127.0.0.1:6379/0"
     # Every service that is up passed its own compose healthcheck.
-    assert {"postgres", "redis", "fargate-local", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "airflow-worker"} <= compose.healthy
+    assert {
+        "postgres",
+        "redis",
+        "fargate-local",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+    } <= compose.healthy
     assert compose.completed == {"airflow-init", "fargate-local-variables"}
 
 
@@ -123,7 +143,10 @@ def test_the_local_profile_gives_airflow_the_emulators_load_balancer_variables(s
         status, variable = api.call("GET", f"/api/v2/variables/{key}")
         assert status == 200, variable
         stored[key] = variable["value"]
-    assert stored == {"fargate_environments_listener_arn": network["listener_arn"], "fargate_environments_domain": network["environments_domain"]}
+    assert stored == {
+        "fargate_environments_listener_arn": network["listener_arn"],
+        "fargate_environments_domain": network["environments_domain"],
+    }
     assert stored["fargate_environments_listener_arn"].startswith("arn:aws:elasticloadbalancing:us-east-1:")
     for name in ("airflow-worker", "airflow-scheduler", "airflow-apiserver"):
         assert not [key for key in compose.env(name) if key.startswith("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_")], name
@@ -132,7 +155,9 @@ def test_the_local_profile_gives_airflow_the_emulators_load_balancer_variables(s
 def test_an_environment_is_created_with_its_wait_deferred_and_no_error_lines(stack, emulator):
     compose, api = stack
     api.unpause(ENVIRONMENT_DAG)
-    run_id = api.trigger(ENVIRONMENT_DAG, {"environment": "team-a", "desired_count": 2, "subnet_kind": "public", "ttl_hours": 1})
+    run_id = api.trigger(
+        ENVIRONMENT_DAG, {"environment": "team-a", "desired_count": 2, "subnet_kind": "public", "ttl_hours": 1}
+    )
     seen: dict[str, set] = {}
     run = api.wait_for_run(ENVIRONMENT_DAG, run_id, timeout=240, seen=seen)
     assert run["state"] == "success", api.explain(ENVIRONMENT_DAG, run_id)
@@ -142,7 +167,9 @@ def test_an_environment_is_created_with_its_wait_deferred_and_no_error_lines(sta
     assert (service["status"], service["runningCount"]) == ("ACTIVE", 2)
     # expose=auto chose the emulator's load balancer: the local profile's Variables reached the worker
     url = f"http://team-a.{emulator.network()['environments_domain']}"
-    status, entry = api.call("GET", f"/api/v2/dags/{ENVIRONMENT_DAG}/dagRuns/{run_id}/taskInstances/report/xcomEntries/return_value")
+    status, entry = api.call(
+        "GET", f"/api/v2/dags/{ENVIRONMENT_DAG}/dagRuns/{run_id}/taskInstances/report/xcomEntries/return_value"
+    )
     assert status == 200, entry
     report = json.loads(entry["value"]) if isinstance(entry["value"], str) else entry["value"]  # the raw stored JSON
     assert report["expose"] == "load_balancer" and report["urls"] == [url], report
@@ -156,8 +183,18 @@ def test_the_batch_job_succeeds_on_schedule_and_a_failing_container_fails_the_ru
     compose, api = stack
     emulator.add_behaviour(family="batch-fails", exit_code=3)
     api.unpause(BATCH_DAG)  # starts the latest scheduled interval at once (catchup is off)
-    scheduled = api.poll("the scheduled batch run", lambda: next(
-        (r for r in api.call("GET", f"/api/v2/dags/{BATCH_DAG}/dagRuns")[1]["dag_runs"] if r["run_type"] == "scheduled"), None), timeout=120)
+    scheduled = api.poll(
+        "the scheduled batch run",
+        lambda: next(
+            (
+                r
+                for r in api.call("GET", f"/api/v2/dags/{BATCH_DAG}/dagRuns")[1]["dag_runs"]
+                if r["run_type"] == "scheduled"
+            ),
+            None,
+        ),
+        timeout=120,
+    )
     assert scheduled["logical_date"] is not None
     # A manual run without a logical date, as the Trigger form sends it.
     failing = api.trigger(BATCH_DAG, {"family": "batch-fails", "command": ["sh", "-c", "exit 3"]})
@@ -173,8 +210,12 @@ def test_a_triggerer_killed_during_a_wait_is_replaced_and_the_wait_completes(sta
     # Tasks of this environment stay PENDING ~20 s, so the stable-wait outlives the triggerer.
     emulator.add_behaviour(family="env-slow", start_delay=2000)
     run_id = api.trigger(ENVIRONMENT_DAG, {"environment": "slow", "desired_count": 1, "ttl_hours": 1})
-    api.poll("create_service to defer", lambda: api.task_states(ENVIRONMENT_DAG, run_id).get("create_service") == "deferred",
-             timeout=180, interval=0.5)
+    api.poll(
+        "create_service to defer",
+        lambda: api.task_states(ENVIRONMENT_DAG, run_id).get("create_service") == "deferred",
+        timeout=180,
+        interval=0.5,
+    )
     compose.kill("airflow-triggerer")
     assert api.task_states(ENVIRONMENT_DAG, run_id)["create_service"] == "deferred"
     compose.restart("airflow-triggerer")
@@ -189,10 +230,17 @@ def test_a_worker_killed_during_a_run_is_followed_by_a_retry_that_starts_no_seco
     # The container runs ~30 s, in the worker's slot (BATCH_SETTINGS: not deferred).
     emulator.add_behaviour(family="batch-long", run_seconds=3000)
     run_tasks_before = emulator.describe()["calls"].get("RunTask", 0)
-    logical_date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    logical_date = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     run_id = api.trigger(BATCH_DAG, {"family": "batch-long"}, logical_date=logical_date)
-    api.poll("the batch job's task to start", lambda: api.task_states(BATCH_DAG, run_id).get("run_task") == "running"
-             and emulator.describe()["calls"].get("RunTask", 0) > run_tasks_before, timeout=240, interval=0.5)
+    api.poll(
+        "the batch job's task to start",
+        lambda: (
+            api.task_states(BATCH_DAG, run_id).get("run_task") == "running"
+            and emulator.describe()["calls"].get("RunTask", 0) > run_tasks_before
+        ),
+        timeout=240,
+        interval=0.5,
+    )
     compose.kill("airflow-worker")
     compose.restart("airflow-worker")
     run = api.wait_for_run(BATCH_DAG, run_id, timeout=300)
@@ -211,15 +259,24 @@ def test_destroy_and_the_janitor_leave_only_what_the_batch_job_keeps(stack, emul
     # "slow" outlived its time to live: what the clock would do in an hour, done to its tag.
     client = ecs()
     cluster = client.describe_clusters(clusters=["env-slow"])["clusters"][0]
-    client.tag_resource(resourceArn=cluster["clusterArn"], tags=[{"key": EXPIRES_AT_TAG, "value": "2026-01-01T00:00:00Z"}])
+    client.tag_resource(
+        resourceArn=cluster["clusterArn"], tags=[{"key": EXPIRES_AT_TAG, "value": "2026-01-01T00:00:00Z"}]
+    )
     api.unpause(JANITOR_DAG)  # runs the latest hourly interval at once
-    janitor = api.poll("the janitor's run", lambda: next(iter(api.call("GET", f"/api/v2/dags/{JANITOR_DAG}/dagRuns")[1]["dag_runs"]), None),
-                       timeout=120)
+    janitor = api.poll(
+        "the janitor's run",
+        lambda: next(iter(api.call("GET", f"/api/v2/dags/{JANITOR_DAG}/dagRuns")[1]["dag_runs"]), None),
+        timeout=120,
+    )
     assert api.wait_for_run(JANITOR_DAG, janitor["dag_run_id"], timeout=240)["state"] == "success"
     assert api.task_states(JANITOR_DAG, janitor["dag_run_id"])["delete_cluster[0]"] == "success"
 
-    left = wait_for("the emulator to settle", lambda: (lambda found: found if "tasks" not in found else None)(ecs_leftovers(EMULATOR)),
-                    timeout=60, interval=0.5)
+    left = wait_for(
+        "the emulator to settle",
+        lambda: (lambda found: found if "tasks" not in found else None)(ecs_leftovers(EMULATOR)),
+        timeout=60,
+        interval=0.5,
+    )
     assert left.pop("clusters") == ["fargate-batch"]
     families = sorted(arn.rsplit("/", 1)[1].split(":")[0] for arn in left.pop("task_definitions"))
     assert families == ["batch-fails", "batch-job", "batch-long"]

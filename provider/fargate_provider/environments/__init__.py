@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fargate_provider.utils.sizes import parse_size_choice
 from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
+from fargate_provider.utils.sizes import parse_size_choice
 from fargate_provider.utils.tags import from_ecs_tags, is_managed
 
 DAG_ID = "fargate_ephemeral_environment"
@@ -36,6 +36,8 @@ def url_tag_value(urls: list[str]) -> str:
             break
         kept.append(url)
     return " ".join(kept)
+
+
 ACTIONS = ("create", "destroy")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$"
 ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -81,7 +83,9 @@ def resolve_expose(expose: Any, subnet_kind: str, listener_arn: str | None, doma
             f"{exposure.DOMAIN_VARIABLE} (a domain whose wildcard record points at that ALB), set once by the platform team"
         )
     if expose == "public_ip" and subnet_kind != "public":
-        raise EnvironmentSpecError("expose: public_ip needs public subnets (subnet_kind: public); private subnets give no public IP")
+        raise EnvironmentSpecError(
+            "expose: public_ip needs public subnets (subnet_kind: public); private subnets give no public IP"
+        )
     return expose
 
 
@@ -104,7 +108,7 @@ def environment_tags(environment: str, ttl_hours: Any, now: dt.datetime) -> dict
     """The environment's own tags; the expiry is reset by every create."""
     if isinstance(ttl_hours, bool) or not isinstance(ttl_hours, (int, float)) or not 1 <= ttl_hours <= MAX_TTL_HOURS:
         raise EnvironmentSpecError(f"ttl_hours: must be a number of hours from 1 to {MAX_TTL_HOURS}, got {ttl_hours!r}")
-    expires = (now + dt.timedelta(hours=ttl_hours)).astimezone(dt.timezone.utc).replace(microsecond=0)
+    expires = (now + dt.timedelta(hours=ttl_hours)).astimezone(dt.UTC).replace(microsecond=0)
     return {ENVIRONMENT_TAG: environment, EXPIRES_AT_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
@@ -114,7 +118,9 @@ def environment_task_definition(
     """The task definition the form describes: one essential container, its port, its plain
     environment variables (secrets belong in Secrets Manager, not in a form) and awslogs."""
     if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image.strip()):
-        raise EnvironmentSpecError(f"image: give an image reference such as public.ecr.aws/nginx/nginx:1.27, got {image!r}")
+        raise EnvironmentSpecError(
+            f"image: give an image reference such as public.ecr.aws/nginx/nginx:1.27, got {image!r}"
+        )
     cpu, memory = parse_size_choice(size, "size")
     if isinstance(container_port, bool) or not isinstance(container_port, int) or not 1 <= container_port <= 65535:
         raise EnvironmentSpecError(f"container_port: must be a port number from 1 to 65535, got {container_port!r}")
@@ -122,7 +128,9 @@ def environment_task_definition(
         raise EnvironmentSpecError("environment_variables: must be a mapping of NAME to value")
     for name, value in variables.items():
         if not isinstance(name, str) or not re.fullmatch(ENV_VAR_NAME_PATTERN, name):
-            raise EnvironmentSpecError(f"environment_variables: {name!r} is not a variable name (letters, digits, _; not starting with a digit)")
+            raise EnvironmentSpecError(
+                f"environment_variables: {name!r} is not a variable name (letters, digits, _; not starting with a digit)"
+            )
         if not isinstance(value, (str, int, float, bool)):
             raise EnvironmentSpecError(f"environment_variables.{name}: must be a string, number or boolean")
     return {
@@ -137,7 +145,10 @@ def environment_task_definition(
                 "image": image.strip(),
                 "essential": True,
                 "portMappings": [{"containerPort": container_port, "hostPort": container_port, "protocol": "tcp"}],
-                "environment": [{"name": k, "value": str(v).lower() if isinstance(v, bool) else str(v)} for k, v in sorted(variables.items())],
+                "environment": [
+                    {"name": k, "value": str(v).lower() if isinstance(v, bool) else str(v)}
+                    for k, v in sorted(variables.items())
+                ],
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {
@@ -159,8 +170,12 @@ def task_definition_from_form(params: Mapping[str, Any], prepared: Mapping[str, 
     from fargate_provider.roles import task_definition_roles
 
     task_definition = environment_task_definition(
-        names(params["environment"]), image=params["image"], size=params["size"],
-        container_port=params["container_port"], variables=params["environment_variables"], region=prepared["region"],
+        names(params["environment"]),
+        image=params["image"],
+        size=params["size"],
+        container_port=params["container_port"],
+        variables=params["environment_variables"],
+        region=prepared["region"],
     )
     task_definition.update(task_definition_roles(prepared))
     return task_definition
@@ -169,7 +184,7 @@ def task_definition_from_form(params: Mapping[str, Any], prepared: Mapping[str, 
 def expires_at(tags: Mapping[str, str]) -> dt.datetime | None:
     value = tags.get(EXPIRES_AT_TAG)
     try:
-        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc) if value else None
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC) if value else None
     except ValueError:
         return None
 
@@ -213,19 +228,29 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
         try:
             env = names(tags[ENVIRONMENT_TAG])
         except EnvironmentSpecError:
-            left_alone.append(f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} is not an environment name")
+            left_alone.append(
+                f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} is not an environment name"
+            )
             continue
         if env.cluster != cluster["clusterName"]:
-            left_alone.append(f"{cluster['clusterName']}: tagged {ENVIRONMENT_TAG}={env.environment} but not named {env.cluster}")
+            left_alone.append(
+                f"{cluster['clusterName']}: tagged {ENVIRONMENT_TAG}={env.environment} but not named {env.cluster}"
+            )
             continue
         services = hook.describe_services(env.cluster, hook.list_services(env.cluster))
         foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(s.get("tags"))]
         # Standalone tasks (not a service's): someone else's keep the cluster alive too.
-        foreign_tasks = [t["taskArn"].rsplit("/", 1)[-1] for t in hook.standalone_tasks(env.cluster) if not is_managed(t.get("tags"))]
+        foreign_tasks = [
+            t["taskArn"].rsplit("/", 1)[-1] for t in hook.standalone_tasks(env.cluster) if not is_managed(t.get("tags"))
+        ]
         if foreign or foreign_tasks:
             what = " and ".join(
-                part for part in (foreign and f"services not managed by the provider {foreign}",
-                                  foreign_tasks and f"tasks not managed by the provider {foreign_tasks}") if part
+                part
+                for part in (
+                    foreign and f"services not managed by the provider {foreign}",
+                    foreign_tasks and f"tasks not managed by the provider {foreign_tasks}",
+                )
+                if part
             )
             # A note from before the expiry last moved (Extend, Keep until) is about another expiry.
             since = tags.get(LEFT_ALONE_TAG)
@@ -260,7 +285,9 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
             "desired_count": service["desiredCount"] if service else 0,
             "running_count": service["runningCount"] if service else 0,
             "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
-            "age_seconds": int((now - service["createdAt"]).total_seconds()) if service and service.get("createdAt") else None,
+            "age_seconds": int((now - service["createdAt"]).total_seconds())
+            if service and service.get("createdAt")
+            else None,
             "expires_at": tags.get(EXPIRES_AT_TAG),
             "urls": tags.get(URL_TAG, "").split(),
             "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,

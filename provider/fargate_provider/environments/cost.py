@@ -78,8 +78,10 @@ def history_cost(
         rollback = deployment.get("rollback") or {}
         if rollback.get("startedAt") and rollback.get("serviceRevisionArn"):
             turn = min(max(rollback["startedAt"], begin), end)
-            segments = [(begin, turn, target.get("arn"), count),
-                        (turn, end, rollback["serviceRevisionArn"], target.get("requestedTaskCount", 0))]
+            segments = [
+                (begin, turn, target.get("arn"), count),
+                (turn, end, rollback["serviceRevisionArn"], target.get("requestedTaskCount", 0)),
+            ]
         for segment_begin, segment_end, revision_arn, tasks in segments:
             seconds = (segment_end - segment_begin).total_seconds()
             if tasks <= 0 or seconds <= 0:
@@ -106,16 +108,24 @@ def service_history(ecs: Any, cluster: str, service: str) -> tuple[list[dict[str
                 break
             request["nextToken"] = page["nextToken"]
         deployments = [
-            d for batch in batched(arns, DESCRIBE_HISTORY_BATCH)
+            d
+            for batch in batched(arns, DESCRIBE_HISTORY_BATCH)
             for d in ecs.describe_service_deployments(serviceDeploymentArns=batch)["serviceDeployments"]
         ]
-        wanted = list(dict.fromkeys(
-            arn for d in deployments
-            for arn in ((d.get("targetServiceRevision") or {}).get("arn"), (d.get("rollback") or {}).get("serviceRevisionArn"))
-            if arn
-        ))
+        wanted = list(
+            dict.fromkeys(
+                arn
+                for d in deployments
+                for arn in (
+                    (d.get("targetServiceRevision") or {}).get("arn"),
+                    (d.get("rollback") or {}).get("serviceRevisionArn"),
+                )
+                if arn
+            )
+        )
         revisions = {
-            r["serviceRevisionArn"]: r for batch in batched(wanted, DESCRIBE_HISTORY_BATCH)
+            r["serviceRevisionArn"]: r
+            for batch in batched(wanted, DESCRIBE_HISTORY_BATCH)
             for r in ecs.describe_service_revisions(serviceRevisionArns=batch)["serviceRevisions"]
         }
     except ClientError as err:
@@ -125,7 +135,9 @@ def service_history(ecs: Any, cluster: str, service: str) -> tuple[list[dict[str
     return deployments, revisions
 
 
-def estimate_service_cost(hook: Any, cluster: str, service: Mapping[str, Any], *, region: str, now: dt.datetime) -> CostEstimate:
+def estimate_service_cost(
+    hook: Any, cluster: str, service: Mapping[str, Any], *, region: str, now: dt.datetime
+) -> CostEstimate:
     """The environments page's figure for one service (``hook``: a FargateHook; ``service``: as
     DescribeServices describes it): the larger of the history and the listed-task estimates, the
     note saying which, or why there is none. PriceNotKnown when the region or an architecture has no
@@ -142,7 +154,9 @@ def estimate_service_cost(hook: Any, cluster: str, service: Mapping[str, Any], *
     arns = [
         arn
         for status in ("RUNNING", "STOPPED")
-        for page in hook.conn.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service["serviceName"], desiredStatus=status)
+        for page in hook.conn.get_paginator("list_tasks").paginate(
+            cluster=cluster, serviceName=service["serviceName"], desiredStatus=status
+        )
         for arn in page["taskArns"]
     ]
     tasks = hook.describe_tasks(cluster, arns) if arns else []
@@ -159,7 +173,10 @@ def estimate_service_cost(hook: Any, cluster: str, service: Mapping[str, Any], *
     if history is None:
         return CostEstimate(_usd(listed), f"{listed_note}, {rates} (no service history)")
     if history.usd <= _usd(listed):
-        return CostEstimate(_usd(listed), f"{listed_note}, {rates} (service history: {len(deployments)} deployment(s), no more than that)")
+        return CostEstimate(
+            _usd(listed),
+            f"{listed_note}, {rates} (service history: {len(deployments)} deployment(s), no more than that)",
+        )
     rates = f"{region} {history.architecture} on-demand rates"
     return CostEstimate(
         round(history.usd, 6),
@@ -176,7 +193,9 @@ def _start(deployment: Mapping[str, Any]) -> dt.datetime:
 
 
 def _size_of(
-    revision_arn: str | None, revisions: Mapping[str, Mapping[str, Any]], task_definition: Callable[[str], Mapping[str, Any] | None]
+    revision_arn: str | None,
+    revisions: Mapping[str, Mapping[str, Any]],
+    task_definition: Callable[[str], Mapping[str, Any] | None],
 ) -> tuple[str, str, str]:
     """(cpu, memory, CPU architecture) of the revision's task definition."""
     revision = revisions.get(revision_arn or "")
@@ -184,6 +203,8 @@ def _size_of(
         raise HistoryUnavailable(f"service revision {revision_arn} is MISSING")
     definition = task_definition(revision["taskDefinition"])
     if not definition or not definition.get("cpu") or not definition.get("memory"):
-        raise HistoryUnavailable(f"task definition {revision['taskDefinition']} has no task-level size ECS still describes")
+        raise HistoryUnavailable(
+            f"task definition {revision['taskDefinition']} has no task-level size ECS still describes"
+        )
     architecture = (definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
     return definition["cpu"], definition["memory"], architecture

@@ -123,7 +123,11 @@ def _target_group(elbv2: Any, name: str) -> dict[str, Any] | None:
 
 
 def _rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
-    return [rule for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn) for rule in page["Rules"]]
+    return [
+        rule
+        for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn)
+        for rule in page["Rules"]
+    ]
 
 
 def _used_priorities(elbv2: Any, listener_arn: str) -> set[int]:
@@ -134,7 +138,9 @@ def _forwards_to(rule: Mapping[str, Any], target_group_arn: str) -> bool:
     for action in rule.get("Actions", []):
         if action.get("Type") != "forward":
             continue
-        arns = [action.get("TargetGroupArn")] + [g.get("TargetGroupArn") for g in action.get("ForwardConfig", {}).get("TargetGroups", [])]
+        arns = [action.get("TargetGroupArn")] + [
+            g.get("TargetGroupArn") for g in action.get("ForwardConfig", {}).get("TargetGroups", [])
+        ]
         if target_group_arn in arns:
             return True
     return False
@@ -144,7 +150,9 @@ def _hosts(rule: Mapping[str, Any]) -> set[str]:
     hosts: set[str] = set()
     for condition in rule.get("Conditions", []):
         if condition.get("Field") == "host-header":
-            hosts.update(v.lower() for v in condition.get("HostHeaderConfig", {}).get("Values") or condition.get("Values") or [])
+            hosts.update(
+                v.lower() for v in condition.get("HostHeaderConfig", {}).get("Values") or condition.get("Values") or []
+            )
     return hosts
 
 
@@ -201,11 +209,24 @@ def ensure_route(
             )
         target_group_arn = found["TargetGroupArn"]
         elbv2.modify_target_group(TargetGroupArn=target_group_arn, HealthCheckProtocol="HTTP", **health)
-        log.info("Reusing target group %s (%s); health check %s, codes %s", name, target_group_arn, health_check_path, healthy_codes)
+        log.info(
+            "Reusing target group %s (%s); health check %s, codes %s",
+            name,
+            target_group_arn,
+            health_check_path,
+            healthy_codes,
+        )
     else:
         target_group_arn = elbv2.create_target_group(
-            Name=name, Protocol="HTTP", Port=int(container_port), VpcId=vpc_id, TargetType="ip",
-            HealthCheckProtocol="HTTP", HealthCheckEnabled=True, Tags=elb_tags, **health,
+            Name=name,
+            Protocol="HTTP",
+            Port=int(container_port),
+            VpcId=vpc_id,
+            TargetType="ip",
+            HealthCheckProtocol="HTTP",
+            HealthCheckEnabled=True,
+            Tags=elb_tags,
+            **health,
         )["TargetGroups"][0]["TargetGroupArn"]
         log.info("Created target group %s (%s)", name, target_group_arn)
 
@@ -235,7 +256,9 @@ def ensure_route(
     return Route(target_group_arn, rule_arn, priority, url)
 
 
-def _create_rule(elbv2: Any, listener_arn: str, host: str, target_group_arn: str, tags: list[dict[str, str]]) -> tuple[str, int]:
+def _create_rule(
+    elbv2: Any, listener_arn: str, host: str, target_group_arn: str, tags: list[dict[str, str]]
+) -> tuple[str, int]:
     tried: set[int] = set()
     for _ in range(PRIORITY_ATTEMPTS):
         taken = _used_priorities(elbv2, listener_arn) | tried
@@ -244,9 +267,11 @@ def _create_rule(elbv2: Any, listener_arn: str, host: str, target_group_arn: str
             raise RouteError(f"listener {listener_arn} has no free rule priority (1-{MAX_RULE_PRIORITY})")
         try:
             created = elbv2.create_rule(
-                ListenerArn=listener_arn, Priority=priority,
+                ListenerArn=listener_arn,
+                Priority=priority,
                 Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
-                Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}], Tags=tags,
+                Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
+                Tags=tags,
             )
         except _client_error() as error:
             if _code(error) != "PriorityInUse":
@@ -255,7 +280,9 @@ def _create_rule(elbv2: Any, listener_arn: str, host: str, target_group_arn: str
             tried.add(priority)
             continue
         return created["Rules"][0]["RuleArn"], priority
-    raise RouteError(f"no free priority on listener {listener_arn} after {PRIORITY_ATTEMPTS} attempts (tried {sorted(tried)})")
+    raise RouteError(
+        f"no free priority on listener {listener_arn} after {PRIORITY_ATTEMPTS} attempts (tried {sorted(tried)})"
+    )
 
 
 def _rules_to(elbv2: Any, target_group: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -263,14 +290,22 @@ def _rules_to(elbv2: Any, target_group: Mapping[str, Any]) -> list[dict[str, Any
     found = []
     for balancer in target_group.get("LoadBalancerArns", []):
         try:
-            listeners = [li for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer) for li in page["Listeners"]]
+            listeners = [
+                li
+                for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer)
+                for li in page["Listeners"]
+            ]
         except _client_error() as error:
             if _code(error) == "LoadBalancerNotFound":
                 continue
             raise
         for listener in listeners:
             try:
-                found.extend(r for r in _rules(elbv2, listener["ListenerArn"]) if not r.get("IsDefault") and _forwards_to(r, target_group["TargetGroupArn"]))
+                found.extend(
+                    r
+                    for r in _rules(elbv2, listener["ListenerArn"])
+                    if not r.get("IsDefault") and _forwards_to(r, target_group["TargetGroupArn"])
+                )
             except _client_error() as error:
                 if _code(error) != "ListenerNotFound":
                     raise
@@ -287,7 +322,12 @@ def delete_route(*, aws_conn_id: str, environment: str) -> list[str]:
         return []
     target_group_arn = found["TargetGroupArn"]
     if not _ours_for(_tags_of(elbv2, [target_group_arn]).get(target_group_arn, {}), environment):
-        log.warning("Target group %s (%s) is not ours for environment %s (tags); left alone", name, target_group_arn, environment)
+        log.warning(
+            "Target group %s (%s) is not ours for environment %s (tags); left alone",
+            name,
+            target_group_arn,
+            environment,
+        )
         return []
     rules = _rules_to(elbv2, found)
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
@@ -321,7 +361,9 @@ def route_of(*, aws_conn_id: str, environment: str) -> Route | None:
     """The environment's route (its target group, ours, and our rule forwarding to it), or None."""
     elbv2 = _client(aws_conn_id, "elbv2")
     found = _target_group(elbv2, target_group_name(environment))
-    if found is None or not _ours_for(_tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment):
+    if found is None or not _ours_for(
+        _tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment
+    ):
         return None
     rules = _rules_to(elbv2, found)
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
@@ -360,16 +402,28 @@ def environment_urls(
 
 def _running_task_interfaces(ecs: Any, cluster: str, service: str) -> list[tuple[str | None, str | None]]:
     """(ENI id, private IP) of each RUNNING task of the service, oldest first."""
-    arns = [a for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service, desiredStatus="RUNNING")
-            for a in page["taskArns"]]
-    tasks = [t for i in range(0, len(arns), DESCRIBE_TASKS_BATCH)
-             for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + DESCRIBE_TASKS_BATCH])["tasks"]]
-    running = sorted((t for t in tasks if t.get("lastStatus") == "RUNNING"), key=lambda t: (str(t.get("startedAt", "")), t["taskArn"]))
+    arns = [
+        a
+        for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, serviceName=service, desiredStatus="RUNNING"
+        )
+        for a in page["taskArns"]
+    ]
+    tasks = [
+        t
+        for i in range(0, len(arns), DESCRIBE_TASKS_BATCH)
+        for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + DESCRIBE_TASKS_BATCH])["tasks"]
+    ]
+    running = sorted(
+        (t for t in tasks if t.get("lastStatus") == "RUNNING"),
+        key=lambda t: (str(t.get("startedAt", "")), t["taskArn"]),
+    )
     found = []
     for task in running:
         details = {
             d["name"]: d.get("value")
-            for attachment in task.get("attachments", []) if attachment.get("type") == "ElasticNetworkInterface"
+            for attachment in task.get("attachments", [])
+            if attachment.get("type") == "ElasticNetworkInterface"
             for d in attachment.get("details", [])
         }
         found.append((details.get("networkInterfaceId"), details.get("privateIPv4Address")))
@@ -381,7 +435,9 @@ def _public_ips(ec2: Any, eni_ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i in range(0, len(eni_ids), FILTER_VALUES_BATCH):
         batch = eni_ids[i : i + FILTER_VALUES_BATCH]
-        pages = ec2.get_paginator("describe_network_interfaces").paginate(Filters=[{"Name": "network-interface-id", "Values": batch}])
+        pages = ec2.get_paginator("describe_network_interfaces").paginate(
+            Filters=[{"Name": "network-interface-id", "Values": batch}]
+        )
         for page in pages:
             for eni in page["NetworkInterfaces"]:
                 ip = eni.get("Association", {}).get("PublicIp")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from fargate_provider.utils.sizes import fargate_sizes, size_choice, size_label
 from fargate_provider.utils.networking import SUBNET_KINDS
+from fargate_provider.utils.sizes import fargate_sizes, size_choice, size_label
 
 # Which Airflow connection the DAGs and the environments page use: the Variable
 # ``fargate_aws_conn_id``, else ``aws_default``. Read when a task runs, never when a file is parsed.

@@ -49,11 +49,13 @@ def kept_until(until: Any, now: dt.datetime) -> dt.datetime:
     text = until.strip()
     try:
         if len(text) == 10:  # a date: keep it through that day
-            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), dt.timezone.utc)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), dt.UTC)
         else:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise EnvironmentSpecError(f"until: {until!r} is not an ISO 8601 time or date (e.g. 2026-12-01T18:00:00Z)") from None
+        raise EnvironmentSpecError(
+            f"until: {until!r} is not an ISO 8601 time or date (e.g. 2026-12-01T18:00:00Z)"
+        ) from None
     if when.tzinfo is None:
         raise EnvironmentSpecError(f"until: {until!r} has no time zone; add Z for UTC or an offset such as +01:00")
     if when <= now:
@@ -66,9 +68,9 @@ def _bounded(expiry: dt.datetime, now: dt.datetime, field: str) -> dt.datetime:
     if expiry > latest + dt.timedelta(seconds=1):
         raise EnvironmentSpecError(
             f"{field}: environments live at most {MAX_TTL_HOURS} hours from now (until {latest.strftime(EXPIRY_FORMAT)}); "
-            f"{expiry.astimezone(dt.timezone.utc).strftime(EXPIRY_FORMAT)} is later"
+            f"{expiry.astimezone(dt.UTC).strftime(EXPIRY_FORMAT)} is later"
         )
-    return expiry.astimezone(dt.timezone.utc).replace(microsecond=0)
+    return expiry.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> dict[str, Any]:
@@ -85,7 +87,9 @@ def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> di
         raise EnvironmentNotFoundError(f"environment {environment}: no ACTIVE cluster {env.cluster}")
     tags = from_ecs_tags(cluster.get("tags"))
     if not is_managed(tags) or tags.get(ENVIRONMENT_TAG) != environment:
-        raise NotOursError(f"cluster {env.cluster} is not environment {environment}'s (its managed-by or {ENVIRONMENT_TAG} tag differs); left as it is")
+        raise NotOursError(
+            f"cluster {env.cluster} is not environment {environment}'s (its managed-by or {ENVIRONMENT_TAG} tag differs); left as it is"
+        )
     expiry = change(expires_at(tags))
     value = expiry.strftime(EXPIRY_FORMAT)
     # (The janitor's LEFT_ALONE_TAG, if any, is older than the new expiry: it ignores it then.)
@@ -93,7 +97,11 @@ def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> di
     services = hook.conn.describe_services(cluster=env.cluster, services=[env.service], include=["TAGS"])["services"]
     for service in services:
         service_tags = from_ecs_tags(service.get("tags"))
-        if service.get("status") == "ACTIVE" and is_managed(service_tags) and service_tags.get(ENVIRONMENT_TAG) == environment:
+        if (
+            service.get("status") == "ACTIVE"
+            and is_managed(service_tags)
+            and service_tags.get(ENVIRONMENT_TAG) == environment
+        ):
             hook.tag_resource(service["serviceArn"], {EXPIRES_AT_TAG: value})
     return {
         "environment": environment,

@@ -24,15 +24,20 @@ import re
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import get_user, requires_access_dag, resolve_user_from_token
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from fargate_provider.environments import DAG_ID, MAX_TTL_HOURS, NAME_PATTERN, EnvironmentSpecError, describe_environments
-from fargate_provider.environments import lifetime
+from fargate_provider.environments import (
+    DAG_ID,
+    MAX_TTL_HOURS,
+    NAME_PATTERN,
+    EnvironmentSpecError,
+    describe_environments,
+    lifetime,
+)
 from fargate_provider.exceptions import NotOursError
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ def _hook():
 
 @app.get("/api/environments", dependencies=[may_read_environments])
 def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return {"environments": describe_environments(_hook(), now), "as_of": now.isoformat(timespec="seconds")}
 
 
@@ -100,7 +105,7 @@ def change_expiry(
         raise HTTPException(status_code=403, detail="missing X-Requested-By header")
     if not re.fullmatch(NAME_PATTERN, name):
         raise HTTPException(status_code=422, detail="environment: not an environment name")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     given = sorted(set(body) & {"hours", "until"})
     if len(given) != 1 or set(body) - {"hours", "until"}:
         raise HTTPException(status_code=422, detail='give either "hours" (Extend) or "until" (Keep until), not both')
@@ -119,7 +124,13 @@ def change_expiry(
     except NotOursError as err:
         raise HTTPException(status_code=409, detail=str(err)) from None
     who = getattr(user, "get_name", lambda: "?")()
-    log.info("Environment %s: %s moved its expiry from %s to %s", name, who, changed["previous_expires_at"], changed["expires_at"])
+    log.info(
+        "Environment %s: %s moved its expiry from %s to %s",
+        name,
+        who,
+        changed["previous_expires_at"],
+        changed["expires_at"],
+    )
     return changed
 
 

@@ -50,7 +50,9 @@ class ClientPool:
     def keys(self) -> list[tuple[Any, ...]]:
         return list(self._entries)
 
-    async def acquire(self, hook: Any, service: str, region: str | None, open_client: Any) -> tuple[tuple[Any, ...], Any]:
+    async def acquire(
+        self, hook: Any, service: str, region: str | None, open_client: Any
+    ) -> tuple[tuple[Any, ...], Any]:
         """A client for ``service`` in ``region`` with ``hook``'s settings (opened with
         ``await open_client()`` if the pool has none), and the key to release it with."""
         key = (*settings_key(hook), service, region)

@@ -16,11 +16,12 @@ from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from fargate_provider.utils.arns import name_from_arn, revision_of
-from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
 from fargate_provider.hooks.client_pool import client_pool
 from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
+from fargate_provider.state.task import LogFollower, LogStream
+from fargate_provider.utils.arns import name_from_arn, revision_of
+from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
     DESCRIBE_SERVICES_BATCH,
@@ -28,7 +29,7 @@ from fargate_provider.utils.batching import (
     batched,
 )
 from fargate_provider.utils.tags import to_ecs_tags
-from fargate_provider.state.task import LogFollower, LogStream
+
 
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.
@@ -149,7 +150,9 @@ class FargateHook(EcsHook):
     def list_active_tasks(self, cluster: str) -> list[str]:
         """Tasks not yet stopped (desired RUNNING: pending and running ones)."""
         paginator = self.conn.get_paginator("list_tasks")
-        return [arn for page in paginator.paginate(cluster=cluster, desiredStatus="RUNNING") for arn in page["taskArns"]]
+        return [
+            arn for page in paginator.paginate(cluster=cluster, desiredStatus="RUNNING") for arn in page["taskArns"]
+        ]
 
     def ensure_service(self, request: dict[str, Any], existing: dict[str, Any] | None) -> tuple[str, str]:
         """The service CreateService's ``request`` describes: created when there is no ACTIVE
@@ -158,9 +161,17 @@ class FargateHook(EcsHook):
         Returns (service ARN, "created" | "updated" | "unchanged"). Ownership is the caller's check."""
         if existing is None or existing.get("status") != "ACTIVE":
             return self.conn.create_service(**request)["service"]["serviceArn"], "created"
-        if existing["taskDefinition"] == request["taskDefinition"] and existing["desiredCount"] == request["desiredCount"]:
+        if (
+            existing["taskDefinition"] == request["taskDefinition"]
+            and existing["desiredCount"] == request["desiredCount"]
+        ):
             return existing["serviceArn"], "unchanged"
-        self.update_service(request["cluster"], existing["serviceName"], taskDefinition=request["taskDefinition"], desiredCount=request["desiredCount"])
+        self.update_service(
+            request["cluster"],
+            existing["serviceName"],
+            taskDefinition=request["taskDefinition"],
+            desiredCount=request["desiredCount"],
+        )
         return existing["serviceArn"], "updated"
 
     def update_service(self, cluster: str, service: str, **changes: Any) -> dict[str, Any]:
@@ -186,7 +197,14 @@ class FargateHook(EcsHook):
             self._wait_in_batches("tasks_stopped", cluster, "tasks", tasks, DESCRIBE_TASKS_BATCH)
 
     def _wait_in_batches(
-        self, waiter_name: str, cluster: str, key: str, items: list[str], batch: int, delay: int = 2, max_attempts: int = 300
+        self,
+        waiter_name: str,
+        cluster: str,
+        key: str,
+        items: list[str],
+        batch: int,
+        delay: int = 2,
+        max_attempts: int = 300,
     ) -> None:
         """botocore's waiter, one Describe call per poll covering up to the API's batch limit."""
         waiter = self.get_waiter(waiter_name)
@@ -243,7 +261,9 @@ class FargateHook(EcsHook):
         )
         response = retrying(lambda: self.conn.run_task(**request))
         if response.get("failures") and not response.get("tasks"):
-            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}" for f in response["failures"])
+            reasons = "; ".join(
+                f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}" for f in response["failures"]
+            )
             raise TaskFailedToStartError(f"RunTask started no task: {reasons}")
         return [task["taskArn"] for task in response["tasks"]]
 
@@ -261,7 +281,11 @@ class FargateHook(EcsHook):
                         break  # the stream appears once the container starts
                     if has_code(err, *THROTTLING_CODES):
                         # still throttled after botocore's retries: the job's outcome never hangs on its logs
-                        self.log.warning("CloudWatch Logs throttled reading %s; the lines from here on are not shown yet (%s)", stream.stream, err)
+                        self.log.warning(
+                            "CloudWatch Logs throttled reading %s; the lines from here on are not shown yet (%s)",
+                            stream.stream,
+                            err,
+                        )
                         break
                     raise
                 new, more = follower.take(stream, page)
@@ -285,8 +309,11 @@ class FargateHook(EcsHook):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         return AwsBaseHook(
-            aws_conn_id=self.aws_conn_id, region_name=region or self.region_name, verify=self.verify,
-            config=self.conn_config.botocore_config, client_type=service,
+            aws_conn_id=self.aws_conn_id,
+            region_name=region or self.region_name,
+            verify=self.verify,
+            config=self.conn_config.botocore_config,
+            client_type=service,
         )
 
     def role_arn(self, reference: str) -> str:
@@ -306,13 +333,18 @@ class FargateHook(EcsHook):
 
     def stopped_tasks(self, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
         """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
-        arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")["taskArns"]
+        arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")[
+            "taskArns"
+        ]
         return newest_stopped(self.describe_tasks(cluster, arns), deployment_id, limit)
 
     def describe_target_health(self, target_group_arns: list[str]) -> dict[str, list[dict[str, Any]]]:
         """ELBv2 DescribeTargetHealth of each target group: its targets and their health."""
         elbv2 = self.client("elbv2")
-        return {arn: elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"] for arn in target_group_arns}
+        return {
+            arn: elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            for arn in target_group_arns
+        }
 
     def poll_services(self, cluster: str, watch: ServiceWatch) -> Poll:
         """One poll: DescribeServices (ten services a call); where the judgement asks for them,
@@ -326,7 +358,9 @@ class FargateHook(EcsHook):
             wanted_stopped, wanted_targets = _still_wanted(result, stopped, health)
             if not wanted_stopped and not wanted_targets:
                 break
-            stopped.update({name: self.stopped_tasks(cluster, name, deployment) for name, deployment in wanted_stopped.items()})
+            stopped.update(
+                {name: self.stopped_tasks(cluster, name, deployment) for name, deployment in wanted_stopped.items()}
+            )
             health.update({name: self.describe_target_health(arns) for name, arns in wanted_targets.items()})
             result = _another_look(watch, described, result, stopped, health)
         for line in result.log_lines:
@@ -367,14 +401,23 @@ class FargateHook(EcsHook):
             found += (await ecs.describe_tasks(cluster=cluster, tasks=batch))["tasks"]
         return found
 
-    async def stopped_tasks_async(self, clients: AsyncClients, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
+    async def stopped_tasks_async(
+        self, clients: AsyncClients, cluster: str, service: str, deployment_id: str, limit: int = 3
+    ) -> list[dict[str, Any]]:
         ecs = await clients.get("ecs")
-        arns = (await ecs.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED"))["taskArns"]
+        arns = (await ecs.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED"))[
+            "taskArns"
+        ]
         return newest_stopped(await self.describe_tasks_async(clients, cluster, arns), deployment_id, limit)
 
-    async def describe_target_health_async(self, clients: AsyncClients, target_group_arns: list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def describe_target_health_async(
+        self, clients: AsyncClients, target_group_arns: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         elbv2 = await clients.get("elbv2")
-        return {arn: (await elbv2.describe_target_health(TargetGroupArn=arn))["TargetHealthDescriptions"] for arn in target_group_arns}
+        return {
+            arn: (await elbv2.describe_target_health(TargetGroupArn=arn))["TargetHealthDescriptions"]
+            for arn in target_group_arns
+        }
 
     async def poll_services_async(
         self, clients: AsyncClients, cluster: str, watch: ServiceWatch, described: list[dict[str, Any]] | None = None
@@ -400,7 +443,9 @@ class FargateHook(EcsHook):
             result = _another_look(watch, described, result, stopped, health)
         return result
 
-    async def read_stream_async(self, clients: AsyncClients, follower: LogFollower, stream: LogStream, pages: int | None = None) -> list[str]:
+    async def read_stream_async(
+        self, clients: AsyncClients, follower: LogFollower, stream: LogStream, pages: int | None = None
+    ) -> list[str]:
         """What is new in one followed stream (none before the stream exists): everything, or what
         ``pages`` GetLogEvents pages hold. A page with events is followed by more calls until one
         comes back empty (the stream's end for now), so a stream still being written is better read
@@ -445,7 +490,11 @@ class AsyncClients:
     async def get(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.hook.region_name)
         if key not in self._clients:
-            hook = self.hook if service == "ecs" and key[1] == self.hook.region_name else self.hook._other_service_hook(service, key[1])
+            hook = (
+                self.hook
+                if service == "ecs" and key[1] == self.hook.region_name
+                else self.hook._other_service_hook(service, key[1])
+            )
             pooled, client = await client_pool().acquire(self.hook, service, key[1], hook.get_async_conn)
             self._keys.append(pooled)
             self._clients[key] = client

@@ -66,16 +66,24 @@ class TaskLogsLink(BaseAwsLink):
     def format_link(self, **kwargs: Any) -> str:
         if not kwargs.get("log_group") or not kwargs.get("log_stream"):
             return ""
-        kwargs = {**kwargs, "log_group": console_log_escape(kwargs["log_group"]), "log_stream": console_log_escape(kwargs["log_stream"])}
+        kwargs = {
+            **kwargs,
+            "log_group": console_log_escape(kwargs["log_group"]),
+            "log_stream": console_log_escape(kwargs["log_stream"]),
+        }
         return super().format_link(**kwargs)
 
 
 def persist_link(context: Any, operator: Any, link: type[BaseAwsLink], **fields: Any) -> None:
     """Store a link's fields for this task instance, with the hook's region and partition."""
     hook = operator.hook
-    link.persist(context=context, operator=operator, region_name=fields.pop("region_name", None) or hook.conn_region_name,
-                 aws_partition=hook.conn_partition, **fields)
-
+    link.persist(
+        context=context,
+        operator=operator,
+        region_name=fields.pop("region_name", None) or hook.conn_region_name,
+        aws_partition=hook.conn_partition,
+        **fields,
+    )
 
 
 def task_definition_fields(task_definition: str) -> dict[str, Any]:
@@ -89,7 +97,9 @@ def persist_service_links(context: Any, operator: Any, cluster: str, service: st
     """The cluster and, when there is one service, the service (names or ARNs)."""
     persist_link(context, operator, EcsClusterLink, cluster_name=name_from_arn(cluster))
     if service:
-        persist_link(context, operator, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name_from_arn(service))
+        persist_link(
+            context, operator, EcsServiceLink, cluster_name=name_from_arn(cluster), service_name=name_from_arn(service)
+        )
 
 
 def persist_task_links(
@@ -101,12 +111,23 @@ def persist_task_links(
 
     persist_service_links(context, operator, cluster)
     if task_definition:
-        persist_link(context, operator, EcsTaskDefinitionLink, **task_definition_fields(task_definition["taskDefinitionArn"]))
+        persist_link(
+            context, operator, EcsTaskDefinitionLink, **task_definition_fields(task_definition["taskDefinitionArn"])
+        )
     if not task_arns:
         return
-    persist_link(context, operator, EcsTaskLink, cluster_name=name_from_arn(cluster), task_id=name_from_arn(task_arns[0]))
+    persist_link(
+        context, operator, EcsTaskLink, cluster_name=name_from_arn(cluster), task_id=name_from_arn(task_arns[0])
+    )
     if not task_definition:
         return
     streams = log_streams(task_definition, task_arns[:1])
     if streams:
-        persist_link(context, operator, TaskLogsLink, region_name=streams[0].region, log_group=streams[0].group, log_stream=streams[0].stream)
+        persist_link(
+            context,
+            operator,
+            TaskLogsLink,
+            region_name=streams[0].region,
+            log_group=streams[0].group,
+            log_stream=streams[0].stream,
+        )

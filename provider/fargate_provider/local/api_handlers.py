@@ -9,10 +9,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fargate_provider.local import load_balancers
+from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local import task_start
-from fargate_provider.local.moto_bridge import EcsError, invalid_parameter, EmulatedTask
+from fargate_provider.local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
 from fargate_provider.local.state import ServiceRun
 from fargate_provider.registration_rules import registration_rules
 from fargate_provider.task_requirements import role_arn
@@ -27,8 +26,6 @@ from fargate_provider.utils.sizes import (
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
-
-
 
 
 class EcsApiHandlers:
@@ -73,7 +70,9 @@ class EcsApiHandlers:
         known = {c.get("name") for c in task_definition.container_definitions}
         for override in (body.get("overrides") or {}).get("containerOverrides") or []:
             if override.get("name") not in known:
-                raise invalid_parameter(f"Override for container named {override.get('name')} is not a container in the TaskDefinition.")
+                raise invalid_parameter(
+                    f"Override for container named {override.get('name')} is not a container in the TaskDefinition."
+                )
         placement, assign_public_ip = self._placement(account, region, task_definition, body)
         count = body.get("count", 1)
         if not isinstance(count, int) or not 1 <= count <= 10:
@@ -87,8 +86,13 @@ class EcsApiHandlers:
             behaviour.capacity_failures -= 1
             return {
                 "tasks": [],
-                "failures": [{"arn": task_definition.arn, "reason": "Capacity is unavailable at this time. "
-                              "Please try again later or in a different availability zone"}],
+                "failures": [
+                    {
+                        "arn": task_definition.arn,
+                        "reason": "Capacity is unavailable at this time. "
+                        "Please try again later or in a different availability zone",
+                    }
+                ],
             }
         token = body.get("clientToken")
         if token:
@@ -104,11 +108,22 @@ class EcsApiHandlers:
         arns = []
         for _ in range(count):
             task = self._new_task(
-                backend=backend, account=account, region=region, cluster=cluster, task_definition=task_definition,
-                placement=placement, assign_public_ip=assign_public_ip, launch_type=launch_type, provider=provider,
-                platform_version=body.get("platformVersion") or "LATEST", overrides=body.get("overrides"),
-                started_by=body.get("startedBy") or "", group=body.get("group") or f"family:{task_definition.family}",
-                tags=tags, enable_execute_command=bool(body.get("enableExecuteCommand")), service=None,
+                backend=backend,
+                account=account,
+                region=region,
+                cluster=cluster,
+                task_definition=task_definition,
+                placement=placement,
+                assign_public_ip=assign_public_ip,
+                launch_type=launch_type,
+                provider=provider,
+                platform_version=body.get("platformVersion") or "LATEST",
+                overrides=body.get("overrides"),
+                started_by=body.get("startedBy") or "",
+                group=body.get("group") or f"family:{task_definition.family}",
+                tags=tags,
+                enable_execute_command=bool(body.get("enableExecuteCommand")),
+                service=None,
             )
             arns.append(task.task_arn)
         if token:
@@ -131,12 +146,16 @@ class EcsApiHandlers:
         try:
             cluster = bridge.get_cluster(backend, body.get("cluster"))
         except EcsError:
-            return None  # moto answers for clusters it no longer lists as ours (e.g. deleted: stopped tasks stay visible)
+            return (
+                None  # moto answers for clusters it no longer lists as ours (e.g. deleted: stopped tasks stay visible)
+            )
         answer = forward("DescribeTasks", body)
         found = {t["taskArn"]: t for t in answer.get("tasks", []) if t.get("clusterArn") == cluster.arn}
         tasks, failures = [], []
         for reference in wanted:
-            task = found.get(reference) or next((t for arn, t in found.items() if name_from_arn(arn) == name_from_arn(reference)), None)
+            task = found.get(reference) or next(
+                (t for arn, t in found.items() if name_from_arn(arn) == name_from_arn(reference)), None
+            )
             if task is None:
                 failures.append({"arn": reference, "reason": "MISSING"})
             elif task not in tasks:
@@ -275,7 +294,9 @@ class EcsApiHandlers:
     def _DeleteCluster(self, backend, account, region, body, forward):
         cluster = bridge.get_cluster(backend, body.get("cluster"))
         if any(s.status in ("ACTIVE", "DRAINING") for s in bridge.cluster_services(backend, cluster.name)):
-            raise EcsError("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+            raise EcsError(
+                "ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active."
+            )
         if any(t.cluster_name == cluster.name and t.last_status != "STOPPED" for t in bridge.all_tasks(backend)):
             raise EcsError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
         return None
@@ -311,8 +332,11 @@ class EcsApiHandlers:
         names = [c.name for c in task.containers] if isinstance(task, EmulatedTask) else []
         container_name = body.get("container") or (names[0] if len(names) == 1 else None)
         if container_name is None or container_name not in names:
-            raise invalid_parameter("The specified container was not found in the task." if container_name
-                           else "container is required for a task with more than one container.")
+            raise invalid_parameter(
+                "The specified container was not found in the task."
+                if container_name
+                else "container is required for a task with more than one container."
+            )
         if not (isinstance(task, EmulatedTask) and task.enable_execute_command and task.last_status == "RUNNING"):
             # ECS's words, as quoted in fabfuel/ecs-deploy#193 and keidarcy/e1s#206.
             raise invalid_parameter(
@@ -351,9 +375,13 @@ class EcsApiHandlers:
         for item in strategy:
             name = item.get("capacityProvider")
             if name not in FARGATE_PROVIDERS:
-                raise invalid_parameter(f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT.")
+                raise invalid_parameter(
+                    f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT."
+                )
             if name not in (cluster.capacity_providers or []):
-                raise invalid_parameter("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+                raise invalid_parameter(
+                    "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again."
+                )
         chosen = max(strategy, key=lambda item: (item.get("base", 0), item.get("weight", 0)))
         return "FARGATE", chosen["capacityProvider"]
 
@@ -385,7 +413,9 @@ class EcsApiHandlers:
             ) from error
 
     @staticmethod
-    def _placement(account: str, region: str, task_definition: Any, body: dict[str, Any]) -> tuple[bridge.Placement, bool]:
+    def _placement(
+        account: str, region: str, task_definition: Any, body: dict[str, Any]
+    ) -> tuple[bridge.Placement, bool]:
         awsvpc = (body.get("networkConfiguration") or {}).get("awsvpcConfiguration")
         if not awsvpc:
             raise invalid_parameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
@@ -419,7 +449,10 @@ def _with_groups(network_configuration: dict[str, Any], groups: list[str]) -> di
     """The service's awsvpcConfiguration with the security groups its tasks get (the VPC's
     default group when none were given, as ECS uses)."""
     awsvpc = network_configuration["awsvpcConfiguration"]
-    return {**network_configuration, "awsvpcConfiguration": {**awsvpc, "securityGroups": list(awsvpc.get("securityGroups") or groups)}}
+    return {
+        **network_configuration,
+        "awsvpcConfiguration": {**awsvpc, "securityGroups": list(awsvpc.get("securityGroups") or groups)},
+    }
 
 
 def required_attributes(spec: dict[str, Any]) -> list[str]:
@@ -432,8 +465,11 @@ def required_attributes(spec: dict[str, Any]) -> list[str]:
         names.append("com.amazonaws.ecs.capability.task-iam-role")
     for container in spec.get("containerDefinitions") or []:
         if (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
-            names += ["com.amazonaws.ecs.capability.logging-driver.awslogs", "ecs.capability.execution-role-awslogs",
-                      "com.amazonaws.ecs.capability.docker-remote-api.1.19"]
+            names += [
+                "com.amazonaws.ecs.capability.logging-driver.awslogs",
+                "ecs.capability.execution-role-awslogs",
+                "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+            ]
         if container.get("dependsOn"):
             names.append("ecs.capability.container-ordering")
         if container.get("healthCheck"):
@@ -450,7 +486,10 @@ def _strategy(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None
     """As ECS stores a capacity provider strategy: weight and base filled in."""
     if not items:
         return None
-    return [{"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)} for i in items]
+    return [
+        {"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)}
+        for i in items
+    ]
 
 
 def _fingerprint(body: dict[str, Any]) -> str:

@@ -57,7 +57,9 @@ class Behaviour:
     output: list[str] | None = None  # lines each container prints
     output_lines: int | None = None  # or: print this many numbered lines
     capacity_failures: int = 0  # answer this many RunTask calls with a capacity shortfall
-    unhealthy_targets: bool = False  # load balancer health checks of the tasks' targets fail (Target.FailedHealthChecks)
+    unhealthy_targets: bool = (
+        False  # load balancer health checks of the tasks' targets fail (Target.FailedHealthChecks)
+    )
 
     def matches(self, family: str, images: list[str]) -> bool:
         if self.family and not fnmatch.fnmatchcase(family, self.family):

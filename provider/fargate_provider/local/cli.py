@@ -1,8 +1,8 @@
 """fargate-local: run the local ECS emulator, and talk to a running one.
 
-    fargate-local serve [--host 127.0.0.1] [--port 5000] [--region us-east-1] [--speed 100] [--seed 0]
-    fargate-local describe | reset | behaviour '{"family": "job", "exit_code": 1}' | api-fault DescribeServices --rate 0.5
-    fargate-local airflow-variables > variables.json   # then: airflow variables import variables.json
+fargate-local serve [--host 127.0.0.1] [--port 5000] [--region us-east-1] [--speed 100] [--seed 0]
+fargate-local describe | reset | behaviour '{"family": "job", "exit_code": 1}' | api-fault DescribeServices --rate 0.5
+fargate-local airflow-variables > variables.json   # then: airflow variables import variables.json
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def _serve(args: argparse.Namespace) -> int:
     from fargate_provider.local.server import LocalEcs
 
     started = time.monotonic()
-    emulator = LocalEcs(args.host, args.port, region=args.region, seed=args.seed, speed=args.speed, verbose=args.verbose)
+    emulator = LocalEcs(
+        args.host, args.port, region=args.region, seed=args.seed, speed=args.speed, verbose=args.verbose
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -29,14 +31,22 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         LocalEcsClient(emulator.endpoint).health()  # answers requests: only then say ready
         network = emulator.network
-        print(f"fargate-local: ECS emulator (moto + Fargate control plane) at {emulator.endpoint}, region {args.region}")
+        print(
+            f"fargate-local: ECS emulator (moto + Fargate control plane) at {emulator.endpoint}, region {args.region}"
+        )
         print(f"  export AWS_ENDPOINT_URL={emulator.endpoint}")
-        print(f"  vpc {network['vpc_id']}; public subnets {','.join(network['public_subnets'])}; "
-              f"private subnets {','.join(network['private_subnets'])}; security group {network['security_group']}")
+        print(
+            f"  vpc {network['vpc_id']}; public subnets {','.join(network['public_subnets'])}; "
+            f"private subnets {','.join(network['private_subnets'])}; security group {network['security_group']}"
+        )
         print(f"  execution role {network['execution_role_arn']} (from iam/ecs-task-execution-role.json)")
-        print(f"  load balancer {network['load_balancer_dns']}; environments' listener {network['listener_arn']}; "
-              f"environments' domain {network['environments_domain']}")
-        print(f"  emulated time runs {emulator.behaviours.timing.speed:g}x; started in {time.monotonic() - started:.2f} s")
+        print(
+            f"  load balancer {network['load_balancer_dns']}; environments' listener {network['listener_arn']}; "
+            f"environments' domain {network['environments_domain']}"
+        )
+        print(
+            f"  emulated time runs {emulator.behaviours.timing.speed:g}x; started in {time.monotonic() - started:.2f} s"
+        )
         print("ready", flush=True)
         stop.wait()
     finally:
@@ -53,17 +63,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     serve.add_argument("--region", default="us-east-1", help="where the ready-made network is created")
     serve.add_argument("--seed", type=int, default=0, help="seed for API-fault sampling and deployment ids")
-    serve.add_argument("--speed", type=float, default=None, help="emulated time factor (1 = realistic pace; default 100)")
+    serve.add_argument(
+        "--speed", type=float, default=None, help="emulated time factor (1 = realistic pace; default 100)"
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     for name, help_text in (
         ("describe", "print the network, timing, behaviours, faults and the calls answered"),
         ("reset", "forget all state"),
         # Read from the running emulator: its load balancer's ARN is new each time it starts.
-        ("airflow-variables", "print the Variables that put environments behind its load balancer (JSON for `airflow variables import`)"),
+        (
+            "airflow-variables",
+            "print the Variables that put environments behind its load balancer (JSON for `airflow variables import`)",
+        ),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--endpoint", default=None, help="default: $AWS_ENDPOINT_URL or http://127.0.0.1:5000")
-    behaviour = commands.add_parser("behaviour", help="add a behaviour rule (JSON), e.g. '{\"image\": \"bad:*\", \"pull_failure\": true}'")
+    behaviour = commands.add_parser(
+        "behaviour", help='add a behaviour rule (JSON), e.g. \'{"image": "bad:*", "pull_failure": true}\''
+    )
     behaviour.add_argument("rule")
     behaviour.add_argument("--endpoint", default=None)
     fault = commands.add_parser("api-fault", help="make calls to an ECS operation fail")

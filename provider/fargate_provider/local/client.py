@@ -19,7 +19,10 @@ class LocalEcsClient:
     def _call(self, method: str, route: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(
-            f"{self.endpoint}/_fargate_local/{route}", data=data, method=method, headers={"Content-Type": "application/json"}
+            f"{self.endpoint}/_fargate_local/{route}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -46,7 +49,9 @@ class LocalEcsClient:
     def clear_behaviours(self) -> dict[str, Any]:
         return self._call("DELETE", "behaviours")
 
-    def add_api_fault(self, operation: str, kind: str = "throttle", rate: float = 1.0, count: int | None = None) -> dict[str, Any]:
+    def add_api_fault(
+        self, operation: str, kind: str = "throttle", rate: float = 1.0, count: int | None = None
+    ) -> dict[str, Any]:
         return self._call("POST", "api-faults", {"operation": operation, "kind": kind, "rate": rate, "count": count})
 
     def clear_api_faults(self) -> dict[str, Any]:

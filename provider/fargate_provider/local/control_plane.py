@@ -25,8 +25,8 @@ from fargate_provider.local.behaviours import Behaviours
 from fargate_provider.local.listings import Listings
 from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
 from fargate_provider.local.service_deployments import ServiceDeployments
-from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
+from fargate_provider.local.state import ServiceRun
 from fargate_provider.local.task_lifecycle import TaskLifecycle
 
 __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
@@ -34,12 +34,27 @@ __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 
 class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, ServiceDeployments):
     HANDLED = (
-        "RegisterTaskDefinition", "RunTask", "StopTask", "CreateService", "UpdateService", "DeleteService",
-        "DeleteCluster", "DescribeTasks", "DescribeServices",
-        "ListClusters", "ListServices", "ListTaskDefinitions", "ListTaskDefinitionFamilies", "ListTasks", "DescribeClusters",
+        "RegisterTaskDefinition",
+        "RunTask",
+        "StopTask",
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "DeleteCluster",
+        "DescribeTasks",
+        "DescribeServices",
+        "ListClusters",
+        "ListServices",
+        "ListTaskDefinitions",
+        "ListTaskDefinitionFamilies",
+        "ListTasks",
+        "DescribeClusters",
         "ExecuteCommand",
-        "DescribeCapacityProviders", "RegisterContainerInstance",
-        "ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
+        "DescribeCapacityProviders",
+        "RegisterContainerInstance",
+        "ListServiceDeployments",
+        "DescribeServiceDeployments",
+        "DescribeServiceRevisions",
     )
 
     def __init__(self, behaviours: Behaviours):

@@ -17,7 +17,11 @@ def ecs_leftovers(ecs: Any) -> dict[str, list[str]]:
     (``ecs`` is a boto3 ECS client)."""
     leftovers: dict[str, list[str]] = {}
     cluster_arns = _all(ecs, "list_clusters", "clusterArns")
-    clusters = [c for i in range(0, len(cluster_arns), 100) for c in ecs.describe_clusters(clusters=cluster_arns[i : i + 100])["clusters"]]
+    clusters = [
+        c
+        for i in range(0, len(cluster_arns), 100)
+        for c in ecs.describe_clusters(clusters=cluster_arns[i : i + 100])["clusters"]
+    ]
     active = [c for c in clusters if c["status"] != "INACTIVE"]
     if active:
         leftovers["clusters"] = [c["clusterName"] for c in active]
@@ -25,7 +29,8 @@ def ecs_leftovers(ecs: Any) -> dict[str, list[str]]:
         services = _all(ecs, "list_services", "serviceArns", cluster=cluster["clusterArn"])
         if services:
             described = [
-                s for i in range(0, len(services), 10)
+                s
+                for i in range(0, len(services), 10)
                 for s in ecs.describe_services(cluster=cluster["clusterArn"], services=services[i : i + 10])["services"]
             ]
             alive = [s["serviceName"] for s in described if s["status"] != "INACTIVE"]
@@ -50,13 +55,19 @@ def elbv2_leftovers(elbv2: Any) -> dict[str, list[str]]:
     a load balancer leave when a test forgets them. A ready-made load balancer (tagged READY_MADE_TAG)
     is not one, but a listener someone added to it (untagged) and the rules added to its listeners are."""
     leftovers: dict[str, list[str]] = {}
-    balancers = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
+    balancers = [
+        lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
+    ]
     ready_made = _tagged(elbv2, [lb["LoadBalancerArn"] for lb in balancers], READY_MADE_TAG)
     others = [lb["LoadBalancerName"] for lb in balancers if lb["LoadBalancerArn"] not in ready_made]
     if others:
         leftovers["load_balancers"] = others
-    listeners = [li for arn in ready_made for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
-                 for li in page["Listeners"]]
+    listeners = [
+        li
+        for arn in ready_made
+        for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
+        for li in page["Listeners"]
+    ]
     ready_listeners = _tagged(elbv2, [li["ListenerArn"] for li in listeners], READY_MADE_TAG)
     added = [li["ListenerArn"] for li in listeners if li["ListenerArn"] not in ready_listeners]
     if added:
@@ -64,7 +75,11 @@ def elbv2_leftovers(elbv2: Any) -> dict[str, list[str]]:
     rules = [rule["RuleArn"] for arn in ready_listeners for rule in _rules(elbv2, arn) if not rule.get("IsDefault")]
     if rules:
         leftovers["listener_rules"] = rules
-    groups = [tg["TargetGroupName"] for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
+    groups = [
+        tg["TargetGroupName"]
+        for page in elbv2.get_paginator("describe_target_groups").paginate()
+        for tg in page["TargetGroups"]
+    ]
     if groups:
         leftovers["target_groups"] = groups
     return leftovers
@@ -81,7 +96,11 @@ def _tagged(elbv2: Any, arns: list[str], key: str) -> set[str]:
 
 
 def _rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
-    return [rule for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn) for rule in page["Rules"]]
+    return [
+        rule
+        for page in elbv2.get_paginator("describe_rules").paginate(ListenerArn=listener_arn)
+        for rule in page["Rules"]
+    ]
 
 
 def network_interface_leftovers(ec2: Any, settle: float = 5.0) -> dict[str, list[str]]:
@@ -90,8 +109,11 @@ def network_interface_leftovers(ec2: Any, settle: float = 5.0) -> dict[str, list
     its ENI at STOPPED, a moment later: up to ``settle`` seconds are allowed for that."""
     deadline = time.monotonic() + settle
     while True:
-        left = [eni["NetworkInterfaceId"] for page in ec2.get_paginator("describe_network_interfaces").paginate()
-                for eni in page["NetworkInterfaces"]]
+        left = [
+            eni["NetworkInterfaceId"]
+            for page in ec2.get_paginator("describe_network_interfaces").paginate()
+            for eni in page["NetworkInterfaces"]
+        ]
         for owners in (_nat_gateway_enis, _vpc_endpoint_enis):
             if left:
                 owned = owners(ec2)
@@ -102,10 +124,18 @@ def network_interface_leftovers(ec2: Any, settle: float = 5.0) -> dict[str, list
 
 
 def _nat_gateway_enis(ec2: Any) -> set[str]:
-    return {address.get("NetworkInterfaceId") for page in ec2.get_paginator("describe_nat_gateways").paginate()
-            for nat in page["NatGateways"] for address in nat.get("NatGatewayAddresses", [])}
+    return {
+        address.get("NetworkInterfaceId")
+        for page in ec2.get_paginator("describe_nat_gateways").paginate()
+        for nat in page["NatGateways"]
+        for address in nat.get("NatGatewayAddresses", [])
+    }
 
 
 def _vpc_endpoint_enis(ec2: Any) -> set[str]:
-    return {eni for page in ec2.get_paginator("describe_vpc_endpoints").paginate()
-            for endpoint in page["VpcEndpoints"] for eni in endpoint.get("NetworkInterfaceIds", [])}
+    return {
+        eni
+        for page in ec2.get_paginator("describe_vpc_endpoints").paginate()
+        for endpoint in page["VpcEndpoints"]
+        for eni in endpoint.get("NetworkInterfaceIds", [])
+    }

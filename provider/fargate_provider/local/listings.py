@@ -24,8 +24,6 @@ MAX_PAGE_SIZE = 100
 _PAGING_MEMBERS = ("maxResults", "nextToken")
 
 
-
-
 def page(operation: str, body: dict[str, Any], items: list[str], key: str) -> dict[str, Any]:
     """One page of ``items`` as ``{key: [...], "nextToken": ...}``."""
     size = body.get("maxResults")
@@ -61,7 +59,9 @@ def _offset(operation: str, body: dict[str, Any]) -> int:
         offset, selection = None, None
     # ECS refuses a token it did not hand out for this request (a 4xx, never a 500).
     if not isinstance(offset, int) or offset < 0 or selection != _selection(operation, body):
-        raise invalid_parameter("Invalid token: nextToken was not returned by a previous call with the same parameters.")
+        raise invalid_parameter(
+            "Invalid token: nextToken was not returned by a previous call with the same parameters."
+        )
     return offset
 
 
@@ -115,7 +115,11 @@ class Listings:
             # ACTIVE: a family with an active revision; INACTIVE: one whose revisions are all inactive.
             if not family.startswith(prefix) or not statuses:
                 continue
-            if status == "ALL" or (status == "ACTIVE" and "ACTIVE" in statuses) or (status == "INACTIVE" and "ACTIVE" not in statuses):
+            if (
+                status == "ALL"
+                or (status == "ACTIVE" and "ACTIVE" in statuses)
+                or (status == "INACTIVE" and "ACTIVE" not in statuses)
+            ):
                 families.append(family)
         return page("ListTaskDefinitionFamilies", body, families, "families")
 
@@ -158,6 +162,7 @@ class Listings:
             cluster["pendingTasksCount"] = len(pending)
             cluster["activeServicesCount"] = len(active)
             if "STATISTICS" in include:
+
                 def fargate(items: list[Any]) -> int:
                     return sum(1 for i in items if getattr(i, "launch_type", None) != "EC2")
 

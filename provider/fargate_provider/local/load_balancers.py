@@ -31,14 +31,21 @@ from typing import Any
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import invalid_parameter, EmulatedTask
+from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
 
 # What this module reads, sets or wraps on moto's ELBv2 objects (moto is pinned: see moto_bridge).
 MODEL_ATTRIBUTES_USED = {
     "ELBv2Backend": ("target_groups", "register_targets", "deregister_targets", "describe_target_health"),
     "FakeTargetGroup": (
-        "arn", "target_type", "load_balancer_arns", "targets", "health_check_port", "health_check_interval_seconds",
-        "unhealthy_threshold_count", "attributes", "health_for",
+        "arn",
+        "target_type",
+        "load_balancer_arns",
+        "targets",
+        "health_check_port",
+        "health_check_interval_seconds",
+        "unhealthy_threshold_count",
+        "attributes",
+        "health_for",
     ),
     "FakeHealthStatus": ("__init__",),
 }
@@ -65,12 +72,12 @@ def _elbv2(account: str, region: str) -> ELBv2Backend:
     return elbv2_backends[account][region]
 
 
-
-
 # ------------------------------------------------------------------ CreateService
 
 
-def check_service_load_balancers(account: str, region: str, task_definition: Any, load_balancers: list[dict[str, Any]] | None) -> None:
+def check_service_load_balancers(
+    account: str, region: str, task_definition: Any, load_balancers: list[dict[str, Any]] | None
+) -> None:
     """ECS's checks of a CreateService's ``loadBalancers``, before the service exists."""
     containers = {c.get("name"): c for c in task_definition.container_definitions}
     for entry in load_balancers or []:
@@ -88,7 +95,9 @@ def check_service_load_balancers(account: str, region: str, task_definition: Any
                     "Please verify that the ECS service role being passed has the proper permissions."
                 )
             if not target_group.load_balancer_arns:
-                raise invalid_parameter(f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
+                raise invalid_parameter(
+                    f"The target group with targetGroupArn {arn} does not have an associated load balancer."
+                )
             if task_definition.network_mode == "awsvpc" and target_group.target_type != "ip":
                 raise invalid_parameter(
                     f"The provided target group {arn} has target type {target_group.target_type}, which is incompatible "
@@ -108,7 +117,9 @@ def _service_of(task: EmulatedTask) -> Any | None:
     arn = task.run.service if task.run else None
     if not arn:
         return None
-    return next((s for s in bridge.all_services(bridge.ecs_backend(task.account, task.region_name)) if s.arn == arn), None)
+    return next(
+        (s for s in bridge.all_services(bridge.ecs_backend(task.account, task.region_name)) if s.arn == arn), None
+    )
 
 
 def _private_ip(task: EmulatedTask) -> str:
@@ -166,7 +177,9 @@ def register_task(plane: Any, task: EmulatedTask) -> None:
             task_arn=task.task_arn,
             port=port,
             checked_at=now + timing.real(interval),
-            unhealthy_at=now + timing.real(interval * _seconds(target_group, "unhealthy_threshold_count", 2.0)) if failing else None,
+            unhealthy_at=now + timing.real(interval * _seconds(target_group, "unhealthy_threshold_count", 2.0))
+            if failing
+            else None,
         )
 
 
@@ -212,7 +225,9 @@ def task_targets_healthy(service: Any, task: EmulatedTask) -> bool:
         return True
     targets = _targets(task, service)
     now = time.monotonic()
-    return len(targets) == len(_target_group_arns(service)) and all(target_health(s, now)[0] == "healthy" for _, s in targets)
+    return len(targets) == len(_target_group_arns(service)) and all(
+        target_health(s, now)[0] == "healthy" for _, s in targets
+    )
 
 
 def reconcile_targets(plane: Any, backend: Any, service: Any, tasks: list[EmulatedTask]) -> None:
@@ -287,7 +302,9 @@ def _install_health_reports() -> None:
             return moto_health_for(self, target, ec2_backend)
         return FakeHealthStatus(target["Id"], str(state.port), self.health_check_port, status, reason, description)
 
-    def describe_target_health(self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]) -> list[FakeHealthStatus]:
+    def describe_target_health(
+        self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]
+    ) -> list[FakeHealthStatus]:
         target_group = self.target_groups.get(target_group_arn)
         if not targets and target_group is not None and getattr(target_group, _TABLE, None):
             # ELB lists draining targets too, until their deregistration delay is over.

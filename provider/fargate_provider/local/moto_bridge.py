@@ -26,25 +26,24 @@ from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError, InvalidSubnet
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.utils import random_eni_attach_id, random_public_ip
+from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.elbv2.exceptions import ELBClientError, PriorityInUseError
 from moto.elbv2.models import ELBv2Backend, elbv2_backends
-from moto.iam.models import get_account_id_from
-from moto.ecr.models import ecr_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.iam.models import AWSManagedPolicy, get_account_id_from, iam_backends
 from moto.logs.models import logs_backends
-from moto.secretsmanager.models import secretsmanager_backends
-from moto.ssm.models import ssm_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.ssm.models import ssm_backends
 
-from fargate_provider.utils.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
 from fargate_provider.task_requirements import Egress, default_route_target, usable_endpoints
+from fargate_provider.utils.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
 
 PINNED_MOTO_VERSION = "5.2.5"
 
@@ -52,13 +51,32 @@ PINNED_MOTO_VERSION = "5.2.5"
 MODEL_ATTRIBUTES_USED = {
     "Cluster": ("name", "arn", "status", "capacity_providers", "default_capacity_provider_strategy"),
     "TaskDefinition": (
-        "arn", "family", "revision", "status", "cpu", "memory", "container_definitions",
-        "requires_compatibilities", "network_mode",
+        "arn",
+        "family",
+        "revision",
+        "status",
+        "cpu",
+        "memory",
+        "container_definitions",
+        "requires_compatibilities",
+        "network_mode",
     ),
     "Service": (
-        "arn", "name", "cluster_name", "status", "desired_count", "running_count", "pending_count",
-        "task_definition", "deployments", "events", "tags", "propagate_tags", "network_configuration",
-        "platform_version", "launch_type",
+        "arn",
+        "name",
+        "cluster_name",
+        "status",
+        "desired_count",
+        "running_count",
+        "pending_count",
+        "task_definition",
+        "deployments",
+        "events",
+        "tags",
+        "propagate_tags",
+        "network_configuration",
+        "platform_version",
+        "launch_type",
     ),
 }
 
@@ -279,13 +297,22 @@ class TaskNetworkInterface(NetworkInterface):
     def association(self) -> dict[str, Any]:  # type: ignore[override]
         if not self.public_ip:
             return {}
-        return {"ipOwnerId": "amazon", "publicDnsName": public_dns_name(self.public_ip, self.region), "publicIp": self.public_ip}
+        return {
+            "ipOwnerId": "amazon",
+            "publicDnsName": public_dns_name(self.public_ip, self.region),
+            "publicIp": self.public_ip,
+        }
 
     @property
     def attachment(self) -> dict[str, Any]:  # type: ignore[override]
         return {
-            "AttachTime": self.attach_time, "AttachmentId": self.attachment_id, "DeleteOnTermination": False,
-            "DeviceIndex": 1, "NetworkCardIndex": 0, "InstanceOwnerId": FARGATE_ENI_INSTANCE_OWNER_ID, "Status": "attached",
+            "AttachTime": self.attach_time,
+            "AttachmentId": self.attachment_id,
+            "DeleteOnTermination": False,
+            "DeviceIndex": 1,
+            "NetworkCardIndex": 0,
+            "InstanceOwnerId": FARGATE_ENI_INSTANCE_OWNER_ID,
+            "Status": "attached",
         }
 
 
@@ -297,7 +324,10 @@ def create_task_network_interface(
     it has a public IP, whatever the subnet (it is of use only where the subnet routes to an internet gateway)."""
     ec2 = ec2_backends[account][region]
     eni = TaskNetworkInterface(
-        ec2, ec2.get_subnet(placement.subnet_id), private_ip, group_ids=placement.security_groups,
+        ec2,
+        ec2.get_subnet(placement.subnet_id),
+        private_ip,
+        group_ids=placement.security_groups,
         description=f"arn:aws:ecs:{region}:{account}:attachment/{attachment_id}",
     )
     eni.region = region
@@ -307,11 +337,15 @@ def create_task_network_interface(
     eni.attachment_id = random_eni_attach_id()
     eni.attach_time = utcnow()
     eni.private_dns_name = private_dns_name(private_ip, region)
-    eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": private_ip, "PrivateDnsName": eni.private_dns_name}]
+    eni.private_ip_addresses = [
+        {"Primary": True, "PrivateIpAddress": private_ip, "PrivateDnsName": eni.private_dns_name}
+    ]
     if assign_public_ip:
         eni.public_ip = random_public_ip()
         eni.private_ip_addresses[0]["Association"] = {
-            "IpOwnerId": "amazon", "PublicDnsName": public_dns_name(eni.public_ip, region), "PublicIp": eni.public_ip,
+            "IpOwnerId": "amazon",
+            "PublicDnsName": public_dns_name(eni.public_ip, region),
+            "PublicIp": eni.public_ip,
         }
     ec2.enis[eni.id] = eni
     return eni
@@ -389,8 +423,13 @@ def create_role(account: str, spec: dict[str, Any]) -> Any:
     """A role from a file like iam/ecs-task-execution-role.json: trust, managed and inline policies."""
     backend = iam_backends[account]["aws"]
     role = backend.create_role(
-        role_name=spec["RoleName"], assume_role_policy_document=json.dumps(spec["AssumeRolePolicyDocument"]),
-        path="/", permissions_boundary=None, description=spec.get("Description", ""), tags=[], max_session_duration=None,
+        role_name=spec["RoleName"],
+        assume_role_policy_document=json.dumps(spec["AssumeRolePolicyDocument"]),
+        path="/",
+        permissions_boundary=None,
+        description=spec.get("Description", ""),
+        tags=[],
+        max_session_duration=None,
     )
     for arn in spec.get("ManagedPolicyArns", []):
         backend.attach_role_policy(arn, role.name)
@@ -408,12 +447,15 @@ def secret_exists(account: str, region: str, secret_id: str) -> bool:
     return secret_id in secretsmanager_backends[account][region].secrets
 
 
-def ecr_image_exists(account: str, region: str, registry: str, repository: str, tag: str | None, digest: str | None) -> bool:
+def ecr_image_exists(
+    account: str, region: str, registry: str, repository: str, tag: str | None, digest: str | None
+) -> bool:
     repo = ecr_backends[account][region].repositories.get(repository)
     if repo is None or repo.registry_id != registry:
         return False
     return any(
-        (not tag or tag in image.image_tags) and (not digest or digest == image.get_image_digest()) for image in repo.images
+        (not tag or tag in image.image_tags) and (not digest or digest == image.get_image_digest())
+        for image in repo.images
     )
 
 
@@ -439,8 +481,14 @@ def subnet_egress(account: str, region: str, subnet_id: str) -> Egress:
     ]
     nat, igw = default_route_target(routes)
     endpoints = [
-        {"ServiceName": e.service_name, "VpcEndpointType": e.vpc_endpoint_type, "State": e.state, "RouteTableIds": e.route_table_ids or []}
-        for e in ec2.vpc_end_points.values() if e.vpc_id == subnet.vpc_id
+        {
+            "ServiceName": e.service_name,
+            "VpcEndpointType": e.vpc_endpoint_type,
+            "State": e.state,
+            "RouteTableIds": e.route_table_ids or [],
+        }
+        for e in ec2.vpc_end_points.values()
+        if e.vpc_id == subnet.vpc_id
     ]
     return Egress(nat=nat, internet_gateway=igw, endpoints=usable_endpoints(endpoints, table.id if table else None))
 
@@ -449,7 +497,7 @@ def subnet_egress(account: str, region: str, subnet_id: str) -> Egress:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class EmulatedContainer:
@@ -552,12 +600,16 @@ class EmulatedTask:
             {"name": "privateDnsName", "value": eni.private_dns_name},
             {"name": "privateIPv4Address", "value": private_ip},
         ]
-        self.attachments = [{"id": attachment_id, "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": []}]
+        self.attachments = [
+            {"id": attachment_id, "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": []}
+        ]
         self._sync_network_attachment()
         self.assign_public_ip = assign_public_ip
         self.subnet_id = placement.subnet_id
         for container in self.containers:
-            container.network_interfaces = [{"attachmentId": self.attachments[0]["id"], "privateIpv4Address": private_ip}]
+            container.network_interfaces = [
+                {"attachmentId": self.attachments[0]["id"], "privateIpv4Address": private_ip}
+            ]
         # Emulation state (not serialized: not an ECS shape member): a local.state.TaskRun.
         self.run: Any = None
 
@@ -579,7 +631,9 @@ class EmulatedTask:
         (as RunTask answers), ATTACHED with all details from PENDING on, DETACHING while DEPROVISIONING
         (when ECS detaches and deletes the ENI), DELETED at STOPPED — details kept, as a stopped task shows them."""
         attachment = self.attachments[0]
-        status = {"PROVISIONING": "PRECREATED", "DEPROVISIONING": "DETACHING", "STOPPED": "DELETED"}.get(self._last_status, "ATTACHED")
+        status = {"PROVISIONING": "PRECREATED", "DEPROVISIONING": "DETACHING", "STOPPED": "DELETED"}.get(
+            self._last_status, "ATTACHED"
+        )
         attachment["status"] = status
         attachment["details"] = self._network_details[:1] if status == "PRECREATED" else list(self._network_details)
 
@@ -628,7 +682,9 @@ def create_network(account: str, region: str) -> dict[str, Any]:
     network["nat_gateway"] = nat.id
     network["internet_gateway"] = gateway.id
     group = ec2.create_security_group("fargate-local", "fargate-local tasks", vpc_id=vpc.id)
-    ec2.create_tags([group.id], {"Name": "fargate-local", SECURITY_GROUP_TAG: SECURITY_GROUP_TAG_VALUE, NETWORK_TAG: "true"})
+    ec2.create_tags(
+        [group.id], {"Name": "fargate-local", SECURITY_GROUP_TAG: SECURITY_GROUP_TAG_VALUE, NETWORK_TAG: "true"}
+    )
     network["security_group"] = group.id
     network.update(create_environments_load_balancer(account, region, network))
     return network
@@ -641,7 +697,9 @@ LOAD_BALANCER_NAME = "fargate-local"
 # not its traffic): a wildcard DNS record pointing at the ALB plays that part in AWS.
 ENVIRONMENTS_DOMAIN = "env.fargate.local"
 NO_ENVIRONMENT_RESPONSE = {
-    "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "No environment answers to this host name.",
+    "StatusCode": "404",
+    "ContentType": "text/plain",
+    "MessageBody": "No environment answers to this host name.",
 }
 
 
@@ -652,13 +710,22 @@ def create_environments_load_balancer(account: str, region: str, network: dict[s
     elbv2 = elbv2_backends[account][region]
     tags = [{"Key": "Name", "Value": LOAD_BALANCER_NAME}, {"Key": NETWORK_TAG, "Value": "true"}]
     balancer = elbv2.create_load_balancer(
-        LOAD_BALANCER_NAME, security_groups=[network["security_group"]], subnet_ids=list(network["public_subnets"]),
-        scheme="internet-facing", loadbalancer_type="application", tags=tags,
+        LOAD_BALANCER_NAME,
+        security_groups=[network["security_group"]],
+        subnet_ids=list(network["public_subnets"]),
+        scheme="internet-facing",
+        loadbalancer_type="application",
+        tags=tags,
     )
     balancer.state = "active"  # moto says provisioning until described; a ready-made one is ready
     listener = elbv2.create_listener(
-        balancer.arn, "HTTP", 80, ssl_policy=None, certificate=None,
-        actions=[{"Type": "fixed-response", "FixedResponseConfig": dict(NO_ENVIRONMENT_RESPONSE)}], tags=tags,
+        balancer.arn,
+        "HTTP",
+        80,
+        ssl_policy=None,
+        certificate=None,
+        actions=[{"Type": "fixed-response", "FixedResponseConfig": dict(NO_ENVIRONMENT_RESPONSE)}],
+        tags=tags,
     )
     return {
         "load_balancer_arn": balancer.arn,
@@ -676,7 +743,9 @@ def _install_rule_priority_check() -> None:
         return
     moto_create_rule = ELBv2Backend.create_rule
 
-    def create_rule(self: ELBv2Backend, listener_arn: str, conditions: Any, priority: Any, actions: Any, tags: Any = None) -> Any:
+    def create_rule(
+        self: ELBv2Backend, listener_arn: str, conditions: Any, priority: Any, actions: Any, tags: Any = None
+    ) -> Any:
         try:
             return moto_create_rule(self, listener_arn, conditions, priority, actions, tags)
         except PriorityInUseError as error:

@@ -32,7 +32,9 @@ class RateQuotas:
         ceiling = DEFAULT_RATES.get(action)
         if per_second <= 0 or (ceiling is not None and per_second > ceiling):
             allowed = f"above 0 and at most AWS's {ceiling:g}" if ceiling is not None else "above 0"
-            raise ValueError(f"quota for {action}: {per_second:g} calls a second is not allowed; give a number {allowed}")
+            raise ValueError(
+                f"quota for {action}: {per_second:g} calls a second is not allowed; give a number {allowed}"
+            )
         with self._lock:
             self.rates[action] = float(per_second)
             self._buckets = {k: v for k, v in self._buckets.items() if k[2] != action}

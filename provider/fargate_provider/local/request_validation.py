@@ -22,7 +22,7 @@ Members the model does not know are ignored, as ECS ignores them (forward compat
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import botocore.session
@@ -32,8 +32,14 @@ from fargate_provider.local.moto_bridge import EcsError
 # Java's bounds: ECS reads integer members as int, long members as long.
 _BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _TYPE_NAMES = {
-    "string": "String", "integer": "Integer", "long": "Long", "boolean": "Boolean", "double": "Double",
-    "float": "Float", "timestamp": "Date", "blob": "ByteBuffer",
+    "string": "String",
+    "integer": "Integer",
+    "long": "Long",
+    "boolean": "Boolean",
+    "double": "Double",
+    "float": "Float",
+    "timestamp": "Date",
+    "blob": "ByteBuffer",
 }
 # Missing members ECS answers in its own quoted words (code, message).
 _MISSING = {
@@ -47,7 +53,9 @@ _ENUMS_CHECKED_BY_HANDLERS = {("RunTask", "launchType"), ("CreateService", "laun
 
 # moto answers these in one page and never hands out a nextToken, so any token is one ECS did not
 # issue: refused in the words listings.py uses for the operations it pages.
-_NEVER_PAGED = frozenset({"ListContainerInstances", "ListAttributes", "ListAccountSettings", "DescribeCapacityProviders"})
+_NEVER_PAGED = frozenset(
+    {"ListContainerInstances", "ListAttributes", "ListAccountSettings", "DescribeCapacityProviders"}
+)
 _INVALID_TOKEN = "Invalid token: nextToken was not returned by a previous call with the same parameters."
 
 
@@ -61,7 +69,7 @@ def _ecs_model():
     return botocore.session.get_session().get_service_model("ecs")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _input_shape(operation: str):
     model = _ecs_model()
     if operation not in model.operation_names:
@@ -118,7 +126,10 @@ def _type_error(shape, value: Any) -> _Refused:
         return _Refused("InvalidParameterException", "Expected list or null")
     if shape.type_name in ("structure", "map"):
         return _Refused("InvalidParameterException", "Expected null")
-    return _Refused("InvalidParameterException", f"{_token(value)} cannot be converted to {_TYPE_NAMES.get(shape.type_name, shape.name)}")
+    return _Refused(
+        "InvalidParameterException",
+        f"{_token(value)} cannot be converted to {_TYPE_NAMES.get(shape.type_name, shape.name)}",
+    )
 
 
 def _check_types(shape, value: Any, name: str = "") -> None:
@@ -172,8 +183,10 @@ def _check_values(operation: str, shape, value: Any, name: str = "") -> None:
             if value.get(required) is None:
                 code, message = _MISSING.get(
                     (operation, required),
-                    ("ClientException" if operation == "RegisterTaskDefinition" else "InvalidParameterException",
-                     f"{required} can not be blank."),
+                    (
+                        "ClientException" if operation == "RegisterTaskDefinition" else "InvalidParameterException",
+                        f"{required} can not be blank.",
+                    ),
                 )
                 raise _Refused(code, message)
         members = shape.members

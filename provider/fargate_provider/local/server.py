@@ -11,20 +11,20 @@ import io
 import json
 import re
 import threading
-from urllib.parse import parse_qs
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from fargate_provider.iam_documents import execution_role_template
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_provider.local.control_plane import ControlPlane
 from fargate_provider.local.moto_bridge import EcsError
 from fargate_provider.local.quotas import RateQuotas
 from fargate_provider.local.request_validation import validated_body
-from fargate_provider.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"
@@ -35,6 +35,8 @@ _RUNNING_LOCK = threading.Lock()
 
 class EmulatorAlreadyRunning(RuntimeError):
     """A second LocalEcs in one process would share (and reset) the first one's state."""
+
+
 _CREDENTIAL_RE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/")
 _SIGNING_SERVICE_RE = re.compile(r"Credential=[^/]+/\d+/[a-z0-9-]+/([a-z0-9-]+)/")
 
@@ -62,7 +64,16 @@ class _QuietRequestHandler(bridge.MotoRequestHandler):
 class LocalEcs:
     """The local ECS emulator. ``start()``, use ``endpoint``, ``reset()``, ``stop()``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, region: str = "us-east-1", seed: int = 0, speed: float | None = None, verbose: bool = False):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        region: str = "us-east-1",
+        seed: int = 0,
+        speed: float | None = None,
+        verbose: bool = False,
+    ):
         self.host, self.port, self.region, self.verbose = host, port, region, verbose
         self.behaviours = Behaviours(seed=seed)
         self.speed = speed
@@ -97,7 +108,13 @@ class LocalEcs:
                 )
             _RUNNING = self
         try:
-            self._server = make_server(self.host, self.port, self, threaded=True, request_handler=bridge.MotoRequestHandler if self.verbose else _QuietRequestHandler)
+            self._server = make_server(
+                self.host,
+                self.port,
+                self,
+                threaded=True,
+                request_handler=bridge.MotoRequestHandler if self.verbose else _QuietRequestHandler,
+            )
         except BaseException:
             with _RUNNING_LOCK:
                 _RUNNING = None
@@ -166,8 +183,12 @@ class LocalEcs:
     def add_behaviour(self, **rule: Any) -> None:
         self.behaviours.add(Behaviour.from_dict(rule))
 
-    def add_api_fault(self, operation: str, kind: str = "throttle", rate: float = 1.0, count: int | None = None) -> None:
-        self.behaviours.add_api_fault(ApiFault.from_dict({"operation": operation, "kind": kind, "rate": rate, "count": count}))
+    def add_api_fault(
+        self, operation: str, kind: str = "throttle", rate: float = 1.0, count: int | None = None
+    ) -> None:
+        self.behaviours.add_api_fault(
+            ApiFault.from_dict({"operation": operation, "kind": kind, "rate": rate, "count": count})
+        )
 
     def set_timing(self, **values: float) -> None:
         self.behaviours.timing.update(values)
@@ -178,8 +199,14 @@ class LocalEcs:
 
     def describe(self) -> dict[str, Any]:
         # calls: ECS operations; actions: every service's calls as IAM names them (e.g. logs:GetLogEvents)
-        return {"endpoint": self.endpoint, "network": self.network, "calls": dict(self.calls), "actions": dict(self.actions),
-                "throttled": dict(self.quotas.throttled), **self.behaviours.describe()}
+        return {
+            "endpoint": self.endpoint,
+            "network": self.network,
+            "calls": dict(self.calls),
+            "actions": dict(self.actions),
+            "throttled": dict(self.quotas.throttled),
+            **self.behaviours.describe(),
+        }
 
     # ------------------------------------------------------------------ WSGI
 
@@ -201,7 +228,9 @@ class LocalEcs:
         if fault is not None:
             if fault.kind == "throttle":
                 return _ecs_error(start_response, EcsError("ThrottlingException", "Rate exceeded", 400))
-            return _ecs_error(start_response, EcsError("ServerException", "Service Unavailable. Please try again later.", 500))
+            return _ecs_error(
+                start_response, EcsError("ServerException", "Service Unavailable. Please try again later.", 500)
+            )
         body_bytes = _read_body(environ)
         account, region = self._account_and_region(environ)
         try:  # malformed input answered as ECS does, before any handler or moto reads it

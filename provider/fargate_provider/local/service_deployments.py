@@ -76,28 +76,48 @@ class DeploymentRecord:
 
     def brief(self) -> dict[str, Any]:
         """As ListServiceDeployments lists it."""
-        return _present({
-            "serviceDeploymentArn": self.arn, "serviceArn": self.service_arn, "clusterArn": self.cluster_arn,
-            "startedAt": _epoch(self.started_at), "createdAt": _epoch(self.created_at),
-            "finishedAt": _epoch(self.finished_at), "targetServiceRevisionArn": self.target,
-            "status": self.status, "statusReason": self.status_reason,
-        })
+        return _present(
+            {
+                "serviceDeploymentArn": self.arn,
+                "serviceArn": self.service_arn,
+                "clusterArn": self.cluster_arn,
+                "startedAt": _epoch(self.started_at),
+                "createdAt": _epoch(self.created_at),
+                "finishedAt": _epoch(self.finished_at),
+                "targetServiceRevisionArn": self.target,
+                "status": self.status,
+                "statusReason": self.status_reason,
+            }
+        )
 
     def described(self) -> dict[str, Any]:
         """As DescribeServiceDeployments describes it."""
-        return _present({
-            "serviceDeploymentArn": self.arn, "serviceArn": self.service_arn, "clusterArn": self.cluster_arn,
-            "createdAt": _epoch(self.created_at), "startedAt": _epoch(self.started_at),
-            "finishedAt": _epoch(self.finished_at), "stoppedAt": _epoch(self.stopped_at),
-            "updatedAt": _epoch(self.updated_at),
-            "sourceServiceRevisions": [{"arn": arn, **self.counts[arn]} for arn in self.sources],
-            "targetServiceRevision": {"arn": self.target, **self.counts[self.target]},
-            "status": self.status, "statusReason": self.status_reason,
-            "deploymentConfiguration": self.configuration,
-            "rollback": {**self.rollback, "startedAt": _epoch(self.rollback["startedAt"])} if self.rollback else None,
-            "deploymentCircuitBreaker": {"status": self.breaker, "failureCount": self.failure_count, "threshold": self.threshold},
-            "alarms": {"status": "DISABLED"},  # the emulator has no CloudWatch alarms to watch
-        })
+        return _present(
+            {
+                "serviceDeploymentArn": self.arn,
+                "serviceArn": self.service_arn,
+                "clusterArn": self.cluster_arn,
+                "createdAt": _epoch(self.created_at),
+                "startedAt": _epoch(self.started_at),
+                "finishedAt": _epoch(self.finished_at),
+                "stoppedAt": _epoch(self.stopped_at),
+                "updatedAt": _epoch(self.updated_at),
+                "sourceServiceRevisions": [{"arn": arn, **self.counts[arn]} for arn in self.sources],
+                "targetServiceRevision": {"arn": self.target, **self.counts[self.target]},
+                "status": self.status,
+                "statusReason": self.status_reason,
+                "deploymentConfiguration": self.configuration,
+                "rollback": {**self.rollback, "startedAt": _epoch(self.rollback["startedAt"])}
+                if self.rollback
+                else None,
+                "deploymentCircuitBreaker": {
+                    "status": self.breaker,
+                    "failureCount": self.failure_count,
+                    "threshold": self.threshold,
+                },
+                "alarms": {"status": "DISABLED"},  # the emulator has no CloudWatch alarms to watch
+            }
+        )
 
 
 class ServiceDeployments:
@@ -119,9 +139,11 @@ class ServiceDeployments:
         created = body.get("createdAt") or {}
         after, before = _datetime(created.get("after")), _datetime(created.get("before"))
         records = [
-            r for r in self._history(service.arn)
+            r
+            for r in self._history(service.arn)
             if (statuses is None or r.status in statuses)
-            and (after is None or r.created_at >= after) and (before is None or r.created_at <= before)
+            and (after is None or r.created_at >= after)
+            and (before is None or r.created_at <= before)
         ]
         records.sort(key=lambda r: r.created_at, reverse=True)
         size = body.get("maxResults")
@@ -132,18 +154,28 @@ class ServiceDeployments:
         arns = _limited(body["serviceDeploymentArns"], "serviceDeploymentArns")
         visible = {r.arn: r for r in self._history(None) if _in_scope(r.arn, account, region)}
         found = [visible[arn].described() for arn in arns if arn in visible]
-        return {"serviceDeployments": found, "failures": [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in visible]}
+        return {
+            "serviceDeployments": found,
+            "failures": [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in visible],
+        }
 
     def _DescribeServiceRevisions(self, backend, account, region, body, forward):
         arns = _limited(body["serviceRevisionArns"], "serviceRevisionArns")
         visible = {arn: r for arn, r in self.service_revisions.items() if _in_scope(arn, account, region)}
         found = [_serialised(visible[arn]) for arn in arns if arn in visible]
-        return {"serviceRevisions": found, "failures": [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in visible]}
+        return {
+            "serviceRevisions": found,
+            "failures": [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in visible],
+        }
 
     def _history(self, service_arn: str | None) -> list[DeploymentRecord]:
         """The service's deployments ECS still shows (all services' with None): the last 90 days."""
         oldest = bridge.utcnow() - RETENTION
-        return [r for r in self.service_deployments.values() if (service_arn is None or r.service_arn == service_arn) and r.created_at >= oldest]
+        return [
+            r
+            for r in self.service_deployments.values()
+            if (service_arn is None or r.service_arn == service_arn) and r.created_at >= oldest
+        ]
 
     # ================================================================== hooks of the service scheduler
 
@@ -154,30 +186,45 @@ class ServiceDeployments:
         partition, region, account = _arn_parts(service.arn)
         cluster_arn = f"arn:{partition}:ecs:{region}:{account}:cluster/{service.cluster_name}"
         path = f"{service.cluster_name}/{service.name}"
-        revision_arn = f"arn:{partition}:ecs:{region}:{account}:service-revision/{path}/{self._ids.randrange(10**18, 10**19)}"
+        revision_arn = (
+            f"arn:{partition}:ecs:{region}:{account}:service-revision/{path}/{self._ids.randrange(10**18, 10**19)}"
+        )
         deployment_id = "".join(self._ids.choice(_ID_CHARACTERS) for _ in range(21))
         task_definition = bridge.get_task_definition(bridge.ecs_backend(account, region), deployment["taskDefinition"])
         revision: dict[str, Any] = {
-            "serviceRevisionArn": revision_arn, "serviceArn": service.arn, "clusterArn": cluster_arn,
+            "serviceRevisionArn": revision_arn,
+            "serviceArn": service.arn,
+            "clusterArn": cluster_arn,
             "taskDefinition": deployment["taskDefinition"],
         }
         if deployment.get("capacityProviderStrategy"):
             revision["capacityProviderStrategy"] = deployment["capacityProviderStrategy"]
         else:
             revision["launchType"] = deployment.get("launchType", "FARGATE")
-        revision.update(_present({
-            "platformVersion": deployment["platformVersion"], "platformFamily": deployment["platformFamily"],
-            "loadBalancers": list(service.load_balancers or []) or None,
-            "networkConfiguration": service.network_configuration,
-            "containerImages": [{"containerName": c.get("name"), "image": c.get("image")} for c in task_definition.container_definitions],
-            "guardDutyEnabled": False,
-            "serviceConnectConfiguration": {"enabled": False},
-            "createdAt": now,
-        }))
-        sources = list(dict.fromkeys(
-            self._history_of_ecs_deployment[(service.arn, d["id"])][1]
-            for d in service.deployments if (service.arn, d["id"]) in self._history_of_ecs_deployment
-        ))
+        revision.update(
+            _present(
+                {
+                    "platformVersion": deployment["platformVersion"],
+                    "platformFamily": deployment["platformFamily"],
+                    "loadBalancers": list(service.load_balancers or []) or None,
+                    "networkConfiguration": service.network_configuration,
+                    "containerImages": [
+                        {"containerName": c.get("name"), "image": c.get("image")}
+                        for c in task_definition.container_definitions
+                    ],
+                    "guardDutyEnabled": False,
+                    "serviceConnectConfiguration": {"enabled": False},
+                    "createdAt": now,
+                }
+            )
+        )
+        sources = list(
+            dict.fromkeys(
+                self._history_of_ecs_deployment[(service.arn, d["id"])][1]
+                for d in service.deployments
+                if (service.arn, d["id"]) in self._history_of_ecs_deployment
+            )
+        )
         for record in self._history(service.arn):
             if record.status in ("PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
                 record.status, record.updated_at = "STOP_REQUESTED", now
@@ -185,9 +232,15 @@ class ServiceDeployments:
         breaker = configuration.get("deploymentCircuitBreaker", {})
         record = DeploymentRecord(
             arn=f"arn:{partition}:ecs:{region}:{account}:service-deployment/{path}/{deployment_id}",
-            service_arn=service.arn, cluster_arn=cluster_arn, ecs_id=deployment["id"], target=revision_arn,
-            sources=sources, configuration=copy.deepcopy(configuration),
-            created_at=now, updated_at=now, breaker="MONITORING" if breaker.get("enable") else "DISABLED",
+            service_arn=service.arn,
+            cluster_arn=cluster_arn,
+            ecs_id=deployment["id"],
+            target=revision_arn,
+            sources=sources,
+            configuration=copy.deepcopy(configuration),
+            created_at=now,
+            updated_at=now,
+            breaker="MONITORING" if breaker.get("enable") else "DISABLED",
             threshold=circuit_breaker_threshold(deployment["desiredCount"], breaker.get("thresholdConfiguration")),
         )
         record.counts = {arn: _counts(self._ecs_deployment_of(service, arn)) for arn in [revision_arn, *sources]}
@@ -208,7 +261,11 @@ class ServiceDeployments:
         target = self._history_of_ecs_deployment.get((service.arn, rolled_back_to or ""))
         if rolled_back_to and target:
             record.status, record.rollback_to = "ROLLBACK_IN_PROGRESS", rolled_back_to
-            record.rollback = {"reason": service.deployments[0]["rolloutStateReason"], "startedAt": now, "serviceRevisionArn": target[1]}
+            record.rollback = {
+                "reason": service.deployments[0]["rolloutStateReason"],
+                "startedAt": now,
+                "serviceRevisionArn": target[1],
+            }
         else:
             record.status = "STOP_REQUESTED"
 
@@ -257,7 +314,11 @@ class ServiceDeployments:
     def _ecs_deployment_of(self, service: Any, revision_arn: str) -> dict[str, Any] | None:
         """The service's current deployment that runs the revision, if it still has one."""
         return next(
-            (d for d in service.deployments if self._history_of_ecs_deployment.get((service.arn, d["id"]), ("", ""))[1] == revision_arn),
+            (
+                d
+                for d in service.deployments
+                if self._history_of_ecs_deployment.get((service.arn, d["id"]), ("", ""))[1] == revision_arn
+            ),
             None,
         )
 
@@ -272,8 +333,11 @@ class ServiceDeployments:
 def _counts(deployment: dict[str, Any] | None) -> dict[str, int]:
     if deployment is None:
         return {"requestedTaskCount": 0, "runningTaskCount": 0, "pendingTaskCount": 0}
-    return {"requestedTaskCount": deployment["desiredCount"], "runningTaskCount": deployment["runningCount"],
-            "pendingTaskCount": deployment["pendingCount"]}
+    return {
+        "requestedTaskCount": deployment["desiredCount"],
+        "runningTaskCount": deployment["runningCount"],
+        "pendingTaskCount": deployment["pendingCount"],
+    }
 
 
 def _limited(arns: list[str], member: str) -> list[str]:
@@ -300,7 +364,7 @@ def _epoch(value: dt.datetime | None) -> float | None:
 
 
 def _datetime(value: float | int | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value is not None else None
+    return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else None
 
 
 def _serialised(revision: dict[str, Any]) -> dict[str, Any]:

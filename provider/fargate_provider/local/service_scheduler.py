@@ -9,9 +9,8 @@ import time
 import uuid
 from typing import Any
 
-from fargate_provider.local import load_balancers
+from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local import task_start
 from fargate_provider.local.moto_bridge import EmulatedTask
 from fargate_provider.local.state import ServiceThrottle
 
@@ -44,10 +43,11 @@ def circuit_breaker_threshold(desired_count: int, threshold_configuration: dict[
 class ServiceScheduler:
     """Reconciling each service with its tasks on every tick."""
 
-
     # ================================================================== services: reconciliation
 
-    def _deployment(self, service: Any, task_definition_arn: str, desired: int, *, rollback: bool = False) -> dict[str, Any]:
+    def _deployment(
+        self, service: Any, task_definition_arn: str, desired: int, *, rollback: bool = False
+    ) -> dict[str, Any]:
         """A new deployment of the service; unless it is a rollback's, recorded in the service's
         history (service_deployments: ECS creates no service deployment for a rollback)."""
         now = bridge.utcnow()
@@ -79,16 +79,26 @@ class ServiceScheduler:
 
     @staticmethod
     def _event(service: Any, message: str) -> None:
-        service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": bridge.utcnow(), "message": f"(service {service.name}) {message}"})
+        service.events.insert(
+            0, {"id": str(uuid.uuid4()), "createdAt": bridge.utcnow(), "message": f"(service {service.name}) {message}"}
+        )
         del service.events[MAX_EVENTS:]
 
-    def _reconcile_service(self, backend: Any, account: str, region: str, service: Any, tasks: list[EmulatedTask]) -> None:
+    def _reconcile_service(
+        self, backend: Any, account: str, region: str, service: Any, tasks: list[EmulatedTask]
+    ) -> None:
 
         def alive(deployment_id: str) -> list[EmulatedTask]:
-            return [t for t in tasks if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"]
+            return [
+                t
+                for t in tasks
+                if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"
+            ]
 
         if service.status == "DRAINING":
-            self._stop_tasks(service, [t for t in tasks if t.desired_status == "RUNNING"], "Task stopped due to service deletion")
+            self._stop_tasks(
+                service, [t for t in tasks if t.desired_status == "RUNNING"], "Task stopped due to service deletion"
+            )
             if all(t.last_status == "STOPPED" for t in tasks):
                 service.status = "INACTIVE"
             self._count(service, tasks)
@@ -102,10 +112,13 @@ class ServiceScheduler:
         launching = not (primary["rolloutState"] == "FAILED" and breaker.get("enable"))
         throttle = self.service_runs[service.arn].throttle
         if throttle.task_definition != primary["taskDefinition"] or (
-            throttle.failures and any(t.run.started is not None and t.run.started > throttle.last_failure_at for t in current)
+            throttle.failures
+            and any(t.run.started is not None and t.run.started > throttle.last_failure_at for t in current)
         ):
             # A new task definition ends the throttle at once; so does a task that reached RUNNING.
-            self.service_runs[service.arn].throttle = throttle = ServiceThrottle(task_definition=primary["taskDefinition"])
+            self.service_runs[service.arn].throttle = throttle = ServiceThrottle(
+                task_definition=primary["taskDefinition"]
+            )
         if time.monotonic() < throttle.launch_after:
             launching = False
         if launching and len(current) < primary["desiredCount"]:
@@ -118,14 +131,21 @@ class ServiceScheduler:
                     self._event(service, f"failed to launch a task with (error {launch_error}).")
                 launching = False
         if launching and len(current) < primary["desiredCount"]:
-            started = [self._service_task(backend, account, region, service, primary) for _ in range(primary["desiredCount"] - len(current))]
+            started = [
+                self._service_task(backend, account, region, service, primary)
+                for _ in range(primary["desiredCount"] - len(current))
+            ]
             self._event(service, f"has started {len(started)} tasks: {' '.join(f'(task {t.id})' for t in started)}.")
         elif len(current) > primary["desiredCount"]:
             extra = current[primary["desiredCount"] :]
             self._stop_tasks(service, extra, f"Scaling activity initiated by (deployment {primary['id']})")
 
         # With load balancers, ECS counts a new task once its targets are healthy.
-        running_primary = sum(1 for t in alive(primary["id"]) if t.last_status == "RUNNING" and load_balancers.task_targets_healthy(service, t))
+        running_primary = sum(
+            1
+            for t in alive(primary["id"])
+            if t.last_status == "RUNNING" and load_balancers.task_targets_healthy(service, t)
+        )
         for deployment in list(service.deployments[1:]):
             old = alive(deployment["id"])
             if running_primary >= primary["desiredCount"] or primary["rolloutState"] == "FAILED":
@@ -162,7 +182,9 @@ class ServiceScheduler:
         self.service_runs[service.arn].steady = steady
         self._history_tick(service)
 
-    def _service_task(self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]) -> EmulatedTask:
+    def _service_task(
+        self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]
+    ) -> EmulatedTask:
         cluster = bridge.get_cluster(backend, service.cluster_name)
         task_definition = bridge.get_task_definition(backend, deployment["taskDefinition"])
         awsvpc = service.network_configuration["awsvpcConfiguration"]
@@ -174,13 +196,26 @@ class ServiceScheduler:
             tags = bridge.tags_of(backend, task_definition.arn)
         provider = None
         if service.capacity_provider_strategy:
-            provider = max(service.capacity_provider_strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))["capacityProvider"]
+            provider = max(service.capacity_provider_strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))[
+                "capacityProvider"
+            ]
         return self._new_task(
-            backend=backend, account=account, region=region, cluster=cluster, task_definition=task_definition,
-            placement=placement, assign_public_ip=awsvpc.get("assignPublicIp") == "ENABLED", launch_type="FARGATE",
-            provider=provider, platform_version=service.platform_version or "LATEST", overrides=None,
-            started_by=deployment["id"], group=f"service:{service.name}", tags=tags,
-            enable_execute_command=service.enable_execute_command, service=service.arn,
+            backend=backend,
+            account=account,
+            region=region,
+            cluster=cluster,
+            task_definition=task_definition,
+            placement=placement,
+            assign_public_ip=awsvpc.get("assignPublicIp") == "ENABLED",
+            launch_type="FARGATE",
+            provider=provider,
+            platform_version=service.platform_version or "LATEST",
+            overrides=None,
+            started_by=deployment["id"],
+            group=f"service:{service.name}",
+            tags=tags,
+            enable_execute_command=service.enable_execute_command,
+            service=service.arn,
         )
 
     def _stop_tasks(self, service: Any, tasks: list[EmulatedTask], reason: str) -> None:
@@ -188,13 +223,19 @@ class ServiceScheduler:
         for task in tasks:
             self._request_stop(task, "ServiceSchedulerInitiated", reason)
         if tasks:
-            self._event(service, f"has stopped {len(tasks)} running tasks: {' '.join(f'(task {t.id})' for t in tasks)}.")
+            self._event(
+                service, f"has stopped {len(tasks)} running tasks: {' '.join(f'(task {t.id})' for t in tasks)}."
+            )
 
     @staticmethod
     def _count(service: Any, tasks: list[EmulatedTask]) -> None:
         running = pending = 0
         for deployment in service.deployments:
-            mine = [t for t in tasks if t.started_by == deployment["id"] and t.desired_status == "RUNNING" and t.last_status != "STOPPED"]
+            mine = [
+                t
+                for t in tasks
+                if t.started_by == deployment["id"] and t.desired_status == "RUNNING" and t.last_status != "STOPPED"
+            ]
             deployment["runningCount"] = sum(1 for t in mine if t.last_status == "RUNNING")
             deployment["pendingCount"] = len(mine) - deployment["runningCount"]
             running += deployment["runningCount"]
@@ -202,7 +243,9 @@ class ServiceScheduler:
         service.running_count, service.pending_count = running, pending
 
     def _count_failure(self, backend: Any, service_arn: str, task: EmulatedTask) -> None:
-        service = next((s for s in bridge.all_services(backend) if s.arn == service_arn and s.arn in self.service_runs), None)
+        service = next(
+            (s for s in bridge.all_services(backend) if s.arn == service_arn and s.arn in self.service_runs), None
+        )
         if service is None or service.status != "ACTIVE":
             return
         deployment = next((d for d in service.deployments if d["id"] == task.started_by), None)
@@ -239,7 +282,9 @@ class ServiceScheduler:
             else:
                 service.deployments.remove(rollback)
             rollback.update(
-                status="PRIMARY", desiredCount=service.desired_count, rolloutState="IN_PROGRESS",
+                status="PRIMARY",
+                desiredCount=service.desired_count,
+                rolloutState="IN_PROGRESS",
                 rolloutStateReason=f"ECS deployment circuit breaker: rolling back to deploymentId {previous_id}.",
                 updatedAt=bridge.utcnow(),
             )

@@ -5,14 +5,13 @@ exit codes and the log lines they print. ``ControlPlane`` mixes it in."""
 from __future__ import annotations
 
 import ipaddress
-import re
 import json
+import re
 import time
 from typing import Any
 
-from fargate_provider.local import load_balancers
+from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local import task_start
 from fargate_provider.local.behaviours import Behaviour
 from fargate_provider.local.moto_bridge import EmulatedTask
 from fargate_provider.local.state import ContainerRun, TaskRun
@@ -27,22 +26,51 @@ class TaskLifecycle:
     # ================================================================== tasks: creation and time
 
     def _new_task(
-        self, *, backend, account, region, cluster, task_definition, placement, assign_public_ip, launch_type,
-        provider, platform_version, overrides, started_by, group, tags, enable_execute_command, service,
+        self,
+        *,
+        backend,
+        account,
+        region,
+        cluster,
+        task_definition,
+        placement,
+        assign_public_ip,
+        launch_type,
+        provider,
+        platform_version,
+        overrides,
+        started_by,
+        group,
+        tags,
+        enable_execute_command,
+        service,
     ) -> EmulatedTask:
         """A task of ``task_definition`` placed in ``placement``; ``service`` is the owning service's
         ARN (None: a one-off task). The behaviour rules decide how it starts, runs and exits."""
         network = ipaddress.ip_network(placement.cidr)
         address = str(network.network_address + 4 + next(self._addresses) % max(network.num_addresses - 5, 1))
         task = EmulatedTask(
-            backend=backend, account=account, region=region, cluster=cluster, task_definition=task_definition,
-            placement=placement, assign_public_ip=assign_public_ip,
-            launch_type=None if provider else launch_type, capacity_provider_name=provider,
-            platform_version=platform_version, overrides=overrides, started_by=started_by, group=group,
-            tags=tags, enable_execute_command=enable_execute_command, private_ip=address,
+            backend=backend,
+            account=account,
+            region=region,
+            cluster=cluster,
+            task_definition=task_definition,
+            placement=placement,
+            assign_public_ip=assign_public_ip,
+            launch_type=None if provider else launch_type,
+            capacity_provider_name=provider,
+            platform_version=platform_version,
+            overrides=overrides,
+            started_by=started_by,
+            group=group,
+            tags=tags,
+            enable_execute_command=enable_execute_command,
+            private_ip=address,
         )
         platform = getattr(task_definition, "runtime_platform", None) or {}
-        task.attributes = [{"name": "ecs.cpu-architecture", "value": (platform.get("cpuArchitecture") or "X86_64").lower()}]
+        task.attributes = [
+            {"name": "ecs.cpu-architecture", "value": (platform.get("cpuArchitecture") or "X86_64").lower()}
+        ]
         images = [c.image for c in task.containers]
         behaviour = self.behaviours.for_task(task_definition.family, images)
         timing = self.behaviours.timing
@@ -101,7 +129,10 @@ class TaskLifecycle:
             if behaviour.output is not None:
                 lines = list(behaviour.output)
             elif behaviour.output_lines is not None:
-                lines = [f"line {i + 1} of {behaviour.output_lines} from {container.name}" for i in range(behaviour.output_lines)]
+                lines = [
+                    f"line {i + 1} of {behaviour.output_lines} from {container.name}"
+                    for i in range(behaviour.output_lines)
+                ]
             else:
                 command = container.overrides.get("command") or container.definition.get("command") or []
                 lines = [
@@ -152,7 +183,9 @@ class TaskLifecycle:
         if task.last_status == "ACTIVATING" and now >= run.running_at:
             task.last_status = "RUNNING"
             task.pull_stopped_at = task.started_at = bridge.utcnow()
-            task.health_status = "HEALTHY" if any(c.definition.get("healthCheck") for c in task.containers) else "UNKNOWN"
+            task.health_status = (
+                "HEALTHY" if any(c.definition.get("healthCheck") for c in task.containers) else "UNKNOWN"
+            )
             run.started = now
             load_balancers.register_task(self, task)
         if task.last_status == "RUNNING":
@@ -189,7 +222,11 @@ class TaskLifecycle:
                         f"[{blocker.name}({blocker.image}) (STOPPED->RUNNING) - Exit: {blocker.exit_code}] "
                         f"for target [{container.name}({container.image}) (NONE->RUNNING)]"
                     )
-            elif container.last_status == "RUNNING" and plan.exit_after is not None and now >= plan.started + plan.exit_after:
+            elif (
+                container.last_status == "RUNNING"
+                and plan.exit_after is not None
+                and now >= plan.started + plan.exit_after
+            ):
                 container.last_status, container.exit_code = "STOPPED", plan.exit_code
 
     @staticmethod
@@ -253,7 +290,12 @@ class TaskLifecycle:
             steps = [("DEPROVISIONING", 0.0), ("STOPPED", timing.real(1.0))]
         else:
             edge = timing.real(min(1.0, timing.stopping / 3))
-            steps = [("DEACTIVATING", 0.0), ("STOPPING", edge + drain), ("DEPROVISIONING", timing.real(timing.stopping) - 2 * edge), ("STOPPED", edge)]
+            steps = [
+                ("DEACTIVATING", 0.0),
+                ("STOPPING", edge + drain),
+                ("DEPROVISIONING", timing.real(timing.stopping) - 2 * edge),
+                ("STOPPED", edge),
+            ]
         at, task.run.stop_steps = now, []
         for status, after in steps:
             at += after
@@ -302,6 +344,10 @@ def sleep_seconds(task: EmulatedTask) -> float | None:
     command = container.overrides.get("command") or container.definition.get("command") or []
     if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
         return None
-    text = command[-1] if len(command) == 3 and command[1] == "-c" and command[0].rsplit("/", 1)[-1] in ("sh", "bash") else " ".join(command)
+    text = (
+        command[-1]
+        if len(command) == 3 and command[1] == "-c" and command[0].rsplit("/", 1)[-1] in ("sh", "bash")
+        else " ".join(command)
+    )
     match = _SLEEP.match(text)
     return float(match.group(1)) if match else None

@@ -31,7 +31,8 @@ def needs_of(task_definition: Any, overrides: dict[str, Any] | None = None) -> T
     overrides = overrides or {}
     return task_needs(
         {
-            "executionRoleArn": overrides.get("executionRoleArn") or getattr(task_definition, "execution_role_arn", None),
+            "executionRoleArn": overrides.get("executionRoleArn")
+            or getattr(task_definition, "execution_role_arn", None),
             "taskRoleArn": overrides.get("taskRoleArn") or getattr(task_definition, "task_role_arn", None),
             "containerDefinitions": task_definition.container_definitions,
         }
@@ -83,7 +84,10 @@ def start_failure(task: Any) -> str | None:
                 "failed: unable to retrieve ecr registry auth: service call has been retried 1 time(s): "
                 + denied("ecr:GetAuthorizationToken", "*")
             )
-    for service, label in (("ssm", "unable to retrieve secrets from ssm"), ("secretsmanager", "unable to retrieve secret from asm")):
+    for service, label in (
+        ("ssm", "unable to retrieve secrets from ssm"),
+        ("secretsmanager", "unable to retrieve secret from asm"),
+    ):
         secrets = [s for s in needs.secrets if s.service == service]
         if not secrets:
             continue
@@ -109,7 +113,9 @@ def start_failure(task: Any) -> str | None:
                     f"parameters: {','.join(missing)}"
                 )
         else:
-            missing_secret = next((s for s in secrets if not bridge.secret_exists(account, s.region or region, s.id)), None)
+            missing_secret = next(
+                (s for s in secrets if not bridge.secret_exists(account, s.region or region, s.id)), None
+            )
             if missing_secret:
                 return (
                     "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
@@ -134,7 +140,9 @@ def start_failure(task: Any) -> str | None:
                     f"CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref "
                     f"{image.image}: pull access denied: " + denied("ecr:BatchGetImage", repository)
                 )
-            if not bridge.ecr_image_exists(account, image.ecr_region, image.ecr_registry, image.repository, image.tag, image.digest):
+            if not bridge.ecr_image_exists(
+                account, image.ecr_region, image.ecr_registry, image.repository, image.tag, image.digest
+            ):
                 return (
                     f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "
                     f"{image.image}: not found"

@@ -25,7 +25,9 @@ class NamedTemplateErrorsMixin:
             except Exception as err:
                 shown = str(redact(template))
                 shown = shown if len(shown) <= 200 else shown[:200] + "…"
-                raise TemplateFieldError(f"{field}: its template failed to render ({type(err).__name__}: {err}); template: {shown}") from None
+                raise TemplateFieldError(
+                    f"{field}: its template failed to render ({type(err).__name__}: {err}); template: {shown}"
+                ) from None
 
 
 class FargateBaseOperator(NamedTemplateErrorsMixin, AwsBaseOperator[FargateHook]):

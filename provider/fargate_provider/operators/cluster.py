@@ -8,10 +8,9 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy, validate_cluster_name
+from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.tags import (
     check_require_tags,
     is_managed,
@@ -20,6 +19,11 @@ from fargate_provider.utils.tags import (
     require_tags_error,
     tags_from_context,
     validate_user_tags,
+)
+from fargate_provider.utils.validation import (
+    FARGATE_CAPACITY_PROVIDERS,
+    validate_capacity_strategy,
+    validate_cluster_name,
 )
 
 
@@ -53,7 +57,9 @@ class FargateCreateClusterOperator(FargateBaseOperator):
     .. seealso:: README, "Clusters".
     """
 
-    template_fields: Sequence[str] = aws_template_fields("cluster_name", "tags", "default_capacity_provider_strategy", "require_tags")
+    template_fields: Sequence[str] = aws_template_fields(
+        "cluster_name", "tags", "default_capacity_provider_strategy", "require_tags"
+    )
     operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
@@ -80,7 +86,9 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         name = validate_cluster_name(self.cluster_name)
         unknown = [p for p in self.capacity_providers if p not in FARGATE_CAPACITY_PROVIDERS]
         if unknown or not self.capacity_providers:
-            raise ValueError(f"capacity_providers: {unknown or 'empty'} not allowed; allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}")
+            raise ValueError(
+                f"capacity_providers: {unknown or 'empty'} not allowed; allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}"
+            )
         strategy = validate_capacity_strategy(
             self.default_capacity_provider_strategy, self.capacity_providers, "default_capacity_provider_strategy"
         )
@@ -90,8 +98,17 @@ class FargateCreateClusterOperator(FargateBaseOperator):
 
         existing = self.hook.describe_cluster(name)
         if existing is not None and existing["status"] in ("ACTIVE", "PROVISIONING"):
-            tags = ownership(f"Cluster {name}", existing.get("tags"), tags, require_tags=self.require_tags, adopt=self.adopt, log=self.log)
-            self.log.info("Cluster %s already exists (%s); reusing it: %s", name, existing["status"], existing["clusterArn"])
+            tags = ownership(
+                f"Cluster {name}",
+                existing.get("tags"),
+                tags,
+                require_tags=self.require_tags,
+                adopt=self.adopt,
+                log=self.log,
+            )
+            self.log.info(
+                "Cluster %s already exists (%s); reusing it: %s", name, existing["status"], existing["clusterArn"]
+            )
             arn = existing["clusterArn"]
             if lacking_tags(existing.get("tags"), tags):
                 # Tags carry state (an environment's expiry): a re-run brings them up to date.
@@ -140,8 +157,13 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
     operator_extra_links = (EcsClusterLink(),)
 
     def __init__(
-        self, cluster_name: str, *, cascade: bool = False, require_tags: Mapping[str, str] | None = None,
-        stop_own_tasks: bool = False, **kwargs: Any,
+        self,
+        cluster_name: str,
+        *,
+        cascade: bool = False,
+        require_tags: Mapping[str, str] | None = None,
+        stop_own_tasks: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.cluster_name = cluster_name

@@ -7,12 +7,12 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.utils.networking import check_network
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy
 from fargate_provider.operators.task_definition import TaskDefinitionSpecMixin
 from fargate_provider.preflight import PreflightError, run_preflight
 from fargate_provider.task_definition_spec import is_spec_path
+from fargate_provider.utils.networking import check_network
+from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy
 
 
 class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
@@ -56,8 +56,15 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "task_definition", "family", "execution_role_arn", "task_role_arn", "cluster", "subnets", "security_groups",
-        "assign_public_ip", "capacity_provider_strategy",
+        "task_definition",
+        "family",
+        "execution_role_arn",
+        "task_role_arn",
+        "cluster",
+        "subnets",
+        "security_groups",
+        "assign_public_ip",
+        "capacity_provider_strategy",
     )
     template_fields_renderers = {"task_definition": "json"}
     ui_color = "#d6e9c6"
@@ -94,7 +101,9 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
         if self.subnets is not None:
             check_network(self.subnets, self.security_groups)
         if self.capacity_provider_strategy:
-            validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+            validate_capacity_strategy(
+                self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy"
+            )
         if self._is_reference():
             task_definition = self.hook.describe_task_definition(self.task_definition.strip())
             if task_definition is None:
@@ -102,8 +111,12 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
         else:
             task_definition = self.expand_roles(self.validated_request())
         report = run_preflight(
-            self.hook, task_definition=task_definition, subnets=self.subnets, security_groups=self.security_groups,
-            assign_public_ip=bool(self.assign_public_ip), cluster=self.cluster,
+            self.hook,
+            task_definition=task_definition,
+            subnets=self.subnets,
+            security_groups=self.security_groups,
+            assign_public_ip=bool(self.assign_public_ip),
+            cluster=self.cluster,
             capacity_provider_strategy=self.capacity_provider_strategy,
         )
         for line in report.not_checked:

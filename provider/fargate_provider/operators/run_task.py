@@ -11,15 +11,7 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.utils.sizes import (
-    SizeError,
-    check_fargate_size,
-    parse_cpu,
-    parse_memory,
-)
 from fargate_provider.exceptions import ContainerExitError, TaskFailedToStartError, WaitTimeoutError
-from fargate_provider.utils.arns import name_from_arn
-from fargate_provider.utils.tokens import run_task_client_token, started_by_for
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsTaskDefinitionLink,
@@ -27,17 +19,8 @@ from fargate_provider.links.ecs import (
     TaskLogsLink,
     persist_task_links,
 )
-from fargate_provider.utils.masking import mask_container_environment
-from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.utils.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy, validate_cluster_name
 from fargate_provider.preflight import require_preflight
-from fargate_provider.utils.pricing import PriceNotKnown, total_cost
-from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
-from fargate_provider.task_definition_spec import (
-    TaskDefinitionError,
-    run_task_overrides_problems,
-)
 from fargate_provider.state.task import (
     STOPPED,
     LogFollower,
@@ -46,8 +29,29 @@ from fargate_provider.state.task import (
     progress,
     task_id,
 )
+from fargate_provider.task_definition_spec import (
+    TaskDefinitionError,
+    run_task_overrides_problems,
+)
 from fargate_provider.triggers.log_reads import log_reads_per_second
 from fargate_provider.triggers.task import FargateTaskTrigger
+from fargate_provider.utils.arns import name_from_arn
+from fargate_provider.utils.masking import mask_container_environment
+from fargate_provider.utils.networking import check_network, network_configuration
+from fargate_provider.utils.pricing import PriceNotKnown, total_cost
+from fargate_provider.utils.sizes import (
+    SizeError,
+    check_fargate_size,
+    parse_cpu,
+    parse_memory,
+)
+from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.utils.tokens import run_task_client_token, started_by_for
+from fargate_provider.utils.validation import (
+    FARGATE_CAPACITY_PROVIDERS,
+    validate_capacity_strategy,
+    validate_cluster_name,
+)
 
 PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
 MAX_OVERRIDES_CHARACTERS = 8192  # RunTask: "A total of 8192 characters are allowed for overrides"
@@ -118,8 +122,16 @@ class FargateRunTaskOperator(FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "cluster", "task_definition", "subnets", "security_groups", "assign_public_ip", "overrides", "started_by", "tags",
-        "count", "capacity_provider_strategy",
+        "cluster",
+        "task_definition",
+        "subnets",
+        "security_groups",
+        "assign_public_ip",
+        "overrides",
+        "started_by",
+        "tags",
+        "count",
+        "capacity_provider_strategy",
     )
     template_fields_renderers = {"overrides": "json"}
     operator_extra_links = (EcsClusterLink(), EcsTaskDefinitionLink(), EcsTaskLink(), TaskLogsLink())
@@ -180,33 +192,53 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:
             raise ValueError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
-            raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
+            raise ValueError(
+                f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}"
+            )
         if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
             raise ValueError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
         if self.deferrable and self.logs:
             log_reads_per_second()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
-        if isinstance(self.log_tail_on_failure, bool) or not isinstance(self.log_tail_on_failure, int) or self.log_tail_on_failure < 0:
-            raise ValueError(f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}")
-        if isinstance(self.capacity_attempts, bool) or not isinstance(self.capacity_attempts, int) or self.capacity_attempts < 1:
+        if (
+            isinstance(self.log_tail_on_failure, bool)
+            or not isinstance(self.log_tail_on_failure, int)
+            or self.log_tail_on_failure < 0
+        ):
+            raise ValueError(
+                f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}"
+            )
+        if (
+            isinstance(self.capacity_attempts, bool)
+            or not isinstance(self.capacity_attempts, int)
+            or self.capacity_attempts < 1
+        ):
             raise ValueError(f"capacity_attempts: must be a whole number, 1 or more, got {self.capacity_attempts!r}")
-        if self.started_by is not None and (not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128):
+        if self.started_by is not None and (
+            not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128
+        ):
             raise ValueError("started_by: 1-128 characters")
         if self.overrides is not None:
             problems = run_task_overrides_problems(self.overrides)
             size = len(json.dumps(self.overrides, separators=(",", ":"), default=str))
             if size > MAX_OVERRIDES_CHARACTERS:
-                problems.append(("overrides", f"is {size:,} characters as JSON; RunTask allows {MAX_OVERRIDES_CHARACTERS:,}"))
+                problems.append(
+                    ("overrides", f"is {size:,} characters as JSON; RunTask allows {MAX_OVERRIDES_CHARACTERS:,}")
+                )
             if problems:
                 raise TaskDefinitionError(problems)
-        strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+        strategy = validate_capacity_strategy(
+            self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy"
+        )
         return {"strategy": strategy, "user_tags": validate_user_tags(self.tags)}
 
     def _check_override_containers(self, task_definition: dict[str, Any]) -> None:
         """Overrides may only name containers of the task definition (checked before RunTask)."""
         names = [c["name"] for c in task_definition.get("containerDefinitions", [])]
         problems = [
-            (f"overrides.containerOverrides[{index}].name",
-             f"{str(item.get('name'))[:80]!r} is not a container of {task_definition.get('family')}; containers: {', '.join(names)}")
+            (
+                f"overrides.containerOverrides[{index}].name",
+                f"{str(item.get('name'))[:80]!r} is not a container of {task_definition.get('family')}; containers: {', '.join(names)}",
+            )
             for index, item in enumerate((self.overrides or {}).get("containerOverrides") or [])
             if isinstance(item, dict) and item.get("name") not in names
         ]
@@ -238,12 +270,22 @@ class FargateRunTaskOperator(FargateBaseOperator):
         persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
         if not self.wait_for_completion:
             return self._task_arns
-        follower = LogFollower([vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure) if self.logs else None
+        follower = (
+            LogFollower(
+                [vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure
+            )
+            if self.logs
+            else None
+        )
         if self.deferrable:
             self.defer(
                 trigger=FargateTaskTrigger(
-                    cluster=self.cluster, tasks=self._task_arns, target_state=STOPPED, poll_interval=self.poll_interval,
-                    deadline=self._deadline(context), logs=follower.to_kwargs() if follower else None,
+                    cluster=self.cluster,
+                    tasks=self._task_arns,
+                    target_state=STOPPED,
+                    poll_interval=self.poll_interval,
+                    deadline=self._deadline(context),
+                    logs=follower.to_kwargs() if follower else None,
                     **FargateTaskTrigger.connection_of(self),
                 ),
                 method_name="execute_complete",
@@ -251,26 +293,46 @@ class FargateRunTaskOperator(FargateBaseOperator):
         self._wait_in_worker(follower)
         return self._finish(context, task_definition, follower)
 
-    def _follow_or_start(self, context, task_definition: dict[str, Any], checked: dict[str, Any], resuming: bool) -> list[str]:
+    def _follow_or_start(
+        self, context, task_definition: dict[str, Any], checked: dict[str, Any], resuming: bool
+    ) -> list[str]:
         """The task(s) of this task instance: those an earlier try started (running, or all
         succeeded, or any when resuming a wait), else new ones; never a second set."""
         started_by = self.started_by or started_by_for(context)
         earlier = self.hook.tasks_started_by(self.cluster, started_by)
         running = [t for t in earlier if t.get("lastStatus") != STOPPED]
-        succeeded = [t for t in earlier if t.get("lastStatus") == STOPPED and not judge_stopped([t], _essential(task_definition))]
+        succeeded = [
+            t for t in earlier if t.get("lastStatus") == STOPPED and not judge_stopped([t], _essential(task_definition))
+        ]
         if running or (earlier and len(succeeded) == len(earlier)) or (resuming and earlier):
             # A retry after a crash, or a resumed wait: follow what was started instead of starting more.
             followed = running or (succeeded if len(succeeded) == len(earlier) else earlier)
             arns = [t["taskArn"] for t in followed]
-            self.log.info("Following %d task(s) an earlier try started (startedBy %s): %s", len(followed), started_by, [task_id(a) for a in arns])
+            self.log.info(
+                "Following %d task(s) an earlier try started (startedBy %s): %s",
+                len(followed),
+                started_by,
+                [task_id(a) for a in arns],
+            )
             return arns
         if resuming:
-            raise AirflowException(f"Resumed without the trigger's event, and no ECS task with startedBy {started_by} was found to follow")
+            raise AirflowException(
+                f"Resumed without the trigger's event, and no ECS task with startedBy {started_by} was found to follow"
+            )
         if self.preflight:
-            roles = {k: (self.overrides or {})[k] for k in ("executionRoleArn", "taskRoleArn") if (self.overrides or {}).get(k)}
+            roles = {
+                k: (self.overrides or {})[k]
+                for k in ("executionRoleArn", "taskRoleArn")
+                if (self.overrides or {}).get(k)
+            }
             require_preflight(
-                self.hook, self.log, task_definition={**task_definition, **roles}, subnets=self.subnets,
-                security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=self.cluster,
+                self.hook,
+                self.log,
+                task_definition={**task_definition, **roles},
+                subnets=self.subnets,
+                security_groups=self.security_groups,
+                assign_public_ip=self.assign_public_ip,
+                cluster=self.cluster,
                 capacity_provider_strategy=checked["strategy"],
             )
         return self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
@@ -313,7 +375,9 @@ class FargateRunTaskOperator(FargateBaseOperator):
         task_definition = self.hook.describe_task_definition(self.task_definition) or {}
         return self._finish(context, task_definition, follower)
 
-    def _run(self, context, task_definition: dict[str, Any], started_by: str, generation: int, checked: dict[str, Any]) -> list[str]:
+    def _run(
+        self, context, task_definition: dict[str, Any], started_by: str, generation: int, checked: dict[str, Any]
+    ) -> list[str]:
         request: dict[str, Any] = {
             "cluster": self.cluster,
             "taskDefinition": task_definition["taskDefinitionArn"],
@@ -334,8 +398,11 @@ class FargateRunTaskOperator(FargateBaseOperator):
             request["launchType"] = "FARGATE"
         arns = self.hook.run_tasks(request, attempts=self.capacity_attempts)
         self.log.info(
-            "Started %d task(s) of %s in %s: %s", len(arns), name_from_arn(task_definition["taskDefinitionArn"]),
-            self.cluster, [task_id(a) for a in arns],
+            "Started %d task(s) of %s in %s: %s",
+            len(arns),
+            name_from_arn(task_definition["taskDefinitionArn"]),
+            self.cluster,
+            [task_id(a) for a in arns],
         )
         return arns
 
@@ -343,7 +410,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         """When execution_timeout will strike, so a deferred wait stops the task just before."""
         if not self.execution_timeout:
             return None
-        start = getattr(context.get("ti"), "start_date", None) or dt.datetime.now(dt.timezone.utc)
+        start = getattr(context.get("ti"), "start_date", None) or dt.datetime.now(dt.UTC)
         return (start + self.execution_timeout).timestamp() - 1
 
     def _finish(self, context, task_definition: dict[str, Any], follower: LogFollower | None) -> list[str]:
@@ -372,7 +439,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
             return
         self.log.info(
             "Cost: %d task(s), %.1f vCPU-seconds, %.1f GB-seconds, about $%.6f (%s, %s%s).",
-            cost.tasks, cost.vcpu_seconds, cost.gb_seconds, cost.usd, region, architecture, ", Spot at on-demand rate" if cost.spot else "",
+            cost.tasks,
+            cost.vcpu_seconds,
+            cost.gb_seconds,
+            cost.usd,
+            region,
+            architecture,
+            ", Spot at on-demand rate" if cost.spot else "",
         )
         context["ti"].xcom_push(key="cost", value=cost.as_dict())
 

@@ -8,8 +8,6 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.utils.arns import name_from_arn
-from fargate_provider.utils.tokens import service_client_token
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsServiceLink,
@@ -18,9 +16,27 @@ from fargate_provider.links.ecs import (
     persist_service_links,
     task_definition_fields,
 )
-from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.preflight import require_preflight
+from fargate_provider.state.service import (
+    INACTIVE_TARGET,
+    STABLE_TARGET,
+    ServiceWatch,
+    event_ids,
+)
+from fargate_provider.triggers.service import FargateServiceTrigger
+from fargate_provider.utils.arns import name_from_arn
+from fargate_provider.utils.networking import check_network, network_configuration
+from fargate_provider.utils.tags import (
+    check_require_tags,
+    lacking_tags,
+    ownership,
+    require_tags_error,
+    tags_from_context,
+    to_ecs_tags,
+    validate_user_tags,
+)
+from fargate_provider.utils.tokens import service_client_token
 from fargate_provider.utils.validation import (
     FARGATE_CAPACITY_PROVIDERS,
     check_count,
@@ -28,22 +44,6 @@ from fargate_provider.utils.validation import (
     check_wait,
     validate_capacity_strategy,
 )
-from fargate_provider.state.service import (
-    INACTIVE_TARGET,
-    STABLE_TARGET,
-    ServiceWatch,
-    event_ids,
-)
-from fargate_provider.utils.tags import (
-    lacking_tags,
-    check_require_tags,
-    ownership,
-    require_tags_error,
-    tags_from_context,
-    to_ecs_tags,
-    validate_user_tags,
-)
-from fargate_provider.triggers.service import FargateServiceTrigger
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
 
@@ -51,7 +51,9 @@ PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
 class _ServiceWaitMixin:
     """Wait for a ServiceWatch in the worker or, deferred, in the triggerer: same judgement."""
 
-    def _init_wait(self, deferrable: bool | None, poll_interval: float, timeout: float, max_failed_tasks: int = 3) -> None:
+    def _init_wait(
+        self, deferrable: bool | None, poll_interval: float, timeout: float, max_failed_tasks: int = 3
+    ) -> None:
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
 
@@ -139,8 +141,18 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "cluster", "service_name", "task_definition", "desired_count", "subnets", "security_groups", "assign_public_ip",
-        "tags", "capacity_provider_strategy", "require_tags", "load_balancers", "health_check_grace_period_seconds",
+        "cluster",
+        "service_name",
+        "task_definition",
+        "desired_count",
+        "subnets",
+        "security_groups",
+        "assign_public_ip",
+        "tags",
+        "capacity_provider_strategy",
+        "require_tags",
+        "load_balancers",
+        "health_check_grace_period_seconds",
     )
     operator_extra_links = (EcsClusterLink(), EcsServiceLink(), EcsTaskDefinitionLink())
 
@@ -200,15 +212,25 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if not isinstance(self.assign_public_ip, bool):
             raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
-            raise ValueError(f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}")
+            raise ValueError(
+                f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}"
+            )
         check_wait(self.poll_interval, self.timeout)
-        strategy = validate_capacity_strategy(self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy")
+        strategy = validate_capacity_strategy(
+            self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy"
+        )
         check_require_tags(self.require_tags)
         grace = self.health_check_grace_period_seconds
-        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 2_147_483_647):
-            raise ValueError(f"health_check_grace_period_seconds: {grace!r} is not allowed; give whole seconds, 0-2147483647")
+        if grace is not None and (
+            isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 2_147_483_647
+        ):
+            raise ValueError(
+                f"health_check_grace_period_seconds: {grace!r} is not allowed; give whole seconds, 0-2147483647"
+            )
         if grace is not None and not self.load_balancers:
-            raise ValueError("health_check_grace_period_seconds: only with load_balancers (it delays their health checks)")
+            raise ValueError(
+                "health_check_grace_period_seconds: only with load_balancers (it delays their health checks)"
+            )
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
 
     def _create_request(self, context, checked: dict[str, Any], task_definition_arn: str) -> dict[str, Any]:
@@ -223,7 +245,10 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             "platformVersion": self.platform_version,
             "networkConfiguration": network_configuration(self.subnets, self.security_groups, self.assign_public_ip),
             "deploymentConfiguration": {
-                "deploymentCircuitBreaker": {"enable": self.deployment_circuit_breaker, "rollback": self.deployment_circuit_breaker}
+                "deploymentCircuitBreaker": {
+                    "enable": self.deployment_circuit_breaker,
+                    "rollback": self.deployment_circuit_breaker,
+                }
             },
             "enableExecuteCommand": self.enable_execute_command,
             "propagateTags": self.propagate_tags,
@@ -250,29 +275,51 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         task_definition_arn = task_definition["taskDefinitionArn"]
         if self.preflight:
             require_preflight(
-                self.hook, self.log, task_definition=task_definition, subnets=self.subnets,
-                security_groups=self.security_groups, assign_public_ip=self.assign_public_ip, cluster=cluster,
+                self.hook,
+                self.log,
+                task_definition=task_definition,
+                subnets=self.subnets,
+                security_groups=self.security_groups,
+                assign_public_ip=self.assign_public_ip,
+                cluster=cluster,
                 capacity_provider_strategy=checked["strategy"],
             )
         persist_service_links(context, self, cluster, name)
         persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(task_definition_arn))
         existing = self.hook.describe_service(cluster, name)
         if existing is not None and existing["status"] == "ACTIVE":
-            ownership(f"Service {name} in cluster {cluster}", existing.get("tags"), {}, require_tags=self.require_tags, adopt=self.adopt, log=self.log)
+            ownership(
+                f"Service {name} in cluster {cluster}",
+                existing.get("tags"),
+                {},
+                require_tags=self.require_tags,
+                adopt=self.adopt,
+                log=self.log,
+            )
         arn, action = self.hook.ensure_service(self._create_request(context, checked, task_definition_arn), existing)
         if action == "created":
             self.log.info("Created service %s (%s) running %s.", name, arn, name_from_arn(task_definition_arn))
         elif action == "updated":
             self.log.info(
                 "Service %s existed with %s x%d; updated it to %s x%d (a new deployment).",
-                name, name_from_arn(existing["taskDefinition"]), existing["desiredCount"], name_from_arn(task_definition_arn), checked["desired"],
+                name,
+                name_from_arn(existing["taskDefinition"]),
+                existing["desiredCount"],
+                name_from_arn(task_definition_arn),
+                checked["desired"],
             )
         else:
-            self.log.info("Service %s already exists with the same task definition and count; reusing it: %s", name, arn)
+            self.log.info(
+                "Service %s already exists with the same task definition and count; reusing it: %s", name, arn
+            )
         if not self.wait_for_stable:
             return arn
         watch = ServiceWatch(
-            [name], STABLE_TARGET, {name: task_definition_arn}, known_events=event_ids(existing), max_failed_tasks=self.max_failed_tasks
+            [name],
+            STABLE_TARGET,
+            {name: task_definition_arn},
+            known_events=event_ids(existing),
+            max_failed_tasks=self.max_failed_tasks,
         )
         result = self._wait(context, cluster, watch, arn)
         self.log.info("Service %s is stable.", name)
@@ -336,7 +383,11 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
         persist_service_links(context, self, self.cluster, self.service)
         before = self.hook.describe_service(self.cluster, self.service)
-        request: dict[str, Any] = {"cluster": self.cluster, "service": self.service, "forceNewDeployment": self.force_new_deployment}
+        request: dict[str, Any] = {
+            "cluster": self.cluster,
+            "service": self.service,
+            "forceNewDeployment": self.force_new_deployment,
+        }
         if self.task_definition is not None:
             described = self.hook.describe_task_definition(self.task_definition)
             if described is None or described.get("status") != "ACTIVE":
@@ -348,13 +399,20 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         primary = service["deployments"][0]
         self.log.info(
             "Updated service %s: deployment %s of %s, desired %d.",
-            service["serviceName"], primary["id"], name_from_arn(primary["taskDefinition"]), service["desiredCount"],
+            service["serviceName"],
+            primary["id"],
+            name_from_arn(primary["taskDefinition"]),
+            service["desiredCount"],
         )
         if not self.wait_for_stable:
             return primary["id"]
         name = service["serviceName"]
         watch = ServiceWatch(
-            [name], STABLE_TARGET, {name: primary["taskDefinition"]}, known_events=event_ids(before), max_failed_tasks=self.max_failed_tasks
+            [name],
+            STABLE_TARGET,
+            {name: primary["taskDefinition"]},
+            known_events=event_ids(before),
+            max_failed_tasks=self.max_failed_tasks,
         )
         return self._wait(context, self.cluster, watch, primary["id"])
 
@@ -365,7 +423,9 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise AirflowException(f"service {self.service}: not ACTIVE any more; the wait cannot resume")
         primary = service["deployments"][0]
         name = service["serviceName"]
-        watch = ServiceWatch([name], STABLE_TARGET, {name: primary["taskDefinition"]}, max_failed_tasks=self.max_failed_tasks)
+        watch = ServiceWatch(
+            [name], STABLE_TARGET, {name: primary["taskDefinition"]}, max_failed_tasks=self.max_failed_tasks
+        )
         return self._wait(context, self.cluster, watch, primary["id"])
 
 
@@ -414,7 +474,11 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         check_wait(self.poll_interval, self.timeout)
         persist_service_links(context, self, self.cluster, self.service)
         cluster = self.hook.describe_cluster(self.cluster)
-        existing = self.hook.describe_service(self.cluster, self.service) if cluster and cluster["status"] == "ACTIVE" else None
+        existing = (
+            self.hook.describe_service(self.cluster, self.service)
+            if cluster and cluster["status"] == "ACTIVE"
+            else None
+        )
         if existing is None or existing["status"] == "INACTIVE":
             self.log.info("Service %s does not exist (or is already INACTIVE); nothing to delete.", self.service)
             return None

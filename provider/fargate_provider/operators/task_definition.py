@@ -8,29 +8,29 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.utils.arns import name_from_arn, revision_of
 from fargate_provider.links.ecs import (
     EcsTaskDefinitionLink,
     persist_link,
     task_definition_fields,
 )
-from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.preflight import require_preflight
 from fargate_provider.roles import RoleError, check_role_reference
-from fargate_provider.utils.tags import (
-    from_ecs_tags,
-    lacking_tags,
-    require_tags_error,
-    tags_from_context,
-    validate_user_tags,
-)
 from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     is_spec_path,
     load_task_definition,
     same_task_definition,
     validate_task_definition,
+)
+from fargate_provider.utils.arns import name_from_arn, revision_of
+from fargate_provider.utils.masking import mask_container_environment
+from fargate_provider.utils.tags import (
+    from_ecs_tags,
+    lacking_tags,
+    require_tags_error,
+    tags_from_context,
+    validate_user_tags,
 )
 
 
@@ -39,7 +39,11 @@ class TaskDefinitionSpecMixin:
     the operator's roles applied: what the register and preflight operators share."""
 
     def _init_spec(
-        self, task_definition: Any, family: str | None, execution_role_arn: str | None, task_role_arn: str | None,
+        self,
+        task_definition: Any,
+        family: str | None,
+        execution_role_arn: str | None,
+        task_role_arn: str | None,
         allow_any_path: bool = False,
     ) -> None:
         self.allow_any_path = allow_any_path
@@ -72,7 +76,9 @@ class TaskDefinitionSpecMixin:
     def validated_request(self) -> dict[str, Any]:
         """The RegisterTaskDefinition request: the spec with the operator's roles, checked for
         Fargate (no AWS call); TaskDefinitionError lists every problem."""
-        spec = load_task_definition(self.task_definition, search_paths=self._search_paths(), allow_any_path=self.allow_any_path)
+        spec = load_task_definition(
+            self.task_definition, search_paths=self._search_paths(), allow_any_path=self.allow_any_path
+        )
         for key, field in (("executionRoleArn", "execution_role_arn"), ("taskRoleArn", "task_role_arn")):
             try:
                 role = check_role_reference(getattr(self, field), field)
@@ -176,9 +182,18 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
                 persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(arn))
                 return arn
             if latest is not None:
-                self.log.info("Task definition %s differs from revision %s; registering a new revision.", family, latest["revision"])
+                self.log.info(
+                    "Task definition %s differs from revision %s; registering a new revision.",
+                    family,
+                    latest["revision"],
+                )
         registered = self.hook.register_task_definition(request, tags)
-        self.log.info("Registered task definition %s:%s (%s).", registered["family"], registered["revision"], registered["taskDefinitionArn"])
+        self.log.info(
+            "Registered task definition %s:%s (%s).",
+            registered["family"],
+            registered["revision"],
+            registered["taskDefinitionArn"],
+        )
         persist_link(context, self, EcsTaskDefinitionLink, family=registered["family"], revision=registered["revision"])
         return registered["taskDefinitionArn"]
 
@@ -241,7 +256,10 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
             kept = active[len(targets) :]
             self.log.info(
                 "Family %s has %d ACTIVE revision(s); deregistering %d, keeping %s.",
-                name, len(active), len(targets), [revision_of(a) for a in kept] or "none",
+                name,
+                len(active),
+                len(targets),
+                [revision_of(a) for a in kept] or "none",
             )
         deregistered, to_delete = [], []
         for target in targets:

@@ -16,9 +16,9 @@ from fargate_provider.links.ecs import (
     persist_service_links,
 )
 from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
-from fargate_provider.utils.validation import validate_cluster_name
 from fargate_provider.state.service import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
+from fargate_provider.utils.validation import validate_cluster_name
 
 
 class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
@@ -72,7 +72,13 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
 
     def _service_names(self) -> list[str]:
         validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
-        services = [self.services] if isinstance(self.services, str) else list(self.services) if isinstance(self.services, (list, tuple)) else []
+        services = (
+            [self.services]
+            if isinstance(self.services, str)
+            else list(self.services)
+            if isinstance(self.services, (list, tuple))
+            else []
+        )
         if not services or not all(isinstance(s, str) and s for s in services):
             raise ValueError(f"services: give a service name or ARN, or a list of them, got {self.services!r}")
         return [name_of(s) for s in services]

@@ -12,9 +12,9 @@ from airflow.providers.common.compat.sdk import AirflowException
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task_links
 from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
-from fargate_provider.utils.validation import validate_cluster_name
 from fargate_provider.state.task import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
+from fargate_provider.utils.validation import validate_cluster_name
 
 
 class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
@@ -63,7 +63,13 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
 
     def _arns(self) -> list[str]:
         validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
-        tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks) if isinstance(self.tasks, (list, tuple)) else []
+        tasks = (
+            [self.tasks]
+            if isinstance(self.tasks, str)
+            else list(self.tasks)
+            if isinstance(self.tasks, (list, tuple))
+            else []
+        )
         if not tasks or not all(isinstance(t, str) and t for t in tasks):
             raise ValueError(f"tasks: give a task ARN or a list of them, got {self.tasks!r}")
         return tasks
@@ -74,7 +80,10 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
             return super().execute(context)
         self.defer(
             trigger=FargateTaskTrigger(
-                cluster=self.cluster, tasks=self._arns(), target_state=self.target_state, poll_interval=self.poll_interval,
+                cluster=self.cluster,
+                tasks=self._arns(),
+                target_state=self.target_state,
+                poll_interval=self.poll_interval,
                 **FargateTaskTrigger.connection_of(self),
             ),
             method_name="execute_complete",

@@ -51,7 +51,9 @@ def describe_stopped(tasks: list[dict[str, Any]]) -> str:
     parts = []
     for task in tasks:
         containers = ", ".join(
-            f"{c.get('name')} exit {c['exitCode']}" if "exitCode" in c else f"{c.get('name')} {c.get('reason') or 'no exit code'}"
+            f"{c.get('name')} exit {c['exitCode']}"
+            if "exitCode" in c
+            else f"{c.get('name')} {c.get('reason') or 'no exit code'}"
             for c in task.get("containers", [])
         )
         parts.append(
@@ -82,7 +84,11 @@ _TARGET_STATES_IGNORED = ("draining",)
 
 def target_group_arns(service: dict[str, Any] | None) -> list[str]:
     """The target groups a service registers its tasks in (its ``loadBalancers``)."""
-    return list(dict.fromkeys(lb["targetGroupArn"] for lb in (service or {}).get("loadBalancers") or [] if lb.get("targetGroupArn")))
+    return list(
+        dict.fromkeys(
+            lb["targetGroupArn"] for lb in (service or {}).get("loadBalancers") or [] if lb.get("targetGroupArn")
+        )
+    )
 
 
 def target_group_name(arn: str) -> str:
@@ -116,10 +122,16 @@ def targets_not_ready(service: dict[str, Any], target_health: dict[str, list[dic
     target of its own still initial or unhealthy; else what it waits for, for the log."""
     waiting = []
     for arn in target_group_arns(service):
-        targets = [t for t in target_health.get(arn) or [] if (t.get("TargetHealth") or {}).get("State") not in _TARGET_STATES_IGNORED]
+        targets = [
+            t
+            for t in target_health.get(arn) or []
+            if (t.get("TargetHealth") or {}).get("State") not in _TARGET_STATES_IGNORED
+        ]
         healthy = sum(1 for t in targets if t["TargetHealth"].get("State") == "healthy")
         if healthy < (service.get("runningCount") or 0) or healthy < len(targets):
-            waiting.append(f"target group {target_group_name(arn)}: {healthy}/{service.get('runningCount')} healthy: {describe_targets(targets)}")
+            waiting.append(
+                f"target group {target_group_name(arn)}: {healthy}/{service.get('runningCount')} healthy: {describe_targets(targets)}"
+            )
     return "; ".join(waiting) or None
 
 
@@ -166,7 +178,11 @@ def judge(
         if failed and stopped_tasks is None:
             return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=failed[0])
         why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
-        what = f"rollout of {task_definition} FAILED: {failed[1]}" if failed else f"the deployment of {task_definition} is gone"
+        what = (
+            f"rollout of {task_definition} FAILED: {failed[1]}"
+            if failed
+            else f"the deployment of {task_definition} is gone"
+        )
         return Verdict(FAILED, f"service {name}: {what}; rolled back to {primary.get('taskDefinition')}.{why}")
     rollout_failed = expected is not None and expected.get("rolloutState") == "FAILED"
     tasks_failing = expected is not None and expected.get("failedTasks", 0) >= max_failed_tasks
@@ -191,7 +207,11 @@ def judge(
         why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
         if rollout_failed:
             rolled_back = primary.get("taskDefinition")
-            where = f"; rolled back to {rolled_back}" if rolled_back and rolled_back != expected.get("taskDefinition") else ""
+            where = (
+                f"; rolled back to {rolled_back}"
+                if rolled_back and rolled_back != expected.get("taskDefinition")
+                else ""
+            )
             return Verdict(
                 FAILED,
                 f"service {name}: rollout of {expected.get('taskDefinition')} FAILED: "
@@ -358,7 +378,9 @@ class ServiceWatch:
                     if verdict.reason:
                         lines.append(f"{name}: waiting for healthy targets: {verdict.reason}")
         error = "; ".join(errors) if errors else None
-        return Poll(done=done and not errors, error=error, log_lines=lines, fetch_stopped=fetch, fetch_targets=fetch_targets)
+        return Poll(
+            done=done and not errors, error=error, log_lines=lines, fetch_stopped=fetch, fetch_targets=fetch_targets
+        )
 
     def timeout_message(self, timeout: float) -> str:
         details = []

@@ -26,7 +26,10 @@ def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tup
     if target == RUNNING:
         stopped = [t for t in tasks if t.get("lastStatus") == STOPPED]
         if stopped:
-            return False, f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: {stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}"
+            return (
+                False,
+                f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: {stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}",
+            )
         return all(s == RUNNING for s in states), None
     return all(s == STOPPED for s in states), None
 
@@ -37,8 +40,13 @@ def judge_stopped(tasks: list[dict[str, Any]], essential: dict[str, bool]) -> st
     for task in tasks:
         tid = task_id(task["taskArn"])
         if task.get("stopCode") == "TaskFailedToStart":
-            reasons = "; ".join(f"{c.get('name')}: {c['reason']}" for c in task.get("containers", []) if c.get("reason"))
-            problems.append(f"task {tid} failed to start (TaskFailedToStart): {task.get('stoppedReason')}" + (f" [{reasons}]" if reasons else ""))
+            reasons = "; ".join(
+                f"{c.get('name')}: {c['reason']}" for c in task.get("containers", []) if c.get("reason")
+            )
+            problems.append(
+                f"task {tid} failed to start (TaskFailedToStart): {task.get('stoppedReason')}"
+                + (f" [{reasons}]" if reasons else "")
+            )
             continue
         for container in task.get("containers", []):
             if not essential.get(container.get("name"), True):
@@ -112,4 +120,9 @@ class LogFollower:
         return lines, bool(page.get("events")) and page["nextForwardToken"] != previous
 
     def to_kwargs(self) -> dict[str, Any]:
-        return {"streams": self.streams, "tokens": self.tokens, "tail_size": self.tail_size, "last_lines": list(self.tail)}
+        return {
+            "streams": self.streams,
+            "tokens": self.tokens,
+            "tail_size": self.tail_size,
+            "last_lines": list(self.tail),
+        }

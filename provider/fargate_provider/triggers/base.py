@@ -54,12 +54,19 @@ class FargateBaseTrigger(BaseTrigger):
         super().__init__()
         self.aws_conn_id, self.region_name = aws_conn_id, region_name
         self.verify, self.botocore_config = verify, botocore_config
-        self.resume_not_before = time.time() + resume_not_before_seconds() if resume_not_before is None else resume_not_before
+        self.resume_not_before = (
+            time.time() + resume_not_before_seconds() if resume_not_before is None else resume_not_before
+        )
 
     @staticmethod
     def connection_of(task: Any) -> dict[str, Any]:
         """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``), or of a trigger."""
-        return {"aws_conn_id": task.aws_conn_id, "region_name": task.region_name, "verify": task.verify, "botocore_config": task.botocore_config}
+        return {
+            "aws_conn_id": task.aws_conn_id,
+            "region_name": task.region_name,
+            "verify": task.verify,
+            "botocore_config": task.botocore_config,
+        }
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """The subclass's own arguments, as serialised."""
@@ -67,7 +74,9 @@ class FargateBaseTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", {
-            **self.trigger_kwargs(), **self.connection_of(self), "resume_not_before": self.resume_not_before,
+            **self.trigger_kwargs(),
+            **self.connection_of(self),
+            "resume_not_before": self.resume_not_before,
         }
 
     async def event(self, payload: dict[str, Any]) -> TriggerEvent:
@@ -80,4 +89,6 @@ class FargateBaseTrigger(BaseTrigger):
     @cached_property
     def hook(self) -> FargateHook:
         config = Config(**self.botocore_config) if self.botocore_config else None
-        return self.hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=config)
+        return self.hook_class(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=config
+        )

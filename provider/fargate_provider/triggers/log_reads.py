@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 LOG_READS_PER_SECOND = 10.0
 FIRST_PAUSE_SECONDS, MAX_PAUSE_SECONDS = 1.0, 60.0
 
-_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LogReadBudget]] = weakref.WeakKeyDictionary()
+_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LogReadBudget]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def log_reads_per_second() -> float:
@@ -38,7 +40,9 @@ def log_reads_per_second() -> float:
 
     rate = conf.getfloat("fargate", "log_reads_per_second", fallback=LOG_READS_PER_SECOND)
     if rate <= 0:
-        raise ValueError(f"[fargate] log_reads_per_second: {rate:g} is not allowed; give a number of reads a second above 0")
+        raise ValueError(
+            f"[fargate] log_reads_per_second: {rate:g} is not allowed; give a number of reads a second above 0"
+        )
     return rate
 
 
@@ -80,7 +84,11 @@ class LogReadBudget:
             log.warning(
                 "CloudWatch Logs throttles %s for connection %s in %s: log reads pause together (%g s, doubling up to %g s) "
                 "and resume where they stopped; no line is lost",
-                operation, self.name, self.region, self.pause, MAX_PAUSE_SECONDS,
+                operation,
+                self.name,
+                self.region,
+                self.pause,
+                MAX_PAUSE_SECONDS,
             )
 
     def answered(self, granted: float) -> None:

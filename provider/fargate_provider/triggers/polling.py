@@ -43,7 +43,9 @@ JOIN_EARLY = 0.5
 # Describe calls of one round in flight at once (aiohttp's default pool holds 10 connections).
 CONCURRENT_CALLS = 10
 
-_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], SharedPoller]] = weakref.WeakKeyDictionary()
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], SharedPoller]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(eq=False)
@@ -110,11 +112,15 @@ class SharedPoller:
     # ------------------------------------------------------------------ subscriptions
 
     @asynccontextmanager
-    async def subscribe(self, kind: str, cluster: str, items: list[str], interval: float) -> AsyncIterator[Subscription]:
+    async def subscribe(
+        self, kind: str, cluster: str, items: list[str], interval: float
+    ) -> AsyncIterator[Subscription]:
         subscription = Subscription(self, kind, cluster, list(items), max(float(interval), 0.0))
         self.subscriptions.add(subscription)
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.get_running_loop().create_task(self._run(), name=f"fargate shared poller {self.key[0]}")
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(), name=f"fargate shared poller {self.key[0]}"
+            )
         try:
             yield subscription
         finally:
@@ -171,7 +177,9 @@ class SharedPoller:
                 finally:
                     self.sleeping_until = -math.inf
         if self.subscriptions:  # subscribed while the clients were being given back
-            self._runner = asyncio.get_running_loop().create_task(self._run(), name=f"fargate shared poller {self.key[0]}")
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(), name=f"fargate shared poller {self.key[0]}"
+            )
 
     async def _round(self, clients: Any, due: list[Subscription]) -> None:
         started = time.monotonic()
@@ -200,7 +208,13 @@ class SharedPoller:
                 except Exception as error:  # the waits of this cluster fail with it; the poller goes on
                     errors[(kind, cluster)] = error
 
-        await asyncio.gather(*(describe(kind, cluster, items) for kind, by_cluster in asked.items() for cluster, items in by_cluster.items()))
+        await asyncio.gather(
+            *(
+                describe(kind, cluster, items)
+                for kind, by_cluster in asked.items()
+                for cluster, items in by_cluster.items()
+            )
+        )
         if throttled:
             self._throttled(throttled[0], len(due))
             return  # nobody is answered: everyone waits out the backoff and asks again
@@ -244,7 +258,11 @@ class SharedPoller:
             log.warning(
                 "ECS throttles %s for connection %s: the %d wait(s) polling through it back off together "
                 "(%g s, doubling up to %g s) until it answers again",
-                error.operation_name, self.key[0], waiting, self.backoff, MAX_BACKOFF_SECONDS,
+                error.operation_name,
+                self.key[0],
+                waiting,
+                self.backoff,
+                MAX_BACKOFF_SECONDS,
             )
 
 

@@ -74,9 +74,12 @@ class FargateServiceTrigger(FargateBaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = ServiceWatch(**self.watch)
         try:
-            async with self.hook.async_clients() as clients, shared_poller(self.hook).subscribe(
-                SERVICES, self.cluster, watch.services, self.poll_interval
-            ) as subscription:
+            async with (
+                self.hook.async_clients() as clients,
+                shared_poller(self.hook).subscribe(
+                    SERVICES, self.cluster, watch.services, self.poll_interval
+                ) as subscription,
+            ):
                 while True:
                     # The shared poller answers at this wait's interval (one call per 10 services per cluster
                     # for all waits). asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
@@ -97,7 +100,9 @@ class FargateServiceTrigger(FargateBaseTrigger):
                             yield await self.event({"status": "success", "value": self.value})
                             return
                     if time.time() >= self.deadline:
-                        yield await self.event({"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)})
+                        yield await self.event(
+                            {"status": "failed", "kind": "timeout", "message": watch.timeout_message(self.timeout)}
+                        )
                         return
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
             yield await self.event({"status": "failed", "kind": "error", "message": f"{type(error).__name__}: {error}"})

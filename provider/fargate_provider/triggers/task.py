@@ -67,15 +67,20 @@ class FargateTaskTrigger(FargateBaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         follower = LogFollower(**self.logs) if self.logs else None
         try:
-            async with self.hook.async_clients() as clients, shared_poller(self.hook).subscribe(
-                TASKS, self.cluster, self.tasks, self.poll_interval
-            ) as subscription:
+            async with (
+                self.hook.async_clients() as clients,
+                shared_poller(self.hook).subscribe(TASKS, self.cluster, self.tasks, self.poll_interval) as subscription,
+            ):
                 # Logs are read beside the wait, not in it: a read waiting for its turn in the
                 # CloudWatch budget never holds back seeing the task stop.
                 reader = LogReader(self, clients, follower) if follower else None
                 try:
                     while True:
-                        timeout = None if self.deadline is None else max(self.deadline - time.time(), 0.0) + self.poll_interval
+                        timeout = (
+                            None
+                            if self.deadline is None
+                            else max(self.deadline - time.time(), 0.0) + self.poll_interval
+                        )
                         try:  # asyncio.timeout, not wait_for: see FargateServiceTrigger.run
                             async with asyncio.timeout(timeout):
                                 described = await subscription.next()
@@ -91,21 +96,35 @@ class FargateTaskTrigger(FargateBaseTrigger):
                                     await reader.stop()  # the worker reads what is left (the operator's _finish)
                                 logs = follower.to_kwargs() if follower else None
                                 if error:
-                                    yield await self.event({"status": "failed", "tasks": self.tasks, "message": error, "logs": logs})
+                                    yield await self.event(
+                                        {"status": "failed", "tasks": self.tasks, "message": error, "logs": logs}
+                                    )
                                 else:
                                     yield await self.event({"status": "done", "tasks": self.tasks, "logs": logs})
                                 return
                         if self.deadline is not None and time.time() >= self.deadline:
                             if reader:
                                 await reader.stop()
-                            yield await self.event({"status": "timeout", "tasks": self.tasks, "logs": follower.to_kwargs() if follower else None})
+                            yield await self.event(
+                                {
+                                    "status": "timeout",
+                                    "tasks": self.tasks,
+                                    "logs": follower.to_kwargs() if follower else None,
+                                }
+                            )
                             return
                 finally:
                     if reader:
                         await reader.stop()
         except Exception as error:  # the task, not the triggerer, should fail, with the reason
-            yield await self.event({"status": "failed", "tasks": self.tasks, "message": f"{type(error).__name__}: {error}",
-                                    "logs": follower.to_kwargs() if follower else None})
+            yield await self.event(
+                {
+                    "status": "failed",
+                    "tasks": self.tasks,
+                    "message": f"{type(error).__name__}: {error}",
+                    "logs": follower.to_kwargs() if follower else None,
+                }
+            )
 
 
 class LogReader:

@@ -18,5 +18,9 @@ def mask_container_environment(document: Any) -> None:
     for key in ("containerDefinitions", "containerOverrides"):
         for container in document.get(key) or []:
             for variable in (container.get("environment") or []) if isinstance(container, dict) else []:
-                if isinstance(variable, dict) and isinstance(variable.get("value"), str) and isinstance(variable.get("name"), str):
+                if (
+                    isinstance(variable, dict)
+                    and isinstance(variable.get("value"), str)
+                    and isinstance(variable.get("name"), str)
+                ):
                     mask_secret(variable["value"], variable["name"])  # masked only if the name is sensitive

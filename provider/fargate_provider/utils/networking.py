@@ -24,11 +24,17 @@ class NetworkNotFound(LookupError):
 
 def check_network(subnets: Any, security_groups: Any) -> None:
     for field, values, prefix in (("subnets", subnets, "subnet-"), ("security_groups", security_groups, "sg-")):
-        if isinstance(values, str) or not values or not all(isinstance(v, str) and v.startswith(prefix) for v in values):
+        if (
+            isinstance(values, str)
+            or not values
+            or not all(isinstance(v, str) and v.startswith(prefix) for v in values)
+        ):
             raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
 
 
-def network_configuration(subnets: Sequence[str], security_groups: Sequence[str], assign_public_ip: bool) -> dict[str, Any]:
+def network_configuration(
+    subnets: Sequence[str], security_groups: Sequence[str], assign_public_ip: bool
+) -> dict[str, Any]:
     """Private subnets or public ones is ``assign_public_ip``."""
     return {
         "awsvpcConfiguration": {
@@ -87,7 +93,12 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
             f"or set the Variable {SECURITY_GROUPS_VARIABLE}"
         )
     check_network(subnets, groups)
-    return {"subnets": subnets, "security_groups": groups, "assign_public_ip": kind == "public", "source": "; ".join(source)}
+    return {
+        "subnets": subnets,
+        "security_groups": groups,
+        "assign_public_ip": kind == "public",
+        "source": "; ".join(source),
+    }
 
 
 def find_network(kind: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:

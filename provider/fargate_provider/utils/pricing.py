@@ -62,14 +62,24 @@ class Cost:
 def rates(region: str, architecture: str = "X86_64") -> dict[str, float]:
     table = price_table()["regions"]
     if architecture not in ARCHITECTURES:
-        raise PriceNotKnown(f"architecture: {architecture!r} is not a Fargate architecture; allowed: {', '.join(ARCHITECTURES)}")
+        raise PriceNotKnown(
+            f"architecture: {architecture!r} is not a Fargate architecture; allowed: {', '.join(ARCHITECTURES)}"
+        )
     if region not in table:
-        raise PriceNotKnown(f"region: no Fargate price for {region!r} in the price table; known: {', '.join(sorted(table))}")
+        raise PriceNotKnown(
+            f"region: no Fargate price for {region!r} in the price table; known: {', '.join(sorted(table))}"
+        )
     return table[region][architecture]
 
 
 def fargate_cost(
-    cpu: int | str, memory: int | str, seconds: float, *, region: str = "us-east-1", architecture: str = "X86_64", spot: bool = False
+    cpu: int | str,
+    memory: int | str,
+    seconds: float,
+    *,
+    region: str = "us-east-1",
+    architecture: str = "X86_64",
+    spot: bool = False,
 ) -> Cost:
     """The cost of one task of ``cpu`` units and ``memory`` MiB that ran ``seconds``."""
     billed = max(MINIMUM_BILLED_SECONDS, math.ceil(seconds))
@@ -83,14 +93,16 @@ def fargate_cost(
 def _time(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
-    return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
 
 
-def task_cost(task: dict[str, Any], *, region: str, architecture: str = "X86_64", now: dt.datetime | None = None) -> Cost:
+def task_cost(
+    task: dict[str, Any], *, region: str, architecture: str = "X86_64", now: dt.datetime | None = None
+) -> Cost:
     """The cost of a task as DescribeTasks returns it; a running task costs what it has so far
     (the same function serves services: the sum over their tasks)."""
     start = _time(task.get("pullStartedAt") or task.get("startedAt") or task.get("createdAt"))
-    end = _time(task.get("stoppedAt") or task.get("executionStoppedAt")) or now or dt.datetime.now(dt.timezone.utc)
+    end = _time(task.get("stoppedAt") or task.get("executionStoppedAt")) or now or dt.datetime.now(dt.UTC)
     seconds = max((end - start).total_seconds(), 0.0) if start else 0.0
     spot = task.get("capacityProviderName") == "FARGATE_SPOT"
     return fargate_cost(task["cpu"], task["memory"], seconds, region=region, architecture=architecture, spot=spot)

@@ -95,5 +95,7 @@ def parse_size_choice(value: str, field: str = "size") -> tuple[int, int]:
         cpu, memory = parse_cpu(cpu_text), parse_memory(memory_text)
         check_fargate_size(cpu, memory)
     except SizeError as err:
-        raise SizeError(f"{field}: {value!r} is not a Fargate size ({err}); give 'cpu/memory', e.g. '256/512'") from None
+        raise SizeError(
+            f"{field}: {value!r} is not a Fargate size ({err}); give 'cpu/memory', e.g. '256/512'"
+        ) from None
     return cpu, memory

@@ -47,7 +47,9 @@ def validate_user_tags(tags: Mapping[str, Any] | None, field: str = "tags") -> d
             raise TagError(f"{where}: tags may use letters, numbers, spaces and _ . : / = + - @ only")
         result[key] = value
     if len(result) + len(RESERVED_KEYS) > MAX_TAGS:
-        raise TagError(f"{field}: at most {MAX_TAGS - len(RESERVED_KEYS)} user tags (ECS allows {MAX_TAGS} per resource)")
+        raise TagError(
+            f"{field}: at most {MAX_TAGS - len(RESERVED_KEYS)} user tags (ECS allows {MAX_TAGS} per resource)"
+        )
     return result
 
 
@@ -88,7 +90,9 @@ def is_managed(tags: list[dict[str, str]] | Mapping[str, str] | None) -> bool:
     return not lacking_tags(tags, {MANAGED_BY_KEY: MANAGED_BY_VALUE})
 
 
-def lacking_tags(tags: list[dict[str, str]] | Mapping[str, str] | None, required: Mapping[str, str] | None) -> dict[str, str]:
+def lacking_tags(
+    tags: list[dict[str, str]] | Mapping[str, str] | None, required: Mapping[str, str] | None
+) -> dict[str, str]:
     """The ``required`` tags a resource (ECS tag list or mapping) does not carry with that value."""
     have = dict(tags) if isinstance(tags, Mapping) else from_ecs_tags(tags)
     return {key: value for key, value in (required or {}).items() if have.get(key) != value}
@@ -98,7 +102,9 @@ def check_require_tags(require_tags: Any, field: str = "require_tags") -> None:
     """``require_tags`` must be a mapping of tag key to value (checked before any AWS call)."""
     if require_tags is None:
         return
-    if not isinstance(require_tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in require_tags.items()):
+    if not isinstance(require_tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in require_tags.items()
+    ):
         raise TagError(f"{field}: must be a mapping of tag key to value (strings), got {str(require_tags)[:100]!r}")
 
 

@@ -25,7 +25,9 @@ def validate_cluster_name(name: Any, field: str = "cluster_name", arn_allowed: b
     if isinstance(name, str) and (ECS_NAME_RE.match(name) or (arn_allowed and _CLUSTER_ARN_RE.match(name))):
         return name
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "…"
-    raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}")
+    raise ValueError(
+        f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}"
+    )
 
 
 def validate_capacity_strategy(
@@ -45,7 +47,9 @@ def validate_capacity_strategy(
             raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: capacityProvider, weight, base")
         provider = item.get("capacityProvider")
         if provider not in capacity_providers:
-            raise ValueError(f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}")
+            raise ValueError(
+                f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}"
+            )
         weight, base = item.get("weight", 0), item.get("base", 0)
         if not isinstance(weight, int) or not 0 <= weight <= 1000:
             raise ValueError(f"{where}.weight: must be an integer 0-1000")
@@ -78,5 +82,7 @@ MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
 
 def check_count(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TASKS_PER_SERVICE:
-        raise ValueError(f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}")
+        raise ValueError(
+            f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}"
+        )
     return value
