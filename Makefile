@@ -3,20 +3,39 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# The tests that need neither the local emulator nor Airflow's metadata DB (nor a browser, nor the compose stack).
+FAST := not emulator and not airflow and not browser and not topology
 
-.PHONY: install test demo airflow compose-env clean
+.PHONY: install test test-fast check lint types docs demo airflow compose-env clean
 
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,lint,docs]'
 	touch $(INSTALLED)
 
 # Three workers, a test file each at a time (module fixtures stay in one process).
 test: $(INSTALLED)
 	$(PY) -m pytest -n 3 --dist loadfile
+
+# Pure rules, state judgement, pricing, spec parsing, form schema: one process, no emulator, no DB.
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -m "$(FAST)" -p no:xdist
+
+check: lint types
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(INSTALLED)
+	$(VENV)/bin/mypy
+
+# Warnings are errors: a broken cross-reference or a docstring Sphinx cannot read fails the build.
+docs: $(INSTALLED)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 demo: $(INSTALLED)
 	$(PY) scripts/demo.py
@@ -28,4 +47,4 @@ compose-env:
 	$(PYTHON) scripts/compose_env.py
 
 clean:
-	rm -rf $(VENV) .demo .airflow .pytest_cache
+	rm -rf $(VENV) .demo .airflow .pytest_cache .mypy_cache .ruff_cache docs/_build
