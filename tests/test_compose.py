@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+# Vendored from compose-spec/compose-spec (source, licence and date: tests/data/README.md).
+SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
 AIRFLOW_VERSION = "3.3.2"
 
 
@@ -26,6 +28,16 @@ def compose():
 def test_compose_file_is_valid_against_the_compose_spec(compose):
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validate(compose, schema)
+
+
+def test_the_vendored_schema_is_the_one_its_readme_names():
+    """The README gives the copy's source, licence, date and checksum: a changed copy needs a new entry."""
+    readme = (SCHEMA.parent / "README.md").read_text()
+    entry = next(line for line in readme.splitlines() if line.startswith("| `compose-spec.json`"))
+    assert "compose-spec/compose-spec" in entry and "`schema/compose-spec.json`" in entry and "Apache-2.0" in entry
+    assert re.search(r"\b\d{4}-\d{2}-\d{2}\b", entry), entry  # the date it was copied
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() in entry
+    assert json.loads(SCHEMA.read_text())["title"] == "Compose Specification"
 
 
 def test_official_airflow_topology_is_there(compose):
@@ -60,7 +72,8 @@ def test_the_dockerfile_installs_against_airflows_constraints_except_what_the_pr
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt" in dockerfile
     assert re.search(
-        r"pip install --no-cache-dir --constraint /tmp/constraints.txt\s*\\?\s*\"apache-airflow==\$\{AIRFLOW_VERSION\}\"",
+        r"pip install --no-cache-dir --constraint /tmp/constraints.txt\s*\\?\s*"
+        r"\"apache-airflow==\$\{AIRFLOW_VERSION\}\"",
         dockerfile,
     )
     dropped = set(re.search(r"grep -v -E '\^\(([^)]*)\)=='", dockerfile).group(1).split("|"))
