@@ -20,7 +20,8 @@ OUTSIDE = re.compile(
     r"""\.\.[/\\]+shared\b"""  # ../shared, ..\shared
     r"""|["']shared["']\)?\s*/"""  # "shared" / "schemas", Path("shared") / (pathlib)
     r"""|/\s*["']shared["']"""  # ROOT.parent / "shared"
-    r"""|["']shared["']\s*,\s*["']\w+"""  # os.path.join(.., "shared", "schemas")
+    r"""|["']\.\.["']\s*,\s*["']shared["']"""  # os.path.join(ROOT, "..", "shared")
+    r"""|["']shared["']\s*,\s*["'](?:schemas|hooks)\b"""  # os.path.join(PARENT, "shared", "schemas")
     r"""|/work/shared\b"""  # the absolute path on the development machines
 )
 
@@ -44,7 +45,8 @@ def _tracked_text_files() -> list[str]:
         "schema = Path('shared') / 'schemas'",
         "\tcp ../shared/schemas/compose-spec.json tests/data/",
         r"open('..\\shared\\hooks\\before-stop')",
-        'os.path.join(ROOT, "..", "shared", "schemas")',
+        'os.path.join(ROOT, "..", "shared")',
+        'os.path.join(os.path.dirname(ROOT), "shared", "schemas")',
         "cat /work/shared/schemas/compose-spec.json",
     ],
 )
@@ -60,6 +62,7 @@ def test_the_check_finds_a_read_outside_the_repository(line):
         'assert tags["fargate-environment"] == "shared"',
         "the shared secrets and the login come from env",
         'SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"',
+        "\"description\": \"The propagation mode for the bind mount: 'shared', 'slave', 'private'\"",
     ],
 )
 def test_the_check_leaves_other_uses_of_the_word_alone(line):
