@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.tiers import refuse_unless_selected
+
 
 @dataclass
 class DagRunResult:
@@ -83,8 +85,9 @@ class AirflowRunner:
 
 
 @pytest.fixture(scope="session")
-def airflow_db():
+def airflow_db(request):
     """A fresh metadata DB in the test AIRFLOW_HOME (migrated once per session)."""
+    refuse_unless_selected(request, "airflow")
     from airflow.utils import db
 
     db.resetdb(skip_init=False)

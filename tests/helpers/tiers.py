@@ -1,0 +1,68 @@
+"""Test tiers: every test is marked by what it needs, so ``-m`` can leave out the slow ones.
+
+``emulator``: the local ECS emulator; ``airflow``: Airflow's metadata DB or a real Airflow;
+``browser``: headless Chromium; ``topology``: docker-compose.yaml's stack run as processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from _pytest.mark.expression import Expression
+
+TESTS = Path(__file__).resolve().parents[1]
+TIERS = ("emulator", "airflow", "browser", "topology")
+# A test that uses one of these fixtures (or a fixture that depends on one) needs that tier.
+TIER_FIXTURES = {
+    "emulator": frozenset({"local_ecs", "emulator", "ecs", "aws_endpoint"}),
+    "airflow": frozenset({"airflow_db", "airflow", "user_dags"}),
+    "browser": frozenset({"chromium"}),
+}
+# Tests that start what they need themselves (processes, servers), by path under tests/.
+TIER_PATHS = {
+    "emulator/": {"emulator"},
+    "contract/": {"emulator"},  # against the emulator unless FARGATE_CONTRACT_AWS=1
+    "test_airflow_standalone.py": {"airflow", "emulator"},  # make airflow: Airflow and fargate-local
+    "test_demo.py": {"airflow", "emulator"},  # make demo: airflow dags test against fargate-local
+}
+# docker-compose.yaml's stack: that tier only (its ``emulator`` fixture is a client of the stack's own).
+TOPOLOGY_PATHS = ("topology/test_compose_topology.py",)
+
+
+def tiers_of(item: pytest.Item) -> set[str]:
+    """The tiers a collected test needs, from its path and the fixtures it uses."""
+    path = Path(item.path).resolve().relative_to(TESTS).as_posix()
+    if path in TOPOLOGY_PATHS:
+        return {"topology"}
+    tiers = {tier for tier, names in TIER_FIXTURES.items() if names & set(item.fixturenames)}
+    for prefix, needs in TIER_PATHS.items():
+        if path.startswith(prefix) if prefix.endswith("/") else path == prefix:
+            tiers |= needs
+    return tiers
+
+
+def excluded(config: pytest.Config, tier: str) -> bool:
+    """Whether the -m selection leaves out every test marked ``tier``, whatever else it is marked."""
+    expression = config.getoption("markexpr", None)
+    if not expression:
+        return False
+    compiled = Expression.compile(expression)
+    others = [other for other in TIERS if other != tier]
+    for size in range(len(others) + 1):
+        for combination in itertools.combinations(others, size):
+            marks = {tier, *combination}
+            if compiled.evaluate(lambda name, /, _marks=marks, **_: name in _marks):
+                return False
+    return True
+
+
+def refuse_unless_selected(request: pytest.FixtureRequest, tier: str) -> None:
+    """In a fixture of ``tier``: fail when the selection excludes that tier (the test was not marked)."""
+    if excluded(request.config, tier):
+        pytest.fail(
+            f"fixture {request.fixturename!r} needs the {tier} tier, which the -m selection excludes: "
+            f"the test should have been marked {tier} (tests/helpers/tiers.py: TIER_FIXTURES)",
+            pytrace=False,
+        )
