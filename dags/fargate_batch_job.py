@@ -25,6 +25,7 @@ import pendulum
 from airflow.sdk import DAG, Param, Variable, task
 
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
@@ -92,6 +93,7 @@ with DAG(
 ) as dag:
 
     @task(multiple_outputs=True)
+    @fail_fast_on_input_errors
     def find_network_and_roles(params: dict) -> dict:
         """Subnets and security groups for the chosen subnet kind (Variables, else tags), and the
         execution and task roles (Variables, else ecsTaskExecutionRole): read-only, before anything."""

@@ -30,6 +30,7 @@ from fargate_provider.environments import (
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments.report import EnvironmentReportOperator
 from fargate_provider.environments.teardown import only_after_failure
+from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
@@ -156,6 +157,7 @@ with DAG(
 ) as dag:
 
     @task(multiple_outputs=True)
+    @fail_fast_on_input_errors
     def prepare(params: dict) -> dict:
         """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
         from fargate_provider import environments
@@ -234,6 +236,7 @@ with DAG(
     )
 
     @task(multiple_outputs=True)
+    @fail_fast_on_input_errors
     def route(prepared: dict, params: dict) -> dict:
         """With expose=load_balancer: the environment's target group and listener rule (NAME.<domain>)."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

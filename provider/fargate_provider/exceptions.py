@@ -15,15 +15,27 @@ Every one is an ``AirflowException``; those that no retry can fix are ``AirflowF
 ``PreflightError``             preflight found problems (``.report`` lists them); not retried
 ``ExecutionRoleNotFound``      no execution role given and ``ecsTaskExecutionRole`` missing; not retried
 ``NotOursError``               a resource of that name lacks the provider's tags; not retried
-``TemplateFieldError``         a templated field failed to render; not retried
+``FargateInputError``          input that can never pass, found before any AWS call (a task
+                               definition against ECS's rules, an operator argument, a spec
+                               file, a form field, a setting); not retried
+``TemplateFieldError``         a templated field failed to render (a ``FargateInputError``);
+                               not retried
 =============================  ==========================================================
+
+Every ``FargateInputError`` is also a ``ValueError`` (through
+:class:`fargate_provider.input_errors.InputError`, which the provider's Airflow-free modules raise and
+the operators turn into a ``FargateInputError`` as it leaves them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from fargate_provider.input_errors import InputError
 
 if TYPE_CHECKING:
     from fargate_provider.preflight import PreflightReport
@@ -69,5 +81,29 @@ class NotOursError(AirflowFailException):
     ``adopt=True``. Not retried: someone has to rename or adopt."""
 
 
-class TemplateFieldError(AirflowFailException):
+class FargateInputError(AirflowFailException, InputError):
+    """Input that can never pass, found before any AWS call; the message names the field and what
+    is allowed. Not retried: someone has to fix the DAG, the task definition or the setting."""
+
+
+class TemplateFieldError(FargateInputError):
     """A templated field whose Jinja failed to render; the message names the field and the template."""
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def fail_fast_on_input_errors(func: _F) -> _F:
+    """Let an ``InputError`` from the provider's Airflow-free modules leave ``func`` as a
+    ``FargateInputError`` (same message), so Airflow fails the task at once instead of retrying it."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FargateInputError:
+            raise
+        except InputError as err:
+            raise FargateInputError(str(err)) from err
+
+    return wrapper  # type: ignore[return-value]

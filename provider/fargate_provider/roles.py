@@ -11,11 +11,12 @@ compared and stored is what ECS stores.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fargate_provider.exceptions import ExecutionRoleNotFound
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
+from fargate_provider.input_errors import InputError
 
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
 EXECUTION_ROLE_VARIABLE = "fargate_execution_role_arn"
@@ -36,7 +37,7 @@ HOW_TO_CREATE_EXECUTION_ROLE = (
 )
 
 
-class RoleError(ValueError):
+class RoleError(InputError):
     """A role reference that is neither an IAM role ARN nor a role name."""
 
 
@@ -71,7 +72,7 @@ def resolve_roles(
     return {"execution_role_arn": execution_role, "task_role_arn": task_role, "source": source}
 
 
-def task_definition_roles(roles: dict[str, Any]) -> dict[str, str]:
+def task_definition_roles(roles: Mapping[str, Any]) -> dict[str, str]:
     """resolve_roles' result as task definition keys (the task role only when there is one)."""
     keys = {"executionRoleArn": roles.get("execution_role_arn"), "taskRoleArn": roles.get("task_role_arn")}
     return {key: value for key, value in keys.items() if value}

@@ -24,6 +24,7 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
+from fargate_provider.input_errors import InputError
 from fargate_provider.registration_rules import validator_rules
 from fargate_provider.utils.sizes import (
     FARGATE_MEMORY_BY_CPU,
@@ -47,7 +48,7 @@ _SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/.+$")
 _SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
-class TaskDefinitionError(ValueError):
+class TaskDefinitionError(InputError):
     """A task definition that ECS/Fargate would refuse. ``problems`` holds (field path, message) pairs."""
 
     def __init__(self, problems: list[tuple[str, str]], source: str | None = None):
@@ -460,7 +461,7 @@ def _variable_problems(container: dict[str, Any], base: str) -> list[tuple[str, 
 
 def _dependency_problems(containers: list[Any], names: dict[str, int]) -> list[tuple[str, str]]:
     problems = []
-    graph: dict[str, set[str]] = {}
+    graph: dict[str | None, set[str]] = {}  # (a container without a name is None here)
     for index, container in enumerate(containers):
         if not isinstance(container, dict):
             continue
@@ -551,7 +552,8 @@ def comparable(task_definition: dict[str, Any]) -> dict[str, Any]:
     result["containerDefinitions"] = [
         _comparable_container(c, awsvpc) for c in result.get("containerDefinitions") or [] if isinstance(c, dict)
     ]
-    return _drop_empty(result)
+    cleaned: dict[str, Any] = _drop_empty(result)
+    return cleaned
 
 
 def _comparable_container(container: dict[str, Any], awsvpc: bool) -> dict[str, Any]:

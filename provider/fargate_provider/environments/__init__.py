@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fargate_provider.input_errors import InputError
 from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
 from fargate_provider.utils.sizes import parse_size_choice
 from fargate_provider.utils.tags import from_ecs_tags, is_managed
@@ -46,7 +47,7 @@ CONTAINER_NAME = "app"
 CLUSTER_PREFIX = "env-"
 
 
-class EnvironmentSpecError(ValueError):
+class EnvironmentSpecError(InputError):
     """Form input that cannot describe an environment; the message names the field."""
 
 
@@ -219,7 +220,8 @@ class LeftAlone:
 def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentNames], list[LeftAlone | str]]:
     """Environments whose TTL has passed and whose cluster holds only managed services; and,
     for the log, why other expired ones are left alone."""
-    expired, left_alone = [], []
+    expired: list[EnvironmentNames] = []
+    left_alone: list[LeftAlone | str] = []
     for cluster in managed_environment_clusters(hook):
         tags = cluster["tags"]
         expiry = expires_at(tags)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_provider.environments import ENVIRONMENT_TAG
+from fargate_provider.input_errors import InputError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ def _create_rule(
 
 def _rules_to(elbv2: Any, target_group: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rules forwarding to the target group, on the listeners of its load balancers (gone ones skipped)."""
-    found = []
+    found: list[dict[str, Any]] = []
     for balancer in target_group.get("LoadBalancerArns", []):
         try:
             listeners = [
@@ -384,7 +385,7 @@ def environment_urls(
     """load_balancer: [route_url]; public_ip: ``http://<public ip>:<port>`` of each RUNNING task of the
     service (its ENI's public IP); none: ``http://<private ip>:<port>`` of each RUNNING task."""
     if expose not in EXPOSE_CHOICES:
-        raise ValueError(f"expose: {expose!r} is not one of {', '.join(EXPOSE_CHOICES)}")
+        raise InputError(f"expose: {expose!r} is not one of {', '.join(EXPOSE_CHOICES)}")
     if expose == "load_balancer":
         return [route_url] if route_url else []
     interfaces = _running_task_interfaces(_client(aws_conn_id, "ecs"), cluster, service)
@@ -393,7 +394,7 @@ def environment_urls(
     public = _public_ips(_client(aws_conn_id, "ec2"), [eni for eni, _ in interfaces if eni])
     urls = []
     for eni, _ in interfaces:
-        if public.get(eni):
+        if eni is not None and public.get(eni):  # (public has no None key)
             urls.append(f"http://{public[eni]}:{container_port}")
         else:
             log.warning("Task ENI %s of service %s has no public IP (assignPublicIp DISABLED?)", eni, service)

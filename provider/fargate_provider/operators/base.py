@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from fargate_provider.hooks.fargate import FargateHook
 
 
-class NamedTemplateErrorsMixin:
-    """Render template fields one by one, so a template that raises (an undefined name, a
-    division by zero, …) fails the task naming the field and the template, not with a bare
-    Jinja exception."""
+class InputErrorsFailFastMixin:
+    """Input errors fail the task at once, naming what is wrong.
+
+    - Template fields are rendered one by one, so a template that raises (an undefined name, a
+      division by zero, …) fails the task with ``TemplateFieldError`` naming the field and the
+      template, not with a bare Jinja exception.
+    - An ``InputError`` that leaves ``execute``, ``execute_complete`` or ``poke`` (a task definition
+      against ECS's rules, an argument, a setting) leaves it as ``FargateInputError``: an
+      ``AirflowFailException``, so no retry is spent on input that can never pass.
+    """
+
+    _FAIL_FAST_METHODS = ("execute", "execute_complete", "poke")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from fargate_provider.exceptions import fail_fast_on_input_errors
+
+        for name in cls._FAIL_FAST_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_fails_fast", False):
+                wrapped = fail_fast_on_input_errors(method)
+                wrapped._fails_fast = True  # type: ignore[attr-defined]
+                setattr(cls, name, wrapped)
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         from airflow.sdk._shared.secrets_masker import redact
@@ -30,7 +51,7 @@ class NamedTemplateErrorsMixin:
                 ) from None
 
 
-class FargateBaseOperator(NamedTemplateErrorsMixin, AwsBaseOperator[FargateHook]):
+class FargateBaseOperator(InputErrorsFailFastMixin, AwsBaseOperator[FargateHook]):
     """aws_conn_id, region_name, verify and botocore_config, handled as the amazon provider does.
 
     Every operator of this provider takes these (through ``AwsBaseOperator``) and builds its
@@ -46,7 +67,7 @@ class FargateBaseOperator(NamedTemplateErrorsMixin, AwsBaseOperator[FargateHook]
     :param region: accepted only for Airflow's ``.partial`` signature check and otherwise
         ignored; use ``region_name``.
 
-    .. seealso:: README, "Going to AWS".
+    .. seealso:: :doc:`/guides/aws`
     """
 
     aws_hook_class = FargateHook

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
+from fargate_provider.exceptions import FargateInputError
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.utils.arns import name_from_arn
@@ -51,10 +52,10 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         Default False.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the cluster's ARN.
-    :raises ValueError: a bad name, capacity providers, strategy or tags (before any AWS call).
+    :raises FargateInputError: a bad name, capacity providers, strategy or tags (before any AWS call).
     :raises NotOursError: an existing cluster of that name is not ours (and ``adopt`` is False).
 
-    .. seealso:: README, "Clusters".
+    .. seealso:: :doc:`/guides/clusters`
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -86,7 +87,7 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         name = validate_cluster_name(self.cluster_name)
         unknown = [p for p in self.capacity_providers if p not in FARGATE_CAPACITY_PROVIDERS]
         if unknown or not self.capacity_providers:
-            raise ValueError(
+            raise FargateInputError(
                 f"capacity_providers: {unknown or 'empty'} not allowed; allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}"
             )
         strategy = validate_capacity_strategy(
@@ -146,11 +147,11 @@ class FargateDeleteClusterOperator(FargateBaseOperator):
         Default False.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the deleted cluster's ARN; None when it was missing or already INACTIVE.
-    :raises ValueError: a bad ``cluster_name`` or ``require_tags`` (before any AWS call).
+    :raises FargateInputError: a bad ``cluster_name`` or ``require_tags`` (before any AWS call).
     :raises AirflowException: the cluster lacks ``require_tags``, or still has services or
         tasks and ``cascade`` is False.
 
-    .. seealso:: README, "Clusters".
+    .. seealso:: :doc:`/guides/clusters`
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster_name", "require_tags")

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from fargate_provider.exceptions import FargateInputError
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.operators.task_definition import TaskDefinitionSpecMixin
 from fargate_provider.preflight import PreflightError, run_preflight
@@ -26,7 +27,7 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     a public IP, or VPC endpoints); the security groups allow outbound HTTPS; a public IP is not
     asked for in subnets without an internet gateway route; the cluster has the capacity providers
     a strategy names. Images in other registries are reported as not checked. Setting these up
-    is in README, "Going to AWS".
+    is in :doc:`/guides/aws`.
 
     :param task_definition: what will run: a task definition ARN or ``family[:revision]`` (described),
         or a spec as ``FargateRegisterTaskDefinitionOperator`` takes it (dict or .json/.json5 file,
@@ -48,11 +49,11 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the report (XCom): ``ok``, ``problems`` (check, subject, problem, fix), ``passed``, ``not_checked``.
         On failure the report is also pushed under the XCom key ``preflight_report``.
-    :raises ValueError: bad ``subnets``, ``security_groups`` or strategy, a task definition
+    :raises FargateInputError: bad ``subnets``, ``security_groups`` or strategy, a task definition
         reference that is not registered, or a spec that breaks a rule (``TaskDefinitionError``).
     :raises PreflightError: any problem; its message lists all of them. Not retried.
 
-    .. seealso:: README, "Preflight".
+    .. seealso:: :ref:`preflight` in :doc:`/guides/aws`
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -107,7 +108,9 @@ class FargatePreflightOperator(TaskDefinitionSpecMixin, FargateBaseOperator):
         if self._is_reference():
             task_definition = self.hook.describe_task_definition(self.task_definition.strip())
             if task_definition is None:
-                raise ValueError(f"task_definition: {self.task_definition!r} is not a registered task definition")
+                raise FargateInputError(
+                    f"task_definition: {self.task_definition!r} is not a registered task definition"
+                )
         else:
             task_definition = self.expand_roles(self.validated_request())
         report = run_preflight(

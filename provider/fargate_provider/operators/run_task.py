@@ -11,7 +11,12 @@ from typing import Any
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.exceptions import ContainerExitError, TaskFailedToStartError, WaitTimeoutError
+from fargate_provider.exceptions import (
+    ContainerExitError,
+    FargateInputError,
+    TaskFailedToStartError,
+    WaitTimeoutError,
+)
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsTaskDefinitionLink,
@@ -107,7 +112,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the task ARNs. The cost (tasks, vCPU- and GB-seconds, USD) goes to XCom key
         ``cost`` when the region's price is known.
-    :raises ValueError: bad input, before any AWS call (``TaskDefinitionError`` for
+    :raises FargateInputError: bad input, before any AWS call (``TaskDefinitionError`` for
         ``overrides``, also for ones that do not fit the task definition, before RunTask).
     :raises AirflowException: ``task_definition`` is not an ACTIVE task definition; a task
         went missing while waiting.
@@ -118,7 +123,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
     :raises WaitTimeoutError: a deferred wait reached ``execution_timeout`` (the tasks are
         stopped first, with ``stop_on_kill``).
 
-    .. seealso:: README, "Batch runs: one-off tasks".
+    .. seealso:: :doc:`/guides/batch-runs`
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -185,18 +190,20 @@ class FargateRunTaskOperator(FargateBaseOperator):
     def _validate(self) -> dict[str, Any]:
         validate_cluster_name(self.cluster, "cluster", arn_allowed=True)
         if not isinstance(self.task_definition, str) or not self.task_definition:
-            raise ValueError(f"task_definition: give a family, family:revision or an ARN, got {self.task_definition!r}")
+            raise FargateInputError(
+                f"task_definition: give a family, family:revision or an ARN, got {self.task_definition!r}"
+            )
         check_network(self.subnets, self.security_groups)
         if not isinstance(self.assign_public_ip, bool):
-            raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
+            raise FargateInputError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:
-            raise ValueError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
+            raise FargateInputError(f"count: must be a whole number from 1 to 10 (RunTask's limit), got {self.count!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
-            raise ValueError(
+            raise FargateInputError(
                 f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}"
             )
         if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
-            raise ValueError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
+            raise FargateInputError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
         if self.deferrable and self.logs:
             log_reads_per_second()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
         if (
@@ -204,7 +211,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             or not isinstance(self.log_tail_on_failure, int)
             or self.log_tail_on_failure < 0
         ):
-            raise ValueError(
+            raise FargateInputError(
                 f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}"
             )
         if (
@@ -212,11 +219,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
             or not isinstance(self.capacity_attempts, int)
             or self.capacity_attempts < 1
         ):
-            raise ValueError(f"capacity_attempts: must be a whole number, 1 or more, got {self.capacity_attempts!r}")
+            raise FargateInputError(
+                f"capacity_attempts: must be a whole number, 1 or more, got {self.capacity_attempts!r}"
+            )
         if self.started_by is not None and (
             not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128
         ):
-            raise ValueError("started_by: 1-128 characters")
+            raise FargateInputError("started_by: 1-128 characters")
         if self.overrides is not None:
             problems = run_task_overrides_problems(self.overrides)
             size = len(json.dumps(self.overrides, separators=(",", ":"), default=str))

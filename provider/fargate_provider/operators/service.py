@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
+from fargate_provider.exceptions import FargateInputError
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsServiceLink,
@@ -47,8 +48,13 @@ from fargate_provider.utils.validation import (
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
 
+if TYPE_CHECKING:  # the operators it is mixed into (hook, log, defer, execute)
+    _WaitingOperator = FargateBaseOperator
+else:
+    _WaitingOperator = object
 
-class _ServiceWaitMixin:
+
+class _ServiceWaitMixin(_WaitingOperator):
     """Wait for a ServiceWatch in the worker or, deferred, in the triggerer: same judgement."""
 
     def _init_wait(
@@ -132,12 +138,12 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     :param adopt: update an existing service that is not ours (logged); without it such a service
         fails the task (NotOursError) and is left as it is.
     :return: the service's ARN.
-    :raises ValueError: bad input, before any AWS call.
+    :raises FargateInputError: bad input, before any AWS call.
     :raises NotOursError: an existing service of that name is not ours.
     :raises RolloutFailedError: the deployment failed (rollback, tasks stopping, service gone).
     :raises WaitTimeoutError: not stable within ``timeout``.
 
-    .. seealso:: README, "Services".
+    .. seealso:: :doc:`/guides/services`
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -206,13 +212,13 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         check_name("cluster", self.cluster)
         check_name("service_name", self.service_name)
         if not isinstance(self.task_definition, str) or not self.task_definition:
-            raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
+            raise FargateInputError("task_definition: give a family, family:revision or a task definition ARN")
         desired = check_count("desired_count", self.desired_count)
         check_network(self.subnets, self.security_groups)
         if not isinstance(self.assign_public_ip, bool):
-            raise ValueError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
+            raise FargateInputError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
-            raise ValueError(
+            raise FargateInputError(
                 f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}"
             )
         check_wait(self.poll_interval, self.timeout)
@@ -224,11 +230,11 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if grace is not None and (
             isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 2_147_483_647
         ):
-            raise ValueError(
+            raise FargateInputError(
                 f"health_check_grace_period_seconds: {grace!r} is not allowed; give whole seconds, 0-2147483647"
             )
         if grace is not None and not self.load_balancers:
-            raise ValueError(
+            raise FargateInputError(
                 "health_check_grace_period_seconds: only with load_balancers (it delays their health checks)"
             )
         return {"desired": desired, "strategy": strategy, "user_tags": validate_user_tags(self.tags)}
@@ -300,6 +306,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         if action == "created":
             self.log.info("Created service %s (%s) running %s.", name, arn, name_from_arn(task_definition_arn))
         elif action == "updated":
+            assert existing is not None  # (only an existing service is updated)
             self.log.info(
                 "Service %s existed with %s x%d; updated it to %s x%d (a new deployment).",
                 name,
@@ -341,11 +348,11 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     :param timeout: seconds the wait may take. Default 1800.
     :param max_failed_tasks: stopped tasks of the new deployment after which the wait fails. Default 3.
     :return: the id of the deployment the update started (``ecs-svc/…``).
-    :raises ValueError: bad input, before any AWS call.
+    :raises FargateInputError: bad input, before any AWS call.
     :raises RolloutFailedError: the deployment failed.
     :raises WaitTimeoutError: not stable within ``timeout``.
 
-    .. seealso:: README, "Services".
+    .. seealso:: :doc:`/guides/services`
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "task_definition", "desired_count")
@@ -380,7 +387,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             check_count("desired_count", self.desired_count)
         check_wait(self.poll_interval, self.timeout)
         if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
-            raise ValueError("task_definition, desired_count, force_new_deployment: give at least one change")
+            raise FargateInputError("task_definition, desired_count, force_new_deployment: give at least one change")
         persist_service_links(context, self, self.cluster, self.service)
         before = self.hook.describe_service(self.cluster, self.service)
         request: dict[str, Any] = {
@@ -444,7 +451,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     :raises AirflowException: the service lacks ``require_tags`` (nothing is deleted).
     :raises WaitTimeoutError: not INACTIVE within ``timeout``.
 
-    .. seealso:: README, "Services".
+    .. seealso:: :doc:`/guides/services`
     """
 
     template_fields: Sequence[str] = aws_template_fields("cluster", "service", "require_tags")

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from fargate_provider.exceptions import FargateInputError
 from fargate_provider.links.ecs import (
     EcsTaskDefinitionLink,
     persist_link,
@@ -103,7 +104,7 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
     """Register a Fargate task definition from a dict or a .json/.json5 file; return its ARN.
 
     The spec is validated for Fargate before any AWS call (every problem at once); setting up
-    the roles it names is in README, "Going to AWS".
+    the roles it names is in :doc:`/guides/aws`.
 
     :param task_definition: the RegisterTaskDefinition input (as ``aws ecs
         register-task-definition --cli-input-json`` takes it): a dict, or a path to a
@@ -132,7 +133,7 @@ class FargateRegisterTaskDefinitionOperator(TaskDefinitionSpecMixin, FargateBase
         call); a ``ValueError``, as are bad ``tags``.
     :raises PreflightError: with ``preflight=True``, what ECS would need is missing.
 
-    .. seealso:: README, "Task definitions".
+    .. seealso:: :doc:`/guides/task-definitions`
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -214,9 +215,9 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
         are logged as a warning and left alone. Default None: any revision.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseOperator``.
     :return: the ARNs deregistered (empty when there was nothing to do).
-    :raises ValueError: an empty ``task_definition`` or a bad ``keep_latest`` (before any AWS call).
+    :raises FargateInputError: an empty ``task_definition`` or a bad ``keep_latest`` (before any AWS call).
 
-    .. seealso:: README, "Task definitions".
+    .. seealso:: :doc:`/guides/task-definitions`
     """
 
     template_fields: Sequence[str] = aws_template_fields("task_definition", "keep_latest", "require_tags")
@@ -239,13 +240,13 @@ class FargateDeregisterTaskDefinitionOperator(FargateBaseOperator):
 
     def execute(self, context) -> list[str]:
         if not isinstance(self.task_definition, str) or not self.task_definition.strip():
-            raise ValueError("task_definition: give a family, family:revision or a task definition ARN")
+            raise FargateInputError("task_definition: give a family, family:revision or a task definition ARN")
         try:
             keep_latest = int(self.keep_latest)
         except (TypeError, ValueError):
             keep_latest = -1
         if keep_latest < 0:
-            raise ValueError(f"keep_latest: must be a whole number, 0 or more, got {self.keep_latest!r}")
+            raise FargateInputError(f"keep_latest: must be a whole number, 0 or more, got {self.keep_latest!r}")
         name = name_from_arn(self.task_definition.strip())
         persist_link(context, self, EcsTaskDefinitionLink, **task_definition_fields(name))
         if ":" in name:

@@ -8,20 +8,20 @@ from typing import Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.exceptions import RolloutFailedError
+from fargate_provider.exceptions import FargateInputError, RolloutFailedError
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsServiceLink,
     persist_service_links,
 )
-from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
+from fargate_provider.operators.base import InputErrorsFailFastMixin, default_deferrable
 from fargate_provider.state.service import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
 from fargate_provider.utils.validation import validate_cluster_name
 
 
-class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
+class FargateServiceStableSensor(InputErrorsFailFastMixin, AwsBaseSensor[FargateHook]):
     """Stable in the strict sense of ``fargate_provider.state.service``, for every service.
 
     Stable: ACTIVE, exactly one deployment, its rollout COMPLETED where the circuit breaker is
@@ -40,13 +40,13 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
     :param aws_conn_id, region_name, verify, botocore_config: as for ``FargateBaseOperator``
         (through ``AwsBaseSensor``).
     :return: nothing.
-    :raises ValueError: a bad ``cluster`` or ``services``, before any AWS call.
+    :raises FargateInputError: a bad ``cluster`` or ``services``, before any AWS call.
     :raises RolloutFailedError: a rollout failed (rolled back), a deployment's tasks kept
         stopping, or a service is missing, DRAINING or INACTIVE.
     :raises WaitTimeoutError: deferred, not stable within ``timeout`` (waiting in the worker,
         the sensor's own ``AirflowSensorTimeout``).
 
-    .. seealso:: README, "Services".
+    .. seealso:: :doc:`/guides/services`
     """
 
     aws_hook_class = FargateHook
@@ -80,7 +80,7 @@ class FargateServiceStableSensor(NamedTemplateErrorsMixin, AwsBaseSensor[Fargate
             else []
         )
         if not services or not all(isinstance(s, str) and s for s in services):
-            raise ValueError(f"services: give a service name or ARN, or a list of them, got {self.services!r}")
+            raise FargateInputError(f"services: give a service name or ARN, or a list of them, got {self.services!r}")
         return [name_of(s) for s in services]
 
     def _new_watch(self) -> ServiceWatch:

@@ -9,15 +9,16 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
+from fargate_provider.exceptions import FargateInputError
 from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task_links
-from fargate_provider.operators.base import NamedTemplateErrorsMixin, default_deferrable
+from fargate_provider.operators.base import InputErrorsFailFastMixin, default_deferrable
 from fargate_provider.state.task import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
 from fargate_provider.utils.validation import validate_cluster_name
 
 
-class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook]):
+class FargateTaskStateSensor(InputErrorsFailFastMixin, AwsBaseSensor[FargateHook]):
     """Wait until every one of the given one-off tasks is RUNNING, or STOPPED.
 
     Only the state is awaited: exit codes are not judged (``FargateRunTaskOperator`` does that).
@@ -33,11 +34,11 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
     :param aws_conn_id, region_name, verify, botocore_config: as for ``FargateBaseOperator``
         (through ``AwsBaseSensor``).
     :return: nothing.
-    :raises ValueError: a bad ``target_state`` (when the sensor is made), ``cluster`` or ``tasks``
+    :raises FargateInputError: a bad ``target_state`` (when the sensor is made), ``cluster`` or ``tasks``
         (before any AWS call).
     :raises AirflowException: a task was not found, or stopped while RUNNING was awaited.
 
-    .. seealso:: README, "Batch runs: one-off tasks".
+    .. seealso:: :doc:`/guides/batch-runs`
     """
 
     aws_hook_class = FargateHook
@@ -56,7 +57,9 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
     ) -> None:
         super().__init__(poke_interval=poll_interval, **kwargs)
         if target_state not in TARGET_STATES:
-            raise ValueError(f"target_state: {target_state!r} is not allowed; allowed: {', '.join(TARGET_STATES)}")
+            raise FargateInputError(
+                f"target_state: {target_state!r} is not allowed; allowed: {', '.join(TARGET_STATES)}"
+            )
         self.cluster, self.tasks, self.target_state = cluster, tasks, target_state
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -71,7 +74,7 @@ class FargateTaskStateSensor(NamedTemplateErrorsMixin, AwsBaseSensor[FargateHook
             else []
         )
         if not tasks or not all(isinstance(t, str) and t for t in tasks):
-            raise ValueError(f"tasks: give a task ARN or a list of them, got {self.tasks!r}")
+            raise FargateInputError(f"tasks: give a task ARN or a list of them, got {self.tasks!r}")
         return tasks
 
     def execute(self, context) -> Any:

@@ -24,6 +24,7 @@ import weakref
 from typing import Any
 
 from fargate_provider.hooks.client_pool import settings_key
+from fargate_provider.input_errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def log_reads_per_second() -> float:
 
     rate = conf.getfloat("fargate", "log_reads_per_second", fallback=LOG_READS_PER_SECOND)
     if rate <= 0:
-        raise ValueError(
+        raise InputError(
             f"[fargate] log_reads_per_second: {rate:g} is not allowed; give a number of reads a second above 0"
         )
     return rate

@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fargate_provider.input_errors import InputError
+
 SUBNET_KINDS = ("private", "public")
 # Tag your subnets fargate:subnet-kind=private|public and the tasks' security group
 # fargate:security-group=tasks; the local emulator's ready-made network carries both.
@@ -29,7 +31,7 @@ def check_network(subnets: Any, security_groups: Any) -> None:
             or not values
             or not all(isinstance(v, str) and v.startswith(prefix) for v in values)
         ):
-            raise ValueError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
+            raise InputError(f"{field}: must be a non-empty list of {prefix}… IDs, got {values!r}")
 
 
 def network_configuration(
@@ -52,7 +54,7 @@ def parse_id_list(value: str, field: str) -> list[str]:
         try:
             ids = json.loads(text)
         except ValueError:
-            raise ValueError(f"Variable {field}: not a JSON list of IDs") from None
+            raise InputError(f"Variable {field}: not a JSON list of IDs") from None
     else:
         ids = [part.strip() for part in text.split(",")]
     return [str(i) for i in ids if str(i).strip()]
@@ -63,7 +65,7 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
     else from the tags above (EC2 DescribeSubnets / DescribeSecurityGroups); the client is
     only made when a tag lookup is needed."""
     if kind not in SUBNET_KINDS:
-        raise ValueError(f"subnet_kind: {kind!r} is not allowed; allowed: {', '.join(SUBNET_KINDS)}")
+        raise InputError(f"subnet_kind: {kind!r} is not allowed; allowed: {', '.join(SUBNET_KINDS)}")
     subnets_variable = SUBNETS_VARIABLE.format(kind=kind)
     subnets_value, groups_value = variable(subnets_variable), variable(SECURITY_GROUPS_VARIABLE)
     subnets = parse_id_list(subnets_value, subnets_variable) if subnets_value else None

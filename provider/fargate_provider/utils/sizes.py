@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from fargate_provider.input_errors import InputError
+
 # cpu units -> allowed memory in MiB (AWS "Task CPU and memory" table for Fargate).
 FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -23,7 +25,7 @@ _CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(vcpus?)?\s*$", re.IGNORECASE)
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
 
 
-class SizeError(ValueError):
+class SizeError(InputError):
     """A cpu or memory value that is not a Fargate size; the message says what is allowed."""
 
 

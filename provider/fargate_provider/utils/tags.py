@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from fargate_provider.input_errors import InputError
+
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "airflow-provider-fargate"
 DAG_ID_KEY = "airflow-dag-id"
@@ -21,7 +23,7 @@ MAX_TAGS = 50  # ECS's limit per resource
 _TAG_CHARS_RE = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
 
 
-class TagError(ValueError):
+class TagError(InputError):
     """User tags ECS would refuse, or that would overwrite the provider's own."""
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fargate_provider.input_errors import InputError
 from fargate_provider.utils.arns import name_from_arn
 
 # ECS's rule for cluster, service, family and container names.
@@ -25,7 +26,7 @@ def validate_cluster_name(name: Any, field: str = "cluster_name", arn_allowed: b
     if isinstance(name, str) and (ECS_NAME_RE.match(name) or (arn_allowed and _CLUSTER_ARN_RE.match(name))):
         return name
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "…"
-    raise ValueError(
+    raise InputError(
         f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}"
     )
 
@@ -36,45 +37,45 @@ def validate_capacity_strategy(
     """ECS's rules for a capacity provider strategy, checked before any call."""
     if not strategy:
         return None
-    result = []
+    result: list[dict[str, Any]] = []
     bases = 0
     for index, item in enumerate(strategy):
         where = f"{field}[{index}]"
         if not isinstance(item, Mapping):
-            raise ValueError(f"{where}: must be a mapping with capacityProvider, weight and optional base")
+            raise InputError(f"{where}: must be a mapping with capacityProvider, weight and optional base")
         unknown = set(item) - {"capacityProvider", "weight", "base"}
         if unknown:
-            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: capacityProvider, weight, base")
+            raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: capacityProvider, weight, base")
         provider = item.get("capacityProvider")
         if provider not in capacity_providers:
-            raise ValueError(
+            raise InputError(
                 f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}"
             )
         weight, base = item.get("weight", 0), item.get("base", 0)
         if not isinstance(weight, int) or not 0 <= weight <= 1000:
-            raise ValueError(f"{where}.weight: must be an integer 0-1000")
+            raise InputError(f"{where}.weight: must be an integer 0-1000")
         if not isinstance(base, int) or not 0 <= base <= 100000:
-            raise ValueError(f"{where}.base: must be an integer 0-100000")
+            raise InputError(f"{where}.base: must be an integer 0-100000")
         bases += base > 0
         result.append({"capacityProvider": provider, "weight": weight, "base": base})
     if bases > 1:
-        raise ValueError(f"{field}: only one capacity provider in a strategy can have a base")
+        raise InputError(f"{field}: only one capacity provider in a strategy can have a base")
     if not any(item["weight"] > 0 for item in result):
-        raise ValueError(f"{field}: at least one capacity provider needs a weight above 0")
+        raise InputError(f"{field}: at least one capacity provider needs a weight above 0")
     return result
 
 
 def check_name(field: str, value: Any) -> str:
     if not isinstance(value, str) or not ECS_NAME_RE.match(name_from_arn(value)):
-        raise ValueError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores (or an ARN), got {value!r}")
+        raise InputError(f"{field}: must be 1-255 letters, numbers, hyphens or underscores (or an ARN), got {value!r}")
     return value
 
 
 def check_wait(poll_interval: Any, timeout: Any) -> None:
     if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-        raise ValueError(f"poll_interval: must be a number of seconds above 0, got {poll_interval!r}")
+        raise InputError(f"poll_interval: must be a number of seconds above 0, got {poll_interval!r}")
     if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
+        raise InputError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
 
 
 MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
@@ -82,7 +83,7 @@ MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
 
 def check_count(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TASKS_PER_SERVICE:
-        raise ValueError(
+        raise InputError(
             f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}"
         )
     return value
