@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
@@ -70,4 +71,6 @@ def test_each_parameter_is_documented_with_a_pointer_to_the_readme(cls):
     assert not missing, f"{cls.__name__}: no ':param' for {missing}"
     if cls.__name__ != "FargateBaseTrigger":
         assert ".. seealso::" in doc, f"{cls.__name__}: no '.. seealso::' to its README section"
-    assert fargate_provider  # the package the classes come from
+    # The class is the provider's own, defined in the package's source (not re-exported from elsewhere).
+    assert cls.__module__.startswith(f"{fargate_provider.__name__}."), f"{cls.__name__} is from {cls.__module__}"
+    assert Path(inspect.getfile(cls)).is_relative_to(Path(fargate_provider.__file__).parent), inspect.getfile(cls)

@@ -14,6 +14,7 @@ from fargate_provider.operators.service import (
 )
 from tests.emulator.helpers import FAST, register
 from tests.helpers.aws import record_aws_calls
+from tests.helpers.polling import wait_for
 
 LIFECYCLE_DAG = """
 from airflow.sdk import DAG
@@ -35,7 +36,9 @@ with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"sub
         task_id="update", cluster="c", service="web", task_definition="web", deferrable=DEFERRABLE,
         poll_interval=0.2, timeout=120,
     )
-    delete = FargateDeleteServiceOperator(task_id="delete", cluster="c", service="web", deferrable=DEFERRABLE, poll_interval=0.2, timeout=120)
+    delete = FargateDeleteServiceOperator(
+        task_id="delete", cluster="c", service="web", deferrable=DEFERRABLE, poll_interval=0.2, timeout=120,
+    )
     create >> stable >> update >> delete
 """
 
@@ -125,13 +128,14 @@ def _stable_service(ecs, emulator, breaker=True):
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}},
     )
     ecs.get_waiter("services_stable").wait(cluster="c", services=["web"], WaiterConfig=FAST)
-    deadline = time.monotonic() + 30
-    while (
-        ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"]
-        != "COMPLETED"
-    ):
-        assert time.monotonic() < deadline, "the service's first rollout did not complete within 30 s"
-        time.sleep(0.05)
+    wait_for(
+        "the service's first rollout to complete",
+        lambda: (
+            ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"][0]["rolloutState"]
+            == "COMPLETED"
+        ),
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
@@ -238,8 +242,6 @@ def test_no_event_leaves_a_trigger_before_it_is_safe_to_resume(emulator, ecs, mo
     """Airflow 3.3 fails a task whose trigger fires within moments of the deferral
     (apache/airflow#72716): a wait that is done at once still fires no earlier than
     ``[fargate] resume_not_before_seconds`` after the trigger was made, however often it is rebuilt."""
-    import time
-
     from airflow.sdk._shared.module_loading import import_string
 
     from fargate_provider.state.service import ServiceWatch
@@ -351,10 +353,14 @@ def test_create_again_with_another_count_updates_the_service(airflow, emulator, 
         """
         from airflow.sdk import DAG
         from fargate_provider.operators.service import FargateCreateServiceOperator
-        with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": [], "count": 1}):
+        with DAG(
+            DAG_ID, schedule=None, render_template_as_native_obj=True,
+            params={"subnets": [], "groups": [], "count": 1},
+        ):
             FargateCreateServiceOperator(
-                task_id="create", cluster="c", service_name="web", task_definition="web", desired_count="{{ params.count }}",
-                subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deferrable=False, poll_interval=0.2, timeout=60,
+                task_id="create", cluster="c", service_name="web", task_definition="web",
+                desired_count="{{ params.count }}", subnets="{{ params.subnets }}",
+                security_groups="{{ params.groups }}", deferrable=False, poll_interval=0.2, timeout=60,
             )
         """
     )

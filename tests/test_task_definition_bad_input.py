@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -277,7 +278,7 @@ def test_values_never_appear_in_errors(no_aws):
 )
 def test_bad_tags_are_refused_before_any_aws_call(no_aws, tags, message):
     operator = FargateRegisterTaskDefinitionOperator(task_id="tags", task_definition=spec(), tags=tags)
-    with record_aws_calls() as recorder, pytest.raises(ValueError, match=message.replace("(", r"\(").replace("'", "'")):
+    with record_aws_calls() as recorder, pytest.raises(ValueError, match=re.escape(message)):
         operator.execute(context={})
     assert recorder.calls == []
 

@@ -20,6 +20,7 @@ from fargate_provider.triggers.polling import pollers
 from fargate_provider.triggers.service import FargateServiceTrigger
 from fargate_provider.triggers.task import FargateTaskTrigger
 from tests.emulator.helpers import cleanup, client, network, register
+from tests.helpers.polling import async_wait_for
 
 CLUSTERS = {"a": 10, "b": 10, "c3": 5}  # 25 waits on 3 clusters
 
@@ -62,19 +63,12 @@ async def _first_event(trigger):
         return event
 
 
-async def _until(what: str, condition, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
-
-
 async def _calls_over_rounds(emulator, poller, operation: str, rounds: int) -> int:
     """``operation`` calls the emulator saw over ``rounds`` whole rounds of ``poller``."""
     start = poller.rounds + 1
-    await _until(f"round {start}", lambda: poller.rounds >= start)
+    await async_wait_for(f"round {start}", lambda: poller.rounds >= start, timeout=60)
     before = emulator.calls[operation]
-    await _until(f"round {start + rounds}", lambda: poller.rounds >= start + rounds)
+    await async_wait_for(f"round {start + rounds}", lambda: poller.rounds >= start + rounds, timeout=60)
     return emulator.calls[operation] - before
 
 
@@ -83,7 +77,7 @@ def test_25_service_waits_on_3_clusters_make_one_call_per_cluster_per_10_service
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
         [poller] = pollers()
         calls = await _calls_over_rounds(emulator, poller, "DescribeServices", rounds=3)
         asked = {cluster: sorted(names) for cluster, names in poller.last_round["services"].items()}
@@ -91,7 +85,7 @@ def test_25_service_waits_on_3_clusters_make_one_call_per_cluster_per_10_service
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        await _until("the poller to stop and give its client back", lambda: len(client_pool()) == 0)
+        await async_wait_for("the poller to stop and give its client back", lambda: len(client_pool()) == 0, timeout=60)
         return calls, asked, clients
 
     calls, asked, clients = asyncio.run(main())
@@ -122,7 +116,7 @@ def test_25_task_waits_on_3_clusters_make_one_describe_tasks_per_cluster_a_round
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
         calls = await _calls_over_rounds(emulator, pollers()[0], "DescribeTasks", rounds=3)
         for task in running:
             task.cancel()
@@ -168,7 +162,8 @@ def test_a_wait_busy_longer_than_an_interval_stays_in_step(emulator, clusters):
                     statuses[arn].append(task["lastStatus"])
                     if arn == quick and len(statuses[quick]) == 12:
                         quick_done.set()
-                    await asyncio.sleep(busy_for)  # the busy one: 1.5 intervals with each answer
+                    # The pacing under test, not a wait: the busy one takes 1.5 intervals with each answer.
+                    await asyncio.sleep(busy_for)
 
         await asyncio.gather(wait(quick, 0.0), wait(busy, 0.3))
         return statuses
@@ -188,13 +183,13 @@ def test_a_cancelled_wait_is_polled_no_more_and_the_others_go_on(emulator, clust
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await _until("the poller", lambda: pollers() and pollers()[0].rounds >= 1)
+        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
         [poller] = pollers()
         first = sorted(poller.last_round["services"]["a"])
         running[1].cancel()  # as the triggerer cancels a trigger (task cleared, moved, timed out)
         await asyncio.gather(running[1], return_exceptions=True)
         after = poller.rounds + 1
-        await _until("a round after the cancel", lambda: poller.rounds > after)
+        await async_wait_for("a round after the cancel", lambda: poller.rounds > after, timeout=60)
         later = sorted(poller.last_round["services"]["a"])
         subscriptions = len(poller.subscriptions)
         # the others still get answers: deleting s0 ends its wait
@@ -227,12 +222,14 @@ def test_two_connections_get_two_clients_and_two_pollers(emulator, clusters, mon
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in waits]
-        await _until("three pollers to poll", lambda: len(pollers()) == 3 and all(p.rounds >= 1 for p in pollers()))
+        await async_wait_for(
+            "three pollers to poll", lambda: len(pollers()) == 3 and all(p.rounds >= 1 for p in pollers()), timeout=60
+        )
         keys = sorted((key[0], key[3]) for key in client_pool().keys())
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        await _until("every client given back", lambda: len(client_pool()) == 0)
+        await async_wait_for("every client given back", lambda: len(client_pool()) == 0, timeout=60)
         return keys
 
     keys = asyncio.run(main())

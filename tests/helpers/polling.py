@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,3 +23,15 @@ def wait_for(
                 f"timed out after {timeout:.0f} s waiting for {what}" + (f"\n{logs()}" if logs else "")
             )
         time.sleep(interval)
+
+
+async def async_wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.005) -> Any:
+    """``wait_for`` inside an event loop: between checks the loop runs (the triggers, the pollers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
