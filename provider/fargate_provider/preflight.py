@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -189,7 +189,8 @@ def _check_roles(
                 "execution role",
                 role["RoleName"],
                 f"its policies do not allow {action} on {resource} ({why})",
-                f"attach a policy allowing it (the inline policies in {EXECUTION_ROLE_FILE} cover the provider's defaults)",
+                f"attach a policy allowing it "
+                f"(the inline policies in {EXECUTION_ROLE_FILE} cover the provider's defaults)",
             )
     if needed:
         report.passed.append(f"execution role permissions checked ({len(needed)} action(s))")
@@ -331,7 +332,10 @@ def _check_network(
                 "network",
                 subnet,
                 f"cannot be reached from this subnet: {why}",
-                "route 0.0.0.0/0 to a NAT gateway, or use a public subnet with assignPublicIp ENABLED, or add the VPC endpoints",
+                (
+                    "route 0.0.0.0/0 to a NAT gateway, or use a public subnet with assignPublicIp ENABLED, "
+                    "or add the VPC endpoints"
+                ),
             )
         if not blocked:
             how = (
@@ -367,7 +371,10 @@ def _check_network(
                 "security groups",
                 group["GroupId"],
                 "no outbound rule allows HTTPS (tcp 443): images, logs and secrets cannot be fetched",
-                f"aws ec2 authorize-security-group-egress --group-id {group['GroupId']} --protocol tcp --port 443 --cidr 0.0.0.0/0",
+                (
+                    f"aws ec2 authorize-security-group-egress --group-id {group['GroupId']} "
+                    "--protocol tcp --port 443 --cidr 0.0.0.0/0"
+                ),
             )
         else:
             report.passed.append(f"security group {group['GroupId']} allows outbound HTTPS")
@@ -387,14 +394,17 @@ def _check_capacity_providers(hook: Any, cluster: str, strategy: list[dict[str, 
     have = described.get("capacityProviders") or []
     before = len(report.problems)
     for item in strategy:
-        name = item.get("capacityProvider")
+        name = cast(str, item.get("capacityProvider"))  # (a strategy item names its capacity provider)
         if name not in have:
             report.problem(
                 "capacity provider",
                 cluster,
                 f"the strategy names {name}, which the cluster does not have (it has: {', '.join(have) or 'none'})",
-                f"aws ecs put-cluster-capacity-providers --cluster {cluster} --capacity-providers {' '.join(sorted({*have, name}))} "
-                "--default-capacity-provider-strategy …, or change the strategy",
+                (
+                    f"aws ecs put-cluster-capacity-providers --cluster {cluster} "
+                    f"--capacity-providers {' '.join(sorted({*have, name}))} "
+                    "--default-capacity-provider-strategy …, or change the strategy"
+                ),
             )
     if len(report.problems) == before:
         report.passed.append(f"cluster {cluster} has the capacity providers the strategy names")

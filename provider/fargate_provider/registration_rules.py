@@ -77,7 +77,8 @@ def execution_role_rules(spec: dict[str, Any]) -> list[BrokenRule]:
                     EXECUTION_ROLE_FIX,
                 )
             )
-        log = container.get("logConfiguration") if isinstance(container.get("logConfiguration"), dict) else {}
+        log_configuration = container.get("logConfiguration")
+        log = log_configuration if isinstance(log_configuration, dict) else {}
         if log.get("secretOptions"):
             # ECS pulls log-driver secrets with the execution role too; its wording for this case
             # is not quoted anywhere we could find, so the container-secrets message stands in.
@@ -108,7 +109,10 @@ def execution_role_rules(spec: dict[str, Any]) -> list[BrokenRule]:
             broken.append(
                 BrokenRule(
                     f"{base}.repositoryCredentials",
-                    "Private repository authentication requires that the task definition specify a value for executionRoleArn.",
+                    (
+                        "Private repository authentication requires that the task definition specify a value for "
+                        "executionRoleArn."
+                    ),
                     EXECUTION_ROLE_FIX,
                 )
             )
@@ -181,8 +185,10 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
                 broken.append(
                     BrokenRule(
                         "memory",
-                        f"No Fargate configuration exists for given values: {spec['cpu']} CPU, {spec['memory']} memory. "
-                        "See the Amazon ECS documentation for the valid values.",
+                        (
+                            f"No Fargate configuration exists for given values: {spec['cpu']} CPU, "
+                            f"{spec['memory']} memory. See the Amazon ECS documentation for the valid values."
+                        ),
                         "use a cpu/memory pair Fargate offers",
                     )
                 )

@@ -281,8 +281,10 @@ def unreachable(needs: TaskNeeds, egress: Egress, region: str, public_ip: bool) 
             missing.append(
                 (
                     "image",
-                    f"container {image.container}: image {image.image} is outside the VPC "
-                    "(needs a NAT gateway, or an internet gateway route with a public IP)",
+                    (
+                        f"container {image.container}: image {image.image} is outside the VPC "
+                        "(needs a NAT gateway, or an internet gateway route with a public IP)"
+                    ),
                 )
             )
             continue
@@ -291,8 +293,10 @@ def unreachable(needs: TaskNeeds, egress: Egress, region: str, public_ip: bool) 
             missing.append(
                 (
                     "ecr",
-                    f"container {image.container}: ECR needs VPC endpoints {', '.join(lacking)} "
-                    "(or a NAT gateway / internet gateway with a public IP)",
+                    (
+                        f"container {image.container}: ECR needs VPC endpoints {', '.join(lacking)} "
+                        "(or a NAT gateway / internet gateway with a public IP)"
+                    ),
                 )
             )
     if needs.log_groups and endpoint("logs") not in have:

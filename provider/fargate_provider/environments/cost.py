@@ -69,7 +69,7 @@ def history_cost(
     """
     started = sorted(deployments, key=_start)
     costs: list[Cost] = []
-    for deployment, following in zip(started, [*started[1:], None]):
+    for deployment, following in zip(started, [*started[1:], None], strict=True):
         begin = _start(deployment)
         end = _start(following) if following is not None else until
         target = deployment.get("targetServiceRevision") or {}
@@ -180,7 +180,8 @@ def estimate_service_cost(
     rates = f"{region} {history.architecture} on-demand rates"
     return CostEstimate(
         round(history.usd, 6),
-        f"service history: {len(deployments)} deployment(s), task counts x durations (more than the {listed_note}), {rates}",
+        f"service history: {len(deployments)} deployment(s), "
+        f"task counts x durations (more than the {listed_note}), {rates}",
     )
 
 
@@ -189,7 +190,8 @@ def _usd(cost: Cost | None) -> float:
 
 
 def _start(deployment: Mapping[str, Any]) -> dt.datetime:
-    return deployment.get("startedAt") or deployment["createdAt"]
+    started: dt.datetime = deployment.get("startedAt") or deployment["createdAt"]
+    return started
 
 
 def _size_of(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,8 @@ def describe_stopped(tasks: list[dict[str, Any]]) -> str:
             for c in task.get("containers", [])
         )
         parts.append(
-            f"task {name_of(task['taskArn'])}: {task.get('stopCode', '?')}: {task.get('stoppedReason', '')} ({containers})"
+            f"task {name_of(task['taskArn'])}: {task.get('stopCode', '?')}: "
+            f"{task.get('stoppedReason', '')} ({containers})"
         )
     return "; ".join(parts)
 
@@ -130,7 +132,8 @@ def targets_not_ready(service: dict[str, Any], target_health: dict[str, list[dic
         healthy = sum(1 for t in targets if t["TargetHealth"].get("State") == "healthy")
         if healthy < (service.get("runningCount") or 0) or healthy < len(targets):
             waiting.append(
-                f"target group {target_group_name(arn)}: {healthy}/{service.get('runningCount')} healthy: {describe_targets(targets)}"
+                f"target group {target_group_name(arn)}: {healthy}/{service.get('runningCount')} healthy: "
+                f"{describe_targets(targets)}"
             )
     return "; ".join(waiting) or None
 
@@ -170,7 +173,7 @@ def judge(
     if status != "ACTIVE":
         return Verdict(FAILED, f"service {name} is {status}")
     deployments = service.get("deployments") or []
-    primary = deployments[0] if deployments else {}
+    primary: dict[str, Any] = deployments[0] if deployments else {}
     expected = _expected_deployment(service, task_definition)
     if task_definition is not None and expected is None:
         # The deployment is gone already: rolled back and drained between two polls.
@@ -187,7 +190,7 @@ def judge(
     rollout_failed = expected is not None and expected.get("rolloutState") == "FAILED"
     tasks_failing = expected is not None and expected.get("failedTasks", 0) >= max_failed_tasks
     failed_tasks = expected.get("failedTasks", 0) if expected is not None else 0
-    if target_group_arns(service) and failed_tasks > failures_examined:
+    if expected is not None and target_group_arns(service) and failed_tasks > failures_examined:
         if stopped_tasks is None:
             return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
         health_failed = [t for t in stopped_tasks if (t.get("stoppedReason") or "").startswith(ELB_HEALTH_CHECK_STOP)]
@@ -200,7 +203,7 @@ def judge(
                 f"({expected.get('taskDefinition')}) failed the load balancer's health checks{why}. "
                 f"Stopped tasks: {describe_stopped(health_failed)}",
             )
-    if rollout_failed or tasks_failing:
+    if expected is not None and (rollout_failed or tasks_failing):  # (both need an expected deployment)
         if stopped_tasks is None and expected.get("failedTasks", 0) > 0:
             # one more call for the stopped tasks, so the error says why they stopped
             return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
@@ -243,7 +246,8 @@ def counts(service: dict[str, Any] | None) -> str:
         return "missing"
     deployments = ", ".join(
         f"{d.get('status')} {name_of(d.get('taskDefinition', ''))} {d.get('rolloutState', '')} "
-        f"running {d.get('runningCount')}/{d.get('desiredCount')} pending {d.get('pendingCount')} failed {d.get('failedTasks', 0)}"
+        f"running {d.get('runningCount')}/{d.get('desiredCount')} pending {d.get('pendingCount')} "
+        f"failed {d.get('failedTasks', 0)}"
         for d in service.get("deployments") or []
     )
     return (
@@ -277,10 +281,12 @@ class EventLog:
         self.seen: set[str] = set(self.known or [])
         self.primed = self.known is not None
 
-    def new_events(self, services: list[dict[str, Any] | None]) -> list[tuple[str, str]]:
+    def new_events(self, services: Sequence[dict[str, Any] | None]) -> list[tuple[str, str]]:
         fresh = []
         for service in services:
-            for event in reversed((service or {}).get("events") or []):
+            if service is None:  # (a missing service has no events)
+                continue
+            for event in reversed(service.get("events") or []):
                 if event["id"] not in self.seen:
                     self.seen.add(event["id"])
                     fresh.append((service["serviceName"], event["message"]))

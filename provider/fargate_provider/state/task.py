@@ -28,7 +28,10 @@ def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tup
         if stopped:
             return (
                 False,
-                f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: {stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}",
+                (
+                    f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: "
+                    f"{stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}"
+                ),
             )
         return all(s == RUNNING for s in states), None
     return all(s == STOPPED for s in states), None

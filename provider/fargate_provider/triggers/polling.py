@@ -59,8 +59,9 @@ class Subscription:
     items: list[str]
     interval: float
     due_at: float = 0.0  # monotonic: the first round takes it at once
-    waiting: asyncio.Future | None = field(default=None, repr=False)
-    kept: asyncio.Future | None = field(default=None, repr=False)  # a round's answer that came while busy
+    waiting: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
+    # a round's answer that came while busy
+    kept: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     @property
     def is_waiting(self) -> bool:
@@ -74,6 +75,7 @@ class Subscription:
         if error is not None:
             future.set_exception(error)
         else:
+            assert result is not None  # (only an answer with an error has no result)
             future.set_result(result)
 
     def _drop_kept(self) -> None:
@@ -107,7 +109,7 @@ class SharedPoller:
         # when the poller's sleep ends by itself (inf: until woken; -inf: awake, it looks again anyway)
         self.sleeping_until = -math.inf
         self._wake = asyncio.Event()
-        self._runner: asyncio.Task | None = None
+        self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -125,8 +127,9 @@ class SharedPoller:
             yield subscription
         finally:
             self.subscriptions.discard(subscription)
-            if subscription.is_waiting:
-                subscription.waiting.cancel()
+            waiting = subscription.waiting
+            if waiting is not None and not waiting.done():  # (is_waiting)
+                waiting.cancel()
             subscription._drop_kept()
             self.wake()
 

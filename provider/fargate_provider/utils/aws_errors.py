@@ -18,7 +18,8 @@ TASK_DEFINITION_NOT_FOUND_MESSAGES = (
 
 
 def error_code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
+    code: str = err.response.get("Error", {}).get("Code", "")
+    return code
 
 
 def has_code(err: ClientError, *codes: str) -> bool:

@@ -27,7 +27,10 @@ class PriceNotKnown(LookupError):
 
 @cache
 def price_table() -> dict[str, Any]:
-    return json.loads(resources.files("fargate_provider").joinpath("data/fargate_prices.json").read_text())
+    table: dict[str, Any] = json.loads(
+        resources.files("fargate_provider").joinpath("data/fargate_prices.json").read_text()
+    )
+    return table
 
 
 @dataclass
@@ -69,7 +72,8 @@ def rates(region: str, architecture: str = "X86_64") -> dict[str, float]:
         raise PriceNotKnown(
             f"region: no Fargate price for {region!r} in the price table; known: {', '.join(sorted(table))}"
         )
-    return table[region][architecture]
+    region_rates: dict[str, float] = table[region][architecture]
+    return region_rates
 
 
 def fargate_cost(

@@ -27,7 +27,8 @@ def validate_cluster_name(name: Any, field: str = "cluster_name", arn_allowed: b
         return name
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "…"
     raise InputError(
-        f"{field}: must be 1-255 letters, numbers, hyphens or underscores{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}"
+        f"{field}: must be 1-255 letters, numbers, hyphens or underscores"
+        f"{' (or a cluster ARN)' if arn_allowed else ''}, got {shown}"
     )
 
 
@@ -49,7 +50,8 @@ def validate_capacity_strategy(
         provider = item.get("capacityProvider")
         if provider not in capacity_providers:
             raise InputError(
-                f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers {list(capacity_providers)}"
+                f"{where}.capacityProvider: {provider!r} is not one of the cluster's capacity providers "
+                f"{list(capacity_providers)}"
             )
         weight, base = item.get("weight", 0), item.get("base", 0)
         if not isinstance(weight, int) or not 0 <= weight <= 1000:
@@ -84,6 +86,7 @@ MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"
 def check_count(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TASKS_PER_SERVICE:
         raise InputError(
-            f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), got {value!r}"
+            f"{field}: must be a whole number from 0 to {MAX_TASKS_PER_SERVICE} (ECS's tasks-per-service quota), "
+            f"got {value!r}"
         )
     return value
