@@ -12,7 +12,7 @@ from typing import Any
 from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
-from fargate_provider.local.state import ServiceRun
+from fargate_provider.local.state import ControlPlaneState, ServiceRun
 from fargate_provider.registration_rules import registration_rules
 from fargate_provider.task_requirements import role_arn
 from fargate_provider.utils.arns import name_from_arn
@@ -28,7 +28,7 @@ FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
 
 
-class EcsApiHandlers:
+class EcsApiHandlers(ControlPlaneState):
     """``_<Operation>(backend, account, region, body, forward)``: one method per handled operation."""
 
     # ------------------------------------------------------------------ task definitions
@@ -376,11 +376,14 @@ class EcsApiHandlers:
             name = item.get("capacityProvider")
             if name not in FARGATE_PROVIDERS:
                 raise invalid_parameter(
-                    f"The specified capacity provider {name} is not supported by fargate-local; use FARGATE or FARGATE_SPOT."
+                    f"The specified capacity provider {name} is not supported by fargate-local; "
+                    "use FARGATE or FARGATE_SPOT."
                 )
             if name not in (cluster.capacity_providers or []):
                 raise invalid_parameter(
-                    "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again."
+                    "The specified capacity provider strategy cannot contain a capacity provider that is not "
+                    "associated with the cluster. Associate the capacity provider with the cluster or specify a "
+                    "valid capacity provider and try again."
                 )
         chosen = max(strategy, key=lambda item: (item.get("base", 0), item.get("weight", 0)))
         return "FARGATE", chosen["capacityProvider"]
@@ -503,7 +506,7 @@ def _merge_tags(first: list[dict[str, str]], second: list[dict[str, str]]) -> li
 
 
 def _deployment_configuration(current: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
-    result = {
+    result: dict[str, Any] = {
         "deploymentCircuitBreaker": {"enable": False, "rollback": False},
         "maximumPercent": 200,
         "minimumHealthyPercent": 100,

@@ -5,9 +5,9 @@ that keep their tasks running, roll out deployments, trip the circuit breaker an
 None to let moto answer); ``ControlPlane.tick`` advances time-driven state. Both run under
 one lock held by the server. Wording of errors, stop codes and service events follows ECS.
 
-The lifecycle is the layout: ``api_handlers`` (requests in), ``listings`` (List* and cluster counts), ``task_lifecycle`` (tasks through
-time), ``service_scheduler`` (services keeping their tasks), ``service_deployments`` (the services'
-deployment history); this class holds their shared state and drives them.
+The lifecycle is the layout: ``api_handlers`` (requests in), ``listings`` (List* and cluster counts),
+``task_lifecycle`` (tasks through time), ``service_scheduler`` (services keeping their tasks),
+``service_deployments`` (the services' deployment history); this class holds their shared state and drives them.
 """
 
 from __future__ import annotations

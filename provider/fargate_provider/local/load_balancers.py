@@ -100,8 +100,8 @@ def check_service_load_balancers(
                 )
             if task_definition.network_mode == "awsvpc" and target_group.target_type != "ip":
                 raise invalid_parameter(
-                    f"The provided target group {arn} has target type {target_group.target_type}, which is incompatible "
-                    "with the awsvpc network mode specified in the task definition."
+                    f"The provided target group {arn} has target type {target_group.target_type}, "
+                    "which is incompatible with the awsvpc network mode specified in the task definition."
                 )
         if name not in containers:
             raise invalid_parameter(f"The container {name} does not exist in the task definition.")
@@ -129,11 +129,13 @@ def _private_ip(task: EmulatedTask) -> str:
 
 def _targets(task: EmulatedTask, service: Any) -> list[tuple[FakeTargetGroup, TargetState]]:
     """The (target group, target) pairs of this task that are registered or draining."""
-    found = []
+    found: list[tuple[FakeTargetGroup, TargetState]] = []
     ip = _private_ip(task)
     for arn in _target_group_arns(service):
         target_group = _elbv2(task.account, task.region_name).target_groups.get(arn)
-        state = getattr(target_group, _TABLE, {}).get(ip) if target_group is not None else None
+        if target_group is None:
+            continue
+        state = getattr(target_group, _TABLE, {}).get(ip)
         if state is not None and state.task_arn == task.task_arn:
             found.append((target_group, state))
     return found
@@ -196,7 +198,9 @@ def deregister_task(plane: Any, task: EmulatedTask) -> float:
     for target_group, state in _targets(task, service):
         if state.draining_until is not None:
             continue
-        delay = timing.real(float(target_group.attributes.get("deregistration_delay.timeout_seconds", 300)))
+        # (moto infers its attributes as dict[str, object]: they hold ints and ELB's strings)
+        timeout = target_group.attributes.get("deregistration_delay.timeout_seconds", 300)
+        delay = timing.real(float(timeout))  # type: ignore[arg-type]
         if _private_ip(task) in target_group.targets:
             elbv2.deregister_targets(target_group.arn, [{"Id": _private_ip(task), "Port": state.port}])
         state.draining_until = now + delay
@@ -317,9 +321,10 @@ def _install_health_reports() -> None:
             targets = list(target_group.targets.values()) + draining
         return moto_describe(self, target_group_arn, targets)
 
-    FakeTargetGroup.health_for = health_for
-    ELBv2Backend.describe_target_health = describe_target_health
-    FakeTargetGroup._fargate_local_health = True
+    # patched on purpose (see the docstring); the marker is ours on moto's class
+    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+    ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
+    FakeTargetGroup._fargate_local_health = True  # type: ignore[attr-defined]
 
 
 _install_health_reports()

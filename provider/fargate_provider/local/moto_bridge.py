@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import moto
 from moto.core.exceptions import JsonRESTError, ServiceException
@@ -205,7 +205,9 @@ def all_tasks(backend: EC2ContainerServiceBackend) -> list[Any]:
 
 
 def add_task(backend: EC2ContainerServiceBackend, task: EmulatedTask) -> None:
-    backend.tasks.setdefault(task.cluster_name, {})[task.task_arn] = task
+    # moto's backend holds our EmulatedTask beside its own Tasks (it serializes it by attribute names)
+    tasks: dict[str, Any] = backend.tasks.setdefault(task.cluster_name, {})
+    tasks[task.task_arn] = task
 
 
 def find_task(backend: EC2ContainerServiceBackend, cluster: str, task: str) -> Any:
@@ -294,7 +296,7 @@ class TaskNetworkInterface(NetworkInterface):
     region = ""
 
     @property
-    def association(self) -> dict[str, Any]:  # type: ignore[override]
+    def association(self) -> dict[str, Any]:
         if not self.public_ip:
             return {}
         return {
@@ -323,7 +325,8 @@ def create_task_network_interface(
     security groups of the request or service, described by the attachment's ARN. With assignPublicIp=ENABLED
     it has a public IP, whatever the subnet (it is of use only where the subnet routes to an internet gateway)."""
     ec2 = ec2_backends[account][region]
-    eni = TaskNetworkInterface(
+    # (moto's CloudFormationModel marks methods abstract that NetworkInterface lacks; it has no ABCMeta)
+    eni = TaskNetworkInterface(  # type: ignore[abstract]
         ec2,
         ec2.get_subnet(placement.subnet_id),
         private_ip,
@@ -379,7 +382,8 @@ def put_log_lines(account: str, region: str, group: str, stream: str, events: li
         backend.put_log_events(group, stream, events)
 
 
-# ------------------------------------------------------------------ IAM, SSM, Secrets Manager, ECR (what a task start reads)
+# ------------------------------------------------------------------ IAM, SSM, Secrets Manager, ECR
+# (what a task start reads)
 
 
 @cache
@@ -506,8 +510,9 @@ class EmulatedContainer:
     def __init__(self, task_arn: str, definition: dict[str, Any], overrides: dict[str, Any] | None):
         self.container_arn = f"{task_arn.replace(':task/', ':container/')}/{uuid.uuid4()}"
         self.task_arn = task_arn
-        self.name = definition.get("name")
-        self.image = definition.get("image")
+        # (moto registers no container definition without a name and an image)
+        self.name = cast(str, definition.get("name"))
+        self.image = cast(str, definition.get("image"))
         self.last_status = "PENDING"
         self.exit_code: int | None = None
         self.reason: str | None = None
@@ -523,6 +528,8 @@ class EmulatedContainer:
 class EmulatedTask:
     """A Fargate task as ECS reports it, stored in moto's backend so moto's own
     DescribeTasks, ListTasks, ListTagsForResource and TagResource see it."""
+
+    attributes: list[dict[str, str]]  # set by task_lifecycle from the task definition's platform
 
     def __init__(
         self,
@@ -600,7 +607,7 @@ class EmulatedTask:
             {"name": "privateDnsName", "value": eni.private_dns_name},
             {"name": "privateIPv4Address", "value": private_ip},
         ]
-        self.attachments = [
+        self.attachments: list[dict[str, Any]] = [
             {"id": attachment_id, "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": []}
         ]
         self._sync_network_attachment()
@@ -673,6 +680,7 @@ def create_network(account: str, region: str) -> dict[str, Any]:
     public_routes = ec2.create_route_table(vpc.id, tags=[{"Key": "Name", "Value": "fargate-local-public"}])
     ec2.create_route(public_routes.id, "0.0.0.0/0", gateway_id=gateway.id)
     address = ec2.allocate_address(domain="vpc")
+    assert address.allocation_id is not None  # (a VPC address has one)
     nat = ec2.create_nat_gateway(network["public_subnets"][0], address.allocation_id, tags={"Name": "fargate-local"})
     private_routes = ec2.create_route_table(vpc.id, tags=[{"Key": "Name", "Value": "fargate-local-private"}])
     ec2.create_route(private_routes.id, "0.0.0.0/0", nat_gateway_id=nat.id)
@@ -718,11 +726,12 @@ def create_environments_load_balancer(account: str, region: str, network: dict[s
         tags=tags,
     )
     balancer.state = "active"  # moto says provisioning until described; a ready-made one is ready
+    # moto annotates the port and ssl_policy str (as its query parsing gives them); it stores what it is given
     listener = elbv2.create_listener(
         balancer.arn,
         "HTTP",
-        80,
-        ssl_policy=None,
+        80,  # type: ignore[arg-type]
+        ssl_policy=None,  # type: ignore[arg-type]
         certificate=None,
         actions=[{"Type": "fixed-response", "FixedResponseConfig": dict(NO_ENVIRONMENT_RESPONSE)}],
         tags=tags,
@@ -751,8 +760,8 @@ def _install_rule_priority_check() -> None:
         except PriorityInUseError as error:
             raise ELBClientError("PriorityInUse", f"Priority '{priority}' is currently in use") from error
 
-    ELBv2Backend.create_rule = create_rule
-    ELBv2Backend._fargate_local_priorities = True
+    ELBv2Backend.create_rule = create_rule  # type: ignore[method-assign]  # patched on purpose, see above
+    ELBv2Backend._fargate_local_priorities = True  # type: ignore[attr-defined]  # our marker on moto's class
 
 
 _install_rule_priority_check()

@@ -95,6 +95,7 @@ class LocalEcs:
     def endpoint(self) -> str:
         assert self._server is not None, "call start() first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # (an IP socket's address; only AF_UNIX ones can be bytes)
         return f"http://{host}:{port}"
 
     def start(self) -> LocalEcs:

@@ -40,6 +40,7 @@ from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.listings import page
 from fargate_provider.local.moto_bridge import invalid_parameter
 from fargate_provider.local.service_scheduler import circuit_breaker_threshold
+from fargate_provider.local.state import ControlPlaneState
 
 RETENTION = dt.timedelta(days=90)
 LIST_PAGE_SIZE = 20  # ListServiceDeployments' default page
@@ -120,7 +121,7 @@ class DeploymentRecord:
         )
 
 
-class ServiceDeployments:
+class ServiceDeployments(ControlPlaneState):
     """``_<Operation>(backend, account, region, body, forward)`` for the three operations, and the
     hooks through which the service scheduler keeps the history."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.moto_bridge import EmulatedTask
-from fargate_provider.local.state import ServiceThrottle
+from fargate_provider.local.state import ControlPlaneState, ServiceThrottle
 
 MAX_EVENTS = 100
 
@@ -40,7 +40,7 @@ def circuit_breaker_threshold(desired_count: int, threshold_configuration: dict[
     return threshold if kind == "UNBOUNDED_PERCENT" else max(3, min(200, threshold))
 
 
-class ServiceScheduler:
+class ServiceScheduler(ControlPlaneState):
     """Reconciling each service with its tasks on every tick."""
 
     # ================================================================== services: reconciliation
@@ -243,7 +243,7 @@ class ServiceScheduler:
         service.running_count, service.pending_count = running, pending
 
     def _count_failure(self, backend: Any, service_arn: str, task: EmulatedTask) -> None:
-        service = next(
+        service: Any = next(  # (moto's Service, with what the emulator adds: deployment_configuration...)
             (s for s in bridge.all_services(backend) if s.arn == service_arn and s.arn in self.service_runs), None
         )
         if service is None or service.status != "ACTIVE":

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fargate_provider.local.behaviours import Behaviour
+from fargate_provider.local.behaviours import Behaviour, Behaviours
+
+if TYPE_CHECKING:
+    from fargate_provider.local.moto_bridge import EmulatedTask, Placement
 
 
 @dataclass
@@ -56,3 +61,59 @@ class ServiceRun:
     steady: bool = False
     launch_error: tuple[str, str] | None = None  # (deployment id, error) already reported
     throttle: ServiceThrottle = field(default_factory=ServiceThrottle)
+
+
+class ControlPlaneState:
+    """What the parts ``ControlPlane`` mixes in (``api_handlers``, ``task_lifecycle``,
+    ``service_scheduler``, ``service_deployments``) share: the state it sets in its ``__init__``
+    and, for the type checker only, the methods one part calls on another."""
+
+    behaviours: Behaviours
+    _run_task_tokens: dict[tuple[str, str, str], tuple[str, list[str]]]
+    _service_tokens: dict[tuple[str, str, str, str], tuple[str | None, str]]
+    _addresses: Iterator[int]
+    _ids: random.Random
+    service_runs: dict[str, ServiceRun]
+
+    if TYPE_CHECKING:
+        # task_lifecycle
+        def _new_task(
+            self,
+            *,
+            backend: Any,
+            account: str,
+            region: str,
+            cluster: Any,
+            task_definition: Any,
+            placement: Placement,
+            assign_public_ip: bool,
+            launch_type: str | None,
+            provider: str | None,
+            platform_version: str,
+            overrides: dict[str, Any] | None,
+            started_by: str,
+            group: str,
+            tags: list[dict[str, str]],
+            enable_execute_command: bool,
+            service: str | None,
+        ) -> EmulatedTask: ...
+
+        def _request_stop(self, task: EmulatedTask, code: str, reason: str) -> None: ...
+
+        # service_scheduler
+        def _deployment(
+            self, service: Any, task_definition_arn: str, desired: int, *, rollback: bool = False
+        ) -> dict[str, Any]: ...
+
+        def _count_failure(self, backend: Any, service_arn: str, task: EmulatedTask) -> None: ...
+
+        # service_deployments
+        def _history_deployment_started(self, service: Any, deployment: dict[str, Any]) -> None: ...
+
+        def _history_breaker_tripped(
+            self, service: Any, failed: dict[str, Any], rolled_back_to: str | None
+        ) -> None: ...
+
+        def _history_tick(self, service: Any) -> None: ...
+
+        def _history_forget(self, service: Any) -> None: ...

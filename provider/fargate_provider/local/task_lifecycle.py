@@ -13,14 +13,14 @@ from typing import Any
 from fargate_provider.local import load_balancers, task_start
 from fargate_provider.local import moto_bridge as bridge
 from fargate_provider.local.behaviours import Behaviour
-from fargate_provider.local.moto_bridge import EmulatedTask
-from fargate_provider.local.state import ContainerRun, TaskRun
+from fargate_provider.local.moto_bridge import EmulatedTask, Placement
+from fargate_provider.local.state import ContainerRun, ControlPlaneState, TaskRun
 
 ACTIVATING_SECONDS = 1.0  # emulated: the last part of the start, after PENDING
 INIT_CONTAINER_SECONDS = 2.0  # emulated: how long a container others wait on to exit runs
 
 
-class TaskLifecycle:
+class TaskLifecycle(ControlPlaneState):
     """Creating emulated tasks and advancing them on each tick."""
 
     # ================================================================== tasks: creation and time
@@ -28,22 +28,22 @@ class TaskLifecycle:
     def _new_task(
         self,
         *,
-        backend,
-        account,
-        region,
-        cluster,
-        task_definition,
-        placement,
-        assign_public_ip,
-        launch_type,
-        provider,
-        platform_version,
-        overrides,
-        started_by,
-        group,
-        tags,
-        enable_execute_command,
-        service,
+        backend: Any,
+        account: str,
+        region: str,
+        cluster: Any,
+        task_definition: Any,
+        placement: Placement,
+        assign_public_ip: bool,
+        launch_type: str | None,
+        provider: str | None,
+        platform_version: str,
+        overrides: dict[str, Any] | None,
+        started_by: str,
+        group: str,
+        tags: list[dict[str, str]],
+        enable_execute_command: bool,
+        service: str | None,
     ) -> EmulatedTask:
         """A task of ``task_definition`` placed in ``placement``; ``service`` is the owning service's
         ARN (None: a one-off task). The behaviour rules decide how it starts, runs and exits."""

@@ -56,7 +56,7 @@ def start_failure(task: Any) -> str | None:
     account, region = task.account, task.region_name
     needs = needs_of(task.task_definition, task.overrides)
     egress = bridge.subnet_egress(account, region, task.subnet_id)
-    blocked = {kind: why for kind, why in unreachable(needs, egress, region, task.assign_public_ip)}
+    blocked = dict(unreachable(needs, egress, region, task.assign_public_ip))
     role = bridge.find_role(account, needs.execution_role) if needs.execution_role else None
     documents = bridge.role_policy_documents(role) if role else []
     assumed = f"arn:aws:sts::{account}:assumed-role/{role.name if role else 'none'}/{task.id}"
@@ -101,16 +101,17 @@ def start_failure(task: Any) -> str | None:
         for act, resource, _ in required:
             if act == action and not allows(documents, action, resource):
                 return (
-                    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
-                    f"failed: {label}: service call has been retried 1 time(s): {denied(action, resource)}"
+                    "ResourceInitializationError: unable to pull secrets or registry auth: "
+                    f"execution resource retrieval failed: {label}: service call has been retried 1 time(s): "
+                    f"{denied(action, resource)}"
                 )
         if service == "ssm":
             missing = [s.id for s in secrets if not bridge.ssm_parameter_exists(account, s.region or region, s.id)]
             if missing:
                 return (
-                    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
-                    f"failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): invalid ssm "
-                    f"parameters: {','.join(missing)}"
+                    "ResourceInitializationError: unable to pull secrets or registry auth: "
+                    "execution resource retrieval failed: unable to retrieve secrets from ssm: "
+                    f"service call has been retried 1 time(s): invalid ssm parameters: {','.join(missing)}"
                 )
         else:
             missing_secret = next(
@@ -118,10 +119,11 @@ def start_failure(task: Any) -> str | None:
             )
             if missing_secret:
                 return (
-                    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
-                    f"failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch "
-                    f"secret {missing_secret.id} from secrets manager: ResourceNotFoundException: Secrets Manager can't "
-                    "find the specified secret."
+                    "ResourceInitializationError: unable to pull secrets or registry auth: "
+                    "execution resource retrieval failed: unable to retrieve secret from asm: "
+                    "service call has been retried 1 time(s): failed to fetch "
+                    f"secret {missing_secret.id} from secrets manager: ResourceNotFoundException: "
+                    "Secrets Manager can't find the specified secret."
                 )
     # 2. images
     for image in needs.images:
@@ -130,10 +132,13 @@ def start_failure(task: Any) -> str | None:
             shown = "docker.io" if host == "registry-1.docker.io" else host
             return (
                 f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref "
-                f'{shown}/{path}:{reference}: failed to do request: Head "https://{host}/v2/{path}/manifests/{reference}": '
+                f"{shown}/{path}:{reference}: failed to do request: "
+                f'Head "https://{host}/v2/{path}/manifests/{reference}": '
                 f"dial tcp {_TIMEOUT_IP}:443: i/o timeout"
             )
         if image.is_private_ecr:
+            # (a private ECR image's reference names all three)
+            assert image.ecr_region is not None and image.ecr_registry is not None and image.repository is not None
             repository = f"arn:aws:ecr:{image.ecr_region}:{image.ecr_registry}:repository/{image.repository}"
             if not allows(documents, "ecr:BatchGetImage", repository):
                 return (
@@ -152,16 +157,18 @@ def start_failure(task: Any) -> str | None:
         group_region = group.region or region
         if "logs" in blocked:
             return (
-                "ResourceInitializationError: failed to validate logger args: The task cannot find the Amazon CloudWatch "
-                "log group defined in the task definition. There is a connection issue between the task and Amazon "
+                "ResourceInitializationError: failed to validate logger args: "
+                "The task cannot find the Amazon CloudWatch log group defined in the task definition. "
+                "There is a connection issue between the task and Amazon "
                 "CloudWatch. Check your network configuration. : signal: killed"
             )
         arn = f"arn:aws:logs:{group_region}:{account}:log-group:{group.group}"
         if bridge.log_group_exists(account, group_region, group.group):
             if not allows(documents, "logs:CreateLogStream", f"{arn}:log-stream:*"):
                 return (
-                    "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
-                    f"failed to create Cloudwatch log stream: {denied('logs:CreateLogStream', arn + ':log-stream:*')} "
+                    "ResourceInitializationError: failed to validate logger args: "
+                    "create stream has been retried 1 times: failed to create Cloudwatch log stream: "
+                    f"{denied('logs:CreateLogStream', arn + ':log-stream:*')} "
                     ": exit status 1"
                 )
             continue
