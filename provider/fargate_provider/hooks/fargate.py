@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
@@ -30,6 +30,10 @@ from fargate_provider.utils.batching import (
 )
 from fargate_provider.utils.tags import to_ecs_tags
 
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
+    from tenacity import RetryCallState
+
 
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.
@@ -42,7 +46,7 @@ class FargateHook(EcsHook):
     hook_name = "Amazon ECS on Fargate"
 
     @cached_property
-    def conn_config(self):  # type: ignore[override]
+    def conn_config(self) -> AwsConnectionWrapper:
         wrapper = super().conn_config
         if wrapper.botocore_config is None:
             wrapper.botocore_config = Config(retries={"mode": "standard", "total_max_attempts": 10})
@@ -175,7 +179,8 @@ class FargateHook(EcsHook):
         return existing["serviceArn"], "updated"
 
     def update_service(self, cluster: str, service: str, **changes: Any) -> dict[str, Any]:
-        """UpdateService with ``changes`` (taskDefinition, desiredCount, forceNewDeployment, …); the service as ECS answers."""
+        """UpdateService with ``changes`` (taskDefinition, desiredCount, forceNewDeployment, …); the service
+        as ECS answers."""
         return self.conn.update_service(cluster=cluster, service=service, **changes)["service"]
 
     def start_deleting_service(self, cluster: str, service: str) -> None:
@@ -252,11 +257,15 @@ class FargateHook(EcsHook):
             reasons = " ".join(f.get("reason", "") for f in response.get("failures", []))
             return not response.get("tasks") and ("capacity" in reasons.lower() or "RESOURCE" in reasons)
 
+        def last_response(state: RetryCallState) -> Any:
+            assert state.outcome is not None  # (called after an attempt, whose outcome it is)
+            return state.outcome.result()
+
         retrying = Retrying(
             retry=retry_if_result(short_of_capacity),
             stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=2, max=60),
-            retry_error_callback=lambda state: state.outcome.result(),
+            retry_error_callback=last_response,
             reraise=True,
         )
         response = retrying(lambda: self.conn.run_task(**request))
