@@ -498,7 +498,7 @@ def _child(spec_path: Path) -> None:
         keys = [key_of(i) for i in items]
         triggers = [build(i) for i in items]
         started = time.monotonic()
-        running = [asyncio.create_task(wait(k, t)) for k, t in zip(keys, triggers)]
+        running = [asyncio.create_task(wait(k, t)) for k, t in zip(keys, triggers, strict=True)]
         # every trigger polled once
         await until("every trigger to poll once", lambda: len(first_seen) >= n, step=0.01)
         first_round = max(first_seen[k] for k in keys) - started

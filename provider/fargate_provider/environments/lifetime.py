@@ -67,7 +67,8 @@ def _bounded(expiry: dt.datetime, now: dt.datetime, field: str) -> dt.datetime:
     latest = now + dt.timedelta(hours=MAX_TTL_HOURS)
     if expiry > latest + dt.timedelta(seconds=1):
         raise EnvironmentSpecError(
-            f"{field}: environments live at most {MAX_TTL_HOURS} hours from now (until {latest.strftime(EXPIRY_FORMAT)}); "
+            f"{field}: environments live at most {MAX_TTL_HOURS} hours from now "
+            f"(until {latest.strftime(EXPIRY_FORMAT)}); "
             f"{expiry.astimezone(dt.UTC).strftime(EXPIRY_FORMAT)} is later"
         )
     return expiry.astimezone(dt.UTC).replace(microsecond=0)
@@ -88,7 +89,8 @@ def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> di
     tags = from_ecs_tags(cluster.get("tags"))
     if not is_managed(tags) or tags.get(ENVIRONMENT_TAG) != environment:
         raise NotOursError(
-            f"cluster {env.cluster} is not environment {environment}'s (its managed-by or {ENVIRONMENT_TAG} tag differs); left as it is"
+            f"cluster {env.cluster} is not environment {environment}'s "
+            f"(its managed-by or {ENVIRONMENT_TAG} tag differs); left as it is"
         )
     expiry = change(expires_at(tags))
     value = expiry.strftime(EXPIRY_FORMAT)
