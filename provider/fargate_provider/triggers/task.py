@@ -37,7 +37,7 @@ class FargateTaskTrigger(FargateBaseTrigger):
     :param logs: ``LogFollower.to_kwargs()`` of the streams to follow, or None to read no logs.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseTrigger``.
 
-    .. seealso:: README, "Batch runs: one-off tasks".
+    .. seealso:: :doc:`/guides/batch-runs`
     """
 
     def __init__(
