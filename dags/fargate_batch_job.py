@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, Param, Variable, task
+from airflow.sdk import DAG, Param, task
 
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.exceptions import fail_fast_on_input_errors
@@ -33,11 +33,12 @@ from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
 )
+from fargate_provider.settings import BATCH_JOB
 from fargate_provider.utils.validation import ECS_NAME_PATTERN
 
 # One Variable read when the file is parsed (the schedule cannot come from anywhere else);
 # no AWS call happens at parse time.
-settings = Variable.get("fargate_batch_job", default={}, deserialize_json=True)
+settings = BATCH_JOB.get()
 
 with DAG(
     dag_id="fargate_batch_job",

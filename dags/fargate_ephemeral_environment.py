@@ -181,12 +181,10 @@ with DAG(
             region=region,
         )
         tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
-        from airflow.sdk import Variable
+        from fargate_provider import settings
 
-        from fargate_provider.environments import exposure
-
-        listener_arn = Variable.get(exposure.LISTENER_VARIABLE, default=None)
-        domain = Variable.get(exposure.DOMAIN_VARIABLE, default=None)
+        listener_arn = settings.ENVIRONMENTS_LISTENER_ARN.get()
+        domain = settings.ENVIRONMENTS_DOMAIN.get()
         expose = environments.resolve_expose(params["expose"], params["subnet_kind"], listener_arn, domain)
         # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())

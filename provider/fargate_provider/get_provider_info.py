@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from fargate_provider.settings import provider_config
+
 INTEGRATION = "Amazon ECS on Fargate"
 
 
@@ -52,35 +54,7 @@ def get_provider_info() -> dict:
                 "python-modules": ["fargate_provider.triggers.service", "fargate_provider.triggers.task"],
             }
         ],
-        "config": {
-            "fargate": {
-                "description": "Settings of the Fargate provider.",
-                "options": {
-                    "resume_not_before_seconds": {
-                        "description": (
-                            "No trigger of this provider fires sooner than this many seconds after its task deferred. "
-                            "Airflow 3.3 can fail a task whose trigger fires soon after the deferral (apache/airflow#72716); "
-                            "0 turns the guard off (safe where no executor runs the task, as in dag.test())."
-                        ),
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "15",
-                        "default": "15",
-                    },
-                    "log_reads_per_second": {
-                        "description": (
-                            "GetLogEvents calls a second that the triggers of one connection and logs region make together "
-                            "while following container logs (turns taken in order). CloudWatch Logs allows 25 a second per "
-                            "account and Region, a quota that cannot be raised; the rest is left to workers and other tools."
-                        ),
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "10",
-                        "default": "10",
-                    },
-                },
-            }
-        },
+        "config": provider_config(),
         "extra-links": [
             "fargate_provider.links.ecs.EcsClusterLink",
             "fargate_provider.links.ecs.EcsServiceLink",

@@ -17,10 +17,10 @@ from typing import Any
 from fargate_provider.exceptions import ExecutionRoleNotFound
 from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
 from fargate_provider.input_errors import InputError
+from fargate_provider.settings import EXECUTION_ROLE_ARN, TASK_ROLE_ARN
 
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
-EXECUTION_ROLE_VARIABLE = "fargate_execution_role_arn"
-TASK_ROLE_VARIABLE = "fargate_task_role_arn"
+EXECUTION_ROLE_VARIABLE = EXECUTION_ROLE_ARN.name
 
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _ROLE_NAME_RE = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
@@ -82,7 +82,6 @@ def find_roles(task_role: str | None = None, aws_conn_id: str = "aws_default") -
     """resolve_roles as a DAG task calls it: Variables first (a task role given to the run wins
     over the Variable), then IAM GetRole through the connection (read-only)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-    from airflow.sdk import Variable
     from botocore.exceptions import ClientError
 
     iam = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="iam").conn
@@ -97,7 +96,7 @@ def find_roles(task_role: str | None = None, aws_conn_id: str = "aws_default") -
             raise
 
     return resolve_roles(
-        execution_role=Variable.get(EXECUTION_ROLE_VARIABLE, default=None),
-        task_role=task_role or Variable.get(TASK_ROLE_VARIABLE, default=None),
+        execution_role=EXECUTION_ROLE_ARN.get(),
+        task_role=task_role or TASK_ROLE_ARN.get(),
         role_exists=exists,
     )

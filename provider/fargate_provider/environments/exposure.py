@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fargate_provider import settings
 from fargate_provider.environments import ENVIRONMENT_TAG
 from fargate_provider.input_errors import InputError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
@@ -28,8 +29,8 @@ from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 log = logging.getLogger(__name__)
 
 EXPOSE_CHOICES = ("load_balancer", "public_ip", "none")
-LISTENER_VARIABLE = "fargate_environments_listener_arn"
-DOMAIN_VARIABLE = "fargate_environments_domain"
+LISTENER_VARIABLE = settings.ENVIRONMENTS_LISTENER_ARN.name
+DOMAIN_VARIABLE = settings.ENVIRONMENTS_DOMAIN.name
 
 TARGET_GROUP_PREFIX = "e-"
 TARGET_GROUP_NAME_MAX = 32  # ELBv2's limit

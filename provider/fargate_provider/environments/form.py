@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
+from fargate_provider import settings
 from fargate_provider.utils.networking import SUBNET_KINDS
 from fargate_provider.utils.sizes import fargate_sizes, size_choice, size_label
 
-# Which Airflow connection the DAGs and the environments page use: the Variable
-# ``fargate_aws_conn_id``, else ``aws_default``. Read when a task runs, never when a file is parsed.
-AWS_CONN_ID_VARIABLE = "fargate_aws_conn_id"
-DEFAULT_AWS_CONN_ID = "aws_default"
-# For operators (their aws_conn_id is a template field).
-AWS_CONN_ID = "{{ var.value.get('" + AWS_CONN_ID_VARIABLE + "', '" + DEFAULT_AWS_CONN_ID + "') }}"
+# Which Airflow connection the DAGs and the environments page use (settings.AWS_CONN_ID): read when
+# a task runs, never when a file is parsed. For operators, whose aws_conn_id is a template field:
+AWS_CONN_ID = settings.AWS_CONN_ID.template()
 
 
 def aws_conn_id() -> str:
     """The connection id, for code that runs inside a task (``@task`` functions)."""
-    from airflow.sdk import Variable
-
-    return Variable.get(AWS_CONN_ID_VARIABLE, default=DEFAULT_AWS_CONN_ID)
+    return str(settings.AWS_CONN_ID.get())
 
 
 def id_list_param(prefix: str, title: str, description: str) -> Param:

@@ -54,11 +54,12 @@ may_destroy_environments = Depends(requires_access_dag("POST", DagAccessEntity.R
 def _hook():
     from airflow.models import Variable
 
-    from fargate_provider.environments.form import AWS_CONN_ID_VARIABLE, DEFAULT_AWS_CONN_ID
     from fargate_provider.hooks.fargate import FargateHook
+    from fargate_provider.settings import AWS_CONN_ID
 
-    # The same connection the DAGs use (read per request: a changed Variable applies at once).
-    return FargateHook(aws_conn_id=Variable.get(AWS_CONN_ID_VARIABLE, default_var=DEFAULT_AWS_CONN_ID))
+    # The same connection the DAGs use (read per request: a changed Variable applies at once). The API
+    # server reads Variables through airflow.models (the task SDK's Variable is for tasks).
+    return FargateHook(aws_conn_id=Variable.get(AWS_CONN_ID.name, default_var=AWS_CONN_ID.default))
 
 
 @app.get("/api/environments", dependencies=[may_read_environments])
@@ -173,7 +174,8 @@ PAGE = """<!doctype html>
  table { border-collapse: collapse; width: 100%; }
  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e2e8f0; font-size: .9rem; }
  th { background: #f7fafc; }
- button { padding: .25rem .8rem; border: 1px solid #c53030; color: #c53030; background: #fff; border-radius: 4px; cursor: pointer; }
+ button { padding: .25rem .8rem; border: 1px solid #c53030; color: #c53030; background: #fff; border-radius: 4px;
+   cursor: pointer; }
  button:disabled { opacity: .5; cursor: default; }
  button.keep { border-color: #2b6cb0; color: #2b6cb0; }
  input { font-size: .85rem; }
@@ -182,7 +184,8 @@ PAGE = """<!doctype html>
 <body>
 <h1>Fargate environments</h1>
 <p>Ephemeral environments managed by airflow-provider-fargate (found by their tags through
-the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>). Costs are estimates from Fargate on-demand prices.
+the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>).
+Costs are estimates from Fargate on-demand prices.
 <b>Extend</b> adds hours to an environment's time-to-live, <b>Keep until</b> sets when it expires (at most
 __MAX_TTL_HOURS__ hours from now); the janitor destroys environments whose time has passed.</p>
 <div id="status" role="status"></div>
@@ -199,7 +202,9 @@ function duration(seconds) {
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
   return sign + (h ? h + " h " : "") + m + " min" + (sign ? " ago" : "");
 }
-function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+function cell(row, text) {
+  const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td;
+}
 async function load() {
   const response = await fetch("api/environments", {credentials: "same-origin"});
   const status = document.getElementById("status");
@@ -224,7 +229,8 @@ async function load() {
     cell(row, env.running_count + "/" + env.desired_count);
     cell(row, duration(env.age_seconds));
     cell(row, duration(env.ttl_left_seconds));
-    cell(row, env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title = env.cost_note || "";
+    cell(row, env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title =
+      env.cost_note || "";
     const actions = cell(row, "");
     const hours = document.createElement("input");
     hours.type = "number"; hours.min = 1; hours.max = MAX_TTL_HOURS; hours.value = 2; hours.size = 3;
@@ -237,14 +243,19 @@ async function load() {
     const keep = document.createElement("button");
     keep.textContent = "Keep until"; keep.name = "keep-until-button-" + env.environment; keep.className = "keep";
     keep.onclick = () => {
-      if (!until.value) { document.getElementById("status").textContent = "Keep " + env.environment + " until: pick a time."; return; }
+      if (!until.value) {
+        document.getElementById("status").textContent = "Keep " + env.environment + " until: pick a time.";
+        return;
+      }
       changeExpiry(env.environment, {until: new Date(until.value).toISOString()}, keep);
     };
     const button = document.createElement("button");
     button.textContent = "Destroy";
     button.name = "destroy-" + env.environment;
     button.onclick = () => destroy(env.environment, button);
-    for (const element of [hours, extend, until, keep, button]) { actions.appendChild(element); actions.appendChild(document.createTextNode(" ")); }
+    for (const element of [hours, extend, until, keep, button]) {
+      actions.appendChild(element); actions.appendChild(document.createTextNode(" "));
+    }
     row.cells[6].title = env.expires_at ? "expires " + env.expires_at : "";
     body.appendChild(row);
   }
@@ -259,7 +270,8 @@ async function changeExpiry(name, change, button) {
   button.disabled = false;
   if (response.ok) {
     await load();
-    status.textContent = name + " now expires at " + body.expires_at + " (" + duration(body.ttl_left_seconds) + " left).";
+    status.textContent =
+      name + " now expires at " + body.expires_at + " (" + duration(body.ttl_left_seconds) + " left).";
   } else {
     status.textContent = "Could not change the expiry of " + name + ": " + (body.detail || response.status);
   }

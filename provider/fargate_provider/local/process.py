@@ -94,11 +94,14 @@ def airflow_variables(network: dict) -> dict[str, str]:
     """The two Variables a platform team sets once for environments behind a load balancer, by
     name (what ``airflow variables import`` reads): the emulator's ready-made ALB listener and
     its environments' domain, from its network (``/_fargate_local/network``); {} without them."""
-    from fargate_provider.environments.exposure import DOMAIN_VARIABLE, LISTENER_VARIABLE
+    from fargate_provider.settings import ENVIRONMENTS_DOMAIN, ENVIRONMENTS_LISTENER_ARN
 
     if not (network.get("listener_arn") and network.get("environments_domain")):
         return {}
-    return {LISTENER_VARIABLE: network["listener_arn"], DOMAIN_VARIABLE: network["environments_domain"]}
+    return {
+        ENVIRONMENTS_LISTENER_ARN.name: network["listener_arn"],
+        ENVIRONMENTS_DOMAIN.name: network["environments_domain"],
+    }
 
 
 def environment_variables(endpoint: str) -> dict[str, str]:

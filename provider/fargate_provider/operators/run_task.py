@@ -26,6 +26,7 @@ from fargate_provider.links.ecs import (
 )
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
 from fargate_provider.preflight import require_preflight
+from fargate_provider.settings import LOG_READS_PER_SECOND
 from fargate_provider.state.task import (
     STOPPED,
     LogFollower,
@@ -38,7 +39,6 @@ from fargate_provider.task_definition_spec import (
     TaskDefinitionError,
     run_task_overrides_problems,
 )
-from fargate_provider.triggers.log_reads import log_reads_per_second
 from fargate_provider.triggers.task import FargateTaskTrigger
 from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.masking import mask_container_environment
@@ -205,7 +205,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
             raise FargateInputError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
         if self.deferrable and self.logs:
-            log_reads_per_second()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
+            LOG_READS_PER_SECOND.get()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
         if (
             isinstance(self.log_tail_on_failure, bool)
             or not isinstance(self.log_tail_on_failure, int)

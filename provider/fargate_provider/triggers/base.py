@@ -11,19 +11,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.config import Config
 
 from fargate_provider.hooks.fargate import FargateHook
+from fargate_provider.settings import RESUME_NOT_BEFORE_SECONDS
 
 # Airflow 3.3 fails a deferred task whose trigger fires soon after the deferral: the scheduler
 # can drain the stale "success" of the worker that exited on defer() once the resumed try is
 # QUEUED or RUNNING, and marks it FAILED ("state mismatch"; apache/airflow#72716, #71580, fixes
 # open). That worker's exit was measured at 5.3 s after defer() on a loaded machine. No event
-# leaves a trigger sooner than this after the task deferred ([fargate] resume_not_before_seconds).
-RESUME_NOT_BEFORE_SECONDS = 15.0
-
-
-def resume_not_before_seconds() -> float:
-    from airflow.configuration import conf
-
-    return conf.getfloat("fargate", "resume_not_before_seconds", fallback=RESUME_NOT_BEFORE_SECONDS)
+# leaves a trigger sooner than this after the task deferred (settings.RESUME_NOT_BEFORE_SECONDS,
+# [fargate] resume_not_before_seconds).
 
 
 class FargateBaseTrigger(BaseTrigger):
@@ -55,7 +50,7 @@ class FargateBaseTrigger(BaseTrigger):
         self.aws_conn_id, self.region_name = aws_conn_id, region_name
         self.verify, self.botocore_config = verify, botocore_config
         self.resume_not_before = (
-            time.time() + resume_not_before_seconds() if resume_not_before is None else resume_not_before
+            time.time() + RESUME_NOT_BEFORE_SECONDS.get() if resume_not_before is None else resume_not_before
         )
 
     @staticmethod
@@ -80,7 +75,7 @@ class FargateBaseTrigger(BaseTrigger):
         }
 
     async def event(self, payload: dict[str, Any]) -> TriggerEvent:
-        """The event to fire, once it is safe to resume the task (see RESUME_NOT_BEFORE_SECONDS)."""
+        """The event to fire, once it is safe to resume the task (see settings.RESUME_NOT_BEFORE_SECONDS)."""
         delay = self.resume_not_before - time.time()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -24,27 +24,15 @@ import weakref
 from typing import Any
 
 from fargate_provider.hooks.client_pool import settings_key
-from fargate_provider.input_errors import InputError
+from fargate_provider.settings import LOG_READS_PER_SECOND
 
 log = logging.getLogger(__name__)
 
-LOG_READS_PER_SECOND = 10.0
 FIRST_PAUSE_SECONDS, MAX_PAUSE_SECONDS = 1.0, 60.0
 
 _BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LogReadBudget]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def log_reads_per_second() -> float:
-    from airflow.configuration import conf
-
-    rate = conf.getfloat("fargate", "log_reads_per_second", fallback=LOG_READS_PER_SECOND)
-    if rate <= 0:
-        raise InputError(
-            f"[fargate] log_reads_per_second: {rate:g} is not allowed; give a number of reads a second above 0"
-        )
-    return rate
 
 
 class LogReadBudget:
@@ -106,7 +94,7 @@ def log_read_budget(hook: Any, region: str | None) -> LogReadBudget:
     key = (*settings_key(hook), region or hook.region_name)
     budget = budgets.get(key)
     if budget is None:
-        budget = budgets[key] = LogReadBudget(key[0], key[-1], log_reads_per_second())
+        budget = budgets[key] = LogReadBudget(key[0], key[-1], LOG_READS_PER_SECOND.get())
     return budget
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fargate_provider import settings
 from fargate_provider.input_errors import InputError
 
 SUBNET_KINDS = ("private", "public")
@@ -15,9 +16,8 @@ SUBNET_KINDS = ("private", "public")
 SUBNET_KIND_TAG = "fargate:subnet-kind"
 SECURITY_GROUP_TAG = "fargate:security-group"
 SECURITY_GROUP_TAG_VALUE = "tasks"
-# Variables win over tags (JSON lists or comma-separated IDs).
-SUBNETS_VARIABLE = "fargate_{kind}_subnets"
-SECURITY_GROUPS_VARIABLE = "fargate_security_groups"
+# Variables win over tags (JSON lists or comma-separated IDs): settings.SUBNETS and SECURITY_GROUPS.
+SECURITY_GROUPS_VARIABLE = settings.SECURITY_GROUPS.name
 
 
 class NetworkNotFound(LookupError):
@@ -66,7 +66,7 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
     only made when a tag lookup is needed."""
     if kind not in SUBNET_KINDS:
         raise InputError(f"subnet_kind: {kind!r} is not allowed; allowed: {', '.join(SUBNET_KINDS)}")
-    subnets_variable = SUBNETS_VARIABLE.format(kind=kind)
+    subnets_variable = settings.SUBNETS[kind].name
     subnets_value, groups_value = variable(subnets_variable), variable(SECURITY_GROUPS_VARIABLE)
     subnets = parse_id_list(subnets_value, subnets_variable) if subnets_value else None
     groups = parse_id_list(groups_value, SECURITY_GROUPS_VARIABLE) if groups_value else None
@@ -87,7 +87,8 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
         source.append(f"security groups tagged {SECURITY_GROUP_TAG}={SECURITY_GROUP_TAG_VALUE}")
     if not subnets:
         raise NetworkNotFound(
-            f"subnet_kind: no {kind} subnets found; tag them {SUBNET_KIND_TAG}={kind} or set the Variable {subnets_variable}"
+            f"subnet_kind: no {kind} subnets found; tag them {SUBNET_KIND_TAG}={kind} "
+            f"or set the Variable {subnets_variable}"
         )
     if not groups:
         raise NetworkNotFound(
