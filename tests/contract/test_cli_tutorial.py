@@ -8,8 +8,8 @@ with ``aws ec2 describe-network-interfaces --network-interface-id`` — then the
 (delete-service --force, delete-cluster) and a deregister-task-definition, so nothing is left behind.
 
 Names get a run suffix so runs against an account do not collide (the tutorial's are fargate-cluster,
-fargate-service, sample-fargate), and the cluster and service carry the suite's tag. The tutorial's task definition has no log configuration, so no execution
-role; nor does it need one here.
+fargate-service, sample-fargate), and the cluster and service carry the suite's tag. The tutorial's task
+definition has no log configuration, so no execution role; nor does it need one here.
 """
 
 from __future__ import annotations
@@ -42,10 +42,14 @@ TUTORIAL_TASK_DEFINITION = {
             "essential": True,
             "entryPoint": ["sh", "-c"],
             "command": [
-                "/bin/sh -c \"echo '<html> <head> <title>Amazon ECS Sample App</title> <style>body {margin-top: 40px; "
-                "background-color: #333;} </style> </head><body> <div style=color:white;text-align:center> <h1>Amazon ECS "
-                "Sample App</h1> <h2>Congratulations!</h2> <p>Your application is now running on a container in Amazon "
-                "ECS.</p> </div></body></html>' >  /usr/local/apache2/htdocs/index.html && httpd-foreground\""
+                (
+                    "/bin/sh -c \"echo '<html> <head> <title>Amazon ECS Sample App</title> "
+                    "<style>body {margin-top: 40px; background-color: #333;} </style> </head><body> "
+                    "<div style=color:white;text-align:center> "
+                    "<h1>Amazon ECS Sample App</h1> <h2>Congratulations!</h2> <p>Your application is now running on a "
+                    "container in Amazon ECS.</p> </div></body></html>' >  /usr/local/apache2/htdocs/index.html "
+                    '&& httpd-foreground"'
+                )
             ],
         }
     ],

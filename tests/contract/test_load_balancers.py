@@ -218,8 +218,10 @@ def test_create_service_checks_its_load_balancers_as_ecs_does(aws, cluster, task
     refused = {
         "a target group ECS cannot find": (
             [{"targetGroupArn": missing, "containerName": "web", "containerPort": 80}],
-            "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role "
-            "being passed has the proper permissions.",
+            (
+                "Unable to assume role and validate the specified targetGroupArn. "
+                "Please verify that the ECS service role being passed has the proper permissions."
+            ),
         ),
         "a target group no load balancer uses": (
             [{"targetGroupArn": alb["unused"], "containerName": "web", "containerPort": 80}],
@@ -227,8 +229,10 @@ def test_create_service_checks_its_load_balancers_as_ecs_does(aws, cluster, task
         ),
         "an instance target group for awsvpc tasks": (
             [{"targetGroupArn": alb["instance"], "containerName": "web", "containerPort": 80}],
-            f"The provided target group {alb['instance']} has target type instance, which is incompatible with the "
-            "awsvpc network mode specified in the task definition.",
+            (
+                f"The provided target group {alb['instance']} has target type instance, which is incompatible with the "
+                "awsvpc network mode specified in the task definition."
+            ),
         ),
         "a container not in the task definition": (
             [{"targetGroupArn": alb["ip"], "containerName": "nginx", "containerPort": 80}],

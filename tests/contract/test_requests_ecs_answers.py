@@ -104,7 +104,7 @@ def test_run_task_without_launch_type_on_an_empty_cluster_finds_no_instances(aws
 
 def test_run_task_refuses_what_ecs_refuses(aws, cluster, job, task_network):
     ecs = aws("ecs")
-    run = dict(cluster=cluster, taskDefinition=job, launchType="FARGATE", networkConfiguration=task_network)
+    run = {"cluster": cluster, "taskDefinition": job, "launchType": "FARGATE", "networkConfiguration": task_network}
     assert _error(lambda: ecs.run_task(**run, propagateTags="SERVICE"))[:2] == (400, "InvalidParameterException")
     assert _error(
         lambda: ecs.run_task(**run, overrides={"containerOverrides": [{"name": "nope", "command": ["true"]}]})
@@ -136,7 +136,7 @@ def test_tag_keys_starting_with_aws_are_reserved(aws, cluster):
 
 def test_execute_command_needs_exec_enabled_and_answers_with_a_session(aws, cluster, job, task_network):
     ecs = aws("ecs")
-    run = dict(cluster=cluster, taskDefinition=job, launchType="FARGATE", networkConfiguration=task_network)
+    run = {"cluster": cluster, "taskDefinition": job, "launchType": "FARGATE", "networkConfiguration": task_network}
     plain = ecs.run_task(**run)["tasks"][0]["taskArn"]
     with_exec = ecs.run_task(**run, enableExecuteCommand=True)["tasks"][0]["taskArn"]
     try:

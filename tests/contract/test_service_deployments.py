@@ -203,7 +203,9 @@ def test_create_update_delete_is_the_services_history(aws, cluster, services):
     assert _listed(ecs, cluster, "web", createdAt={"after": dt.datetime(2024, 10, 25, tzinfo=dt.UTC)}) == listed
     assert _listed(ecs, cluster, "web", createdAt={"before": dt.datetime(2024, 10, 25, tzinfo=dt.UTC)}) == []
     for size in (0, 101):
-        response = _refused(lambda: ecs.list_service_deployments(cluster=cluster, service="web", maxResults=size))
+        response = _refused(
+            lambda size=size: ecs.list_service_deployments(cluster=cluster, service="web", maxResults=size)
+        )
         assert response["Error"]["Code"] == "InvalidParameterException"
 
     # What ECS does not know is a failure, not an error; more than 20 ARNs is an error.

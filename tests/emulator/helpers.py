@@ -76,7 +76,7 @@ def cleanup(ecs, cluster: str = "c") -> None:
         if going:
             wait_for(
                 f"services of {cluster} INACTIVE",
-                lambda: all(
+                lambda going=going: all(
                     s["status"] == "INACTIVE"
                     for s in ecs.describe_services(cluster=cluster, services=going)["services"]
                 ),

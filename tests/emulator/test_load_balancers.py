@@ -21,13 +21,23 @@ with mock_aws():
     ec2 = boto3.client("ec2", region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     elbv2 = boto3.client("elbv2", region_name="us-east-1")
-    arn = elbv2.create_target_group(Name="t", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    group = elbv2.create_target_group(Name="t", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
+    arn = group["TargetGroups"][0]["TargetGroupArn"]
     backend = elbv2_backends["123456789012"]["us-east-1"]
-    objects = {"ELBv2Backend": backend, "FakeTargetGroup": backend.target_groups[arn], "FakeHealthStatus": load_balancers.FakeHealthStatus}
-    missing = {kind: [a for a in names if not hasattr(objects[kind], a)] for kind, names in load_balancers.MODEL_ATTRIBUTES_USED.items()}
+    objects = {
+        "ELBv2Backend": backend,
+        "FakeTargetGroup": backend.target_groups[arn],
+        "FakeHealthStatus": load_balancers.FakeHealthStatus,
+    }
+    missing = {
+        kind: [a for a in names if not hasattr(objects[kind], a)]
+        for kind, names in load_balancers.MODEL_ATTRIBUTES_USED.items()
+    }
     # A target group the emulator does not manage: moto's answers (healthy at once, forgotten once deregistered).
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.0.5", "Port": 80}])
-    registered = [t["TargetHealth"]["State"] for t in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+    registered = [
+        t["TargetHealth"]["State"] for t in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    ]
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.0.5", "Port": 80}])
     deregistered = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     print(json.dumps({"missing": missing, "registered": registered, "deregistered": deregistered}))

@@ -67,15 +67,20 @@ network = bridge.create_network(account, region)
 backend = bridge.ecs_backend(account, region)
 cluster = backend.create_cluster("c", capacity_providers=["FARGATE"])
 task_definition = backend.register_task_definition(
-    "f", [{"name": "a", "image": "x"}], network_mode="awsvpc", requires_compatibilities=["FARGATE"], cpu="256", memory="512"
+    "f", [{"name": "a", "image": "x"}], network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+    cpu="256", memory="512",
 )
 service = bridge.create_moto_service(
     backend, cluster_str="c", service_name="s", desired_count=1, task_definition_str=task_definition.arn,
     launch_type="FARGATE",
-    network_configuration={"awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}},
+    network_configuration={
+        "awsvpcConfiguration": {"subnets": network["private_subnets"], "securityGroups": [network["security_group"]]}
+    },
 )
 objects = {"Cluster": cluster, "TaskDefinition": task_definition, "Service": service}
-missing = {kind: [a for a in names if not hasattr(objects[kind], a)] for kind, names in bridge.MODEL_ATTRIBUTES_USED.items()}
+missing = {
+    kind: [a for a in names if not hasattr(objects[kind], a)] for kind, names in bridge.MODEL_ATTRIBUTES_USED.items()
+}
 print(json.dumps(missing))
 """
 
@@ -103,7 +108,10 @@ with mock_aws():
         containerDefinitions=[{"name": "a", "image": "busybox"}],
     )
     awsvpc = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
-    ecs.create_service(cluster="c", serviceName="s", taskDefinition="f", desiredCount=1, launchType="FARGATE", networkConfiguration=awsvpc)
+    ecs.create_service(
+        cluster="c", serviceName="s", taskDefinition="f", desiredCount=1, launchType="FARGATE",
+        networkConfiguration=awsvpc,
+    )
     service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
     assert (service["runningCount"], service["pendingCount"]) == (0, 1)
     assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"

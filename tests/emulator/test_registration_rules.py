@@ -130,7 +130,10 @@ RULES = [
     # aws-games/cloud-game-development-toolkit#737
     pytest.param(
         spec(cpu="256", memory="4096"),
-        "No Fargate configuration exists for given values: 256 CPU, 4096 memory. See the Amazon ECS documentation for the valid values.",
+        (
+            "No Fargate configuration exists for given values: 256 CPU, 4096 memory. "
+            "See the Amazon ECS documentation for the valid values."
+        ),
         spec(cpu="1024", memory="4096"),
         id="invalid-cpu-memory-pair",
     ),

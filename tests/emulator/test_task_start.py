@@ -128,7 +128,8 @@ def assume_role_error(arn: str) -> str:
     # aws-samples/aws-modern-application-workshop#149, telia-oss/terraform-aws-ecs-fargate#58
     return (
         f"ECS was unable to assume the role '{arn}' that was provided for this task. Please verify that the role being "
-        "passed has the proper trust relationship and permissions and that your IAM user has permissions to pass this role."
+        "passed has the proper trust relationship and permissions and that your IAM user has permissions "
+        "to pass this role."
     )
 
 
@@ -276,7 +277,8 @@ def test_the_execution_role_may_only_read_parameters_under_fargate(emulator, ecs
         )
         assert "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/ecsTaskExecutionRole/" in reason
         assert (
-            f"is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/other/x "
+            "is not authorized to perform: ssm:GetParameters on resource: "
+            f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/other/x "
             "because no identity-based policy allows the ssm:GetParameters action"
         ) in reason
     finally:
@@ -290,7 +292,10 @@ def test_a_missing_private_ecr_image_fails_the_pull_until_it_is_pushed(emulator,
     # The ECS agent's "CannotPullContainerError: ... failed to resolve ref <image>: not found".
     ecr = client(emulator, "ecr")
     register(ecs, image=ECR_IMAGE, executionRoleArn=EXECUTION_ROLE)
-    not_found = f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref {ECR_IMAGE}: not found"
+    not_found = (
+        "CannotPullContainerError: pull image manifest has been retried 7 time(s): "
+        f"failed to resolve ref {ECR_IMAGE}: not found"
+    )
     assert failed_to_start(finished(ecs, emulator)) == not_found
 
     ecr.create_repository(repositoryName="app")
@@ -325,8 +330,8 @@ def test_awslogs_create_group_outside_the_roles_prefix_is_denied(emulator, ecs):
     assert reason.startswith("ResourceInitializationError: failed to validate logger args")
     assert "AccessDeniedException" in reason
     assert (
-        f"not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/outside"
-        in reason
+        "not authorized to perform: logs:CreateLogGroup on resource: "
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/outside" in reason
     )
     assert logs.describe_log_groups(logGroupNamePrefix="/ecs/outside")["logGroups"] == []
 
