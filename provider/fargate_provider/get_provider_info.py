@@ -20,7 +20,9 @@ def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-fargate",
         "name": "Fargate",
-        "description": "Run containers on AWS ECS with Fargate: task definitions, clusters, services and one-off tasks.",
+        "description": (
+            "Run containers on AWS ECS with Fargate: task definitions, clusters, services and one-off tasks."
+        ),
         "versions": [_version()],
         "integrations": [
             {

@@ -94,8 +94,10 @@ def resolve_spec_path(
                 [
                     (
                         "task_definition",
-                        f"file {str(source)!r} is outside the DAG's folder and template_searchpath "
-                        f"({', '.join(map(str, folders)) or 'none'}); move it there, or pass allow_any_path=True",
+                        (
+                            f"file {str(source)!r} is outside the DAG's folder and template_searchpath "
+                            f"({', '.join(map(str, folders)) or 'none'}); move it there, or pass allow_any_path=True"
+                        ),
                     )
                 ]
             )
@@ -113,8 +115,10 @@ def _read_spec_file(path: Path) -> str:
                 [
                     (
                         "task_definition",
-                        f"{where} is {size:,} bytes; spec files are at most "
-                        f"{MAX_SPEC_FILE_BYTES:,} bytes (ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} per task definition)",
+                        (
+                            f"{where} is {size:,} bytes; spec files are at most {MAX_SPEC_FILE_BYTES:,} bytes "
+                            f"(ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} per task definition)"
+                        ),
                     )
                 ]
             )
@@ -157,8 +161,10 @@ def load_task_definition(
         [
             (
                 "task_definition",
-                "expected a dict, JSON/JSON5 text, or a path to a .json/.json5 file; "
-                f"got {type(source).__name__} {str(source)[:80]!r}",
+                (
+                    "expected a dict, JSON/JSON5 text, or a path to a .json/.json5 file; "
+                    f"got {type(source).__name__} {str(source)[:80]!r}"
+                ),
             )
         ]
     )
@@ -170,8 +176,10 @@ def _parse_text(text: str, source: str | None) -> dict[str, Any]:
             [
                 (
                     "task_definition",
-                    f"is {len(text):,} characters; ECS takes at most "
-                    f"{MAX_TASK_DEFINITION_BYTES:,} bytes per task definition",
+                    (
+                        f"is {len(text):,} characters; ECS takes at most "
+                        f"{MAX_TASK_DEFINITION_BYTES:,} bytes per task definition"
+                    ),
                 )
             ],
             source=source,
@@ -238,7 +246,10 @@ def run_task_overrides_problems(overrides: Any, field: str = "overrides") -> lis
         problems.append(
             (
                 f"{field}.cpu",
-                f"cpu {sizes['cpu']} is not a Fargate size; allowed cpu units: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}",
+                (
+                    f"cpu {sizes['cpu']} is not a Fargate size; "
+                    f"allowed cpu units: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"
+                ),
             )
         )
     return _dedupe(problems)
@@ -452,8 +463,10 @@ def _variable_problems(container: dict[str, Any], base: str) -> list[tuple[str, 
                     problems.append(
                         (
                             f"{where}.valueFrom",
-                            "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…:secret:…), "
-                            "an SSM parameter ARN (arn:aws:ssm:…:parameter/…) or an SSM parameter name",
+                            (
+                                "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…:secret:…), "
+                                "an SSM parameter ARN (arn:aws:ssm:…:parameter/…) or an SSM parameter name"
+                            ),
                         )
                     )
     return problems

@@ -81,7 +81,8 @@ def resolve_expose(expose: Any, subnet_kind: str, listener_arn: str | None, doma
     if expose == "load_balancer" and not (listener_arn and domain):
         raise EnvironmentSpecError(
             f"expose: load_balancer needs the Variables {exposure.LISTENER_VARIABLE} (an ALB listener's ARN) and "
-            f"{exposure.DOMAIN_VARIABLE} (a domain whose wildcard record points at that ALB), set once by the platform team"
+            f"{exposure.DOMAIN_VARIABLE} (a domain whose wildcard record points at that ALB), "
+            "set once by the platform team"
         )
     if expose == "public_ip" and subnet_kind != "public":
         raise EnvironmentSpecError(
@@ -130,7 +131,8 @@ def environment_task_definition(
     for name, value in variables.items():
         if not isinstance(name, str) or not re.fullmatch(ENV_VAR_NAME_PATTERN, name):
             raise EnvironmentSpecError(
-                f"environment_variables: {name!r} is not a variable name (letters, digits, _; not starting with a digit)"
+                f"environment_variables: {name!r} is not a variable name "
+                "(letters, digits, _; not starting with a digit)"
             )
         if not isinstance(value, (str, int, float, bool)):
             raise EnvironmentSpecError(f"environment_variables.{name}: must be a string, number or boolean")
@@ -231,7 +233,8 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
             env = names(tags[ENVIRONMENT_TAG])
         except EnvironmentSpecError:
             left_alone.append(
-                f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} is not an environment name"
+                f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} "
+                "is not an environment name"
             )
             continue
         if env.cluster != cluster["clusterName"]:

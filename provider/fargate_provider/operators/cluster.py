@@ -88,7 +88,8 @@ class FargateCreateClusterOperator(FargateBaseOperator):
         unknown = [p for p in self.capacity_providers if p not in FARGATE_CAPACITY_PROVIDERS]
         if unknown or not self.capacity_providers:
             raise FargateInputError(
-                f"capacity_providers: {unknown or 'empty'} not allowed; allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}"
+                f"capacity_providers: {unknown or 'empty'} not allowed; "
+                f"allowed: {', '.join(FARGATE_CAPACITY_PROVIDERS)}"
             )
         strategy = validate_capacity_strategy(
             self.default_capacity_provider_strategy, self.capacity_providers, "default_capacity_provider_strategy"

@@ -205,7 +205,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
             raise FargateInputError(f"poll_interval: must be a number of seconds above 0, got {self.poll_interval!r}")
         if self.deferrable and self.logs:
-            LOG_READS_PER_SECOND.get()  # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
+            # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
+            LOG_READS_PER_SECOND.get()
         if (
             isinstance(self.log_tail_on_failure, bool)
             or not isinstance(self.log_tail_on_failure, int)
@@ -246,7 +247,10 @@ class FargateRunTaskOperator(FargateBaseOperator):
         problems = [
             (
                 f"overrides.containerOverrides[{index}].name",
-                f"{str(item.get('name'))[:80]!r} is not a container of {task_definition.get('family')}; containers: {', '.join(names)}",
+                (
+                    f"{str(item.get('name'))[:80]!r} is not a container of {task_definition.get('family')}; "
+                    f"containers: {', '.join(names)}"
+                ),
             )
             for index, item in enumerate((self.overrides or {}).get("containerOverrides") or [])
             if isinstance(item, dict) and item.get("name") not in names

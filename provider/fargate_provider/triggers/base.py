@@ -55,7 +55,8 @@ class FargateBaseTrigger(BaseTrigger):
 
     @staticmethod
     def connection_of(task: Any) -> dict[str, Any]:
-        """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``), or of a trigger."""
+        """The connection settings of an operator or sensor (an ``AwsBaseOperator``/``AwsBaseSensor``), or of
+        a trigger."""
         return {
             "aws_conn_id": task.aws_conn_id,
             "region_name": task.region_name,

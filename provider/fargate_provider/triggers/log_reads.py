@@ -71,8 +71,8 @@ class LogReadBudget:
         self.paused_until = now + self.pause
         if first:  # once per episode, not once per stream or per retry
             log.warning(
-                "CloudWatch Logs throttles %s for connection %s in %s: log reads pause together (%g s, doubling up to %g s) "
-                "and resume where they stopped; no line is lost",
+                "CloudWatch Logs throttles %s for connection %s in %s: log reads pause together "
+                "(%g s, doubling up to %g s) and resume where they stopped; no line is lost",
                 operation,
                 self.name,
                 self.region,
