@@ -43,7 +43,10 @@ def served_links(dag_id: str, run_id: str, task_id: str = "report") -> dict:
 
 
 def test_behind_the_load_balancer_the_report_links_to_the_environments_host(
-    user_dags, emulator, capfd, load_balancer_variables
+    user_dags,
+    emulator,
+    capfd,
+    load_balancer_variables,  # noqa: F811  (the pytest fixture imported above)
 ):
     created = user_dags.run(DAG_ID, capfd, run_conf={"environment": "linkd", "desired_count": 1})
     assert created.state == "success", created.task_states
