@@ -30,7 +30,7 @@ class InputErrorsFailFastMixin:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_fails_fast", False):
                 wrapped = fail_fast_on_input_errors(method)
-                wrapped._fails_fast = True  # type: ignore[attr-defined]
+                wrapped._fails_fast = True
                 setattr(cls, name, wrapped)
 
     def render_template_fields(self, context, jinja_env=None) -> None:
