@@ -60,6 +60,9 @@ _VARIABLE_RE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
 
+# The image's /entrypoint, named as a word of a command or script (``exec /entrypoint airflow version``).
+_IMAGE_ENTRYPOINT_RE = re.compile(r"(?<![^\s\"';&|(])/entrypoint(?![^\s\"';&|)])")
+
 
 class ComposeError(Exception):
     """What `docker compose up` itself would refuse or report."""
@@ -262,7 +265,8 @@ class ComposeStack:
             command = ["airflow", *command]  # what the image's entrypoint does with a sub-command
             entrypoint = []
         return [
-            self.localize(name, part).replace("/entrypoint", str(ENTRYPOINT_SHIM)) for part in (*entrypoint, *command)
+            _IMAGE_ENTRYPOINT_RE.sub(str(ENTRYPOINT_SHIM), self.localize(name, part))
+            for part in (*entrypoint, *command)
         ]
 
     # ------------------------------------------------------------------ starting
