@@ -34,7 +34,7 @@ class FargateServiceTrigger(FargateBaseTrigger):
     Events: ``{"status": "success", "value": value}``, ``{"status": "failed", "kind":
     "rollout" | "timeout" | "error", "message": ...}``.
 
-    .. seealso:: README, "Services".
+    .. seealso:: :doc:`/guides/services`
     """
 
     def __init__(
@@ -58,7 +58,8 @@ class FargateServiceTrigger(FargateBaseTrigger):
     @staticmethod
     def error_from_event(event: dict[str, Any]) -> AirflowException:
         """The typed error a failed event stands for, raised by the task that resumes."""
-        kind = {"rollout": RolloutFailedError, "timeout": WaitTimeoutError}.get(event.get("kind"), AirflowException)
+        kinds: dict[str | None, type[AirflowException]] = {"rollout": RolloutFailedError, "timeout": WaitTimeoutError}
+        kind = kinds.get(event.get("kind"), AirflowException)
         return kind(event.get("message", "the wait failed"))
 
     def trigger_kwargs(self) -> dict[str, Any]:
