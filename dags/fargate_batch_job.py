@@ -2,8 +2,9 @@
 
 Find the network and the roles → preflight (read-only: roles, image, log group, routes; every
 problem at once, nothing created) → register the task definition
-(``task_definitions/batch-job.json5``; a new revision only when it changed) → run it once (logs streamed into the task log, fails if the container fails,
-never started twice, retried twice) → its cost is logged and pushed to XCom (key ``cost``).
+(``task_definitions/batch-job.json5``; a new revision only when it changed) → run it once
+(logs streamed into the task log, fails if the container fails, never started twice, retried
+twice) → its cost is logged and pushed to XCom (key ``cost``).
 The cluster is created when missing and kept between runs.
 
 Configure without editing code: the Variable ``fargate_batch_job`` (JSON) sets the schedule

@@ -114,18 +114,26 @@ with DAG(
             title="Reach it through",
             values_display={
                 EXPOSE_AUTO: "Automatic: the load balancer if set up, else a public IP in public subnets, else none",
-                "load_balancer": "Load balancer: https://NAME.<domain> (Variables fargate_environments_listener_arn, _domain)",
+                "load_balancer": (
+                    "Load balancer: https://NAME.<domain> (Variables fargate_environments_listener_arn, _domain)"
+                ),
                 "public_ip": "Public IP of each task (public subnets)",
                 "none": "None: private IPs, inside the VPC only",
             },
-            description="Where people open the environment. The URL is in the report task's log and XCom and on the environments page.",
+            description=(
+                "Where people open the environment. "
+                "The URL is in the report task's log and XCom and on the environments page."
+            ),
         ),
         "health_check_path": Param(
             "/",
             type="string",
             pattern=r"^/[\x21-\x7e]{0,1023}$",
             title="Health check path",
-            description="Behind the load balancer: the path its health checks request. The environment is stable only once every task answers.",
+            description=(
+                "Behind the load balancer: the path its health checks request. "
+                "The environment is stable only once every task answers."
+            ),
         ),
         "healthy_codes": Param(
             "200-399",
@@ -151,7 +159,10 @@ with DAG(
             minimum=1,
             maximum=MAX_TTL_HOURS,
             title="Time to live (hours)",
-            description=f"After this many hours (1-{MAX_TTL_HOURS}) the janitor destroys the environment. Creating it again resets the clock.",
+            description=(
+                f"After this many hours (1-{MAX_TTL_HOURS}) the janitor destroys the environment. "
+                "Creating it again resets the clock."
+            ),
         ),
     },
 ) as dag:
