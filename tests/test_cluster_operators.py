@@ -159,7 +159,10 @@ def test_delete_refuses_a_cluster_in_use_and_names_what_is_in_it(airflow, emulat
                 "capacity_providers": ("FARGATE",),
                 "default_capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
             },
-            "default_capacity_provider_strategy[0].capacityProvider: 'FARGATE_SPOT' is not one of the cluster's capacity providers",
+            (
+                "default_capacity_provider_strategy[0].capacityProvider: 'FARGATE_SPOT' "
+                "is not one of the cluster's capacity providers"
+            ),
         ),
         (
             {

@@ -326,8 +326,8 @@ def test_batch_job_without_an_execution_role_fails_before_creating_anything(user
         "upstream_failed"
     }
     assert (
-        "No execution role: the Variable fargate_execution_role_arn is not set and no role named ecsTaskExecutionRole exists"
-        in result.log
+        "No execution role: the Variable fargate_execution_role_arn is not set "
+        "and no role named ecsTaskExecutionRole exists" in result.log
     )
     assert "iam/ecs-task-execution-role.json" in result.log
     assert mutating_calls(emulator, before) == []
@@ -395,8 +395,8 @@ def test_environment_preflight_failure_creates_nothing(user_dags, emulator, capf
     assert result.state == "failed"
     assert result.task_states["preflight"] == "failed" and result.task_states["create_cluster"] == "upstream_failed"
     assert (
-        "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: the repository does not exist in ECR"
-        in result.log
+        "[image] container app: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:9.9: "
+        "the repository does not exist in ECR" in result.log
     )
     assert "[task role] arn:aws:iam::123456789012:role/missing-role: the role does not exist" in result.log
     assert mutating_calls(emulator, before) == []

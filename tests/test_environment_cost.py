@@ -171,8 +171,8 @@ def test_without_permission_for_the_history_the_listed_tasks_are_the_estimate():
         estimate = estimate_service_cost(_hook_on(ecs), "env-web", SERVICE, region="us-east-1", now=T0 + 2 * HOUR)
     assert estimate.usd == round(fargate_cost("256", "512", 3600).usd, 6)
     assert (
-        estimate.note
-        == "1 task(s) ECS still lists, us-east-1 X86_64 on-demand rates (service history not read: AccessDeniedException)"
+        estimate.note == "1 task(s) ECS still lists, us-east-1 X86_64 on-demand rates "
+        "(service history not read: AccessDeniedException)"
     )
 
 

@@ -123,7 +123,8 @@ def test_missing_network_says_how_to_provide_it(emulator):
     ec2 = boto3.client("ec2", endpoint_url=emulator.endpoint, region_name="eu-west-1")  # no tagged network there
     with pytest.raises(
         NetworkNotFound,
-        match="no private subnets found; tag them fargate:subnet-kind=private or set the Variable fargate_private_subnets",
+        match="no private subnets found; tag them fargate:subnet-kind=private "
+        "or set the Variable fargate_private_subnets",
     ):
         discover_network("private", lambda key: None, lambda: ec2)
     with pytest.raises(ValueError, match="subnet_kind: 'dmz' is not allowed; allowed: private, public"):

@@ -39,7 +39,10 @@ OPERATOR_CASES = [
     (
         "image of 1 MB",
         REGISTER,
-        'task_definition={"family": "web", "cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app", "image": "x" * 1_000_000}]}',
+        (
+            'task_definition={"family": "web", "cpu": "256", "memory": "512", '
+            '"containerDefinitions": [{"name": "app", "image": "x" * 1_000_000}]}'
+        ),
         "containerDefinitions[0].image: is 1,000,000 characters; ECS allows at most 255",
     ),
     (
@@ -175,7 +178,10 @@ OPERATOR_CASES = [
     (
         "unknown capacity provider",
         CREATE_SERVICE,
-        f"cluster='c', service_name='web', task_definition='job', capacity_provider_strategy=[{{'capacityProvider': 'EC2', 'weight': 1}}], {NET}",
+        (
+            "cluster='c', service_name='web', task_definition='job', "
+            f"capacity_provider_strategy=[{{'capacityProvider': 'EC2', 'weight': 1}}], {NET}"
+        ),
         "capacity_provider_strategy[0]",
     ),
     (

@@ -43,13 +43,17 @@ with DAG(DAG_ID, schedule=None):
     register = FargateRegisterTaskDefinitionOperator(task_id="register", task_definition={plain!r})
     service = FargateCreateServiceOperator(task_id="service", cluster="policy", service_name="web",
                                            task_definition=register.output, poll_interval=0.5, **NET)
-    update = FargateUpdateServiceOperator(task_id="update", cluster="policy", service="web", desired_count=2, poll_interval=0.5)
+    update = FargateUpdateServiceOperator(task_id="update", cluster="policy", service="web", desired_count=2,
+                                          poll_interval=0.5)
     stable = FargateServiceStableSensor(task_id="stable", cluster="policy", services=["web"], poll_interval=0.5)
-    run = FargateRunTaskOperator(task_id="run", cluster="policy", task_definition=register.output, wait_for_completion=False, **NET)
+    run = FargateRunTaskOperator(task_id="run", cluster="policy", task_definition=register.output,
+                                 wait_for_completion=False, **NET)
     stopped = FargateTaskStateSensor(task_id="stopped", cluster="policy", tasks=run.output, poll_interval=0.5)
     long = FargateRegisterTaskDefinitionOperator(task_id="long", task_definition={long!r})
-    running = FargateRunTaskOperator(task_id="running", cluster="policy", task_definition=long.output, wait_for_completion=False, **NET)
-    delete = FargateDeleteClusterOperator(task_id="delete", cluster_name="policy", cascade=True)  # stops the running task
+    running = FargateRunTaskOperator(task_id="running", cluster="policy", task_definition=long.output,
+                                     wait_for_completion=False, **NET)
+    # cascade: stops the running task
+    delete = FargateDeleteClusterOperator(task_id="delete", cluster_name="policy", cascade=True)
     preflight >> cluster >> register >> service >> update >> stable >> run >> stopped >> long >> running >> delete
 """
 

@@ -14,7 +14,9 @@ from airflow.sdk import DAG
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 with DAG(DAG_ID, schedule=None):
     FargateCreateClusterOperator(task_id="create", cluster_name="shared", adopt={adopt!r}) >> \\
-        FargateDeleteClusterOperator(task_id="delete", cluster_name="shared", require_tags={{"managed-by": "airflow-provider-fargate"}})
+        FargateDeleteClusterOperator(
+            task_id="delete", cluster_name="shared", require_tags={{"managed-by": "airflow-provider-fargate"}}
+        )
 """
 
 

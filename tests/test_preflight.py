@@ -98,7 +98,8 @@ def _no_egress_group(emulator) -> str:
     return group
 
 
-# Each case: (id, how to build it in the emulator -> run_preflight kwargs, the check that must fail, words in the problem)
+# Each case: (id, how to build it in the emulator -> run_preflight kwargs, the check that must fail,
+# words in the problem)
 CASES = [
     (
         "missing role",

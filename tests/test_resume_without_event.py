@@ -18,8 +18,9 @@ SERVICE_DAG = """
 from airflow.sdk import DAG
 from fargate_provider.operators.service import FargateCreateServiceOperator
 with DAG(DAG_ID, schedule=None):
-    FargateCreateServiceOperator(task_id="task", cluster="c", service_name="web", task_definition="job", desired_count=2,
-                                 subnets={subnets!r}, security_groups={groups!r}, deferrable=True, poll_interval=0.2)
+    FargateCreateServiceOperator(task_id="task", cluster="c", service_name="web", task_definition="job",
+                                 desired_count=2, subnets={subnets!r}, security_groups={groups!r}, deferrable=True,
+                                 poll_interval=0.2)
 """
 
 
@@ -74,10 +75,13 @@ with DAG(DAG_ID, schedule=None):
                                           deferrable=False, poll_interval=0.2, **NET)
     update = FargateUpdateServiceOperator(task_id="update", cluster="c", service="web", desired_count=2,
                                           force_new_deployment=True, deferrable=True, poll_interval=0.2)
-    stable = FargateServiceStableSensor(task_id="stable", cluster="c", services="web", deferrable=True, poll_interval=0.2)
+    stable = FargateServiceStableSensor(task_id="stable", cluster="c", services="web", deferrable=True,
+                                        poll_interval=0.2)
     run = FargateRunTaskOperator(task_id="run", cluster="c", task_definition="job", wait_for_completion=False, **NET)
-    stopped = FargateTaskStateSensor(task_id="stopped", cluster="c", tasks=run.output, deferrable=True, poll_interval=0.2)
-    delete = FargateDeleteServiceOperator(task_id="delete", cluster="c", service="web", deferrable=True, poll_interval=0.2)
+    stopped = FargateTaskStateSensor(task_id="stopped", cluster="c", tasks=run.output, deferrable=True,
+                                     poll_interval=0.2)
+    delete = FargateDeleteServiceOperator(task_id="delete", cluster="c", service="web", deferrable=True,
+                                          poll_interval=0.2)
     create >> update >> stable >> run >> stopped >> delete
 """
 

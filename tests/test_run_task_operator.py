@@ -110,7 +110,8 @@ def test_exit_1_fails_with_exit_code_and_log_tail(airflow, emulator, ecs, logs, 
     result = run(airflow, emulator, capfd, deferrable, extra="log_tail_on_failure=3,")
     assert result.task_states == {"run": "failed"}
     error = re.search(
-        r"container app of task \w+ ended with exit code 1 \(EssentialContainerExited: Essential container in task exited\)\nLast log lines:\n(.*)",
+        r"container app of task \w+ ended with exit code 1 "
+        r"\(EssentialContainerExited: Essential container in task exited\)\nLast log lines:\n(.*)",
         result.log,
         re.S,
     )
@@ -126,7 +127,8 @@ def test_image_pull_failure_is_its_own_error(airflow, emulator, ecs, capfd):
     result = run(airflow, emulator, capfd)
     assert result.task_states == {"run": "failed"}
     assert re.search(
-        r"fargate_provider.exceptions.TaskFailedToStartError: task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError",
+        r"fargate_provider.exceptions.TaskFailedToStartError: "
+        r"task \w+ failed to start \(TaskFailedToStart\): CannotPullContainerError",
         result.log,
     )
 

@@ -167,7 +167,7 @@ def test_watch_round_trips_through_its_kwargs():
     watch.poll([service(events=[{"id": "b", "message": "m"}])])
     again = ServiceWatch(**watch.to_kwargs())
     assert again.events.seen == {"a", "b"} and again.task_definitions == {"web": TD2}
-    assert [b for b in ServiceWatch([f"s{i}" for i in range(25)]).batches()] == [
+    assert list(ServiceWatch([f"s{i}" for i in range(25)]).batches()) == [
         [f"s{i}" for i in range(10)],
         [f"s{i}" for i in range(10, 20)],
         [f"s{i}" for i in range(20, 25)],
@@ -226,7 +226,10 @@ def test_behind_a_load_balancer_stable_needs_the_targets_and_then_all_of_them_he
         "(service web) (task 1a2b) (port 80) is unhealthy in (target-group "
         + TG
         + ") due to (reason Health checks failed with these codes: [502]).",
-        "service web (port 80) is unhealthy in target-group e-shop due to (reason Health checks failed with these codes: [502]).",
+        (
+            "service web (port 80) is unhealthy in target-group e-shop "
+            "due to (reason Health checks failed with these codes: [502])."
+        ),
     ],
 )
 def test_a_task_stopped_for_failed_health_checks_fails_at_once_with_the_reason(event):
@@ -256,7 +259,8 @@ def test_a_task_stopped_for_failed_health_checks_fails_at_once_with_the_reason(e
     assert verdict.state == FAILED
     assert verdict.reason.startswith(
         f"service web: 1 task(s) of deployment ecs-svc/2 ({TD2}) failed the load balancer's health checks "
-        "(reason Health checks failed with these codes: [502]). Stopped tasks: task 1a2b: ServiceSchedulerInitiated: Task failed ELB"
+        "(reason Health checks failed with these codes: [502]). "
+        "Stopped tasks: task 1a2b: ServiceSchedulerInitiated: Task failed ELB"
     )
     # a task that stopped for another reason is left to the usual count (max_failed_tasks)
     crashed = [

@@ -24,7 +24,10 @@ DAG = """
 from airflow.sdk import DAG
 from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
 
-with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": [], "target_group": ""}):
+with DAG(
+    DAG_ID, schedule=None, render_template_as_native_obj=True,
+    params={"subnets": [], "groups": [], "target_group": ""},
+):
     create = FargateCreateServiceOperator(
         task_id="create", cluster="c", service_name="web", task_definition="web", desired_count=2,
         subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deployment_circuit_breaker=False,

@@ -18,7 +18,9 @@ TASK_DEFINITION_FILE = """
       "image": "{{ params.image }}",
       "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"},],
       "environment": [{"name": "RUN_ID", "value": "{{ run_id }}"},],
-      "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}],
+      "secrets": [
+        {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"},
+      ],
     },
   ],
   "tags": [{"key": "from-file", "value": "yes"}],
