@@ -54,6 +54,8 @@ def test_every_variable_or_option_the_code_reads_is_a_listed_setting():
     files = _tracked("provider/*.py", "dags/*", "plugins/*", "scripts/*", "docker-compose.yaml")
     assert len(files) > 40
     for path in files:
+        if path.name == "settings.py":  # where the names are defined, and read generically
+            continue
         text = path.read_text(errors="replace")
         for pattern in READS:
             for name in pattern.findall(text):
