@@ -1,4 +1,4 @@
-"""`make demo` (scripts/demo.py) end to end: the three airflow dags test runs and the summary."""
+"""`make demo` (scripts/demo.py) end to end: its three DAG runs (dag.test, in one process) and the summary."""
 
 from __future__ import annotations
 
@@ -26,9 +26,16 @@ def test_demo_succeeds_and_leaves_nothing():
         else completed.stdout[-3000:]
     )
     assert completed.returncode == 0, summary + completed.stderr[-3000:]
+    assert "[error" not in completed.stdout + completed.stderr
+    runs = [line.split(":")[0] for line in summary.splitlines() if line.startswith("fargate_")]
+    assert runs == [
+        "fargate_ephemeral_environment (create)",
+        "fargate_batch_job (run)",
+        "fargate_ephemeral_environment (destroy)",
+    ]
     assert "fargate_ephemeral_environment (create): success" in summary
     assert "created: cluster env-demo, service demo (2/2 tasks running), task definition env-demo:1" in summary
-    assert "time to stable" in summary
+    assert "time to stable (create → strict stable check, waited in the triggerer)" in summary
     assert "fargate_batch_job (run): success" in summary and "exit codes {'job': 0}" in summary
     assert "estimated cost: $0.000206" in summary
     assert "fargate_ephemeral_environment (destroy): success" in summary
