@@ -10,10 +10,11 @@ FAST := not emulator and not airflow and not browser and not topology
 
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+# Three distributions from this repo: the rules (rules/), the emulator (local/) and the provider.
+$(INSTALLED): pyproject.toml rules/pyproject.toml local/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lint,docs]'
+	$(PY) -m pip install --quiet -e ./rules -e ./local -e '.[test,lint,docs]'
 	touch $(INSTALLED)
 
 # Three workers, a test file each at a time (module fixtures stay in one process).

@@ -40,7 +40,7 @@ def lifecycle() -> dict[str, float]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     import boto3
 
-    from fargate_provider.local.server import LocalEcs
+    from fargate_local.server import LocalEcs
 
     figures = {}
     with LocalEcs() as emulator:

@@ -70,7 +70,7 @@ def _environment(home: Path, endpoint: str | None = None) -> None:
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
     if endpoint:
-        from fargate_provider.local.process import aws_connection
+        from fargate_local.process import aws_connection
 
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection(endpoint)
         os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -333,8 +333,8 @@ def main() -> None:
         import boto3
         from botocore.config import Config
 
-        from fargate_provider.local.client import LocalEcsClient
-        from fargate_provider.local.process import start_emulator
+        from fargate_local.client import LocalEcsClient
+        from fargate_local.process import start_emulator
 
         emulator = start_emulator()
         try:
@@ -389,7 +389,7 @@ def _child(spec_path: Path) -> None:
     from aiobotocore.client import AioBaseClient
     from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
 
-    from fargate_provider.local.client import LocalEcsClient
+    from fargate_local.client import LocalEcsClient
     from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
     from fargate_provider.state.task import LogFollower
     from fargate_provider.triggers.polling import pollers

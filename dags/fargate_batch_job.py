@@ -35,7 +35,7 @@ from fargate_provider.operators.task_definition import (
     FargateRegisterTaskDefinitionOperator,
 )
 from fargate_provider.settings import BATCH_JOB
-from fargate_provider.utils.validation import ECS_NAME_PATTERN
+from fargate_rules.validation import ECS_NAME_PATTERN
 
 # One Variable read when the file is parsed (the schedule cannot come from anywhere else);
 # no AWS call happens at parse time.

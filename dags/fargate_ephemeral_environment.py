@@ -312,9 +312,9 @@ with DAG(
         "Environment URL" link read it)."""
         from fargate_provider.environments import exposure
         from fargate_provider.hooks.fargate import FargateHook
-        from fargate_provider.utils.arns import name_from_arn
         from fargate_provider.utils.pricing import PriceNotKnown, fargate_cost
-        from fargate_provider.utils.sizes import parse_size_choice
+        from fargate_rules.arns import name_from_arn
+        from fargate_rules.sizes import parse_size_choice
 
         hook = FargateHook(aws_conn_id=aws_conn_id())
         described = hook.describe_service(cluster, service) or {}

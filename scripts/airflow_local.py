@@ -34,7 +34,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    from fargate_provider.local.process import airflow_environment, start_emulator
+    from fargate_local.process import airflow_environment, start_emulator
 
     args.home.mkdir(parents=True, exist_ok=True)
     emulator = start_emulator(port=args.emulator_port)

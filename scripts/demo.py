@@ -60,7 +60,7 @@ def main() -> int:
     # heap a dozen times in the runs: measured, 40 % of this process's CPU. Young collections every
     # 50 000 allocations instead: no full collection in a demo, about 500 MB at most.
     gc.set_threshold(50_000, 20, 20)
-    from fargate_provider.local.process import airflow_environment, start_emulator
+    from fargate_local.process import airflow_environment, start_emulator
 
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     DEMO_HOME.mkdir(parents=True)
@@ -161,8 +161,8 @@ def summarize(started: float, removed: list[str]) -> int:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from fargate_local.leftovers import ecs_leftovers
     from fargate_provider.hooks.fargate import FargateHook
-    from fargate_provider.local.leftovers import ecs_leftovers
 
     problems: list[str] = []
     print("\n== summary ==")

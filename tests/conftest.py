@@ -67,9 +67,9 @@ def _refuse_to_start(self):
 
 
 class _LocalEcsRefused(importlib.abc.MetaPathFinder):
-    """Imports fargate_provider.local.server as usual, with a LocalEcs that refuses to start."""
+    """Imports fargate_local.server as usual, with a LocalEcs that refuses to start."""
 
-    MODULE = "fargate_provider.local.server"
+    MODULE = "fargate_local.server"
 
     def find_spec(self, name, path=None, target=None):
         if name != self.MODULE:
@@ -143,7 +143,7 @@ def _fail_if_the_db_was_touched(result):
 def local_ecs(request):
     """The local ECS emulator on a free port; AWS_ENDPOINT_URL and aws_default point at it."""
     refuse_unless_selected(request, "emulator")
-    from fargate_provider.local.server import LocalEcs
+    from fargate_local.server import LocalEcs
 
     emulator = LocalEcs(port=0).start()
     os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint

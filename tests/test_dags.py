@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fargate_provider.utils.sizes import check_fargate_size, fargate_sizes, parse_size_choice
+from fargate_rules.sizes import check_fargate_size, fargate_sizes, parse_size_choice
 from tests.helpers.aws import record_aws_calls
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"

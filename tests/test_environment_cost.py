@@ -179,9 +179,9 @@ def test_without_permission_for_the_history_the_listed_tasks_are_the_estimate():
 def test_the_page_counts_a_replaced_deployments_tasks_ecs_no_longer_lists(user_dags, emulator, capfd):
     """Through the emulator: an environment of two large tasks, updated to one small task; once ECS
     has forgotten the stopped large tasks, the page's figure still includes them."""
+    from fargate_local import moto_bridge
     from fargate_provider.environments import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
-    from fargate_provider.local import moto_bridge
 
     conf = {"environment": "history", "desired_count": 2, "size": "512/1024"}
     assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf=conf).state == "success"

@@ -43,7 +43,7 @@ def test_tags_carry_the_expiry_in_utc():
 
 def test_task_definition_from_the_form_is_valid_for_fargate():
     from fargate_provider.roles import task_definition_roles
-    from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
+    from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
 
     spec = environments.environment_task_definition(
         environments.names("web-1"),

@@ -1,6 +1,6 @@
 import pytest
 
-from fargate_provider.utils.sizes import (
+from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
     fargate_sizes,

@@ -9,13 +9,13 @@ from unittest import mock
 import pytest
 
 from fargate_provider.hooks.fargate import FargateHook
-from fargate_provider.utils.arns import revision_of
 from fargate_provider.utils.tags import (
     TagError,
     provider_tags,
     tags_from_context,
     validate_user_tags,
 )
+from fargate_rules.arns import revision_of
 
 
 def _with_connection(extra):

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from fargate_provider.exceptions import FargateInputError, TemplateFieldError, fail_fast_on_input_errors
-from fargate_provider.input_errors import InputError
 from fargate_provider.roles import RoleError
-from fargate_provider.task_definition_spec import TaskDefinitionError
-from fargate_provider.utils.sizes import SizeError
 from fargate_provider.utils.tags import TagError
+from fargate_rules.input_errors import InputError
+from fargate_rules.sizes import SizeError
+from fargate_rules.task_definition_spec import TaskDefinitionError
 
 
 def test_the_input_error_is_not_retried_and_is_still_a_value_error():

@@ -44,7 +44,7 @@ SEED_TASK_DEFINITION = {
 
 
 def test_the_seed_task_definition_is_refused_before_any_call_naming_execution_role_arn(no_aws):
-    from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
+    from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
 
     with record_aws_calls() as calls, pytest.raises(TaskDefinitionError) as error:
         validate_task_definition(SEED_TASK_DEFINITION)
@@ -98,7 +98,7 @@ def test_the_seed_task_definition_is_refused_before_any_call_naming_execution_ro
     ],
 )
 def test_ecs_rules_are_refused_with_ecs_words_and_accepted_when_met(container, path, words):
-    from fargate_provider.task_definition_spec import TaskDefinitionError, validate_task_definition
+    from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
 
     spec = {
         "family": "f",

@@ -11,7 +11,7 @@ import pytest
 
 from fargate_provider import settings
 from fargate_provider.get_provider_info import get_provider_info
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 # How code reads a Variable or a config option by its name.

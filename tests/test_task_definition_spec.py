@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fargate_provider.task_definition_spec import (
+from fargate_rules.task_definition_spec import (
     TaskDefinitionError,
     comparable,
     load_task_definition,

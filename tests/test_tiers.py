@@ -79,7 +79,7 @@ def test_when_the_selection_shuts_the_tiers_out_the_db_and_the_emulator_are_out_
     database = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
     assert Path(database).parent.is_file()  # a file inside a regular file: sqlite cannot open it
     assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
-    from fargate_provider.local.server import LocalEcs
+    from fargate_local.server import LocalEcs
 
     with pytest.raises(AssertionError, match="the -m selection excludes tests marked emulator"):
         LocalEcs(port=0).start()

@@ -23,7 +23,7 @@ Every one is an ``AirflowException``; those that no retry can fix are ``AirflowF
 =============================  ==========================================================
 
 Every ``FargateInputError`` is also a ``ValueError`` (through
-:class:`fargate_provider.input_errors.InputError`, which the provider's Airflow-free modules raise and
+:class:`fargate_rules.input_errors.InputError`, which the provider's Airflow-free modules raise and
 the operators turn into a ``FargateInputError`` as it leaves them).
 """
 
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
 
 if TYPE_CHECKING:
     from fargate_provider.preflight import PreflightReport

@@ -3,7 +3,7 @@
 Read-only calls only (IAM Get/List, ECR DescribeImages, SSM DescribeParameters, Secrets Manager
 DescribeSecret — never a secret's value —, Logs DescribeLogGroups, EC2 Describe*, ECS
 DescribeClusters). Every problem is reported at once, each with what to do. The rules are those
-the local emulator applies when it starts a task (``fargate_provider.task_requirements``), so a
+the local emulator applies when it starts a task (``fargate_rules.task_requirements``), so a
 preflight that passes locally and on AWS means the same thing.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 
 from fargate_provider.exceptions import PreflightError
-from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
-from fargate_provider.registration_rules import execution_role_rules
-from fargate_provider.task_requirements import (
+from fargate_rules.iam_documents import EXECUTION_ROLE_FILE
+from fargate_rules.registration_rules import execution_role_rules
+from fargate_rules.task_requirements import (
     ECS_TASKS_PRINCIPAL,
     Egress,
     TaskNeeds,

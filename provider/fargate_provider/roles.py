@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fargate_provider.exceptions import ExecutionRoleNotFound
-from fargate_provider.iam_documents import EXECUTION_ROLE_FILE
-from fargate_provider.input_errors import InputError
 from fargate_provider.settings import EXECUTION_ROLE_ARN, TASK_ROLE_ARN
+from fargate_rules.iam_documents import EXECUTION_ROLE_FILE
+from fargate_rules.input_errors import InputError
 
 DEFAULT_EXECUTION_ROLE = "ecsTaskExecutionRole"
 EXECUTION_ROLE_VARIABLE = EXECUTION_ROLE_ARN.name

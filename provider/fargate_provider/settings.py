@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
 
 SECTION = "fargate"
 _NO_DEFAULT = object()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from fargate_provider.local.behaviours import Behaviours
-from fargate_provider.local.client import LocalEcsClient
+from fargate_local.behaviours import Behaviours
+from fargate_local.client import LocalEcsClient
 from tests.emulator.helpers import FAST, client, network, register, wait
 from tests.emulator.test_services import create, describe, messages, rolled_out
 
@@ -140,7 +140,7 @@ def test_api_throttling_and_server_errors(emulator, ecs):
 def test_api_fault_sampling_repeats_with_the_seed():
     def pattern(seed):
         behaviours = Behaviours(seed=seed)
-        from fargate_provider.local.behaviours import ApiFault
+        from fargate_local.behaviours import ApiFault
 
         behaviours.add_api_fault(ApiFault(operation="DescribeServices", rate=0.3))
         return [behaviours.api_fault_for("DescribeServices") is not None for _ in range(200)]

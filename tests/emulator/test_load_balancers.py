@@ -1,4 +1,4 @@
-"""What fargate_provider.local.load_balancers relies on in moto's ELBv2, and that its wrapping of
+"""What fargate_local.load_balancers relies on in moto's ELBv2, and that its wrapping of
 DescribeTargetHealth leaves target groups it does not manage answering as moto does. Child
 processes: mock_aws resets moto's global state, which the emulator shares."""
 
@@ -15,7 +15,7 @@ import boto3
 from moto import mock_aws
 from moto.elbv2.models import elbv2_backends
 
-from fargate_provider.local import load_balancers
+from fargate_local import load_balancers
 
 with mock_aws():
     ec2 = boto3.client("ec2", region_name="us-east-1")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from fargate_provider.local import moto_bridge
+from fargate_local import moto_bridge
 
 
 def test_moto_is_the_pinned_version():
@@ -60,7 +60,7 @@ def test_the_internals_the_bridge_uses_are_there():
 
 MODEL_SCRIPT = """
 import json
-from fargate_provider.local import moto_bridge as bridge
+from fargate_local import moto_bridge as bridge
 
 account, region = "123456789012", "us-east-1"
 network = bridge.create_network(account, region)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fargate_provider.local.server import EmulatorAlreadyRunning, LocalEcs
+from fargate_local.server import EmulatorAlreadyRunning, LocalEcs
 from tests.emulator.helpers import client
 
 

@@ -130,6 +130,6 @@ def test_fargate_local_serve_describe_and_ctrl_c():
 
 def test_python_dash_m_runs_the_same_cli():
     result = subprocess.run(
-        [sys.executable, "-m", "fargate_provider.local", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "fargate_local", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "serve" in result.stdout and "describe" in result.stdout

@@ -4,7 +4,7 @@ Launch: the roles a task names must exist and trust ecs-tasks.amazonaws.com, els
 ClientException and a service logs "failed to launch a task". Start: secrets and private ECR images
 must exist, the execution role must be allowed to read them and to create the awslogs group, and the
 task's subnet must reach them — else the task stops with TaskFailedToStart and ECS's stoppedReason.
-Sources of ECS's wordings are cited beside each test (the ones in fargate_provider/local/task_start.py).
+Sources of ECS's wordings are cited beside each test (the ones in local/fargate_local/task_start.py).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def test_missing_security_groups_use_the_vpcs_default_group_as_ecs_does(emulator
     task = ecs.run_task(**base(emulator, networkConfiguration=awsvpc))["tasks"][0]
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[task["taskArn"]], WaiterConfig=FAST)
     # DescribeTasks does not show a task's groups (nor does ECS's): ask the placement itself.
-    from fargate_provider.local import moto_bridge
+    from fargate_local import moto_bridge
     from tests.emulator.helpers import client
 
     vpc = client(emulator, "ec2").describe_subnets(SubnetIds=emulator.network["public_subnets"][:1])["Subnets"][0][

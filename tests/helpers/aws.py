@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import boto3
 import botocore.endpoint
 
-from fargate_provider.local import leftovers
+from fargate_local import leftovers
 
 
 def ecs(endpoint: str):
@@ -24,7 +24,7 @@ def reset(endpoint: str) -> None:
 
 def ecs_leftovers(endpoint: str) -> dict[str, list[str]]:
     """Every ECS resource still alive, the ELBv2 load balancers and target groups services are
-    put behind, and ENIs tasks left (see fargate_provider.local.leftovers)."""
+    put behind, and ENIs tasks left (see fargate_local.leftovers)."""
     elbv2 = boto3.client("elbv2", endpoint_url=endpoint, region_name="us-east-1")
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
     return {

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fargate_provider.input_errors import InputError
 from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
-from fargate_provider.utils.sizes import parse_size_choice
 from fargate_provider.utils.tags import from_ecs_tags, is_managed
+from fargate_rules.input_errors import InputError
+from fargate_rules.sizes import parse_size_choice
 
 DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
@@ -271,8 +271,8 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
     age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
     deployment history and the tasks ECS still lists)."""
     from fargate_provider.environments.cost import estimate_service_cost
-    from fargate_provider.utils.arns import name_from_arn
     from fargate_provider.utils.pricing import PriceNotKnown
+    from fargate_rules.arns import name_from_arn
 
     region = hook.region_name or hook.conn_region_name
     found = []

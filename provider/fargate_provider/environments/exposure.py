@@ -23,8 +23,8 @@ from typing import Any
 
 from fargate_provider import settings
 from fargate_provider.environments import ENVIRONMENT_TAG
-from fargate_provider.input_errors import InputError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from fargate_rules.input_errors import InputError
 
 log = logging.getLogger(__name__)
 

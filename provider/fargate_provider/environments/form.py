@@ -6,7 +6,7 @@ from airflow.sdk import Param
 
 from fargate_provider import settings
 from fargate_provider.utils.networking import SUBNET_KINDS
-from fargate_provider.utils.sizes import fargate_sizes, size_choice, size_label
+from fargate_rules.sizes import fargate_sizes, size_choice, size_label
 
 # Which Airflow connection the DAGs and the environments page use (settings.AWS_CONN_ID): read when
 # a task runs, never when a file is parsed. For operators, whose aws_conn_id is a template field:

@@ -20,7 +20,6 @@ from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartErr
 from fargate_provider.hooks.client_pool import client_pool
 from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
 from fargate_provider.state.task import LogFollower, LogStream
-from fargate_provider.utils.arns import name_from_arn, revision_of
 from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
@@ -29,6 +28,7 @@ from fargate_provider.utils.batching import (
     batched,
 )
 from fargate_provider.utils.tags import to_ecs_tags
+from fargate_rules.arns import name_from_arn, revision_of
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
@@ -328,7 +328,7 @@ class FargateHook(EcsHook):
     def role_arn(self, reference: str) -> str:
         """A role name as the ARN ECS stores for it (the connection's account and partition,
         from STS GetCallerIdentity); an ARN as it is."""
-        from fargate_provider.task_requirements import role_arn
+        from fargate_rules.task_requirements import role_arn
 
         if reference.startswith("arn:"):
             return reference  # no STS call needed

@@ -15,7 +15,7 @@ from airflow.providers.amazon.aws.links.base_aws import (
     BaseAwsLink,
 )
 
-from fargate_provider.utils.arns import name_from_arn
+from fargate_rules.arns import name_from_arn
 
 ECS_CONSOLE = BASE_AWS_CONSOLE_LINK + "/ecs/v2"
 

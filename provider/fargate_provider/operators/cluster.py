@@ -11,7 +11,6 @@ from airflow.providers.common.compat.sdk import AirflowException
 from fargate_provider.exceptions import FargateInputError
 from fargate_provider.links.ecs import EcsClusterLink, persist_link
 from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.tags import (
     check_require_tags,
     is_managed,
@@ -21,7 +20,8 @@ from fargate_provider.utils.tags import (
     tags_from_context,
     validate_user_tags,
 )
-from fargate_provider.utils.validation import (
+from fargate_rules.arns import name_from_arn
+from fargate_rules.validation import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
     validate_cluster_name,

@@ -35,24 +35,24 @@ from fargate_provider.state.task import (
     progress,
     task_id,
 )
-from fargate_provider.task_definition_spec import (
-    TaskDefinitionError,
-    run_task_overrides_problems,
-)
 from fargate_provider.triggers.task import FargateTaskTrigger
-from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.utils.pricing import PriceNotKnown, total_cost
-from fargate_provider.utils.sizes import (
+from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
+from fargate_provider.utils.tokens import run_task_client_token, started_by_for
+from fargate_rules.arns import name_from_arn
+from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
     parse_cpu,
     parse_memory,
 )
-from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
-from fargate_provider.utils.tokens import run_task_client_token, started_by_for
-from fargate_provider.utils.validation import (
+from fargate_rules.task_definition_spec import (
+    TaskDefinitionError,
+    run_task_overrides_problems,
+)
+from fargate_rules.validation import (
     FARGATE_CAPACITY_PROVIDERS,
     validate_capacity_strategy,
     validate_cluster_name,

@@ -26,7 +26,6 @@ from fargate_provider.state.service import (
     event_ids,
 )
 from fargate_provider.triggers.service import FargateServiceTrigger
-from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.networking import check_network, network_configuration
 from fargate_provider.utils.tags import (
     check_require_tags,
@@ -38,7 +37,8 @@ from fargate_provider.utils.tags import (
     validate_user_tags,
 )
 from fargate_provider.utils.tokens import service_client_token
-from fargate_provider.utils.validation import (
+from fargate_rules.arns import name_from_arn
+from fargate_rules.validation import (
     FARGATE_CAPACITY_PROVIDERS,
     check_count,
     check_name,

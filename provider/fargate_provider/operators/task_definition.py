@@ -17,14 +17,6 @@ from fargate_provider.links.ecs import (
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.preflight import require_preflight
 from fargate_provider.roles import RoleError, check_role_reference
-from fargate_provider.task_definition_spec import (
-    TaskDefinitionError,
-    is_spec_path,
-    load_task_definition,
-    same_task_definition,
-    validate_task_definition,
-)
-from fargate_provider.utils.arns import name_from_arn, revision_of
 from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.utils.tags import (
     from_ecs_tags,
@@ -32,6 +24,14 @@ from fargate_provider.utils.tags import (
     require_tags_error,
     tags_from_context,
     validate_user_tags,
+)
+from fargate_rules.arns import name_from_arn, revision_of
+from fargate_rules.task_definition_spec import (
+    TaskDefinitionError,
+    is_spec_path,
+    load_task_definition,
+    same_task_definition,
+    validate_task_definition,
 )
 
 

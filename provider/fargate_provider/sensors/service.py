@@ -18,7 +18,7 @@ from fargate_provider.links.ecs import (
 from fargate_provider.operators.base import InputErrorsFailFastMixin, default_deferrable
 from fargate_provider.state.service import STABLE_TARGET, ServiceWatch, name_of
 from fargate_provider.triggers.service import FargateServiceTrigger
-from fargate_provider.utils.validation import validate_cluster_name
+from fargate_rules.validation import validate_cluster_name
 
 
 class FargateServiceStableSensor(InputErrorsFailFastMixin, AwsBaseSensor[FargateHook]):

@@ -15,7 +15,7 @@ from fargate_provider.links.ecs import EcsClusterLink, EcsTaskLink, persist_task
 from fargate_provider.operators.base import InputErrorsFailFastMixin, default_deferrable
 from fargate_provider.state.task import STOPPED, TARGET_STATES, progress
 from fargate_provider.triggers.task import FargateTaskTrigger
-from fargate_provider.utils.validation import validate_cluster_name
+from fargate_rules.validation import validate_cluster_name
 
 
 class FargateTaskStateSensor(InputErrorsFailFastMixin, AwsBaseSensor[FargateHook]):

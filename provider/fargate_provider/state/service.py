@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fargate_provider.utils.arns import name_from_arn
 from fargate_provider.utils.batching import batched
+from fargate_rules.arns import name_from_arn
 
 STABLE, WAITING, FAILED = "STABLE", "WAITING", "FAILED"
 STABLE_TARGET, INACTIVE_TARGET = "STABLE", "INACTIVE"

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fargate_provider.utils.arns import name_from_arn
+from fargate_rules.arns import name_from_arn
 
 RUNNING, STOPPED = "RUNNING", "STOPPED"
 TARGET_STATES = (RUNNING, STOPPED)

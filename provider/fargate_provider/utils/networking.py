@@ -8,14 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fargate_provider import settings
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
+from fargate_rules.network_tags import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
 
 SUBNET_KINDS = ("private", "public")
-# Tag your subnets fargate:subnet-kind=private|public and the tasks' security group
-# fargate:security-group=tasks; the local emulator's ready-made network carries both.
-SUBNET_KIND_TAG = "fargate:subnet-kind"
-SECURITY_GROUP_TAG = "fargate:security-group"
-SECURITY_GROUP_TAG_VALUE = "tasks"
+# Subnets and the tasks' security group are found by tags (fargate_rules.network_tags), which
+# the local emulator's ready-made network carries.
 # Variables win over tags (JSON lists or comma-separated IDs): settings.SUBNETS and SECURITY_GROUPS.
 SECURITY_GROUPS_VARIABLE = settings.SECURITY_GROUPS.name
 

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from fargate_provider.utils.sizes import parse_cpu, parse_memory
+from fargate_rules.sizes import parse_cpu, parse_memory
 
 MINIMUM_BILLED_SECONDS = 60
 ARCHITECTURES = ("X86_64", "ARM64")

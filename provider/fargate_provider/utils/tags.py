@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "airflow-provider-fargate"

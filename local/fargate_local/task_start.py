@@ -5,7 +5,7 @@ answers ClientException, a service logs "failed to launch a task" and starts not
 task's subnet must reach what it needs, the execution role must be allowed to use it, secrets and
 private ECR images must exist, the awslogs group must exist or be creatable — else the task stops
 with ``TaskFailedToStart`` and ECS's stoppedReason. The judgement itself (what a task needs, what a
-subnet reaches, what a policy allows) is ``fargate_provider.task_requirements``, shared with preflight.
+subnet reaches, what a policy allows) is ``fargate_rules.task_requirements``, shared with preflight.
 
 Wordings, as users quote them from ECS: role — aws-samples/aws-modern-application-workshop#149,
 telia-oss/terraform-aws-ecs-fargate#58; network — AWS knowledge center "ecs-unable-to-pull-secrets",
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.task_requirements import TaskNeeds, allows, role_arn, task_needs, trusts_ecs_tasks, unreachable
+from fargate_local import moto_bridge as bridge
+from fargate_rules.task_requirements import TaskNeeds, allows, role_arn, task_needs, trusts_ecs_tasks, unreachable
 
 ASSUME_ROLE_ERROR = (
     "ECS was unable to assume the role '{arn}' that was provided for this task. Please verify that the role being "

@@ -13,7 +13,8 @@ EXECUTION_ROLE_FILE = "iam/ecs-task-execution-role.json"
 
 
 def _read(name: str) -> dict[str, Any]:
-    return json.loads(files("fargate_provider").joinpath("data", "iam", name).read_text())
+    document: dict[str, Any] = json.loads(files("fargate_rules").joinpath("data", "iam", name).read_text())
+    return document
 
 
 @cache

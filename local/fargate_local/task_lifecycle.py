@@ -10,11 +10,11 @@ import re
 import time
 from typing import Any
 
-from fargate_provider.local import load_balancers, task_start
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.behaviours import Behaviour
-from fargate_provider.local.moto_bridge import EmulatedTask, Placement
-from fargate_provider.local.state import ContainerRun, ControlPlaneState, TaskRun
+from fargate_local import load_balancers, task_start
+from fargate_local import moto_bridge as bridge
+from fargate_local.behaviours import Behaviour
+from fargate_local.moto_bridge import EmulatedTask, Placement
+from fargate_local.state import ContainerRun, ControlPlaneState, TaskRun
 
 ACTIVATING_SECONDS = 1.0  # emulated: the last part of the start, after PENDING
 INIT_CONTAINER_SECONDS = 2.0  # emulated: how long a container others wait on to exit runs

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from fargate_provider.input_errors import InputError
+from fargate_rules.input_errors import InputError
 
 # cpu units -> allowed memory in MiB (AWS "Task CPU and memory" table for Fargate).
 FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {

@@ -24,16 +24,16 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from fargate_provider.input_errors import InputError
-from fargate_provider.registration_rules import validator_rules
-from fargate_provider.utils.sizes import (
+from fargate_rules.input_errors import InputError
+from fargate_rules.registration_rules import validator_rules
+from fargate_rules.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
     check_fargate_size,
     parse_cpu,
     parse_memory,
 )
-from fargate_provider.utils.validation import ECS_NAME_RE
+from fargate_rules.validation import ECS_NAME_RE
 
 SPEC_FILE_SUFFIXES = (".json", ".json5")
 MAX_TASK_DEFINITION_BYTES = 65_536  # ECS service quota "Task definition size": 64 KiB

@@ -38,7 +38,7 @@ class EmulatorProcess:
 def start_emulator(port: int = 0, host: str = "127.0.0.1") -> EmulatorProcess:
     """Start ``fargate-local serve`` and wait for its ``ready`` line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "fargate_provider.local", "serve", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "fargate_local", "serve", "--host", host, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -106,7 +106,7 @@ def airflow_variables(network: dict) -> dict[str, str]:
 
 def environment_variables(endpoint: str) -> dict[str, str]:
     """:func:`airflow_variables` of the emulator at ``endpoint``, as AIRFLOW_VAR_ values."""
-    from fargate_provider.local.client import LocalEcsClient
+    from fargate_local.client import LocalEcsClient
 
     variables = airflow_variables(LocalEcsClient(endpoint).network())
     return {f"AIRFLOW_VAR_{name.upper()}": value for name, value in variables.items()}

@@ -15,8 +15,8 @@ import hashlib
 import json
 from typing import Any
 
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import invalid_parameter
+from fargate_local import moto_bridge as bridge
+from fargate_local.moto_bridge import invalid_parameter
 
 DEFAULT_PAGE_SIZE = {"ListServices": 10}
 MAX_PAGE_SIZE = 100

@@ -36,11 +36,11 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.listings import page
-from fargate_provider.local.moto_bridge import invalid_parameter
-from fargate_provider.local.service_scheduler import circuit_breaker_threshold
-from fargate_provider.local.state import ControlPlaneState
+from fargate_local import moto_bridge as bridge
+from fargate_local.listings import page
+from fargate_local.moto_bridge import invalid_parameter
+from fargate_local.service_scheduler import circuit_breaker_threshold
+from fargate_local.state import ControlPlaneState
 
 RETENTION = dt.timedelta(days=90)
 LIST_PAGE_SIZE = 20  # ListServiceDeployments' default page

@@ -42,8 +42,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
-from fargate_provider.task_requirements import Egress, default_route_target, usable_endpoints
-from fargate_provider.utils.networking import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
+from fargate_rules.network_tags import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
+from fargate_rules.task_requirements import Egress, default_route_target, usable_endpoints
 
 PINNED_MOTO_VERSION = "5.2.5"
 

@@ -19,15 +19,15 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.api_handlers import EcsApiHandlers, Forward
-from fargate_provider.local.behaviours import Behaviours
-from fargate_provider.local.listings import Listings
-from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
-from fargate_provider.local.service_deployments import ServiceDeployments
-from fargate_provider.local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
-from fargate_provider.local.state import ServiceRun
-from fargate_provider.local.task_lifecycle import TaskLifecycle
+from fargate_local import moto_bridge as bridge
+from fargate_local.api_handlers import EcsApiHandlers, Forward
+from fargate_local.behaviours import Behaviours
+from fargate_local.listings import Listings
+from fargate_local.moto_bridge import EmulatedTask, invalid_parameter
+from fargate_local.service_deployments import ServiceDeployments
+from fargate_local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
+from fargate_local.state import ServiceRun
+from fargate_local.task_lifecycle import TaskLifecycle
 
 __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 

@@ -9,10 +9,10 @@ import time
 import uuid
 from typing import Any
 
-from fargate_provider.local import load_balancers, task_start
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import EmulatedTask
-from fargate_provider.local.state import ControlPlaneState, ServiceThrottle
+from fargate_local import load_balancers, task_start
+from fargate_local import moto_bridge as bridge
+from fargate_local.moto_bridge import EmulatedTask
+from fargate_local.state import ControlPlaneState, ServiceThrottle
 
 MAX_EVENTS = 100
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import EmulatedTask, invalid_parameter
+from fargate_local import moto_bridge as bridge
+from fargate_local.moto_bridge import EmulatedTask, invalid_parameter
 
 # What this module reads, sets or wraps on moto's ELBv2 objects (moto is pinned: see moto_bridge).
 MODEL_ATTRIBUTES_USED = {

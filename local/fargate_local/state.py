@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fargate_provider.local.behaviours import Behaviour, Behaviours
+from fargate_local.behaviours import Behaviour, Behaviours
 
 if TYPE_CHECKING:
-    from fargate_provider.local.moto_bridge import EmulatedTask, Placement
+    from fargate_local.moto_bridge import EmulatedTask, Placement
 
 
 @dataclass

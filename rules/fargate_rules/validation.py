@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fargate_provider.input_errors import InputError
-from fargate_provider.utils.arns import name_from_arn
+from fargate_rules.arns import name_from_arn
+from fargate_rules.input_errors import InputError
 
 # ECS's rule for cluster, service, family and container names.
 ECS_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"

@@ -18,13 +18,13 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from fargate_provider.iam_documents import execution_role_template
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.behaviours import ApiFault, Behaviour, Behaviours, Timing
-from fargate_provider.local.control_plane import ControlPlane
-from fargate_provider.local.moto_bridge import EcsError
-from fargate_provider.local.quotas import RateQuotas
-from fargate_provider.local.request_validation import validated_body
+from fargate_local import moto_bridge as bridge
+from fargate_local.behaviours import ApiFault, Behaviour, Behaviours, Timing
+from fargate_local.control_plane import ControlPlane
+from fargate_local.moto_bridge import EcsError
+from fargate_local.quotas import RateQuotas
+from fargate_local.request_validation import validated_body
+from fargate_rules.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"

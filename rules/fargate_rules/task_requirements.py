@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fargate_provider.registration_rules import PRIVATE_ECR_IMAGE_RE
+from fargate_rules.registration_rules import PRIVATE_ECR_IMAGE_RE
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 ECR_PULL_ACTIONS = (

@@ -158,7 +158,7 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     cpu — mongodb/terraform-aws-ecs-task-definition#38; sizes — aws-games/cloud-game-development-toolkit#737;
     network mode — aws/amazon-ecs-cli#1145; ports — pulumi/pulumi-awsx#935; essential — eagletmt/hako#68;
     names — Shippable/support#2946."""
-    from fargate_provider.utils.sizes import SizeError, check_fargate_size, parse_cpu, parse_memory
+    from fargate_rules.sizes import SizeError, check_fargate_size, parse_cpu, parse_memory
 
     broken: list[BrokenRule] = []
     if _is_fargate(spec):

@@ -4,14 +4,14 @@ Needs the ``local`` extra (moto[server], pinned). ``LocalEcs`` runs it in-proces
 ``LocalEcsClient`` drives a running one; ``fargate-local serve`` runs it from a shell.
 """
 
-from fargate_provider.local.client import LocalEcsClient
+from fargate_local.client import LocalEcsClient
 
 __all__ = ["LocalEcs", "LocalEcsClient"]
 
 
 def __getattr__(name: str):
     if name == "LocalEcs":  # imports moto: only when asked for
-        from fargate_provider.local.server import LocalEcs
+        from fargate_local.server import LocalEcs
 
         return LocalEcs
     raise AttributeError(name)

@@ -14,11 +14,11 @@ import sys
 import threading
 import time
 
-from fargate_provider.local.client import LocalEcsClient
+from fargate_local.client import LocalEcsClient
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fargate_provider.local.server import LocalEcs
+    from fargate_local.server import LocalEcs
 
     started = time.monotonic()
     emulator = LocalEcs(
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reset":
             result = client.reset()
         elif args.command == "airflow-variables":
-            from fargate_provider.local.process import airflow_variables
+            from fargate_local.process import airflow_variables
 
             result = airflow_variables(client.network())
             if not result:

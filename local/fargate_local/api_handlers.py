@@ -9,19 +9,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fargate_provider.local import load_balancers, task_start
-from fargate_provider.local import moto_bridge as bridge
-from fargate_provider.local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
-from fargate_provider.local.state import ControlPlaneState, ServiceRun
-from fargate_provider.registration_rules import registration_rules
-from fargate_provider.task_requirements import role_arn
-from fargate_provider.utils.arns import name_from_arn
-from fargate_provider.utils.sizes import (
+from fargate_local import load_balancers, task_start
+from fargate_local import moto_bridge as bridge
+from fargate_local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
+from fargate_local.state import ControlPlaneState, ServiceRun
+from fargate_rules.arns import name_from_arn
+from fargate_rules.registration_rules import registration_rules
+from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
     parse_cpu,
     parse_memory,
 )
+from fargate_rules.task_requirements import role_arn
 
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")

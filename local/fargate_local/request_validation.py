@@ -27,7 +27,7 @@ from typing import Any
 
 import botocore.session
 
-from fargate_provider.local.moto_bridge import EcsError
+from fargate_local.moto_bridge import EcsError
 
 # Java's bounds: ECS reads integer members as int, long members as long.
 _BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}

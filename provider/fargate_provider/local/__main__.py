@@ -1,5 +1,0 @@
-import sys
-
-from fargate_provider.local.cli import main
-
-sys.exit(main())
