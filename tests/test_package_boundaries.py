@@ -26,7 +26,7 @@ class Refuse:
 BLOCKED = set(sys.argv[2].split(","))
 sys.meta_path.insert(0, Refuse())
 package = importlib.import_module(sys.argv[1])
-modules = pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+modules = pkgutil.walk_packages(getattr(package, "__path__", []), package.__name__ + ".")
 names = [m.name for m in modules if not m.name.endswith("__main__")]
 for name in names:
     importlib.import_module(name)
@@ -49,6 +49,21 @@ def test_the_rules_import_neither_airflow_nor_moto():
 
 def test_the_emulator_imports_without_airflow_or_the_provider():
     assert _import_all_without("fargate_local", "airflow,fargate_provider") >= 15
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "fargate_provider.preflight",
+        "fargate_provider.state",
+        "fargate_provider.utils.pricing",
+        "fargate_provider.environments.cost",
+    ],
+)
+def test_the_providers_judgement_pricing_and_preflight_import_no_airflow(module):
+    """The provider's pure parts (state judgement, pricing, cost, preflight's checks) import no Airflow:
+    they are checked strictly by mypy and run in the fast tier."""
+    assert _import_all_without(module, "airflow,moto,fargate_local") >= 1
 
 
 def test_the_refusal_itself_works():

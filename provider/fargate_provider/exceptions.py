@@ -38,7 +38,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from fargate_rules.input_errors import InputError
 
 if TYPE_CHECKING:
-    from fargate_provider.preflight import PreflightReport
+    from fargate_provider.preflight import PreflightReport  # for the annotation only: preflight imports no Airflow
 
 
 class FargateError(AirflowException):

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from fargate_provider.exceptions import PreflightError
 from fargate_rules.iam_documents import EXECUTION_ROLE_FILE
 from fargate_rules.registration_rules import execution_role_rules
 from fargate_rules.task_requirements import (
@@ -69,7 +68,7 @@ class PreflightReport:
 
 
 def _code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
+    return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def run_preflight(
@@ -100,15 +99,6 @@ def run_preflight(
         _check_network(hook, needs, report, region, list(subnets), list(security_groups or []), assign_public_ip)
     if capacity_provider_strategy and cluster:
         _check_capacity_providers(hook, cluster, capacity_provider_strategy, report)
-    return report
-
-
-def require_preflight(hook: Any, log: Any, **kwargs: Any) -> PreflightReport:
-    """run_preflight for an operator's ``preflight=True``: raise PreflightError on any problem, else log the report."""
-    report = run_preflight(hook, **kwargs)
-    if not report.ok:
-        raise PreflightError(report)
-    log.info("%s", report.text())
     return report
 
 
@@ -143,7 +133,7 @@ def _role(hook: Any, reference: str, kind: str, report: PreflightReport) -> dict
         )
         return None
     report.passed.append(f"{kind} {name} exists and trusts {ECS_TASKS_PRINCIPAL}")
-    return role
+    return cast(dict[str, Any], role)
 
 
 def _policy_documents(hook: Any, role_name: str) -> list[dict[str, Any]]:

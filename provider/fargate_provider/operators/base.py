@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
 from fargate_provider.hooks.fargate import FargateHook
+
+if TYPE_CHECKING:
+    from fargate_provider.preflight import PreflightReport
 
 
 class InputErrorsFailFastMixin:
@@ -72,6 +75,18 @@ class FargateBaseOperator(InputErrorsFailFastMixin, AwsBaseOperator[FargateHook]
 
     aws_hook_class = FargateHook
     ui_color = "#f3c89f"
+
+
+def require_preflight(hook: Any, log: Any, **kwargs: Any) -> PreflightReport:
+    """run_preflight for an operator's ``preflight=True``: raise PreflightError on any problem, else log the report."""
+    from fargate_provider.exceptions import PreflightError
+    from fargate_provider.preflight import run_preflight
+
+    report = run_preflight(hook, **kwargs)
+    if not report.ok:
+        raise PreflightError(report)
+    log.info("%s", report.text())
+    return report
 
 
 def default_deferrable() -> bool:

@@ -7,10 +7,10 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from fargate_provider.exceptions import FargateInputError
+from fargate_provider.exceptions import FargateInputError, PreflightError
 from fargate_provider.operators.base import FargateBaseOperator
 from fargate_provider.operators.task_definition import TaskDefinitionSpecMixin
-from fargate_provider.preflight import PreflightError, run_preflight
+from fargate_provider.preflight import run_preflight
 from fargate_provider.utils.networking import check_network
 from fargate_rules.task_definition_spec import is_spec_path
 from fargate_rules.validation import FARGATE_CAPACITY_PROVIDERS, validate_capacity_strategy

@@ -24,8 +24,7 @@ from fargate_provider.links.ecs import (
     TaskLogsLink,
     persist_task_links,
 )
-from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.preflight import require_preflight
+from fargate_provider.operators.base import FargateBaseOperator, default_deferrable, require_preflight
 from fargate_provider.settings import LOG_READS_PER_SECOND
 from fargate_provider.state.task import (
     STOPPED,

@@ -17,8 +17,7 @@ from fargate_provider.links.ecs import (
     persist_service_links,
     task_definition_fields,
 )
-from fargate_provider.operators.base import FargateBaseOperator, default_deferrable
-from fargate_provider.preflight import require_preflight
+from fargate_provider.operators.base import FargateBaseOperator, default_deferrable, require_preflight
 from fargate_provider.state.service import (
     INACTIVE_TARGET,
     STABLE_TARGET,

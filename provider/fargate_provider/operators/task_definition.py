@@ -14,8 +14,7 @@ from fargate_provider.links.ecs import (
     persist_link,
     task_definition_fields,
 )
-from fargate_provider.operators.base import FargateBaseOperator
-from fargate_provider.preflight import require_preflight
+from fargate_provider.operators.base import FargateBaseOperator, require_preflight
 from fargate_provider.roles import RoleError, check_role_reference
 from fargate_provider.utils.masking import mask_container_environment
 from fargate_provider.utils.tags import (
