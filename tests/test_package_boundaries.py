@@ -5,6 +5,7 @@ emulator or moto, and its wheel does not carry them."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -112,9 +113,14 @@ def test_the_rules_and_the_emulator_never_import_the_provider_at_module_level(fo
 
 
 def test_the_provider_wheel_carries_neither_the_emulator_nor_the_rules(tmp_path):
+    # Built from a copy of what the wheel is made of, so setuptools' build/ lands in tmp_path, not the repo.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "provider", source / "provider", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
-        cwd=ROOT,
+        cwd=source,
         capture_output=True,
         text=True,
     )
