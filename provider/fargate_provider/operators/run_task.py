@@ -29,10 +29,10 @@ from fargate_provider.settings import LOG_READS_PER_SECOND
 from fargate_provider.state.task import (
     STOPPED,
     LogFollower,
+    ecs_task_id,
     judge_stopped,
     log_streams,
     progress,
-    task_id,
 )
 from fargate_provider.triggers.task import FargateTaskTrigger
 from fargate_provider.utils.masking import mask_container_environment
@@ -324,7 +324,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 "Following %d task(s) an earlier try started (startedBy %s): %s",
                 len(followed),
                 started_by,
-                [task_id(a) for a in arns],
+                [ecs_task_id(a) for a in arns],
             )
             return arns
         if resuming:
@@ -379,7 +379,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             self._stop("Airflow task timed out")
             if follower:
                 self.hook.read_logs(follower)
-            raise WaitTimeoutError(f"execution_timeout reached; stopped task(s) {[task_id(a) for a in task_arns]}")
+            raise WaitTimeoutError(f"execution_timeout reached; stopped task(s) {[ecs_task_id(a) for a in task_arns]}")
         if event.get("status") != "done":
             if follower:
                 self.hook.read_logs(follower)  # the last lines, as after any wait
@@ -414,7 +414,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             len(arns),
             name_from_arn(task_definition["taskDefinitionArn"]),
             self.cluster,
-            [task_id(a) for a in arns],
+            [ecs_task_id(a) for a in arns],
         )
         return arns
 
@@ -463,7 +463,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
 
     def _stop(self, reason: str) -> None:
         if self.stop_on_kill and self._task_arns:
-            self.log.info("Stopping task(s) %s: %s", [task_id(a) for a in self._task_arns], reason)
+            self.log.info("Stopping task(s) %s: %s", [ecs_task_id(a) for a in self._task_arns], reason)
             self.hook.stop_tasks(self.cluster, self._task_arns, reason=reason, wait=False)
 
     def on_kill(self) -> None:

@@ -13,15 +13,15 @@ RUNNING, STOPPED = "RUNNING", "STOPPED"
 TARGET_STATES = (RUNNING, STOPPED)
 
 
-task_id = name_from_arn  # a task's id is the last part of its ARN
+ecs_task_id = name_from_arn  # a task's id is the last part of its ARN
 
 
 def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tuple[bool, str | None]:
     """(done, error) for a wait until every wanted task reaches ``target``."""
     found = {t["taskArn"]: t for t in tasks}
-    missing = [arn for arn in wanted if arn not in found and not any(t.endswith(task_id(arn)) for t in found)]
+    missing = [arn for arn in wanted if arn not in found and not any(t.endswith(ecs_task_id(arn)) for t in found)]
     if missing:
-        return False, f"task(s) not found: {', '.join(task_id(a) for a in missing)}"
+        return False, f"task(s) not found: {', '.join(ecs_task_id(a) for a in missing)}"
     states = [t.get("lastStatus") for t in tasks]
     if target == RUNNING:
         stopped = [t for t in tasks if t.get("lastStatus") == STOPPED]
@@ -29,7 +29,7 @@ def progress(tasks: list[dict[str, Any]], wanted: list[str], target: str) -> tup
             return (
                 False,
                 (
-                    f"task {task_id(stopped[0]['taskArn'])} stopped before RUNNING: "
+                    f"task {ecs_task_id(stopped[0]['taskArn'])} stopped before RUNNING: "
                     f"{stopped[0].get('stopCode')}: {stopped[0].get('stoppedReason')}"
                 ),
             )
@@ -41,7 +41,7 @@ def judge_stopped(tasks: list[dict[str, Any]], essential: dict[str, bool]) -> st
     """None when every essential container of every task exited 0; otherwise why not."""
     problems = []
     for task in tasks:
-        tid = task_id(task["taskArn"])
+        tid = ecs_task_id(task["taskArn"])
         if task.get("stopCode") == "TaskFailedToStart":
             reasons = "; ".join(
                 f"{c.get('name')}: {c['reason']}" for c in task.get("containers", []) if c.get("reason")
@@ -86,7 +86,7 @@ def log_streams(task_definition: dict[str, Any], task_arns: list[str]) -> list[L
             continue
         prefix = options.get("awslogs-stream-prefix")
         for arn in task_arns:
-            name = f"{prefix}/{container['name']}/{task_id(arn)}" if prefix else task_id(arn)
+            name = f"{prefix}/{container['name']}/{ecs_task_id(arn)}" if prefix else ecs_task_id(arn)
             streams.append(LogStream(container["name"], options["awslogs-group"], options.get("awslogs-region"), name))
     return streams
 

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 from botocore.exceptions import ClientError
 
-from fargate_provider.state.task import LogFollower, LogStream, progress, task_id
+from fargate_provider.state.task import LogFollower, LogStream, ecs_task_id, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
 from fargate_provider.triggers.log_reads import log_read_budget
 from fargate_provider.triggers.polling import TASKS, shared_poller
@@ -215,7 +215,7 @@ class LogPacer:
     @staticmethod
     def _status(stream: LogStream, described: list[dict[str, Any]]) -> str | None:
         tid = stream.stream.rsplit("/", 1)[-1]
-        return next((t.get("lastStatus") for t in described if task_id(t["taskArn"]) == tid), None)
+        return next((t.get("lastStatus") for t in described if ecs_task_id(t["taskArn"]) == tid), None)
 
     def due(self, follower: LogFollower, described: list[dict[str, Any]], now: float) -> list[LogStream]:
         due = []
