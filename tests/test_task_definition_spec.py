@@ -168,3 +168,65 @@ def test_comparison_sees_size_changes():
         validate_task_definition(minimal(memory="1024")), validate_task_definition(minimal())
     )
     assert comparable(minimal(cpu="0.25 vCPU")) == comparable(minimal(cpu="256"))
+
+
+# --------------------------------------------------------------------------- one table: the validator and the emulator
+
+
+def _problems(spec):
+    with pytest.raises(TaskDefinitionError) as err:
+        validate_task_definition(spec)
+    return err.value.problems
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "ecs_message"),
+    [
+        (
+            {
+                "containerDefinitions": [
+                    {"name": "app", "image": "nginx", "portMappings": [{"containerPort": 80, "hostPort": 0}]}
+                ]
+            },
+            "containerDefinitions[0].portMappings[0].hostPort",
+            "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
+        ),
+        ({"ipcMode": "task"}, "ipcMode", "Tasks using the Fargate launch type do not support ipcMode."),
+        (
+            {"ephemeralStorage": {"sizeInGiB": 20}},
+            "ephemeralStorage.sizeInGiB",
+            "The ephemeral storage size must be between 21 and 200 GiB for tasks using the Fargate launch type.",
+        ),
+        (
+            {"memory": "4096"},
+            "memory",
+            "No Fargate configuration exists for given values: 256 CPU, 4096 memory. "
+            "See the Amazon ECS documentation for the valid values.",
+        ),
+    ],
+    ids=["host-port-zero", "ipc-mode", "ephemeral-storage", "size"],
+)
+def test_the_validator_refuses_in_the_words_the_emulator_answers(change, path, ecs_message):
+    # registration_rules is the one table: the emulator answers ecs_message (tests/emulator/test_registration_rules.py)
+    problems = _problems(minimal(**change))
+    assert any(where == path and ecs_message in message for where, message in problems), problems
+
+
+def test_the_size_error_has_one_wording():
+    from fargate_rules.registration_rules import fargate_size_message
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [*(root / "rules").rglob("*.py"), *(root / "local").rglob("*.py"), *(root / "provider").rglob("*.py")]
+    holders = [p.relative_to(root) for p in sources if "No Fargate configuration exists" in p.read_text()]
+    assert holders == [Path("rules/fargate_rules/registration_rules.py")]
+    assert fargate_size_message("256", "4096").startswith("No Fargate configuration exists for given values: 256 CPU")
+
+
+def test_secret_arn_patterns_are_defined_once():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r'r"[^"\n]*:(secretsmanager|ssm):')  # a raw-string regex naming either service
+    sources = [*(root / "rules").rglob("*.py"), *(root / "local").rglob("*.py"), *(root / "provider").rglob("*.py")]
+    holders = [p.relative_to(root) for p in sources if pattern.search(p.read_text())]
+    assert holders == [Path("rules/fargate_rules/arns.py")]

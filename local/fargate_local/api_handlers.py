@@ -14,7 +14,7 @@ from fargate_local import moto_bridge as bridge
 from fargate_local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
 from fargate_local.state import ControlPlaneState, ServiceRun
 from fargate_rules.arns import name_from_arn
-from fargate_rules.registration_rules import registration_rules
+from fargate_rules.registration_rules import fargate_size_message, registration_rules
 from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
@@ -410,10 +410,7 @@ class EcsApiHandlers(ControlPlaneState):
         try:
             check_fargate_size(parse_cpu(cpu), parse_memory(memory))
         except (SizeError, TypeError) as error:
-            raise EcsError(
-                "ClientException",
-                f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. ({error})",
-            ) from error
+            raise EcsError("ClientException", fargate_size_message(cpu, memory)) from error
 
     @staticmethod
     def _placement(

@@ -26,6 +26,30 @@ EXECUTION_ROLE_FIX = (
     "and has AmazonECSTaskExecutionRolePolicy, e.g. ecsTaskExecutionRole created from iam/ecs-task-execution-role.json"
 )
 
+EPHEMERAL_STORAGE_MIN_GIB, EPHEMERAL_STORAGE_MAX_GIB = 21, 200
+EPHEMERAL_STORAGE_MESSAGE = (
+    f"The ephemeral storage size must be between {EPHEMERAL_STORAGE_MIN_GIB} and {EPHEMERAL_STORAGE_MAX_GIB} GiB "
+    "for tasks using the Fargate launch type."
+)
+
+
+def fargate_size_message(cpu: Any, memory: Any) -> str:
+    """ECS's answer to a cpu/memory pair Fargate does not offer, at registration and at RunTask
+    (ClientException as users quote it: aws-games/cloud-game-development-toolkit#737). The one wording."""
+    return (
+        f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
+        "See the Amazon ECS documentation for the valid values."
+    )
+
+
+def _parsed_cpu(value: int | str) -> int | None:
+    from fargate_rules.sizes import SizeError, parse_cpu
+
+    try:
+        return parse_cpu(value)
+    except SizeError:
+        return None
+
 
 @dataclass(frozen=True)
 class BrokenRule:
@@ -158,7 +182,7 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     cpu — mongodb/terraform-aws-ecs-task-definition#38; sizes — aws-games/cloud-game-development-toolkit#737;
     network mode — aws/amazon-ecs-cli#1145; ports — pulumi/pulumi-awsx#935; essential — eagletmt/hako#68;
     names — Shippable/support#2946."""
-    from fargate_rules.sizes import SizeError, check_fargate_size, parse_cpu, parse_memory
+    from fargate_rules.sizes import FARGATE_MEMORY_BY_CPU, SizeError, check_fargate_size, parse_cpu, parse_memory
 
     broken: list[BrokenRule] = []
     if _is_fargate(spec):
@@ -181,17 +205,41 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
         else:
             try:
                 check_fargate_size(parse_cpu(spec["cpu"]), parse_memory(spec["memory"]))
-            except (SizeError, TypeError):
+            except (SizeError, TypeError) as error:
+                known_cpu = isinstance(spec["cpu"], (int, str)) and _parsed_cpu(spec["cpu"]) in FARGATE_MEMORY_BY_CPU
                 broken.append(
                     BrokenRule(
-                        "memory",
-                        (
-                            f"No Fargate configuration exists for given values: {spec['cpu']} CPU, "
-                            f"{spec['memory']} memory. See the Amazon ECS documentation for the valid values."
-                        ),
-                        "use a cpu/memory pair Fargate offers",
+                        "memory" if known_cpu else "cpu",
+                        fargate_size_message(spec["cpu"], spec["memory"]),
+                        str(error) if isinstance(error, SizeError) else "use a cpu/memory pair Fargate offers",
                     )
                 )
+        if spec.get("ipcMode") is not None:
+            # ClientException as users quote it: cn-terraform/terraform-aws-ecs-fargate#2.
+            broken.append(
+                BrokenRule(
+                    "ipcMode",
+                    "Tasks using the Fargate launch type do not support ipcMode.",
+                    "remove ipcMode (Fargate supports no IPC namespace setting)",
+                )
+            )
+        storage = spec.get("ephemeralStorage")
+        size = storage.get("sizeInGiB") if isinstance(storage, dict) else None
+        if (
+            isinstance(size, int)
+            and not isinstance(size, bool)
+            and not (EPHEMERAL_STORAGE_MIN_GIB <= size <= EPHEMERAL_STORAGE_MAX_GIB)
+        ):
+            # The range is the task definition parameters reference's (ephemeralStorage: "minimum supported
+            # value is 21 GiB and the maximum supported value is 200 GiB"); ECS's error text for it is not
+            # quoted anywhere we could find, so this wording is ours.
+            broken.append(
+                BrokenRule(
+                    "ephemeralStorage.sizeInGiB",
+                    EPHEMERAL_STORAGE_MESSAGE,
+                    "omit ephemeralStorage (20 GiB by default) or give 21-200",
+                )
+            )
     containers = list(_containers(spec))
     if containers and not any(c.get("essential", True) for _, c in containers):
         broken.append(
@@ -201,23 +249,30 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
                 "mark one container essential",
             )
         )
-    names = [c.get("name") for _, c in containers]
-    if len(names) != len(set(names)):
-        broken.append(
-            BrokenRule(
-                "containerDefinitions",
-                "Container names must be unique within a Task Definition.",
-                "rename the duplicates",
+    seen: set[Any] = set()
+    for index, container in containers:
+        name = container.get("name")
+        if name in seen:
+            broken.append(
+                BrokenRule(
+                    f"containerDefinitions[{index}].name",
+                    "Container names must be unique within a Task Definition.",
+                    "rename the duplicates",
+                )
             )
-        )
+            break  # ECS answers once
+        seen.add(name)
     if spec.get("networkMode") == "awsvpc":
+        # hostPort 0 (a dynamic host port, bridge mode's) is no exception: under awsvpc "the hostPort can
+        # either be left blank or set to the same value as the containerPort" (task definition parameters
+        # reference, portMappings), so ECS answers 0 with the same message.
         for index, container in containers:
-            for mapping in container.get("portMappings") or []:
+            for position, mapping in enumerate(container.get("portMappings") or []):
                 host = mapping.get("hostPort") if isinstance(mapping, dict) else None
-                if host not in (None, 0) and host != mapping.get("containerPort"):
+                if host is not None and host != mapping.get("containerPort"):
                     broken.append(
                         BrokenRule(
-                            f"containerDefinitions[{index}].portMappings",
+                            f"containerDefinitions[{index}].portMappings[{position}].hostPort",
                             "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
                             "omit hostPort or make it equal containerPort",
                         )
@@ -249,8 +304,9 @@ def dependency_rules(spec: dict[str, Any]) -> list[BrokenRule]:
 
 
 def validator_rules(spec: dict[str, Any]) -> list[BrokenRule]:
-    """The rules the validator takes from this table (it checks the task-level ones itself)."""
-    return execution_role_rules(spec) + fargate_container_rules(spec)
+    """Every rule of this table, for the validator: it reports each in ECS's words (beside its own,
+    richer message for the same field where it has one), so it refuses exactly what the emulator does."""
+    return registration_rules(spec)
 
 
 def registration_rules(spec: dict[str, Any]) -> list[BrokenRule]:

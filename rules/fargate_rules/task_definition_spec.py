@@ -13,7 +13,6 @@ import copy
 import difflib
 import graphlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -24,8 +23,9 @@ from botocore.model import Shape
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
+from fargate_rules.arns import is_secret_reference
 from fargate_rules.input_errors import InputError
-from fargate_rules.registration_rules import validator_rules
+from fargate_rules.registration_rules import BrokenRule, validator_rules
 from fargate_rules.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
@@ -40,12 +40,9 @@ MAX_TASK_DEFINITION_BYTES = 65_536  # ECS service quota "Task definition size": 
 MAX_SPEC_FILE_BYTES = 262_144  # a spec file (comments and all) before rendering and parsing
 MAX_IMAGE_LENGTH = 255  # ContainerDefinition.image: "Up to 255 letters …"
 DEPENDS_ON_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
+ECS_WORDS_PREFIX = "ECS refuses this:"
 
 _FAMILY_RE = _CONTAINER_NAME_RE = ECS_NAME_RE
-# Secrets Manager secret ARN, SSM parameter ARN, or an SSM parameter name in the task's region.
-_SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
-_SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/.+$")
-_SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
 class TaskDefinitionError(InputError):
@@ -330,10 +327,30 @@ def validate_task_definition(spec: dict[str, Any], *, family: str | None = None)
             ("task_definition", f"is {size:,} bytes as JSON; ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} (64 KiB)")
         )
     # ECS's own refusals, in its words (the emulator answers with the same table).
-    problems += [(rule.path, f"ECS refuses this: {rule.ecs_message} Fix: {rule.fix}") for rule in validator_rules(spec)]
+    problems = with_ecs_words(problems, validator_rules(spec))
     if problems:
         raise TaskDefinitionError(_dedupe(problems))
     return spec
+
+
+def _covers(path: str, rule_path: str) -> bool:
+    return path == rule_path or path.startswith((rule_path + ".", rule_path + "["))
+
+
+def with_ecs_words(problems: list[tuple[str, str]], rules: list[BrokenRule]) -> list[tuple[str, str]]:
+    """``problems`` with each broken ECS rule in ECS's words: added to the validator's own problem for
+    the same field (which says more: the allowed values), else reported on its own with the fix."""
+    result = list(problems)
+    for rule in rules:
+        own = next((i for i, (path, _) in enumerate(result) if path == rule.path), None)
+        if own is None:
+            own = next((i for i, (path, _) in enumerate(result) if _covers(path, rule.path)), None)
+        if own is not None and ECS_WORDS_PREFIX not in result[own][1]:
+            path, message = result[own]
+            result[own] = (path, f"{message} ({ECS_WORDS_PREFIX} {rule.ecs_message})")
+        elif own is None:
+            result.append((rule.path, f"{ECS_WORDS_PREFIX} {rule.ecs_message} Fix: {rule.fix}"))
+    return result
 
 
 def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -375,12 +392,7 @@ def _fargate_problems(spec: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append(("cpu" if cpu not in FARGATE_MEMORY_BY_CPU else "memory", str(err)))
     if spec.get("pidMode") not in (None, "task"):
         problems.append(("pidMode", "FARGATE supports only 'task'"))
-    if "ipcMode" in spec:
-        problems.append(("ipcMode", "is not supported on FARGATE; remove it"))
-    storage = spec.get("ephemeralStorage")
-    if isinstance(storage, dict) and isinstance(storage.get("sizeInGiB"), int):
-        if not 21 <= storage["sizeInGiB"] <= 200:
-            problems.append(("ephemeralStorage.sizeInGiB", "must be between 21 and 200 on FARGATE"))
+    # ipcMode and ephemeralStorage: registration_rules.fargate_task_rules (ECS's words, the emulator's too)
     return problems
 
 
@@ -456,9 +468,7 @@ def _variable_problems(container: dict[str, Any], base: str) -> list[tuple[str, 
                     seen[name] = where
             if key == "secrets" and isinstance(item.get("valueFrom"), str):
                 value_from = item["valueFrom"]
-                if not (
-                    _SECRET_ARN_RE.match(value_from) or _SSM_ARN_RE.match(value_from) or _SSM_NAME_RE.match(value_from)
-                ):
+                if not is_secret_reference(value_from):
                     # The reference is not secret itself, but keep it out of the message anyway.
                     problems.append(
                         (

@@ -15,11 +15,11 @@ Sources: task execution IAM role and its managed policy (AmazonECSTaskExecutionR
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fargate_rules.arns import SECRETS_MANAGER_ARN_RE, SSM_PARAMETER_ARN_RE
 from fargate_rules.registration_rules import PRIVATE_ECR_IMAGE_RE
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
@@ -30,12 +30,12 @@ ECR_PULL_ACTIONS = (
     "ecr:BatchGetImage",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-_SECRETS_MANAGER_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:(?P<rest>.+)$"
-)
-_SSM_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):ssm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):parameter(?P<name>/.+)$"
-)
+# The actions of AWS's managed AmazonECSTaskExecutionRolePolicy (AWS managed policy reference; the
+# "Amazon ECS task execution IAM role" page): what ECS does with the execution role to pull a private
+# ECR image and to send awslogs. Preflight requires each one a task needs (TaskNeeds.execution_actions)
+# and the emulator's task start (fargate_local.task_start) refuses to start a task whose role lacks any
+# of them: one list, so the two cannot disagree.
+EXECUTION_ROLE_POLICY_ACTIONS = ECR_PULL_ACTIONS + LOG_ACTIONS
 
 
 # --------------------------------------------------------------------------- IAM documents
@@ -190,12 +190,12 @@ def image_ref(container: str, image: str) -> ImageRef:
 
 
 def secret_ref(container: str, name: str, value_from: str) -> SecretRef:
-    found = _SECRETS_MANAGER_ARN_RE.match(value_from)
+    found = SECRETS_MANAGER_ARN_RE.match(value_from)
     if found:
         # arn:…:secret:NAME-AbCdEf[:json-key:version-stage:version-id]: the secret is the first part.
         secret_arn = ":".join(value_from.split(":")[:7])
         return SecretRef(container, name, value_from, "secretsmanager", found["region"], secret_arn)
-    found = _SSM_ARN_RE.match(value_from)
+    found = SSM_PARAMETER_ARN_RE.match(value_from)
     if found:
         # parameter/db is "db"; parameter/prod/db is the hierarchical "/prod/db".
         rest = found["name"][1:]

@@ -175,6 +175,33 @@ RULES = [
         spec(container={"portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]}),
         id="host-port-differs-from-container-port",
     ),
+    # hostPort 0 under awsvpc: the task definition parameters reference (left blank or equal to containerPort)
+    pytest.param(
+        spec(container={"portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]}),
+        "When networkMode=awsvpc, the host ports and container ports in port mappings must match.",
+        spec(container={"portMappings": [{"containerPort": 8080, "protocol": "tcp"}]}),
+        id="host-port-zero-under-awsvpc",
+    ),
+    # cn-terraform/terraform-aws-ecs-fargate#2
+    pytest.param(
+        spec(ipcMode="task"),
+        "Tasks using the Fargate launch type do not support ipcMode.",
+        spec(),
+        id="ipc-mode-on-fargate",
+    ),
+    # task definition parameters reference, ephemeralStorage: 21-200 GiB (the wording is ours: none quoted)
+    pytest.param(
+        spec(ephemeralStorage={"sizeInGiB": 20}),
+        "The ephemeral storage size must be between 21 and 200 GiB for tasks using the Fargate launch type.",
+        spec(ephemeralStorage={"sizeInGiB": 21}),
+        id="ephemeral-storage-below-21",
+    ),
+    pytest.param(
+        spec(ephemeralStorage={"sizeInGiB": 201}),
+        "The ephemeral storage size must be between 21 and 200 GiB for tasks using the Fargate launch type.",
+        spec(ephemeralStorage={"sizeInGiB": 200}),
+        id="ephemeral-storage-above-200",
+    ),
     # users quoting ECS's ClientException (registration_rules.fargate_container_rules)
     pytest.param(
         spec(container={"hostname": "worker"}),
