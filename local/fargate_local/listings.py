@@ -24,18 +24,36 @@ MAX_PAGE_SIZE = 100
 _PAGING_MEMBERS = ("maxResults", "nextToken")
 
 
-def page(operation: str, body: dict[str, Any], items: list[str], key: str) -> dict[str, Any]:
-    """One page of ``items`` as ``{key: [...], "nextToken": ...}``."""
+def page(
+    operation: str, body: dict[str, Any], entries: list[tuple[Any, Any]], key: str, *, descending: bool = False
+) -> dict[str, Any]:
+    """One page of ``entries`` (``(sort key, item)`` pairs, the sort keys unique) as
+    ``{key: [item, ...], "nextToken": ...}``, in the order of the sort keys (``descending``: reversed).
+
+    The token is a cursor, not a position: it holds the sort key of the last item returned, and the
+    next page starts after it. Items deleted or filtered out meanwhile (a service deleted, a task
+    stopped) shift nothing, so a "list a page, delete what it holds, go on" loop sees every item."""
     size = body.get("maxResults")
     if size is None:
         size = DEFAULT_PAGE_SIZE.get(operation, MAX_PAGE_SIZE)
     elif isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise invalid_parameter(f"maxResults must be between 1 and {MAX_PAGE_SIZE}.")
-    start = _offset(operation, body)
-    answer: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        answer["nextToken"] = _token(operation, body, start + size)
+    ordered = sorted(((_comparable(k), item) for k, item in entries), key=lambda e: e[0], reverse=descending)
+    after = _cursor(operation, body)
+    if after is not None:
+        try:
+            ordered = [e for e in ordered if (e[0] < after if descending else e[0] > after)]
+        except TypeError:  # a sort key of another shape than this listing's
+            raise _invalid_token() from None
+    answer: dict[str, Any] = {key: [item for _, item in ordered[:size]]}
+    if len(ordered) > size:
+        answer["nextToken"] = _token(operation, body, ordered[size - 1][0])
     return answer
+
+
+def _comparable(sort_key: Any) -> Any:
+    """The sort key as it comes back out of a token (tuples become lists)."""
+    return json.loads(json.dumps(sort_key))
 
 
 def _selection(operation: str, body: dict[str, Any]) -> str:
@@ -43,26 +61,29 @@ def _selection(operation: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([operation, chosen], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _token(operation: str, body: dict[str, Any], offset: int) -> str:
-    raw = json.dumps({"offset": offset, "selection": _selection(operation, body)}).encode()
+def _token(operation: str, body: dict[str, Any], last: Any) -> str:
+    raw = json.dumps({"after": last, "selection": _selection(operation, body)}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _offset(operation: str, body: dict[str, Any]) -> int:
+def _invalid_token() -> Exception:
+    return invalid_parameter("Invalid token: nextToken was not returned by a previous call with the same parameters.")
+
+
+def _cursor(operation: str, body: dict[str, Any]) -> Any:
+    """The sort key of the last item the previous page returned; None for the first page."""
     token = body.get("nextToken")
     if token in (None, ""):
-        return 0
+        return None
     try:
         decoded = json.loads(base64.urlsafe_b64decode(str(token).encode()))
-        offset, selection = decoded["offset"], decoded["selection"]
+        after, selection = decoded["after"], decoded["selection"]
     except (binascii.Error, ValueError, TypeError, KeyError):
-        offset, selection = None, None
+        after, selection = None, None
     # ECS refuses a token it did not hand out for this request (a 4xx, never a 500).
-    if not isinstance(offset, int) or offset < 0 or selection != _selection(operation, body):
-        raise invalid_parameter(
-            "Invalid token: nextToken was not returned by a previous call with the same parameters."
-        )
-    return offset
+    if after is None or selection != _selection(operation, body):
+        raise _invalid_token()
+    return after
 
 
 class Listings:
@@ -70,8 +91,9 @@ class Listings:
 
     def _ListClusters(self, backend, account, region, body, forward):
         # A deleted cluster is INACTIVE (DescribeClusters still finds it a while) but not listed.
-        arns = [c.arn for c in backend.clusters.values() if c.status != "INACTIVE"]
-        return page("ListClusters", body, arns, "clusterArns")
+        # Sorted by creation (moto keeps the clusters in that order and never drops one).
+        entries = [(n, c.arn) for n, c in enumerate(backend.clusters.values()) if c.status != "INACTIVE"]
+        return page("ListClusters", body, entries, "clusterArns")
 
     def _ListServices(self, backend, account, region, body, forward):
         cluster = bridge.get_cluster(backend, body.get("cluster"))
@@ -79,12 +101,13 @@ class Listings:
         arns = [
             s.arn
             for s in bridge.cluster_services(backend, cluster.name)
-            # A deleted service is INACTIVE: DescribeServices shows it a while, ListServices does not.
-            if s.status != "INACTIVE"
+            # A deleted service is DRAINING, then INACTIVE: DescribeServices shows it a while,
+            # ListServices no longer does (API_DeleteService).
+            if s.status == "ACTIVE"
             and (strategy is None or s.scheduling_strategy == strategy)
             and (launch_type is None or s.launch_type == launch_type)
         ]
-        return page("ListServices", body, sorted(arns), "serviceArns")
+        return page("ListServices", body, [(arn, arn) for arn in arns], "serviceArns")
 
     def _ListTaskDefinitions(self, backend, account, region, body, forward):
         status = body.get("status") or "ACTIVE"
@@ -95,14 +118,13 @@ class Listings:
             raise invalid_parameter("sort should be one of [ASC,DESC].")
         family = body.get("familyPrefix")
         found = [
-            (definition.family, definition.revision, definition.arn)
+            ((definition.family, definition.revision), definition.arn)
             for revisions in backend.task_definitions.values()
             for definition in revisions.values()
             if definition.status == status and (not family or definition.family == family)
         ]
         # ECS: by family name, then revision (newest last); DESC reverses both.
-        found.sort(reverse=sort == "DESC")
-        return page("ListTaskDefinitions", body, [arn for _, _, arn in found], "taskDefinitionArns")
+        return page("ListTaskDefinitions", body, found, "taskDefinitionArns", descending=sort == "DESC")
 
     def _ListTaskDefinitionFamilies(self, backend, account, region, body, forward):
         status = body.get("status") or "ACTIVE"
@@ -121,7 +143,7 @@ class Listings:
                 or (status == "INACTIVE" and "ACTIVE" not in statuses)
             ):
                 families.append(family)
-        return page("ListTaskDefinitionFamilies", body, families, "families")
+        return page("ListTaskDefinitionFamilies", body, [(f, f) for f in families], "families")
 
     def _ListTasks(self, backend, account, region, body, forward):
         cluster = bridge.get_cluster(backend, body.get("cluster"))
@@ -130,9 +152,10 @@ class Listings:
             raise invalid_parameter("desiredStatus should be one of [RUNNING,PENDING,STOPPED].")
         family, started_by = body.get("family"), body.get("startedBy")
         service_name, launch_type = body.get("serviceName"), body.get("launchType")
-        arns = []
-        for task in bridge.all_tasks(backend):
-            if task.cluster_name != cluster.name or task.desired_status != desired:
+        entries = []
+        # In the order they were started: the cluster's tasks in moto's backend, which keeps them all.
+        for position, task in enumerate(list(backend.tasks.get(cluster.name, {}).values())):
+            if task.desired_status != desired:
                 continue
             if family and task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0] != family:
                 continue
@@ -142,8 +165,8 @@ class Listings:
                 continue
             if launch_type and getattr(task, "launch_type", None) != launch_type:
                 continue
-            arns.append(task.task_arn)
-        return page("ListTasks", body, arns, "taskArns")
+            entries.append((position, task.task_arn))
+        return page("ListTasks", body, entries, "taskArns")
 
     def _DescribeClusters(self, backend, account, region, body, forward):
         """moto's clusters with the counts ECS keeps: tasks by last status, ACTIVE services, and

@@ -146,10 +146,11 @@ class ServiceDeployments(ControlPlaneState):
             and (after is None or r.created_at >= after)
             and (before is None or r.created_at <= before)
         ]
-        records.sort(key=lambda r: r.created_at, reverse=True)
         size = body.get("maxResults")
         paged = {**body, "maxResults": LIST_PAGE_SIZE if size is None else size}
-        return page("ListServiceDeployments", paged, [r.brief() for r in records], "serviceDeployments")
+        # Newest first; the token is the last one listed, so deployments that changed status since do not shift pages.
+        entries = [((r.created_at.isoformat(timespec="microseconds"), r.arn), r.brief()) for r in records]
+        return page("ListServiceDeployments", paged, entries, "serviceDeployments", descending=True)
 
     def _DescribeServiceDeployments(self, backend, account, region, body, forward):
         arns = _limited(body["serviceDeploymentArns"], "serviceDeploymentArns")
