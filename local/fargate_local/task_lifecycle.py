@@ -4,13 +4,14 @@ exit codes and the log lines they print. ``ControlPlane`` mixes it in."""
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
-import re
+import math
 import time
 from typing import Any
 
-from fargate_local import load_balancers, task_start
+from fargate_local import load_balancers, shell, task_start
 from fargate_local import moto_bridge as bridge
 from fargate_local.behaviours import Behaviour
 from fargate_local.moto_bridge import EmulatedTask, Placement
@@ -18,6 +19,7 @@ from fargate_local.state import ContainerRun, ControlPlaneState, TaskRun
 
 ACTIVATING_SECONDS = 1.0  # emulated: the last part of the start, after PENDING
 INIT_CONTAINER_SECONDS = 2.0  # emulated: how long a container others wait on to exit runs
+PLAYED_MINIMUM_SECONDS = 1.0  # emulated: a played command that only prints still runs this long
 
 
 class TaskLifecycle(ControlPlaneState):
@@ -75,29 +77,42 @@ class TaskLifecycle(ControlPlaneState):
         behaviour = self.behaviours.for_task(task_definition.family, images)
         timing = self.behaviours.timing
         now = time.monotonic()
-        run = None
+        plays = {c.name: container_play(c) for c in task.containers}
+        target = behaviour.container or next((c.name for c in task.containers if c.essential), None)
+        played = plays.get(target) if target else None
+        # What a behaviour sets wins over the command; what it leaves unset, the played command decides.
+        run: float | None = None
         if behaviour.crash_loop:
             run = timing.crash_after
-        elif service is None or behaviour.exit_code is not None or behaviour.run_seconds is not None:
-            run = behaviour.run_seconds if behaviour.run_seconds is not None else (sleep_seconds(task) or timing.run)
+        elif behaviour.run_seconds is not None:
+            run = behaviour.run_seconds
+        elif service is None or behaviour.exit_code is not None:
+            run = played_seconds(played) if played else timing.run
+        if run is not None and math.isinf(run):
+            run = None  # sleep infinity: until stopped
+        exit_code = behaviour.exit_code if behaviour.exit_code is not None else (played.exit_code if played else 0)
         task.run = TaskRun(
             behaviour=behaviour,
             service=service,
             pending_at=now + timing.real(timing.provisioning),
             running_at=now + timing.real(timing.provisioning + timing.pending + behaviour.start_delay),
             run_for=None if run is None else timing.real(run),
-            exit_code=1 if behaviour.crash_loop else (behaviour.exit_code or 0),
-            logs=self._log_plan(task, behaviour),
+            exit_code=1 if behaviour.crash_loop else exit_code,
+            logs=self._log_plan(task, behaviour, plays),
         )
-        task.run.containers = self._container_plan(task, behaviour, one_off=service is None)
+        task.run.containers = self._container_plan(task, behaviour, plays, one_off=service is None)
         bridge.add_task(backend, task)
         return task
 
-    def _container_plan(self, task: EmulatedTask, behaviour: Behaviour, one_off: bool) -> dict[str, ContainerRun]:
+    def _container_plan(
+        self, task: EmulatedTask, behaviour: Behaviour, plays: dict[str, shell.Play | None], one_off: bool
+    ) -> dict[str, ContainerRun]:
         """When each container exits on its own. The behaviour's container (else the first essential
-        one) exits after the task's run with its code; a non-essential container others wait on to
-        exit (dependsOn SUCCESS/COMPLETE: an init container) exits 0 soon after it starts; with a
-        non-essential target, a one-off task's essential containers still run their usual time."""
+        one) exits after the task's run with its code; any other container whose command the emulator
+        plays exits when it ends, with its code, in a one-off task (or when others wait on it); a
+        non-essential container others wait on to exit (dependsOn SUCCESS/COMPLETE: an init
+        container) exits 0 soon after it starts; with a non-essential target, a one-off task's
+        essential containers still run their usual time."""
         run, timing = task.run, self.behaviours.timing
         target = behaviour.container or next((c.name for c in task.containers if c.essential), None)
         target_essential = any(c.name == target and c.essential for c in task.containers)
@@ -109,8 +124,14 @@ class TaskLifecycle(ControlPlaneState):
         }
         plan = {}
         for container in task.containers:
+            played = plays.get(container.name)
             if container.name == target:
                 plan[container.name] = ContainerRun(exit_after=run.run_for, exit_code=run.exit_code)
+            elif played and (one_off or container.name in awaited):
+                seconds = played_seconds(played)
+                plan[container.name] = ContainerRun(
+                    exit_after=None if math.isinf(seconds) else timing.real(seconds), exit_code=played.exit_code
+                )
             elif container.name in awaited and not container.essential:
                 plan[container.name] = ContainerRun(exit_after=timing.real(INIT_CONTAINER_SECONDS))
             elif one_off and not target_essential and container.essential:
@@ -119,13 +140,20 @@ class TaskLifecycle(ControlPlaneState):
                 plan[container.name] = ContainerRun()  # runs until the task stops
         return plan
 
-    def _log_plan(self, task: EmulatedTask, behaviour: Behaviour) -> list[dict[str, Any]]:
+    def _log_plan(
+        self, task: EmulatedTask, behaviour: Behaviour, plays: dict[str, shell.Play | None]
+    ) -> list[dict[str, Any]]:
+        """Per awslogs stream, the lines its container prints: the behaviour's, else those of the
+        played command at the emulated second it prints them (``at``: real seconds after the
+        container starts), else the emulator's own lines, spread over the run."""
         plans = []
         for container in task.containers:
             config = container.definition.get("logConfiguration") or {}
             if config.get("logDriver") != "awslogs":
                 continue
             options = config.get("options") or {}
+            played = plays.get(container.name)
+            at = None
             if behaviour.output is not None:
                 lines = list(behaviour.output)
             elif behaviour.output_lines is not None:
@@ -133,6 +161,9 @@ class TaskLifecycle(ControlPlaneState):
                     f"line {i + 1} of {behaviour.output_lines} from {container.name}"
                     for i in range(behaviour.output_lines)
                 ]
+            elif played is not None:
+                lines = [line for _, line in played.lines]
+                at = [self.behaviours.timing.real(second) for second, _ in played.lines]
             else:
                 command = container.overrides.get("command") or container.definition.get("command") or []
                 lines = [
@@ -147,6 +178,8 @@ class TaskLifecycle(ControlPlaneState):
                     "create_group": str(options.get("awslogs-create-group", "")).lower() == "true",
                     "stream": f"{options.get('awslogs-stream-prefix')}/{container.name}/{task.id}",
                     "lines": lines,
+                    "container": container.name,
+                    "at": at,
                     "written": 0,
                 }
             )
@@ -189,8 +222,8 @@ class TaskLifecycle(ControlPlaneState):
             run.started = now
             load_balancers.register_task(self, task)
         if task.last_status == "RUNNING":
-            self._write_logs(task, now)
             self._advance_containers(task, now)
+            self._write_logs(task, now)
             if any(c.essential and c.last_status == "STOPPED" for c in task.containers):
                 self._write_logs(task, now, flush=True)
                 for container in task.containers:
@@ -263,10 +296,16 @@ class TaskLifecycle(ControlPlaneState):
         return task_start.start_failure(task)
 
     def _write_logs(self, task: EmulatedTask, now: float, flush: bool = False) -> None:
+        """Write the lines whose time has come: a played command's as it prints them (by its
+        container's clock, flush or not: a stopped container printed no more), the others spread
+        over the task's run (all of them at ``flush``)."""
         started, run_for = task.run.started, task.run.run_for
         for plan in task.run.logs:
             total = len(plan["lines"])
-            if flush or run_for is None or not run_for:
+            if plan.get("at") is not None:
+                container_started = task.run.containers[plan["container"]].started
+                due = 0 if container_started is None else bisect.bisect_right(plan["at"], now - container_started)
+            elif flush or run_for is None or not run_for:
                 due = total
             else:
                 # Lines are spread over the run, so followers see them arrive while it runs.
@@ -331,23 +370,18 @@ class TaskLifecycle(ControlPlaneState):
             self._count_failure(backend, service_arn, task)
 
 
-_SLEEP = re.compile(r"^\s*sleep\s+(\d+(?:\.\d+)?)\s*$")
+def container_play(container: Any) -> shell.Play | None:
+    """What the container's command (its override, else the definition's; after its entryPoint)
+    does, played by ``shell``; None when the emulator cannot play it."""
+    environment = {
+        e.get("name"): str(e.get("value", ""))
+        for e in (container.definition.get("environment") or []) + (container.overrides.get("environment") or [])
+        if e.get("name")
+    }
+    command = container.overrides.get("command") or container.definition.get("command")
+    return shell.play(container.definition.get("entryPoint"), command, environment)
 
 
-def sleep_seconds(task: EmulatedTask) -> float | None:
-    """How long a one-off task whose essential container only sleeps runs: ``["sleep", "600"]``
-    or ``["sh", "-c", "sleep 600"]`` (the container's command, or its override) runs 600 seconds,
-    as the image would. Other commands: None (the emulator's usual run time)."""
-    container = next((c for c in task.containers if c.essential), None)
-    if container is None:
-        return None
-    command = container.overrides.get("command") or container.definition.get("command") or []
-    if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
-        return None
-    text = (
-        command[-1]
-        if len(command) == 3 and command[1] == "-c" and command[0].rsplit("/", 1)[-1] in ("sh", "bash")
-        else " ".join(command)
-    )
-    match = _SLEEP.match(text)
-    return float(match.group(1)) if match else None
+def played_seconds(played: shell.Play) -> float:
+    """How long a played command runs, in emulated seconds (math.inf: until stopped)."""
+    return max(played.seconds, PLAYED_MINIMUM_SECONDS)
