@@ -47,7 +47,8 @@ def parse(runs: int) -> None:
 
 def listing(environments: int) -> None:
     from fargate_local.server import LocalEcs
-    from fargate_provider.environments import describe_environments, environment_tags
+    from fargate_provider.environments.discovery import describe_environments
+    from fargate_provider.environments.naming import environment_tags
     from fargate_provider.hooks.fargate import FargateHook
     from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, to_ecs_tags
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, task
 
-from fargate_provider.environments import ENVIRONMENT_TAG
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id
+from fargate_provider.environments.naming import ENVIRONMENT_TAG
 from fargate_provider.operators.cluster import FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateDeleteServiceOperator
 from fargate_provider.operators.task_definition import FargateDeregisterTaskDefinitionOperator
@@ -36,7 +36,8 @@ with DAG(
     def find_expired() -> list[dict]:
         import logging
 
-        from fargate_provider.environments import LEFT_ALONE_TAG, LeftAlone, expired_environments
+        from fargate_provider.environments.discovery import LeftAlone, expired_environments
+        from fargate_provider.environments.naming import LEFT_ALONE_TAG
         from fargate_provider.hooks.fargate import FargateHook
 
         # Wall-clock time, not the run's logical date: a late or re-run janitor judges TTLs as of now.

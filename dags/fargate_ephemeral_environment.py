@@ -16,7 +16,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.environments import (
+from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.naming import (
     ACTIONS,
     CONTAINER_NAME,
     ENV_VAR_NAME_PATTERN,
@@ -25,10 +26,9 @@ from fargate_provider.environments import (
     HEALTHY_CODES_PATTERN,
     MAX_TTL_HOURS,
     NAME_PATTERN,
-    task_definition_from_form,
 )
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments.report import EnvironmentReportOperator
+from fargate_provider.environments.task_definition import task_definition_from_form
 from fargate_provider.environments.teardown import only_after_failure
 from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
@@ -171,19 +171,19 @@ with DAG(
     @fail_fast_on_input_errors
     def prepare(params: dict) -> dict:
         """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
-        from fargate_provider import environments
+        from fargate_provider.environments import exposure, naming, task_definition
         from fargate_provider.hooks.fargate import FargateHook
         from fargate_provider.roles import find_roles
         from fargate_provider.utils.networking import find_network
 
-        env = environments.names(params["environment"])
+        env = naming.names(params["environment"])
         result: dict = {**env.as_dict(), "action": params["action"]}
         if params["action"] != "create":
             return result
         hook = FargateHook(aws_conn_id=aws_conn_id())
         region = hook.region_name or "us-east-1"
         # Checked here, built again where it is used (TASK_DEFINITION): the variables' values stay out of XCom.
-        environments.environment_task_definition(
+        task_definition.environment_task_definition(
             env,
             image=params["image"],
             size=params["size"],
@@ -191,12 +191,12 @@ with DAG(
             variables=params["environment_variables"],
             region=region,
         )
-        tags = environments.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
+        tags = naming.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
         from fargate_provider import settings
 
         listener_arn = settings.ENVIRONMENTS_LISTENER_ARN.get()
         domain = settings.ENVIRONMENTS_DOMAIN.get()
-        expose = environments.resolve_expose(params["expose"], params["subnet_kind"], listener_arn, domain)
+        expose = exposure.resolve_expose(params["expose"], params["subnet_kind"], listener_arn, domain)
         # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
         network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
@@ -345,7 +345,7 @@ with DAG(
             ),
         }
         if described.get("clusterArn"):  # the environments page shows it
-            from fargate_provider.environments import URL_TAG, url_tag_value
+            from fargate_provider.environments.naming import URL_TAG, url_tag_value
 
             hook.tag_resource(described["clusterArn"], {URL_TAG: url_tag_value(summary["urls"])})
         where = " (inside the VPC only)" if expose == "none" else ""

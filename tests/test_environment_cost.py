@@ -180,7 +180,7 @@ def test_the_page_counts_a_replaced_deployments_tasks_ecs_no_longer_lists(user_d
     """Through the emulator: an environment of two large tasks, updated to one small task; once ECS
     has forgotten the stopped large tasks, the page's figure still includes them."""
     from fargate_local import moto_bridge
-    from fargate_provider.environments import describe_environments
+    from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
     conf = {"environment": "history", "desired_count": 2, "size": "512/1024"}

@@ -16,7 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fargate_local import leftovers, moto_bridge
-from fargate_provider.environments import ENVIRONMENT_TAG, exposure
+from fargate_provider.environments import exposure
+from fargate_provider.environments.naming import ENVIRONMENT_TAG
 from fargate_provider.exceptions import NotOursError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from tests.emulator.helpers import FAST, cleanup, client, network, register, wait

@@ -9,8 +9,8 @@ import datetime as dt
 
 import pytest
 
-from fargate_provider.environments import MAX_TTL_HOURS, EnvironmentSpecError
 from fargate_provider.environments.lifetime import extended_expiry, kept_until
+from fargate_provider.environments.naming import MAX_TTL_HOURS, EnvironmentSpecError
 from tests.emulator.helpers import client
 from tests.test_environments_page import page_client  # noqa: F401  (the page's app, signed in as admin)
 

@@ -49,7 +49,7 @@ def test_behind_the_load_balancer_the_url_is_the_environments_host_name(
     # the environments page lists it with its URL
     import pendulum
 
-    from fargate_provider.environments import describe_environments
+    from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
     [listed] = describe_environments(FargateHook(aws_conn_id="aws_default"), pendulum.now("UTC"))

@@ -6,14 +6,14 @@ import datetime as dt
 
 import pytest
 
-from fargate_provider import environments
+from fargate_provider.environments import naming, task_definition
 from fargate_provider.utils.networking import NetworkNotFound, discover_network, parse_id_list
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def test_names_derive_every_resource_from_the_environment_name():
-    env = environments.names("review-42")
+    env = naming.names("review-42")
     assert (env.cluster, env.service, env.family, env.log_group) == (
         "env-review-42",
         "review-42",
@@ -24,29 +24,25 @@ def test_names_derive_every_resource_from_the_environment_name():
 
 @pytest.mark.parametrize("bad", ["", "a", "Review", "9lives", "ends-", "x" * 31, "has_underscore", None])
 def test_bad_environment_names_are_refused_with_the_rule(bad):
-    with pytest.raises(
-        environments.EnvironmentSpecError, match="environment: .* lower-case letters, digits and hyphens"
-    ):
-        environments.names(bad)
+    with pytest.raises(naming.EnvironmentSpecError, match="environment: .* lower-case letters, digits and hyphens"):
+        naming.names(bad)
 
 
 def test_tags_carry_the_expiry_in_utc():
-    tags = environments.environment_tags("review-42", 8, NOW)
+    tags = naming.environment_tags("review-42", 8, NOW)
     assert tags == {"fargate-environment": "review-42", "fargate-expires-at": "2026-11-28T20:00:00Z"}
-    assert environments.expires_at(tags) == NOW + dt.timedelta(hours=8)
+    assert naming.expires_at(tags) == NOW + dt.timedelta(hours=8)
     for bad in (0, 169, "8", True):
-        with pytest.raises(
-            environments.EnvironmentSpecError, match="ttl_hours: must be a number of hours from 1 to 168"
-        ):
-            environments.environment_tags("x1", bad, NOW)
+        with pytest.raises(naming.EnvironmentSpecError, match="ttl_hours: must be a number of hours from 1 to 168"):
+            naming.environment_tags("x1", bad, NOW)
 
 
 def test_task_definition_from_the_form_is_valid_for_fargate():
     from fargate_provider.roles import task_definition_roles
     from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
 
-    spec = environments.environment_task_definition(
-        environments.names("web-1"),
+    spec = task_definition.environment_task_definition(
+        naming.names("web-1"),
         image="nginx:1.27",
         size="1024/3072",
         container_port=8080,
@@ -91,7 +87,7 @@ def test_bad_form_values_name_the_field(field, value, message):
         field: value,
     }
     with pytest.raises(ValueError, match=message):
-        environments.environment_task_definition(environments.names("web-1"), **kwargs)
+        task_definition.environment_task_definition(naming.names("web-1"), **kwargs)
 
 
 def test_network_from_tags_of_the_emulator(emulator):

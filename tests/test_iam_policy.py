@@ -73,7 +73,7 @@ def _granted(policy: dict) -> set[str]:
 def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
     """What a deployment does: both user DAGs (deferred waits included), the janitor, every
     operator and sensor, preflight of an ECR image with secrets, the environments page."""
-    from fargate_provider.environments import describe_environments
+    from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
     ecs = client(emulator)

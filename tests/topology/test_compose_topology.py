@@ -26,7 +26,7 @@ import pytest
 from dotenv import dotenv_values
 
 from fargate_local.client import LocalEcsClient
-from fargate_provider.environments import EXPIRES_AT_TAG
+from fargate_provider.environments.naming import EXPIRES_AT_TAG
 from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.aws import ecs_leftovers
 from tests.topology.compose_stack import PORTS, ROOT, ComposeStack, load_compose, wait_for

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_provider import settings
-from fargate_provider.environments import ENVIRONMENT_TAG
+from fargate_provider.environments.naming import ENVIRONMENT_TAG, EXPOSE_AUTO, EnvironmentSpecError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from fargate_rules.input_errors import InputError
 
@@ -446,3 +446,25 @@ def _public_ips(ec2: Any, eni_ids: list[str]) -> dict[str, str]:
                 if ip:
                     found[eni["NetworkInterfaceId"]] = ip
     return found
+
+
+def resolve_expose(expose: Any, subnet_kind: str, listener_arn: str | None, domain: str | None) -> str:
+    """How the environment is reached: the form's ``expose``, or with ``auto`` the load balancer when
+    the platform team set it up, else a public IP in public subnets, else none. Checked before any
+    AWS call: what the choice needs must be there."""
+    if expose == EXPOSE_AUTO:
+        return default_expose(subnet_kind, listener_arn, domain)
+    if expose not in EXPOSE_CHOICES:
+        allowed = ", ".join((EXPOSE_AUTO, *EXPOSE_CHOICES))
+        raise EnvironmentSpecError(f"expose: {expose!r} is not allowed; allowed: {allowed}")
+    if expose == "load_balancer" and not (listener_arn and domain):
+        raise EnvironmentSpecError(
+            f"expose: load_balancer needs the Variables {LISTENER_VARIABLE} (an ALB listener's ARN) and "
+            f"{DOMAIN_VARIABLE} (a domain whose wildcard record points at that ALB), "
+            "set once by the platform team"
+        )
+    if expose == "public_ip" and subnet_kind != "public":
+        raise EnvironmentSpecError(
+            "expose: public_ip needs public subnets (subnet_kind: public); private subnets give no public IP"
+        )
+    return expose

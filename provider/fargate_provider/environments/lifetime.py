@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fargate_provider.environments import (
+from fargate_provider.environments.naming import (
     ENVIRONMENT_TAG,
     EXPIRES_AT_TAG,
     MAX_TTL_HOURS,

@@ -30,14 +30,9 @@ from airflow.api_fastapi.core_api.security import get_user, requires_access_dag,
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from fargate_provider.environments import (
-    DAG_ID,
-    MAX_TTL_HOURS,
-    NAME_PATTERN,
-    EnvironmentSpecError,
-    describe_environments,
-    lifetime,
-)
+from fargate_provider.environments import lifetime
+from fargate_provider.environments.discovery import describe_environments
+from fargate_provider.environments.naming import DAG_ID, MAX_TTL_HOURS, NAME_PATTERN, EnvironmentSpecError
 from fargate_provider.exceptions import NotOursError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,138 @@
+"""Finding environments again: the managed clusters that carry an environment's tag, which of
+them have expired (the janitor), and what the environments page shows of each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fargate_provider.environments.naming import (
+    ENVIRONMENT_TAG,
+    EXPIRES_AT_TAG,
+    LEFT_ALONE_TAG,
+    URL_TAG,
+    EnvironmentNames,
+    EnvironmentSpecError,
+    expires_at,
+    names,
+)
+from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
+from fargate_provider.utils.tags import from_ecs_tags, is_managed
+
+
+def managed_environment_clusters(hook: Any) -> list[dict[str, Any]]:
+    """ACTIVE clusters tagged managed-by=airflow-provider-fargate and fargate-environment=…
+    (ListClusters, then DescribeClusters with tags, 100 a call: the API's limit)."""
+    arns = [arn for page in hook.conn.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+    found = []
+    for batch in batched(arns, DESCRIBE_CLUSTERS_BATCH):
+        for cluster in hook.conn.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]:
+            tags = from_ecs_tags(cluster.get("tags"))
+            if cluster.get("status") == "ACTIVE" and is_managed(tags) and tags.get(ENVIRONMENT_TAG):
+                found.append({**cluster, "tags": tags})
+    return found
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """An expired environment the janitor cannot destroy, and since when it has said so (the
+    cluster's LEFT_ALONE_TAG), so that it warns once and not every hour."""
+
+    cluster: str
+    cluster_arn: str
+    reason: str
+    since: str | None = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentNames], list[LeftAlone | str]]:
+    """Environments whose TTL has passed and whose cluster holds only managed services; and,
+    for the log, why other expired ones are left alone."""
+    expired: list[EnvironmentNames] = []
+    left_alone: list[LeftAlone | str] = []
+    for cluster in managed_environment_clusters(hook):
+        tags = cluster["tags"]
+        expiry = expires_at(tags)
+        if expiry is None or expiry > now:
+            continue
+        try:
+            env = names(tags[ENVIRONMENT_TAG])
+        except EnvironmentSpecError:
+            left_alone.append(
+                f"{cluster['clusterName']}: its {ENVIRONMENT_TAG} tag {tags[ENVIRONMENT_TAG]!r} "
+                "is not an environment name"
+            )
+            continue
+        if env.cluster != cluster["clusterName"]:
+            left_alone.append(
+                f"{cluster['clusterName']}: tagged {ENVIRONMENT_TAG}={env.environment} but not named {env.cluster}"
+            )
+            continue
+        services = hook.describe_services(env.cluster, hook.list_services(env.cluster))
+        foreign = [s["serviceName"] for s in services if s["status"] != "INACTIVE" and not is_managed(s.get("tags"))]
+        # Standalone tasks (not a service's): someone else's keep the cluster alive too.
+        foreign_tasks = [
+            t["taskArn"].rsplit("/", 1)[-1] for t in hook.standalone_tasks(env.cluster) if not is_managed(t.get("tags"))
+        ]
+        if foreign or foreign_tasks:
+            what = " and ".join(
+                part
+                for part in (
+                    foreign and f"services not managed by the provider {foreign}",
+                    foreign_tasks and f"tasks not managed by the provider {foreign_tasks}",
+                )
+                if part
+            )
+            # A note from before the expiry last moved (Extend, Keep until) is about another expiry.
+            since = tags.get(LEFT_ALONE_TAG)
+            since = since if since and since >= tags.get(EXPIRES_AT_TAG, "") else None
+            left_alone.append(LeftAlone(env.cluster, cluster["clusterArn"], f"{env.cluster}: holds {what}", since))
+            continue
+        expired.append(env)
+    return expired, left_alone
+
+
+def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
+    """What the environments page shows: each managed environment with its service, tasks,
+    age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
+    deployment history and the tasks ECS still lists)."""
+    from fargate_provider.environments.cost import estimate_service_cost
+    from fargate_provider.utils.pricing import PriceNotKnown
+    from fargate_rules.arns import name_from_arn
+
+    region = hook.region_name or hook.conn_region_name
+    found = []
+    for cluster in managed_environment_clusters(hook):
+        tags = cluster["tags"]
+        name = tags[ENVIRONMENT_TAG]
+        services = hook.describe_services(cluster["clusterName"], hook.list_services(cluster["clusterName"]))
+        service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
+        expiry = expires_at(tags)
+        entry: dict[str, Any] = {
+            "environment": name,
+            "cluster": cluster["clusterName"],
+            "service": service["serviceName"] if service else None,
+            "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
+            "desired_count": service["desiredCount"] if service else 0,
+            "running_count": service["runningCount"] if service else 0,
+            "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
+            "age_seconds": int((now - service["createdAt"]).total_seconds())
+            if service and service.get("createdAt")
+            else None,
+            "expires_at": tags.get(EXPIRES_AT_TAG),
+            "urls": tags.get(URL_TAG, "").split(),
+            "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
+            "estimated_cost_usd": None,
+            "cost_note": None,
+        }
+        if service:
+            try:
+                estimate = estimate_service_cost(hook, cluster["clusterName"], service, region=region, now=now)
+                entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
+            except PriceNotKnown as err:
+                entry["cost_note"] = f"not estimated: {err}"
+        found.append(entry)
+    return sorted(found, key=lambda e: e["environment"])
