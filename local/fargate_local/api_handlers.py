@@ -50,6 +50,26 @@ class EcsApiHandlers(ControlPlaneState):
         registered.requires_attributes = [{"name": name} for name in required_attributes(body)]
         return forward("DescribeTaskDefinition", {"taskDefinition": registered.arn, "include": ["TAGS"]})
 
+    def _DescribeTaskDefinition(self, backend, account, region, body, forward):
+        """A family without a revision is its latest ACTIVE revision (moto takes the newest of any status)."""
+        reference = body.get("taskDefinition")
+        if not isinstance(reference, str) or ":" in reference.rsplit("/", 1)[-1]:
+            return None  # family:revision or a full ARN: moto finds that very revision
+        latest = bridge.latest_active_revision(backend, bridge.get_task_definition(backend, reference))
+        if latest.status != "ACTIVE":  # a family whose revisions are all INACTIVE has no latest ACTIVE one
+            raise EcsError("ClientException", "Unable to describe task definition.")
+        return forward("DescribeTaskDefinition", {**body, "taskDefinition": latest.arn})
+
+    def _DeregisterTaskDefinition(self, backend, account, region, body, forward):
+        """moto marks the revision INACTIVE; ECS also records when (API_TaskDefinition ``deregisteredAt``)."""
+        answer = forward("DeregisterTaskDefinition", body)
+        definition = bridge.get_task_definition(backend, answer["taskDefinition"]["taskDefinitionArn"])
+        if getattr(definition, "deregistered_at", None) is None:
+            definition.deregistered_at = bridge.utcnow()
+        return {
+            "taskDefinition": forward("DescribeTaskDefinition", {"taskDefinition": definition.arn})["taskDefinition"]
+        }
+
     # ------------------------------------------------------------------ tasks
 
     def _RunTask(self, backend, account, region, body, forward):

@@ -35,6 +35,8 @@ __all__ = ["ControlPlane", "Forward", "circuit_breaker_threshold"]
 class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, ServiceDeployments):
     HANDLED = (
         "RegisterTaskDefinition",
+        "DescribeTaskDefinition",
+        "DeregisterTaskDefinition",
         "RunTask",
         "StopTask",
         "CreateService",
