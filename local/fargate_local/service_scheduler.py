@@ -148,7 +148,10 @@ class ServiceScheduler(ControlPlaneState):
         )
         for deployment in list(service.deployments[1:]):
             old = alive(deployment["id"])
-            if running_primary >= primary["desiredCount"] or primary["rolloutState"] == "FAILED":
+            # Old tasks make way for healthy new ones only. A rollout the circuit breaker failed (with
+            # rollback off: with rollback, the rollback is the primary) "stop[s] launching new tasks"
+            # (API_DeploymentCircuitBreaker) and the previous deployment's tasks keep running.
+            if running_primary >= primary["desiredCount"] and primary["rolloutState"] != "FAILED":
                 self._stop_tasks(service, old, f"Scaling activity initiated by (deployment {primary['id']})")
             if all(t.last_status == "STOPPED" for t in tasks if t.started_by == deployment["id"]):
                 service.deployments.remove(deployment)
