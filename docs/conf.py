@@ -31,6 +31,7 @@ author = "airflow-provider-fargate contributors"
 copyright = "the airflow-provider-fargate contributors; Apache-2.0"
 release = "0.1.0"
 
+add_module_names = False  # signatures name the class, not its whole module path
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",

@@ -111,3 +111,10 @@ def test_the_settings_table_has_a_row_per_setting():
     assert len(rows) == len(settings.SETTINGS)
     for row, setting in zip(rows, settings.SETTINGS, strict=True):
         assert setting.name in row and setting.meaning in row
+
+
+def test_the_settings_page_holds_the_table_the_module_makes():
+    """docs/guides/settings.md keeps a copy for readers on GitHub (make docs writes it afresh)."""
+    page = (ROOT / "docs" / "guides" / "settings.md").read_text()
+    start, end = page.index("<!-- settings-table -->"), page.index("<!-- /settings-table -->")
+    assert page[start:end].split("\n", 1)[1].strip() == settings.settings_table_markdown().strip()

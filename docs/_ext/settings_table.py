@@ -1,7 +1,8 @@
 """Sphinx extension: the settings table in the manual, generated from ``fargate_provider.settings``.
 
-A page that holds the marker ``<!-- settings-table -->`` (an HTML comment, so GitHub shows nothing
-there) gets, in its place, the Markdown table ``settings_table_markdown()`` returns: every Airflow
+A page that holds the markers ``<!-- settings-table -->`` and ``<!-- /settings-table -->`` gets,
+between them, the Markdown table ``settings_table_markdown()`` returns (the page in the repository
+holds the same table for readers on GitHub; tests/test_settings.py checks it is the same): every Airflow
 Variable and ``[fargate]`` option with its type, default and meaning, read from the one module that
 lists them, so the manual cannot drift from the code. Such a page is read again on every build
 (cheap), so a changed, added or missing module always shows, incremental builds included.
@@ -18,6 +19,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
 MARKER = "<!-- settings-table -->"
+END_MARKER = "<!-- /settings-table -->"
 MODULE = "fargate_provider.settings"
 
 ATTRIBUTE = "fargate_settings_table_docs"  # the pages that hold the marker, kept in the environment
@@ -47,7 +49,9 @@ def replace_marker(app: Sphinx, docname: str, source: list[str]) -> None:
     except Exception as err:  # the build must say why the table is missing, not show a page without it
         logger.warning("settings table: cannot read %s: %s: %s", MODULE, type(err).__name__, err, location=docname)
         return
-    source[0] = source[0].replace(MARKER, "\n" + table + "\n")
+    start = source[0].index(MARKER) + len(MARKER)
+    end = source[0].find(END_MARKER, start)
+    source[0] = source[0][:start] + "\n\n" + table + "\n" + (source[0][end:] if end >= 0 else "")
 
 
 def always_outdated(
