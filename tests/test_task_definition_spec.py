@@ -200,8 +200,10 @@ def _problems(spec):
         (
             {"memory": "4096"},
             "memory",
-            "No Fargate configuration exists for given values: 256 CPU, 4096 memory. "
-            "See the Amazon ECS documentation for the valid values.",
+            (
+                "No Fargate configuration exists for given values: 256 CPU, 4096 memory. "
+                "See the Amazon ECS documentation for the valid values."
+            ),
         ),
     ],
     ids=["host-port-zero", "ipc-mode", "ephemeral-storage", "size"],

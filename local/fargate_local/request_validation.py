@@ -16,6 +16,8 @@ walked once per operation and cached. Wording, where ECS's is quoted:
   "count must be between 1 and 10." and "taskIds can have at most 100 items.".
 - A body that is not JSON (or not an object): the JSON protocol's SerializationException. An
   empty body is an empty object, as AWS's services accept it (Smithy's awsJson protocol tests).
+- ECS's documented limits the model does not carry (RunTask count 1-10, startedBy, 16 subnets, 5 security
+  groups, 10 containers, …): the table in fargate_rules.request_limits, each row with its source.
 Members the model does not know are ignored, as ECS ignores them (forward compatibility).
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 import botocore.session
 
 from fargate_local.moto_bridge import EcsError
+from fargate_rules.request_limits import broken_limits
 
 # Java's bounds: ECS reads integer members as int, long members as long.
 _BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
@@ -93,6 +96,12 @@ def validated_body(operation: str, body_bytes: bytes) -> dict[str, Any]:
         _check_values(operation, shape, body)
     except _Refused as refused:
         raise EcsError(refused.code, refused.message) from None
+    # ECS's documented limits beyond the model's bounds (fargate_rules.request_limits: the provider checks
+    # the same table before it calls): the first broken row, in its words.
+    broken = broken_limits(operation, body)
+    if broken:
+        limit = broken[0][1]
+        raise EcsError(limit.code, limit.ecs_message)
     if operation in _NEVER_PAGED and body.get("nextToken") not in (None, ""):
         raise EcsError("InvalidParameterException", _INVALID_TOKEN)
     return body

@@ -214,6 +214,16 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
                         str(error) if isinstance(error, SizeError) else "use a cpu/memory pair Fargate offers",
                     )
                 )
+        if spec.get("pidMode") not in (None, "task"):
+            # ClientException as users quote it: aws/aws-cdk#29619.
+            broken.append(
+                BrokenRule(
+                    "pidMode",
+                    f"Tasks using the Fargate launch type do not support pidMode '{spec['pidMode']}'. "
+                    "The supported value for pidMode is 'task'.",
+                    "set pidMode to 'task' or remove it",
+                )
+            )
         if spec.get("ipcMode") is not None:
             # ClientException as users quote it: cn-terraform/terraform-aws-ecs-fargate#2.
             broken.append(

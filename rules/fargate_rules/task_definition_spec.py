@@ -26,6 +26,7 @@ from botocore.validate import ParamValidator
 from fargate_rules.arns import is_secret_reference
 from fargate_rules.input_errors import InputError
 from fargate_rules.registration_rules import BrokenRule, validator_rules
+from fargate_rules.request_limits import broken_limits
 from fargate_rules.sizes import (
     FARGATE_MEMORY_BY_CPU,
     SizeError,
@@ -227,6 +228,11 @@ def run_task_overrides_problems(overrides: Any, field: str = "overrides") -> lis
         if isinstance(overrides.get(key), int) and not isinstance(overrides.get(key), bool):
             overrides[key] = str(overrides[key])
     problems = model_problems(overrides, shape, field)
+    limits = [
+        BrokenRule(field + rule.path[len("overrides") :], rule.ecs_message, rule.fix)
+        for rule in limit_rules("RunTask", {"overrides": overrides})
+    ]
+    problems = with_ecs_words(problems, limits)
     sizes = {}
     for key, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
         if isinstance(overrides.get(key), str):
@@ -326,11 +332,19 @@ def validate_task_definition(spec: dict[str, Any], *, family: str | None = None)
         problems.append(
             ("task_definition", f"is {size:,} bytes as JSON; ECS takes at most {MAX_TASK_DEFINITION_BYTES:,} (64 KiB)")
         )
-    # ECS's own refusals, in its words (the emulator answers with the same table).
-    problems = with_ecs_words(problems, validator_rules(spec))
+    # ECS's own refusals, in its words (the emulator answers with the same tables).
+    problems = with_ecs_words(problems, validator_rules(spec) + limit_rules("RegisterTaskDefinition", spec))
     if problems:
         raise TaskDefinitionError(_dedupe(problems))
     return spec
+
+
+def limit_rules(operation: str, request: dict[str, Any]) -> list[BrokenRule]:
+    """ECS's request limits (request_limits) ``request`` breaks, as rules in ECS's words."""
+    return [
+        BrokenRule(where, limit.ecs_message, f"{limit.allowed} ({limit.source})")
+        for where, limit in broken_limits(operation, request)
+    ]
 
 
 def _covers(path: str, rule_path: str) -> bool:
@@ -343,12 +357,12 @@ def with_ecs_words(problems: list[tuple[str, str]], rules: list[BrokenRule]) -> 
     result = list(problems)
     for rule in rules:
         own = next((i for i, (path, _) in enumerate(result) if path == rule.path), None)
-        if own is None:
+        if own is None and "[" in rule.path:  # a rule on one container: the validator's problem may be deeper
             own = next((i for i, (path, _) in enumerate(result) if _covers(path, rule.path)), None)
         if own is not None and ECS_WORDS_PREFIX not in result[own][1]:
             path, message = result[own]
             result[own] = (path, f"{message} ({ECS_WORDS_PREFIX} {rule.ecs_message})")
-        elif own is None:
+        else:
             result.append((rule.path, f"{ECS_WORDS_PREFIX} {rule.ecs_message} Fix: {rule.fix}"))
     return result
 

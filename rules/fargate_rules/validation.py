@@ -90,3 +90,19 @@ def check_count(field: str, value: Any) -> int:
             f"got {value!r}"
         )
     return value
+
+
+def check_request_limits(operation: str, request: Mapping[str, Any], fields: Mapping[str, str] | None = None) -> None:
+    """ECS's documented limits (``request_limits.REQUEST_LIMITS``, which the emulator enforces too) for the
+    part of ``operation``'s request built from the operator's arguments, before any AWS call. ``fields``
+    names the argument a member path comes from (the longest matching prefix); else the path is named."""
+    from fargate_rules.request_limits import PROVIDER_ARGUMENTS, broken_limits
+
+    names = PROVIDER_ARGUMENTS if fields is None else fields
+    problems = []
+    for where, limit in broken_limits(operation, request):
+        prefix = max((p for p in names if where == p or where.startswith((p + ".", p + "["))), key=len, default=None)
+        field = where if prefix is None else names[prefix] + where[len(prefix) :]
+        problems.append(f"{field}: {limit.allowed} (ECS: {limit.ecs_message!r}; {limit.source.split(';')[0]})")
+    if problems:
+        raise InputError("; ".join(problems))

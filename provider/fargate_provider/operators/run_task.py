@@ -53,6 +53,7 @@ from fargate_rules.task_definition_spec import (
 )
 from fargate_rules.validation import (
     FARGATE_CAPACITY_PROVIDERS,
+    check_request_limits,
     validate_capacity_strategy,
     validate_cluster_name,
 )
@@ -193,6 +194,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 f"task_definition: give a family, family:revision or an ARN, got {self.task_definition!r}"
             )
         check_network(self.subnets, self.security_groups)
+        check_request_limits(  # ECS's documented limits (fargate_rules.request_limits), as the emulator's
+            "RunTask",
+            {
+                "startedBy": self.started_by,
+                "networkConfiguration": network_configuration(self.subnets, self.security_groups, False),
+            },
+        )
         if not isinstance(self.assign_public_ip, bool):
             raise FargateInputError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 10:

@@ -41,6 +41,7 @@ from fargate_rules.validation import (
     FARGATE_CAPACITY_PROVIDERS,
     check_count,
     check_name,
+    check_request_limits,
     check_wait,
     validate_capacity_strategy,
 )
@@ -214,6 +215,14 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise FargateInputError("task_definition: give a family, family:revision or a task definition ARN")
         desired = check_count("desired_count", self.desired_count)
         check_network(self.subnets, self.security_groups)
+        check_request_limits(  # ECS's documented limits (fargate_rules.request_limits), as the emulator's
+            "CreateService",
+            {
+                "serviceName": self.service_name,
+                "desiredCount": self.desired_count,
+                "networkConfiguration": network_configuration(self.subnets, self.security_groups, False),
+            },
+        )
         if not isinstance(self.assign_public_ip, bool):
             raise FargateInputError(f"assign_public_ip: must be true or false, got {self.assign_public_ip!r}")
         if self.propagate_tags not in PROPAGATE_TAGS:
