@@ -98,7 +98,7 @@ def validated_body(operation: str, body_bytes: bytes) -> dict[str, Any]:
         raise EcsError(refused.code, refused.message) from None
     # ECS's documented limits beyond the model's bounds (fargate_rules.request_limits: the provider checks
     # the same table before it calls): the first broken row, in its words.
-    broken = broken_limits(operation, body)
+    broken = broken_limits(operation, body, as_ecs=True)
     if broken:
         limit = broken[0][1]
         raise EcsError(limit.code, limit.ecs_message)
