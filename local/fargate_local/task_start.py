@@ -140,10 +140,14 @@ def start_failure(task: Any) -> str | None:
             # (a private ECR image's reference names all three)
             assert image.ecr_region is not None and image.ecr_registry is not None and image.repository is not None
             repository = f"arn:aws:ecr:{image.ecr_region}:{image.ecr_registry}:repository/{image.repository}"
-            if not allows(documents, "ecr:BatchGetImage", repository):
+            # every pull action of AmazonECSTaskExecutionRolePolicy the task needs (the list preflight reads)
+            pull_denied = next(
+                (a for a, r, _ in required if r == repository and not allows(documents, a, repository)), None
+            )
+            if pull_denied:
                 return (
                     f"CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref "
-                    f"{image.image}: pull access denied: " + denied("ecr:BatchGetImage", repository)
+                    f"{image.image}: pull access denied: " + denied(pull_denied, repository)
                 )
             if not bridge.ecr_image_exists(
                 account, image.ecr_region, image.ecr_registry, image.repository, image.tag, image.digest
@@ -163,27 +167,32 @@ def start_failure(task: Any) -> str | None:
                 "CloudWatch. Check your network configuration. : signal: killed"
             )
         arn = f"arn:aws:logs:{group_region}:{account}:log-group:{group.group}"
-        if bridge.log_group_exists(account, group_region, group.group):
-            if not allows(documents, "logs:CreateLogStream", f"{arn}:log-stream:*"):
+        if not bridge.log_group_exists(account, group_region, group.group):
+            if not group.create:
                 return (
-                    "ResourceInitializationError: failed to validate logger args: "
-                    "create stream has been retried 1 times: failed to create Cloudwatch log stream: "
-                    f"{denied('logs:CreateLogStream', arn + ':log-stream:*')} "
+                    "ResourceInitializationError: failed to validate logger args: create stream has been retried "
+                    "1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified "
+                    "log group does not exist. : exit status 1"
+                )
+            if not allows(documents, "logs:CreateLogGroup", arn):
+                return (
+                    "ResourceInitializationError: failed to validate logger args: create stream has been retried "
+                    f"1 times: failed to create Cloudwatch log group: {denied('logs:CreateLogGroup', arn)} "
                     ": exit status 1"
                 )
-            continue
-        if not group.create:
+            bridge.create_log_group(account, group_region, group.group)
+        # logs:CreateLogStream, then logs:PutLogEvents (the list preflight reads). ECS's words are quoted for
+        # CreateLogStream (aws/copilot-cli#3104); a role without PutLogEvents is refused here in the same form
+        # (not quoted anywhere we could find): stricter than losing the logs, never kinder.
+        stream = f"{arn}:log-stream:*"
+        log_denied = next((a for a, r, _ in required if r == stream and not allows(documents, a, stream)), None)
+        if log_denied:
+            step = "create stream" if log_denied == "logs:CreateLogStream" else "put log events"
+            what = "create Cloudwatch log stream" if log_denied == "logs:CreateLogStream" else "put log events"
             return (
-                "ResourceInitializationError: failed to validate logger args: create stream has been retried "
-                "1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified "
-                "log group does not exist. : exit status 1"
+                "ResourceInitializationError: failed to validate logger args: "
+                f"{step} has been retried 1 times: failed to {what}: {denied(log_denied, stream)} : exit status 1"
             )
-        if not allows(documents, "logs:CreateLogGroup", arn):
-            return (
-                "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
-                f"failed to create Cloudwatch log group: {denied('logs:CreateLogGroup', arn)} : exit status 1"
-            )
-        bridge.create_log_group(account, group_region, group.group)
     return None
 
 
