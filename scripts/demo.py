@@ -9,7 +9,7 @@ in-process execution API) instead of once per command:
 3. `dag.test(run_conf=…)` three times, what `airflow dags test DAG --conf '…'` runs (tasks, and
    triggers of deferred tasks, in this process):
    `fargate_ephemeral_environment` (create: cluster → task definition → service of 2 tasks →
-   wait until stable), `fargate_batch_job` (a one-off task: logs, exit code, cost),
+   wait until stable), `fargate_batch_job` (a one-off task: its container's lines, exit code, cost),
    `fargate_ephemeral_environment` with action=destroy;
 4. a summary read from Airflow's metadata DB and the emulator; exit 1 if any task failed or
    anything is left in the emulator.
@@ -42,6 +42,10 @@ AIRFLOW_SETTINGS = {
     "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    # ... but the container's lines, as the task log shows them (the trigger follows them, the hook reads the last).
+    "AIRFLOW__LOGGING__NAMESPACE_LEVELS": (
+        "fargate_provider.triggers.task=INFO airflow.task.hooks.fargate_provider.hooks.fargate=INFO"
+    ),
     # The waits defer and dag.test runs their triggers in this process, one at a time, with no
     # executor: none of the stale-event race the triggers' resume guard is for
     # (fargate_provider/triggers/base.py). Deferring is set explicitly: the airflow.cfg Airflow

@@ -37,6 +37,9 @@ def test_demo_succeeds_and_leaves_nothing():
     assert "created: cluster env-demo, service demo (2/2 tasks running), task definition env-demo:1" in summary
     assert "time to stable (create → strict stable check, waited in the triggerer)" in summary
     assert "fargate_batch_job (run): success" in summary and "exit codes {'job': 0}" in summary
+    # what the batch job's command (sh -c "echo processing; echo done") prints, in the task log, in order
+    output = completed.stdout
+    assert "[job] processing" in output and output.index("[job] processing") < output.index("[job] done")
     assert "estimated cost: $0.000206" in summary
     assert "fargate_ephemeral_environment (destroy): success" in summary
     assert "resources left in the emulator: 0" in summary and summary.rstrip().endswith("demo OK")
