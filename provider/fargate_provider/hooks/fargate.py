@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
@@ -18,9 +18,21 @@ from botocore.exceptions import ClientError
 
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
 from fargate_provider.hooks.client_pool import client_pool
-from fargate_provider.state.service import Poll, ServiceWatch, newest_stopped
+from fargate_provider.hooks.steps import (
+    Call,
+    Steps,
+    StreamRead,
+    describe_tasks_steps,
+    poll_services_steps,
+    read_stream_steps,
+    run_steps,
+    run_steps_async,
+    stopped_tasks_steps,
+    target_health_steps,
+)
+from fargate_provider.state.service import Poll, ServiceWatch
 from fargate_provider.state.task import LogFollower, LogStream
-from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
+from fargate_provider.utils.aws_errors import is_not_found
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
     DESCRIBE_SERVICES_BATCH,
@@ -33,6 +45,8 @@ from fargate_rules.arns import name_from_arn, revision_of
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
     from tenacity import RetryCallState
+
+T = TypeVar("T")
 
 
 class FargateHook(EcsHook):
@@ -224,11 +238,7 @@ class FargateHook(EcsHook):
 
     def describe_tasks(self, cluster: str, tasks: list[str], include_tags: bool = False) -> list[dict[str, Any]]:
         """DescribeTasks for any number of tasks, a hundred per call (the API's limit)."""
-        found: list[dict[str, Any]] = []
-        extra = {"include": ["TAGS"]} if include_tags else {}
-        for batch in batched(tasks, DESCRIBE_TASKS_BATCH):
-            found += self.conn.describe_tasks(cluster=cluster, tasks=batch, **extra)["tasks"]
-        return found
+        return self.run_steps(describe_tasks_steps(cluster, tasks, include_tags))
 
     def standalone_tasks(self, cluster: str) -> list[dict[str, Any]]:
         """The cluster's live tasks that no service started, described with their tags."""
@@ -278,32 +288,35 @@ class FargateHook(EcsHook):
 
     def read_logs(self, follower: LogFollower) -> list[str]:
         """Everything new in the followed awslogs streams, in order, each stream read in its own
-        ``awslogs-region``; each line logged once."""
+        ``awslogs-region``; each line logged once. A stream CloudWatch Logs still throttles after
+        botocore's retries is read on next time (``read_stream_steps``), with a warning."""
         lines: list[str] = []
         for stream in follower.log_streams:
-            client = self.client("logs", stream.region)
-            while True:
-                try:
-                    page = client.get_log_events(**follower.request(stream))
-                except ClientError as err:
-                    if has_code(err, "ResourceNotFoundException"):
-                        break  # the stream appears once the container starts
-                    if has_code(err, *THROTTLING_CODES):
-                        # still throttled after botocore's retries: the job's outcome never hangs on its logs
-                        self.log.warning(
-                            "CloudWatch Logs throttled reading %s; the lines from here on are not shown yet (%s)",
-                            stream.stream,
-                            err,
-                        )
-                        break
-                    raise
-                new, more = follower.take(stream, page)
-                lines += new
-                if not more:
-                    break
+            read = self.run_steps(read_stream_steps(follower, stream))
+            lines += read.lines
+            self._warn_if_throttled(stream, read)
         for line in lines:
             self.log.info("%s", line)
         return lines
+
+    def _warn_if_throttled(self, stream: LogStream, read: StreamRead) -> None:
+        if read.throttled is not None:
+            # the job's outcome never hangs on its logs; the follower's token keeps the place
+            self.log.warning(
+                "CloudWatch Logs throttled reading %s; the lines from here on are not shown yet (%s)",
+                stream.stream,
+                read.throttled,
+            )
+
+    # ------------------------------------------------------------------ the runners of hooks/steps.py
+
+    def run_steps(self, steps: Steps[T]) -> T:
+        """Run I/O-free steps (``hooks/steps.py``) with this hook's boto3 clients."""
+        return run_steps(steps, self._call)
+
+    def _call(self, call: Call) -> Any:
+        client = self.conn if call.service == "ecs" and call.region is None else self.client(call.service, call.region)
+        return getattr(client, call.operation)(**call.kwargs)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A boto3 client of another AWS service (logs, iam, ec2, …) with this hook's connection,
@@ -342,36 +355,18 @@ class FargateHook(EcsHook):
 
     def stopped_tasks(self, cluster: str, service: str, deployment_id: str, limit: int = 3) -> list[dict[str, Any]]:
         """The newest stopped tasks a deployment started (ECS sets startedBy to the deployment id)."""
-        arns = self.conn.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED")[
-            "taskArns"
-        ]
-        return newest_stopped(self.describe_tasks(cluster, arns), deployment_id, limit)
+        return self.run_steps(stopped_tasks_steps(cluster, service, deployment_id, limit))
 
     def describe_target_health(self, target_group_arns: list[str]) -> dict[str, list[dict[str, Any]]]:
         """ELBv2 DescribeTargetHealth of each target group: its targets and their health."""
-        elbv2 = self.client("elbv2")
-        return {
-            arn: elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-            for arn in target_group_arns
-        }
+        return self.run_steps(target_health_steps(target_group_arns))
 
     def poll_services(self, cluster: str, watch: ServiceWatch) -> Poll:
         """One poll: DescribeServices (ten services a call); where the judgement asks for them,
-        the deployment's stopped tasks and the load balancer's target health; new service
-        events logged once."""
+        the deployment's stopped tasks and the load balancer's target health
+        (``poll_services_steps``); new service events logged once."""
         described = self.describe_services(cluster, watch.services)
-        result = watch.poll(described)
-        stopped: dict[str, list[dict[str, Any]]] = {}
-        health: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for _ in range(LOOKS_PER_POLL):
-            wanted_stopped, wanted_targets = _still_wanted(result, stopped, health)
-            if not wanted_stopped and not wanted_targets:
-                break
-            stopped.update(
-                {name: self.stopped_tasks(cluster, name, deployment) for name, deployment in wanted_stopped.items()}
-            )
-            health.update({name: self.describe_target_health(arns) for name, arns in wanted_targets.items()})
-            result = _another_look(watch, described, result, stopped, health)
+        result = self.run_steps(poll_services_steps(cluster, watch, described))
         for line in result.log_lines:
             self.log.info("%s", line)
         return result
@@ -403,78 +398,23 @@ class FargateHook(EcsHook):
     def async_clients(self) -> AsyncClients:
         return AsyncClients(self)
 
-    async def describe_tasks_async(self, clients: AsyncClients, cluster: str, tasks: list[str]) -> list[dict[str, Any]]:
-        ecs = await clients.get("ecs")
-        found: list[dict[str, Any]] = []
-        for batch in batched(tasks, DESCRIBE_TASKS_BATCH):
-            found += (await ecs.describe_tasks(cluster=cluster, tasks=batch))["tasks"]
-        return found
-
-    async def stopped_tasks_async(
-        self, clients: AsyncClients, cluster: str, service: str, deployment_id: str, limit: int = 3
-    ) -> list[dict[str, Any]]:
-        ecs = await clients.get("ecs")
-        arns = (await ecs.list_tasks(cluster=cluster, serviceName=name_from_arn(service), desiredStatus="STOPPED"))[
-            "taskArns"
-        ]
-        return newest_stopped(await self.describe_tasks_async(clients, cluster, arns), deployment_id, limit)
-
-    async def describe_target_health_async(
-        self, clients: AsyncClients, target_group_arns: list[str]
-    ) -> dict[str, list[dict[str, Any]]]:
-        elbv2 = await clients.get("elbv2")
-        return {
-            arn: (await elbv2.describe_target_health(TargetGroupArn=arn))["TargetHealthDescriptions"]
-            for arn in target_group_arns
-        }
-
     async def poll_services_async(
-        self, clients: AsyncClients, cluster: str, watch: ServiceWatch, described: list[dict[str, Any]] | None = None
+        self, clients: AsyncClients, cluster: str, watch: ServiceWatch, described: list[dict[str, Any]]
     ) -> Poll:
-        """As ``poll_services``; ``described``: DescribeServices' answer already at hand (the
-        triggers' shared poller made it), else asked here."""
-        if described is None:
-            ecs = await clients.get("ecs")
-            described = []
-            for batch in watch.batches():
-                described += (await ecs.describe_services(cluster=cluster, services=batch))["services"]
-        result = watch.poll(described)
-        stopped: dict[str, list[dict[str, Any]]] = {}
-        health: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for _ in range(LOOKS_PER_POLL):
-            wanted_stopped, wanted_targets = _still_wanted(result, stopped, health)
-            if not wanted_stopped and not wanted_targets:
-                break
-            for name, deployment in wanted_stopped.items():
-                stopped[name] = await self.stopped_tasks_async(clients, cluster, name, deployment)
-            for name, arns in wanted_targets.items():
-                health[name] = await self.describe_target_health_async(clients, arns)
-            result = _another_look(watch, described, result, stopped, health)
-        return result
+        """As ``poll_services``, from DescribeServices' answer ``described`` (the triggers' shared
+        poller makes it); the lines are returned, not logged."""
+        return await run_steps_async(poll_services_steps(cluster, watch, described), clients.call)
 
     async def read_stream_async(
         self, clients: AsyncClients, follower: LogFollower, stream: LogStream, pages: int | None = None
     ) -> list[str]:
         """What is new in one followed stream (none before the stream exists): everything, or what
-        ``pages`` GetLogEvents pages hold. A page with events is followed by more calls until one
-        comes back empty (the stream's end for now), so a stream still being written is better read
-        a page a time, and the rest next time: its forward token keeps the place."""
-        logs = await clients.get("logs", stream.region)
-        lines: list[str] = []
-        while pages is None or pages > 0:
-            if pages is not None:
-                pages -= 1
-            try:
-                page = await logs.get_log_events(**follower.request(stream))
-            except ClientError as err:
-                if has_code(err, "ResourceNotFoundException"):
-                    break  # the stream appears once the container starts
-                raise
-            new, more = follower.take(stream, page)
-            lines += new
-            if not more:
-                break
-        return lines
+        ``pages`` GetLogEvents pages hold (``read_stream_steps``). A stream still being written is
+        better read a page a time, and the rest next time: its forward token keeps the place.
+        Throttled as ``read_logs`` is: the lines read so far, a warning, the rest next time."""
+        read = await run_steps_async(read_stream_steps(follower, stream, pages), clients.call)
+        self._warn_if_throttled(stream, read)
+        return read.lines
 
 
 class AsyncClients:
@@ -509,30 +449,7 @@ class AsyncClients:
             self._clients[key] = client
         return self._clients[key]
 
-
-# A poll looks again at most twice: with the stopped tasks it asked for, then with the target
-# health a now-stable service behind a load balancer asks for.
-LOOKS_PER_POLL = 2
-
-
-def _still_wanted(
-    result: Poll, stopped: dict[str, Any], health: dict[str, Any]
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """What the last look asked for that no earlier look fetched: stopped tasks, target health."""
-    return (
-        {name: deployment for name, deployment in result.fetch_stopped.items() if name not in stopped},
-        {name: arns for name, arns in result.fetch_targets.items() if name not in health},
-    )
-
-
-def _another_look(
-    watch: ServiceWatch,
-    described: list[dict[str, Any]],
-    before: Poll,
-    stopped: dict[str, list[dict[str, Any]]],
-    health: dict[str, dict[str, list[dict[str, Any]]]],
-) -> Poll:
-    """Judge the same answer again with what the previous look asked for; keep its lines."""
-    result = watch.poll(described, stopped, health)
-    result.log_lines = before.log_lines + result.log_lines
-    return result
+    async def call(self, call: Call) -> Any:
+        """Make one call of I/O-free steps (``hooks/steps.py``; ``run_steps_async`` drives them)."""
+        client = await self.get(call.service, call.region)
+        return await getattr(client, call.operation)(**call.kwargs)

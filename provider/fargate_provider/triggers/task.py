@@ -9,21 +9,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import TriggerEvent
-from botocore.exceptions import ClientError
 
+from fargate_provider.hooks.steps import read_stream_steps, run_steps_async
 from fargate_provider.state.task import LogFollower, LogStream, ecs_task_id, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
 from fargate_provider.triggers.log_reads import log_read_budget
 from fargate_provider.triggers.polling import TASKS, shared_poller
-from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 
 
 class FargateTaskTrigger(FargateBaseTrigger):
     """Waits on DescribeTasks answers from the triggerer's shared poller (``polling``: one call
     per hundred tasks per cluster for every wait of the connection) and reads GetLogEvents (each
-    stream in its own ``awslogs-region``, paced by ``LogPacer``) through ``FargateHook``'s async
-    reads, beside the wait (``LogReader``) and within the triggerer's CloudWatch Logs budget
-    (``log_reads``); judges with the same code as the in-worker wait.
+    stream in its own ``awslogs-region``, paced by ``LogPacer``) with the same steps as the
+    worker (``hooks/steps.py``) run async, beside the wait (``LogReader``) and within the
+    triggerer's CloudWatch Logs budget (``log_reads``); judges with the same code as the
+    in-worker wait.
 
     Events carry the task ARNs (``tasks``) and the follower's state (``logs``, None without
     logs), from which the worker reads the last lines: ``{"status": "done"}``, ``{"status":
@@ -132,7 +132,8 @@ class LogReader:
     ``LogPacer`` says are due, each when the budget of its connection and region gives it a turn
     (``log_reads``), one GetLogEvents page a turn, logging its lines at once (a page's lines and
     its token go together: a failure never leaves lines behind a moved token). Throttled reads
-    wait for a later turn; any other error fails the wait (``raise_failure``). ``stop()`` lets a
+    (``read_stream_steps`` says so and keeps the token) pause the budget and wait for a later
+    turn; any other error fails the wait (``raise_failure``). ``stop()`` lets a
     read under way finish and then ends the reader, so the follower's tokens and the lines
     logged agree: nothing is lost or repeated when the worker reads on from them."""
 
@@ -173,22 +174,18 @@ class LogReader:
                     return
                 self.reading = True
                 try:
-                    lines = await hook.read_stream_async(self.clients, self.follower, stream, pages=1)
-                except ClientError as error:
-                    if not has_code(error, *THROTTLING_CODES):
-                        self.failure = error  # e.g. AccessDenied: the wait fails with it, as in the worker
-                        return
-                    budget.throttled(error.operation_name)  # the token stays: a later turn reads on
-                    lines = None
-                except Exception as error:  # e.g. the endpoint unreachable: as above, not a silent end
-                    self.failure = error
+                    read = await run_steps_async(read_stream_steps(self.follower, stream, pages=1), self.clients.call)
+                except Exception as error:  # e.g. AccessDenied, the endpoint unreachable: the wait fails with it,
+                    self.failure = error  # as in the worker, not a silent end
                     return
                 finally:
                     self.reading = False
-                if lines is not None:
+                if read.throttled is not None:
+                    budget.throttled(read.throttled.operation_name)  # the token stays: a later turn reads on
+                else:
                     budget.answered(granted)
-                    self.pacer.read(stream, described, bool(lines), time.monotonic())
-                    for line in lines:
+                    self.pacer.read(stream, described, bool(read.lines), time.monotonic())
+                    for line in read.lines:
                         log.info("%s", line)
                 if self.stopping:
                     return
