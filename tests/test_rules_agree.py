@@ -5,7 +5,9 @@
   executionRoleArn, private ECR images, 0-12 containers, family names) the validator accepts exactly what the
   emulator registers; when both refuse, the emulator's message (ECS's words) is one the validator reports.
 - Starting a task: the execution role's permissions preflight requires (task_requirements.TaskNeeds) are the
-  ones the emulator's task start needs: a role missing any of them does not start, with all of them it does.
+  ones the emulator's task start needs: a role missing any of them does not start, with all of them it does;
+  for generated execution-role policies (exact actions, wildcards, Deny statements, resources) preflight
+  passes exactly when the emulator starts the task.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
-from fargate_rules.task_requirements import EXECUTION_ROLE_POLICY_ACTIONS, task_needs
+from fargate_rules.task_requirements import EXECUTION_ROLE_POLICY_ACTIONS, role_arn, task_needs
 from tests.emulator.helpers import EXECUTION_ROLE, FAST, client, network
 
 ACCOUNT = "123456789012"
@@ -31,7 +33,7 @@ AWSLOGS = {
     "logDriver": "awslogs",
     "options": {"awslogs-group": "/agree", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"},
 }
-EXAMPLES = {"task": 1400, "containers": 700}  # ≥ 2,000 generated task definitions in all
+EXAMPLES = {"task": 1350, "containers": 650}  # ≥ 2,000 generated task definitions in all
 CASES: dict[str, int] = {}
 
 # --------------------------------------------------------------------------- generated task definitions
@@ -270,3 +272,119 @@ def test_preflight_and_the_emulator_need_the_same_execution_role_actions(emulato
         reason = _start(emulator, ecs, tuple(a for a in EXECUTION_ROLE_POLICY_ACTIONS if a != missing))
         assert reason is not None and missing in reason and "AccessDeniedException" in reason, (missing, reason)
     assert time.monotonic() - started < 60
+
+
+# --------------------------------------------------------------------------- preflight passes <=> the task starts
+
+_ACTION_PATTERNS = [
+    *EXECUTION_ROLE_POLICY_ACTIONS,
+    *EXECUTION_ROLE_POLICY_ACTIONS,  # (the exact actions twice as often as the wildcards)
+    "ecr:*",
+    "logs:*",
+    "ecr:Batch*",
+    "ecr:Get*",
+    "logs:Create*",
+    "logs:Put*",
+    "*",
+    "s3:GetObject",
+]
+_RESOURCES = [
+    "*",
+    "*",
+    "*",
+    f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/agree:*",
+    f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app",
+    f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/other",
+]
+_statements = st.fixed_dictionaries(
+    {
+        "Effect": _pick(["Allow"], ["Deny"], percent=15),
+        "Action": st.lists(st.sampled_from(_ACTION_PATTERNS), min_size=1, max_size=6, unique=True),
+        "Resource": st.sampled_from(_RESOURCES),
+    }
+)
+
+
+@st.composite
+def _policies(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """The managed policy's actions but a few (often none), then wildcard, Deny and narrower statements."""
+    missing = draw(st.lists(st.sampled_from(EXECUTION_ROLE_POLICY_ACTIONS), max_size=2, unique=True))
+    allowed = [a for a in EXECUTION_ROLE_POLICY_ACTIONS if a not in missing]
+    base = [{"Effect": "Allow", "Action": allowed, "Resource": "*"}] if allowed else []
+    return base + draw(st.lists(_statements, max_size=2))
+
+
+class _Hook:
+    """What run_preflight uses of a FargateHook, on the emulator's endpoint."""
+
+    region_name = conn_region_name = "us-east-1"
+    conn_partition = "aws"
+
+    def __init__(self, emulator):
+        self.emulator, self.clients = emulator, {}
+
+    def client(self, service: str, region: str | None = None):
+        key = (service, region or self.region_name)
+        if key not in self.clients:
+            self.clients[key] = client(self.emulator, service, region=key[1])
+        return self.clients[key]
+
+    def role_arn(self, reference: str) -> str:
+        return role_arn(reference, account=ACCOUNT)
+
+
+PREFLIGHT_EXAMPLES = 30
+PREFLIGHT_CASES: dict[str, int] = {}
+
+
+@settings(max_examples=PREFLIGHT_EXAMPLES, **_SETTINGS)
+@given(statements=_policies())
+def test_preflight_passes_exactly_when_the_emulator_starts_the_task(emulator, ecs, ecr_and_logs, statements):
+    from fargate_provider.preflight import run_preflight
+
+    iam = client(emulator, "iam")
+    role = iam.create_role(RoleName="agree", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    try:
+        if statements:
+            policy = {"Version": "2012-10-17", "Statement": statements}
+            iam.put_role_policy(RoleName="agree", PolicyName="p", PolicyDocument=json.dumps(policy))
+        spec = {
+            "family": "agree-preflight",
+            "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc",
+            "cpu": "256",
+            "memory": "512",
+            "executionRoleArn": role,
+            "containerDefinitions": [{"name": "app", "image": ECR_IMAGE, "logConfiguration": AWSLOGS}],
+        }
+        report = run_preflight(_Hook(emulator), task_definition=spec)
+        reason = _run(emulator, ecs, spec)
+        assert report.ok == (reason is None), f"{statements}\npreflight: {report.text()}\nemulator: {reason}"
+        outcome = "started" if reason is None else "failed to start"
+        PREFLIGHT_CASES[outcome] = PREFLIGHT_CASES.get(outcome, 0) + 1
+    finally:
+        if statements:
+            iam.delete_role_policy(RoleName="agree", PolicyName="p")
+        iam.delete_role(RoleName="agree")
+
+
+def test_preflight_cases_had_both_outcomes():
+    """Runs after the one above: generated policies both let the task start and stopped it."""
+    if not PREFLIGHT_CASES:
+        pytest.skip("run with the generated test above")
+    print(f"generated execution-role policies: {PREFLIGHT_CASES}")
+    assert min(PREFLIGHT_CASES.get(k, 0) for k in ("started", "failed to start")) >= 5, PREFLIGHT_CASES
+
+
+def _run(emulator, ecs, spec: dict[str, Any]) -> str | None:
+    arn = ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+    try:
+        task = ecs.run_task(
+            cluster="c", taskDefinition=arn, launchType="FARGATE", networkConfiguration=network(emulator)
+        )
+        arns = [t["taskArn"] for t in task["tasks"]]
+        ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=arns, WaiterConfig=FAST)
+        stopped = ecs.describe_tasks(cluster="c", tasks=arns)["tasks"][0]
+    finally:
+        ecs.deregister_task_definition(taskDefinition=arn)
+    return stopped["stoppedReason"] if stopped.get("stopCode") == "TaskFailedToStart" else None
