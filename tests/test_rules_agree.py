@@ -141,21 +141,21 @@ def _agree(ecs, spec: dict[str, Any], kind: str) -> None:
         assert fields, f"the emulator's {refused!r} is none of the validator's messages: {problems}"
 
 
-_SETTINGS = {
-    "deadline": None,
-    "database": None,
-    "derandomize": True,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-}
+_SETTINGS = settings(
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
-@settings(max_examples=EXAMPLES["task"], **_SETTINGS)
+@settings(_SETTINGS, max_examples=EXAMPLES["task"])
 @given(spec=task_definitions(max_containers=3))
 def test_validator_accepts_what_the_emulator_registers(emulator, spec):
     _agree(_ecs(emulator), spec, "task")
 
 
-@settings(max_examples=EXAMPLES["containers"], **_SETTINGS)
+@settings(_SETTINGS, max_examples=EXAMPLES["containers"])
 @given(spec=containers(12).map(lambda c: {"family": "agree", "cpu": "256", "memory": "512", "containerDefinitions": c}))
 def test_validator_and_emulator_agree_on_containers(emulator, spec):
     spec = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", **spec}
@@ -337,7 +337,7 @@ PREFLIGHT_EXAMPLES = 30
 PREFLIGHT_CASES: dict[str, int] = {}
 
 
-@settings(max_examples=PREFLIGHT_EXAMPLES, **_SETTINGS)
+@settings(_SETTINGS, max_examples=PREFLIGHT_EXAMPLES)
 @given(statements=_policies())
 def test_preflight_passes_exactly_when_the_emulator_starts_the_task(emulator, ecs, ecr_and_logs, statements):
     from fargate_provider.preflight import run_preflight
