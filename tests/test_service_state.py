@@ -167,11 +167,6 @@ def test_watch_round_trips_through_its_kwargs():
     watch.poll([service(events=[{"id": "b", "message": "m"}])])
     again = ServiceWatch(**watch.to_kwargs())
     assert again.events.seen == {"a", "b"} and again.task_definitions == {"web": TD2}
-    assert list(ServiceWatch([f"s{i}" for i in range(25)]).batches()) == [
-        [f"s{i}" for i in range(10)],
-        [f"s{i}" for i in range(10, 20)],
-        [f"s{i}" for i in range(20, 25)],
-    ]
 
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/e-shop/0123456789abcdef"

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fargate_provider.utils.batching import batched
 from fargate_rules.arns import name_from_arn
 
 STABLE, WAITING, FAILED = "STABLE", "WAITING", "FAILED"
@@ -340,10 +339,6 @@ class ServiceWatch:
             "known_events": sorted(self.events.seen) if self.events.primed else None,
             "max_failed_tasks": self.max_failed_tasks,
         }
-
-    def batches(self, size: int = 10) -> list[list[str]]:
-        """DescribeServices takes up to 10 services a call."""
-        return list(batched(self.services, size))
 
     def poll(
         self,
