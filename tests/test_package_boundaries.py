@@ -135,3 +135,9 @@ def test_the_provider_wheel_carries_neither_the_emulator_nor_the_rules(tmp_path)
     ]
     assert "Requires-Dist: fargate-rules" in requires
     assert not [r for r in requires if r.startswith("Requires-Dist: moto") and "extra" not in r]
+
+
+def test_one_module_of_the_emulator_touches_moto():
+    """moto is pinned and its internals change between releases: moto_bridge.py alone imports and patches it."""
+    roots = _imported_roots(ROOT / "local" / "fargate_local")
+    assert roots["moto"] == {"local/fargate_local/moto_bridge.py"}

@@ -28,10 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
-
 from fargate_local import moto_bridge as bridge
-from fargate_local.moto_bridge import EmulatedTask, invalid_parameter
+from fargate_local.moto_bridge import ELBv2Backend, EmulatedTask, FakeTargetGroup, elbv2_backends, invalid_parameter
 
 # What this module reads, sets or wraps on moto's ELBv2 objects (moto is pinned: see moto_bridge).
 MODEL_ATTRIBUTES_USED = {
@@ -288,43 +286,30 @@ def _stop_unhealthy_tasks(plane: Any, backend: Any, service: Any, tasks: list[Em
 # ------------------------------------------------------------------ DescribeTargetHealth answers
 
 
-def _install_health_reports() -> None:
-    """Make moto's DescribeTargetHealth answer from our table for the targets we registered."""
-    if getattr(FakeTargetGroup, "_fargate_local_health", False):
-        return
-    moto_health_for = FakeTargetGroup.health_for
-    moto_describe = ELBv2Backend.describe_target_health
-
-    def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
-        state = getattr(self, _TABLE, {}).get(target["Id"])
-        if state is None or ("Port" in target and int(target["Port"]) != state.port):
-            return moto_health_for(self, target, ec2_backend)
-        if state.draining_until is None and target["Id"] not in self.targets:
-            return moto_health_for(self, target, ec2_backend)  # deregistered by someone else
-        status, reason, description = target_health(state, time.monotonic())
-        if status == "unused":
-            return moto_health_for(self, target, ec2_backend)
-        return FakeHealthStatus(target["Id"], str(state.port), self.health_check_port, status, reason, description)
-
-    def describe_target_health(
-        self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]
-    ) -> list[FakeHealthStatus]:
-        target_group = self.target_groups.get(target_group_arn)
-        if not targets and target_group is not None and getattr(target_group, _TABLE, None):
-            # ELB lists draining targets too, until their deregistration delay is over.
-            now = time.monotonic()
-            draining = [
-                {"Id": ip, "Port": s.port}
-                for ip, s in getattr(target_group, _TABLE).items()
-                if s.draining_until is not None and now < s.draining_until and ip not in target_group.targets
-            ]
-            targets = list(target_group.targets.values()) + draining
-        return moto_describe(self, target_group_arn, targets)
-
-    # patched on purpose (see the docstring); the marker is ours on moto's class
-    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
-    ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
-    FakeTargetGroup._fargate_local_health = True  # type: ignore[attr-defined]
+def _target_health_answer(target_group: Any, target: dict[str, Any]) -> tuple[str, str | None, str | None, str] | None:
+    """(status, reason, description, port) of a target we registered; None: moto's own answer."""
+    state = getattr(target_group, _TABLE, {}).get(target["Id"])
+    if state is None or ("Port" in target and int(target["Port"]) != state.port):
+        return None
+    if state.draining_until is None and target["Id"] not in target_group.targets:
+        return None  # deregistered by someone else
+    status, reason, description = target_health(state, time.monotonic())
+    if status == "unused":
+        return None
+    return status, reason, description, str(state.port)
 
 
-_install_health_reports()
+def _draining_targets(target_group: Any) -> list[dict[str, Any]] | None:
+    """The targets still draining (ELB lists them until their deregistration delay is over); None: not ours."""
+    table = getattr(target_group, _TABLE, None)
+    if not table:
+        return None
+    now = time.monotonic()
+    return [
+        {"Id": ip, "Port": s.port}
+        for ip, s in table.items()
+        if s.draining_until is not None and now < s.draining_until and ip not in target_group.targets
+    ]
+
+
+bridge.answer_target_health(_target_health_answer, _draining_targets)

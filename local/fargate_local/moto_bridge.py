@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -29,7 +29,7 @@ from moto.ec2.utils import random_eni_attach_id, random_public_ip
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.elbv2.exceptions import ELBClientError, PriorityInUseError
-from moto.elbv2.models import ELBv2Backend, elbv2_backends
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, get_account_id_from, iam_backends
 from moto.logs.models import logs_backends
@@ -742,6 +742,42 @@ def create_environments_load_balancer(account: str, region: str, network: dict[s
         "load_balancer_dns": balancer.dns_name,
         "environments_domain": ENVIRONMENTS_DOMAIN,
     }
+
+
+def answer_target_health(
+    answer: Callable[[Any, dict[str, Any]], tuple[str, str | None, str | None, str] | None],
+    draining: Callable[[Any], list[dict[str, Any]] | None],
+) -> None:
+    """Make moto's DescribeTargetHealth answer from the emulator's targets (load_balancers.py):
+    ``answer(target_group, target)`` gives (status, reason, description, port) of a target the
+    emulator registered, None for moto's own answer; ``draining(target_group)`` the targets still
+    draining, which a call without targets lists too (None: a target group the emulator has no
+    table for). Patched once, here, as every moto patch is."""
+    if getattr(FakeTargetGroup, "_fargate_local_health", False):
+        return
+    moto_health_for = FakeTargetGroup.health_for
+    moto_describe = ELBv2Backend.describe_target_health
+
+    def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
+        found = answer(self, target)
+        if found is None:
+            return moto_health_for(self, target, ec2_backend)
+        status, reason, description, port = found
+        return FakeHealthStatus(target["Id"], port, self.health_check_port, status, reason, description)
+
+    def describe_target_health(
+        self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]
+    ) -> list[FakeHealthStatus]:
+        target_group = self.target_groups.get(target_group_arn)
+        if not targets and target_group is not None:
+            still_draining = draining(target_group)
+            if still_draining is not None:
+                targets = list(target_group.targets.values()) + still_draining
+        return moto_describe(self, target_group_arn, targets)
+
+    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+    ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
+    FakeTargetGroup._fargate_local_health = True  # type: ignore[attr-defined]
 
 
 def _install_rule_priority_check() -> None:

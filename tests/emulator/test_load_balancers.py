@@ -15,7 +15,7 @@ import boto3
 from moto import mock_aws
 from moto.elbv2.models import elbv2_backends
 
-from fargate_local import load_balancers
+from fargate_local import load_balancers, moto_bridge
 
 with mock_aws():
     ec2 = boto3.client("ec2", region_name="us-east-1")
@@ -27,7 +27,7 @@ with mock_aws():
     objects = {
         "ELBv2Backend": backend,
         "FakeTargetGroup": backend.target_groups[arn],
-        "FakeHealthStatus": load_balancers.FakeHealthStatus,
+        "FakeHealthStatus": moto_bridge.FakeHealthStatus,
     }
     missing = {
         kind: [a for a in names if not hasattr(objects[kind], a)]
