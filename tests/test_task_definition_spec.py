@@ -214,14 +214,17 @@ def test_the_validator_refuses_in_the_words_the_emulator_answers(change, path, e
     assert any(where == path and ecs_message in message for where, message in problems), problems
 
 
-def test_the_size_error_has_one_wording():
-    from fargate_rules.registration_rules import fargate_size_message
+@pytest.mark.parametrize("wording", ["No Fargate configuration exists", "Fargate only supports network mode"])
+def test_a_refusal_has_one_wording(wording):
+    """Registration and RunTask answer these in ECS's words from one place (registration_rules.py)."""
+    from fargate_rules.registration_rules import FARGATE_NETWORK_MODE_MESSAGE, fargate_size_message
 
     root = Path(__file__).resolve().parent.parent
     sources = [*(root / "rules").rglob("*.py"), *(root / "local").rglob("*.py"), *(root / "provider").rglob("*.py")]
-    holders = [p.relative_to(root) for p in sources if "No Fargate configuration exists" in p.read_text()]
+    holders = [p.relative_to(root) for p in sources if wording in p.read_text()]
     assert holders == [Path("rules/fargate_rules/registration_rules.py")]
     assert fargate_size_message("256", "4096").startswith("No Fargate configuration exists for given values: 256 CPU")
+    assert FARGATE_NETWORK_MODE_MESSAGE == "Fargate only supports network mode \u2018awsvpc\u2019."
 
 
 def test_secret_arn_patterns_are_defined_once():

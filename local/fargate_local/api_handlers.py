@@ -13,8 +13,8 @@ from fargate_local import load_balancers, task_start
 from fargate_local import moto_bridge as bridge
 from fargate_local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
 from fargate_local.state import ControlPlaneState, ServiceRun
-from fargate_rules.arns import name_from_arn
-from fargate_rules.registration_rules import fargate_size_message, registration_rules
+from fargate_rules.arns import SECRETS_MANAGER_ARN_RE, name_from_arn
+from fargate_rules.registration_rules import FARGATE_NETWORK_MODE_MESSAGE, fargate_size_message, registration_rules
 from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
@@ -420,7 +420,7 @@ class EcsApiHandlers(ControlPlaneState):
         if "FARGATE" not in (task_definition.requires_compatibilities or []):
             raise EcsError("ClientException", "Task definition does not support launch_type FARGATE.")
         if task_definition.network_mode != "awsvpc":
-            raise EcsError("ClientException", "Fargate only supports network mode 'awsvpc'.")
+            raise EcsError("ClientException", FARGATE_NETWORK_MODE_MESSAGE)
         return task_definition
 
     @staticmethod
@@ -495,7 +495,7 @@ def required_attributes(spec: dict[str, Any]) -> list[str]:
         if container.get("healthCheck"):
             names.append("ecs.capability.container-health-check")
         for secret in container.get("secrets") or []:
-            kind = "asm" if ":secretsmanager:" in str(secret.get("valueFrom")) else "ssm"
+            kind = "asm" if SECRETS_MANAGER_ARN_RE.match(str(secret.get("valueFrom"))) else "ssm"
             names.append(f"ecs.capability.secrets.{kind}.environment-variables")
         if ".dkr.ecr." in str(container.get("image")):
             names += ["com.amazonaws.ecs.capability.ecr-auth", "ecs.capability.execution-role-ecr-pull"]

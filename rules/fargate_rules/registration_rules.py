@@ -51,6 +51,10 @@ def _parsed_cpu(value: int | str) -> int | None:
         return None
 
 
+# ECS's words (aws/amazon-ecs-cli#1145) at registration and at RunTask of a non-awsvpc task definition.
+FARGATE_NETWORK_MODE_MESSAGE = "Fargate only supports network mode \u2018awsvpc\u2019."
+
+
 @dataclass(frozen=True)
 class BrokenRule:
     """One rule ECS refuses the registration for: where, ECS's message, and how to fix it."""
@@ -187,11 +191,7 @@ def fargate_task_rules(spec: dict[str, Any]) -> list[BrokenRule]:
     broken: list[BrokenRule] = []
     if _is_fargate(spec):
         if spec.get("networkMode") != "awsvpc":
-            broken.append(
-                BrokenRule(
-                    "networkMode", "Fargate only supports network mode \u2018awsvpc\u2019.", "set networkMode to awsvpc"
-                )
-            )
+            broken.append(BrokenRule("networkMode", FARGATE_NETWORK_MODE_MESSAGE, "set networkMode to awsvpc"))
         if not spec.get("cpu"):
             broken.append(
                 BrokenRule("cpu", "Fargate requires that 'cpu' be defined at the task level.", "set a task-level cpu")
