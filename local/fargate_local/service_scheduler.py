@@ -87,67 +87,107 @@ class ServiceScheduler(ControlPlaneState):
     def _reconcile_service(
         self, backend: Any, account: str, region: str, service: Any, tasks: list[EmulatedTask]
     ) -> None:
-
-        def alive(deployment_id: str) -> list[EmulatedTask]:
-            return [
-                t
-                for t in tasks
-                if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"
-            ]
-
+        """One tick of the scheduler for one service, step by step in the order ECS takes them."""
         if service.status == "DRAINING":
-            self._stop_tasks(
-                service, [t for t in tasks if t.desired_status == "RUNNING"], "Task stopped due to service deletion"
-            )
-            if all(t.last_status == "STOPPED" for t in tasks):
-                service.status = "INACTIVE"
-            self._count(service, tasks)
-            self._history_forget(service)
+            self._drain(service, tasks)
             return
-
         primary = service.deployments[0]
         load_balancers.reconcile_targets(self, backend, service, tasks)
-        current = alive(primary["id"])
-        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
-        launching = not (primary["rolloutState"] == "FAILED" and breaker.get("enable"))
+        current = self._alive(tasks, primary["id"])
+        self._end_throttle_if_cleared(service, primary, current)
+        self._launch_missing_tasks(backend, account, region, service, primary, current)
+        self._stop_surplus_tasks(service, primary, current)
+        self._replace_old_deployments(service, primary, tasks)
+        self._count(service, tasks)
+        self._report_steady_state(service, primary, tasks)
+        self._history_tick(service)
+
+    @staticmethod
+    def _alive(tasks: list[EmulatedTask], deployment_id: str) -> list[EmulatedTask]:
+        """The deployment's tasks that are meant to run and have not stopped."""
+        return [
+            t
+            for t in tasks
+            if t.started_by == deployment_id and t.desired_status == "RUNNING" and t.last_status != "STOPPED"
+        ]
+
+    def _drain(self, service: Any, tasks: list[EmulatedTask]) -> None:
+        """A service being deleted: stop its tasks, and make it INACTIVE once they have all stopped."""
+        self._stop_tasks(
+            service, [t for t in tasks if t.desired_status == "RUNNING"], "Task stopped due to service deletion"
+        )
+        if all(t.last_status == "STOPPED" for t in tasks):
+            service.status = "INACTIVE"
+        self._count(service, tasks)
+        self._history_forget(service)
+
+    def _end_throttle_if_cleared(self, service: Any, primary: dict[str, Any], current: list[EmulatedTask]) -> None:
+        """A new task definition ends the throttle at once; so does a task that reached RUNNING."""
         throttle = self.service_runs[service.arn].throttle
         if throttle.task_definition != primary["taskDefinition"] or (
             throttle.failures
             and any(t.run.started is not None and t.run.started > throttle.last_failure_at for t in current)
         ):
-            # A new task definition ends the throttle at once; so does a task that reached RUNNING.
-            self.service_runs[service.arn].throttle = throttle = ServiceThrottle(
-                task_definition=primary["taskDefinition"]
-            )
-        if time.monotonic() < throttle.launch_after:
-            launching = False
-        if launching and len(current) < primary["desiredCount"]:
-            task_definition = bridge.get_task_definition(backend, primary["taskDefinition"])
-            launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
-            if launch_error:
-                # ECS starts nothing and says so in an event (not once per tick: once per deployment here).
-                if self.service_runs[service.arn].launch_error != (primary["id"], launch_error):
-                    self.service_runs[service.arn].launch_error = (primary["id"], launch_error)
-                    self._event(service, f"failed to launch a task with (error {launch_error}).")
-                launching = False
-        if launching and len(current) < primary["desiredCount"]:
-            started = [
-                self._service_task(backend, account, region, service, primary)
-                for _ in range(primary["desiredCount"] - len(current))
-            ]
-            self._event(service, f"has started {len(started)} tasks: {' '.join(f'(task {t.id})' for t in started)}.")
-        elif len(current) > primary["desiredCount"]:
-            extra = current[primary["desiredCount"] :]
+            self.service_runs[service.arn].throttle = ServiceThrottle(task_definition=primary["taskDefinition"])
+
+    def _launch_missing_tasks(
+        self,
+        backend: Any,
+        account: str,
+        region: str,
+        service: Any,
+        primary: dict[str, Any],
+        current: list[EmulatedTask],
+    ) -> None:
+        """Start the tasks the primary deployment lacks, unless the circuit breaker failed it, the
+        throttle holds launches back, or its tasks cannot launch at all."""
+        missing = primary["desiredCount"] - len(current)
+        if missing <= 0 or self._breaker_stopped_launches(service, primary) or self._throttled(service):
+            return
+        if self._report_launch_error(backend, account, service, primary):
+            return
+        started = [self._service_task(backend, account, region, service, primary) for _ in range(missing)]
+        self._event(service, f"has started {len(started)} tasks: {' '.join(f'(task {t.id})' for t in started)}.")
+
+    @staticmethod
+    def _breaker_stopped_launches(service: Any, primary: dict[str, Any]) -> bool:
+        """Whether the circuit breaker failed the rollout, which then "stop[s] launching new tasks"."""
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        return bool(primary["rolloutState"] == "FAILED" and breaker.get("enable"))
+
+    def _throttled(self, service: Any) -> bool:
+        """Whether the service throttle still delays the next launch."""
+        return time.monotonic() < self.service_runs[service.arn].throttle.launch_after
+
+    def _report_launch_error(self, backend: Any, account: str, service: Any, primary: dict[str, Any]) -> bool:
+        """Whether the primary deployment's tasks cannot launch. ECS starts nothing and says so in an
+        event (not once per tick: once per deployment here)."""
+        task_definition = bridge.get_task_definition(backend, primary["taskDefinition"])
+        launch_error = task_start.launch_error(account, task_start.needs_of(task_definition))
+        if not launch_error:
+            return False
+        if self.service_runs[service.arn].launch_error != (primary["id"], launch_error):
+            self.service_runs[service.arn].launch_error = (primary["id"], launch_error)
+            self._event(service, f"failed to launch a task with (error {launch_error}).")
+        return True
+
+    def _stop_surplus_tasks(self, service: Any, primary: dict[str, Any], current: list[EmulatedTask]) -> None:
+        """Stop the primary deployment's tasks beyond its desired count."""
+        extra = current[primary["desiredCount"] :]
+        if extra:
             self._stop_tasks(service, extra, f"Scaling activity initiated by (deployment {primary['id']})")
 
+    def _replace_old_deployments(self, service: Any, primary: dict[str, Any], tasks: list[EmulatedTask]) -> None:
+        """Stop the older deployments' tasks once the primary's are up, and retire the older
+        deployments whose tasks have all stopped."""
         # With load balancers, ECS counts a new task once its targets are healthy.
         running_primary = sum(
             1
-            for t in alive(primary["id"])
+            for t in self._alive(tasks, primary["id"])
             if t.last_status == "RUNNING" and load_balancers.task_targets_healthy(service, t)
         )
         for deployment in list(service.deployments[1:]):
-            old = alive(deployment["id"])
+            old = self._alive(tasks, deployment["id"])
             # Old tasks make way for healthy new ones only. A rollout the circuit breaker failed (with
             # rollback off: with rollback, the rollback is the primary) "stop[s] launching new tasks"
             # (API_DeploymentCircuitBreaker) and the previous deployment's tasks keep running.
@@ -156,23 +196,9 @@ class ServiceScheduler(ControlPlaneState):
             if all(t.last_status == "STOPPED" for t in tasks if t.started_by == deployment["id"]):
                 service.deployments.remove(deployment)
 
-        self._count(service, tasks)
-        # As ECS does, a deployment is only done once its tasks have stayed up for a while:
-        # tasks that crash right after starting never make a rollout COMPLETED.
-        settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
-        now = time.monotonic()
-        settled = all(now - (now if t.run.started is None else t.run.started) >= settle for t in alive(primary["id"]))
-        # ... and no sooner than that after it (re)entered IN_PROGRESS: a rollback onto tasks
-        # still running is IN_PROGRESS for a while too.
-        if primary["rolloutState"] == "IN_PROGRESS":
-            settled = settled and (bridge.utcnow() - primary["updatedAt"]).total_seconds() >= settle
-        steady = (
-            len(service.deployments) == 1
-            and primary["runningCount"] == primary["desiredCount"]
-            and primary["pendingCount"] == 0
-            and settled
-            and all(load_balancers.task_targets_healthy(service, t) for t in alive(primary["id"]))
-        )
+    def _report_steady_state(self, service: Any, primary: dict[str, Any], tasks: list[EmulatedTask]) -> None:
+        """Complete an IN_PROGRESS rollout once the service is steady, and say when it becomes steady."""
+        steady = self._steady(service, primary, tasks)
         if steady and primary["rolloutState"] == "IN_PROGRESS":
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
@@ -183,7 +209,26 @@ class ServiceScheduler(ControlPlaneState):
         if steady and not self.service_runs[service.arn].steady:
             self._event(service, "has reached a steady state.")
         self.service_runs[service.arn].steady = steady
-        self._history_tick(service)
+
+    def _steady(self, service: Any, primary: dict[str, Any], tasks: list[EmulatedTask]) -> bool:
+        """Whether only the primary deployment is left, with all its tasks running, settled and healthy."""
+        alive = self._alive(tasks, primary["id"])
+        # As ECS does, a deployment is only done once its tasks have stayed up for a while:
+        # tasks that crash right after starting never make a rollout COMPLETED.
+        settle = self.behaviours.timing.real(self.behaviours.timing.stabilize)
+        now = time.monotonic()
+        settled = all(now - (now if t.run.started is None else t.run.started) >= settle for t in alive)
+        # ... and no sooner than that after it (re)entered IN_PROGRESS: a rollback onto tasks
+        # still running is IN_PROGRESS for a while too.
+        if primary["rolloutState"] == "IN_PROGRESS":
+            settled = settled and (bridge.utcnow() - primary["updatedAt"]).total_seconds() >= settle
+        return (
+            len(service.deployments) == 1
+            and primary["runningCount"] == primary["desiredCount"]
+            and primary["pendingCount"] == 0
+            and settled
+            and all(load_balancers.task_targets_healthy(service, t) for t in alive)
+        )
 
     def _service_task(
         self, backend: Any, account: str, region: str, service: Any, deployment: dict[str, Any]
