@@ -162,82 +162,171 @@ def judge(
     has already waited out the service's health check grace period). ``failures_examined``:
     the deployment's failed tasks whose stopped reasons were already looked at."""
     if target == INACTIVE_TARGET:
-        if service is None or service.get("status") == "INACTIVE":
-            return Verdict(STABLE)
+        return _inactive_yet(service)
+    if service is None or service.get("status") != "ACTIVE":
+        return _service_gone(service)
+    rollout = _Rollout.of(service, task_definition, stopped_tasks)
+    verdict = (
+        _deployment_gone(rollout)
+        or _tasks_failed_health_checks(rollout, failures_examined)
+        or _rollout_failed(rollout)
+        or _tasks_keep_stopping(rollout, max_failed_tasks)
+    )
+    if verdict is not None:
+        return verdict
+    if not _counts_reached(rollout):
         return Verdict(WAITING)
+    return _targets_not_healthy(rollout, target_health) or Verdict(STABLE)
+
+
+@dataclass(frozen=True)
+class _Rollout:
+    """An ACTIVE service as ``judge``'s steps see it: its deployments (newest first), the newest
+    (``primary``, {} if none), the one awaited (``expected``: the newest of ``task_definition``,
+    else the primary; None if there is none) and the stopped tasks the caller fetched, if any."""
+
+    service: dict[str, Any]
+    task_definition: str | None
+    stopped_tasks: list[dict[str, Any]] | None
+    deployments: list[dict[str, Any]]
+    primary: dict[str, Any]
+    expected: dict[str, Any] | None
+
+    @classmethod
+    def of(
+        cls, service: dict[str, Any], task_definition: str | None, stopped_tasks: list[dict[str, Any]] | None
+    ) -> _Rollout:
+        deployments = service.get("deployments") or []
+        primary = deployments[0] if deployments else {}
+        expected = _expected_deployment(service, task_definition)
+        return cls(service, task_definition, stopped_tasks, deployments, primary, expected)
+
+    @property
+    def name(self) -> Any:
+        return self.service.get("serviceName")
+
+
+def _inactive_yet(service: dict[str, Any] | None) -> Verdict:
+    """Waiting for INACTIVE: stable once the service is INACTIVE or missing."""
+    if service is None or service.get("status") == "INACTIVE":
+        return Verdict(STABLE)
+    return Verdict(WAITING)
+
+
+def _service_gone(service: dict[str, Any] | None) -> Verdict:
+    """Failed: the service is missing, or no longer ACTIVE (DRAINING, INACTIVE)."""
     if service is None:
         return Verdict(FAILED, "the service is missing")
-    name = service.get("serviceName")
-    status = service.get("status")
-    if status != "ACTIVE":
-        return Verdict(FAILED, f"service {name} is {status}")
-    deployments = service.get("deployments") or []
-    primary: dict[str, Any] = deployments[0] if deployments else {}
-    expected = _expected_deployment(service, task_definition)
-    if task_definition is not None and expected is None:
-        # The deployment is gone already: rolled back and drained between two polls.
-        failed = _failed_deployment_event(service)
-        if failed and stopped_tasks is None:
-            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=failed[0])
-        why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
-        what = (
-            f"rollout of {task_definition} FAILED: {failed[1]}"
-            if failed
-            else f"the deployment of {task_definition} is gone"
-        )
-        return Verdict(FAILED, f"service {name}: {what}; rolled back to {primary.get('taskDefinition')}.{why}")
-    rollout_failed = expected is not None and expected.get("rolloutState") == "FAILED"
-    tasks_failing = expected is not None and expected.get("failedTasks", 0) >= max_failed_tasks
-    failed_tasks = expected.get("failedTasks", 0) if expected is not None else 0
-    if expected is not None and target_group_arns(service) and failed_tasks > failures_examined:
-        if stopped_tasks is None:
-            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
-        health_failed = [t for t in stopped_tasks if (t.get("stoppedReason") or "").startswith(ELB_HEALTH_CHECK_STOP)]
-        if health_failed:
-            reason = unhealthy_target_reason(service)
-            why = f" (reason {reason})" if reason else ""
-            return Verdict(
-                FAILED,
-                f"service {name}: {len(health_failed)} task(s) of deployment {expected.get('id')} "
-                f"({expected.get('taskDefinition')}) failed the load balancer's health checks{why}. "
-                f"Stopped tasks: {describe_stopped(health_failed)}",
-            )
-    if expected is not None and (rollout_failed or tasks_failing):  # (both need an expected deployment)
-        if stopped_tasks is None and expected.get("failedTasks", 0) > 0:
-            # one more call for the stopped tasks, so the error says why they stopped
-            return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=expected.get("id"))
-        why = f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
-        if rollout_failed:
-            rolled_back = primary.get("taskDefinition")
-            where = (
-                f"; rolled back to {rolled_back}"
-                if rolled_back and rolled_back != expected.get("taskDefinition")
-                else ""
-            )
-            return Verdict(
-                FAILED,
-                f"service {name}: rollout of {expected.get('taskDefinition')} FAILED: "
-                f"{expected.get('rolloutStateReason', '')}{where}.{why}",
-            )
-        return Verdict(
-            FAILED,
-            f"service {name}: {expected['failedTasks']} task(s) of deployment {expected.get('id')} "
-            f"({expected.get('taskDefinition')}) stopped.{why}",
-        )
-    stable = (
-        len(deployments) == 1
-        and expected is primary
+    return Verdict(FAILED, f"service {service.get('serviceName')} is {service.get('status')}")
+
+
+def _stopped_tasks_note(stopped_tasks: list[dict[str, Any]] | None) -> str:
+    return f" Stopped tasks: {describe_stopped(stopped_tasks)}" if stopped_tasks else ""
+
+
+def _fetch_stopped_tasks(deployment_id: str | None) -> Verdict:
+    """Waiting: one more call for the deployment's stopped tasks, so the error says why they stopped."""
+    return Verdict(WAITING, needs_stopped_tasks=True, deployment_id=deployment_id)
+
+
+def _deployment_gone(rollout: _Rollout) -> Verdict | None:
+    """Failed if the deployment of the awaited task definition is gone already: rolled back and
+    drained between two polls (after fetching the stopped tasks of a "deployment failed" event)."""
+    if rollout.task_definition is None or rollout.expected is not None:
+        return None
+    failed = _failed_deployment_event(rollout.service)
+    if failed and rollout.stopped_tasks is None:
+        return _fetch_stopped_tasks(failed[0])
+    what = (
+        f"rollout of {rollout.task_definition} FAILED: {failed[1]}"
+        if failed
+        else f"the deployment of {rollout.task_definition} is gone"
+    )
+    return Verdict(
+        FAILED,
+        f"service {rollout.name}: {what}; rolled back to {rollout.primary.get('taskDefinition')}."
+        f"{_stopped_tasks_note(rollout.stopped_tasks)}",
+    )
+
+
+def _tasks_failed_health_checks(rollout: _Rollout, failures_examined: int) -> Verdict | None:
+    """Behind a load balancer, with failed tasks not yet examined: failed if ECS stopped any of
+    them for failing the load balancer's health checks (after fetching the stopped tasks)."""
+    expected = rollout.expected
+    if expected is None or not target_group_arns(rollout.service):
+        return None
+    if not expected.get("failedTasks", 0) > failures_examined:
+        return None
+    if rollout.stopped_tasks is None:
+        return _fetch_stopped_tasks(expected.get("id"))
+    health_failed = [
+        t for t in rollout.stopped_tasks if (t.get("stoppedReason") or "").startswith(ELB_HEALTH_CHECK_STOP)
+    ]
+    if not health_failed:
+        return None
+    reason = unhealthy_target_reason(rollout.service)
+    why = f" (reason {reason})" if reason else ""
+    return Verdict(
+        FAILED,
+        f"service {rollout.name}: {len(health_failed)} task(s) of deployment {expected.get('id')} "
+        f"({expected.get('taskDefinition')}) failed the load balancer's health checks{why}. "
+        f"Stopped tasks: {describe_stopped(health_failed)}",
+    )
+
+
+def _rollout_failed(rollout: _Rollout) -> Verdict | None:
+    """Failed if the awaited deployment's rolloutState is FAILED (the circuit breaker tripped),
+    saying what it rolled back to (after fetching the stopped tasks, if any failed)."""
+    expected = rollout.expected
+    if expected is None or expected.get("rolloutState") != "FAILED":
+        return None
+    if rollout.stopped_tasks is None and expected.get("failedTasks", 0) > 0:
+        return _fetch_stopped_tasks(expected.get("id"))
+    rolled_back = rollout.primary.get("taskDefinition")
+    where = f"; rolled back to {rolled_back}" if rolled_back and rolled_back != expected.get("taskDefinition") else ""
+    return Verdict(
+        FAILED,
+        f"service {rollout.name}: rollout of {expected.get('taskDefinition')} FAILED: "
+        f"{expected.get('rolloutStateReason', '')}{where}.{_stopped_tasks_note(rollout.stopped_tasks)}",
+    )
+
+
+def _tasks_keep_stopping(rollout: _Rollout, max_failed_tasks: int) -> Verdict | None:
+    """Failed once ``max_failed_tasks`` tasks of the awaited deployment stopped (after fetching them)."""
+    expected = rollout.expected
+    if expected is None or expected.get("failedTasks", 0) < max_failed_tasks:
+        return None
+    if rollout.stopped_tasks is None and expected.get("failedTasks", 0) > 0:
+        return _fetch_stopped_tasks(expected.get("id"))
+    return Verdict(
+        FAILED,
+        f"service {rollout.name}: {expected['failedTasks']} task(s) of deployment {expected.get('id')} "
+        f"({expected.get('taskDefinition')}) stopped.{_stopped_tasks_note(rollout.stopped_tasks)}",
+    )
+
+
+def _counts_reached(rollout: _Rollout) -> bool:
+    """The awaited deployment is the only one, its rollout COMPLETED (where a circuit breaker
+    judges it), and the service runs its desired count with none pending."""
+    service, primary = rollout.service, rollout.primary
+    return bool(
+        len(rollout.deployments) == 1
+        and rollout.expected is primary
         and (not _breaker_on(service) or primary.get("rolloutState", "COMPLETED") == "COMPLETED")
         and service.get("runningCount") == service.get("desiredCount")
         and service.get("pendingCount") == 0
     )
-    if stable and target_group_arns(service):
-        if target_health is None:
-            return Verdict(WAITING, needs_target_health=True)
-        waiting_for = targets_not_ready(service, target_health)
-        if waiting_for:
-            return Verdict(WAITING, reason=waiting_for)
-    return Verdict(STABLE) if stable else Verdict(WAITING)
+
+
+def _targets_not_healthy(rollout: _Rollout, target_health: dict[str, list[dict[str, Any]]] | None) -> Verdict | None:
+    """Behind a load balancer, waiting until every target is healthy (first for the targets'
+    health, then with what they wait for as the reason); None when reachable or no load balancer."""
+    if not target_group_arns(rollout.service):
+        return None
+    if target_health is None:
+        return Verdict(WAITING, needs_target_health=True)
+    waiting_for = targets_not_ready(rollout.service, target_health)
+    return Verdict(WAITING, reason=waiting_for) if waiting_for else None
 
 
 def counts(service: dict[str, Any] | None) -> str:
