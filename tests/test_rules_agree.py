@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from fargate_rules.task_definition_spec import TaskDefinitionError, validate_task_definition
 from fargate_rules.task_requirements import EXECUTION_ROLE_POLICY_ACTIONS, role_arn, task_needs
-from tests.emulator.helpers import EXECUTION_ROLE, FAST, client, network
+from tests.emulator.helpers import ECS_TASKS_TRUST, EXECUTION_ROLE, FAST, MANIFEST, client, network
 
 ACCOUNT = "123456789012"
 ECR_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1.0"
@@ -187,35 +187,12 @@ def test_enough_cases_were_generated():
 
 # --------------------------------------------------------------------------- starting a task: preflight ⇔ emulator
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1470,
-            "digest": "sha256:" + "a" * 64,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": 2811478,
-                "digest": "sha256:" + "b" * 64,
-            }
-        ],
-    }
-)
-
 
 def _start(emulator, ecs, actions: tuple[str, ...]) -> str | None:
     """Run a task (private ECR image, awslogs) whose execution role allows ``actions``: None when it ran, else
     its stoppedReason."""
     iam = client(emulator, "iam")
-    role = iam.create_role(RoleName="agree", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    role = iam.create_role(RoleName="agree", AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST))["Role"]["Arn"]
     try:
         if actions:
             policy = {
@@ -343,7 +320,7 @@ def test_preflight_passes_exactly_when_the_emulator_starts_the_task(emulator, ec
     from fargate_provider.preflight import run_preflight
 
     iam = client(emulator, "iam")
-    role = iam.create_role(RoleName="agree", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    role = iam.create_role(RoleName="agree", AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST))["Role"]["Arn"]
     try:
         if statements:
             policy = {"Version": "2012-10-17", "Statement": statements}

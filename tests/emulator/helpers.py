@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -92,3 +93,28 @@ def cleanup(ecs, cluster: str = "c") -> None:
     for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]:
         ecs.deregister_task_definition(taskDefinition=arn)
     ecs.delete_cluster(cluster=cluster)
+
+
+# A role ECS tasks may assume, and an image manifest ECR takes (PutImage), for task-start tests.
+ECS_TASKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1470,
+            "digest": "sha256:" + "a" * 64,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 2811478,
+                "digest": "sha256:" + "b" * 64,
+            }
+        ],
+    }
+)

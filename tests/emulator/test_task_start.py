@@ -15,32 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.helpers import EXECUTION_ROLE, FAST, client, network, register, wait
+from tests.emulator.helpers import ECS_TASKS_TRUST, EXECUTION_ROLE, FAST, MANIFEST, client, network, register, wait
 
 ACCOUNT = "123456789012"
 ECR_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1.0"
-ECS_TASKS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1470,
-            "digest": "sha256:" + "a" * 64,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": 2811478,
-                "digest": "sha256:" + "b" * 64,
-            }
-        ],
-    }
-)
 START_ERROR = "ResourceInitializationError: unable to pull secrets or registry auth"
 
 
