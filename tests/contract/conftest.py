@@ -72,3 +72,20 @@ def task_network(request):
 def public_task_network(request):
     """awsvpcConfiguration for a task in public subnets (see ``awsvpc``)."""
     return awsvpc(request, "public")
+
+
+SLEEPER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
+
+
+def register_sleeper(ecs, family: str, image: str = SLEEPER_IMAGE) -> dict:
+    """A Fargate task definition of one essential container that sleeps an hour, tagged as the contract
+    tests' own; returns ECS's taskDefinition."""
+    return ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": image, "essential": True, "command": ["sleep", "3600"]}],
+        tags=[CONTRACT_TAG],
+    )["taskDefinition"]

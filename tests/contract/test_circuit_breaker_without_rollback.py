@@ -26,24 +26,15 @@ import json
 import urllib.request
 import uuid
 
-from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG
+from tests.contract.conftest import AGAINST_AWS, CONTRACT_TAG, SLEEPER_IMAGE, register_sleeper
 from tests.helpers.polling import wait_for
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}
 TIMEOUT = 1800 if AGAINST_AWS else 30
-IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 
 
 def _register(ecs, family: str, image: str) -> str:
-    return ecs.register_task_definition(
-        family=family,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "app", "image": image, "essential": True, "command": ["sleep", "3600"]}],
-        tags=[CONTRACT_TAG],
-    )["taskDefinition"]["taskDefinitionArn"]
+    return register_sleeper(ecs, family, image)["taskDefinitionArn"]
 
 
 def _unpullable_image(request) -> str:
@@ -62,7 +53,7 @@ def _unpullable_image(request) -> str:
 
 def test_a_failed_rollout_without_rollback_keeps_the_old_tasks_running(request, aws, cluster, task_network):
     ecs = aws("ecs")
-    good = _register(ecs, f"{cluster}-web", IMAGE)
+    good = _register(ecs, f"{cluster}-web", SLEEPER_IMAGE)
     bad = _register(ecs, f"{cluster}-web", _unpullable_image(request))
     created = False
     try:

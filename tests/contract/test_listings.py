@@ -19,29 +19,14 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import CONTRACT_TAG
+from tests.contract.conftest import CONTRACT_TAG, register_sleeper
 from tests.helpers.polling import wait_for
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 
 def _register(ecs, family: str) -> str:
-    return ecs.register_task_definition(
-        family=family,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "public.ecr.aws/docker/library/busybox:1.36",
-                "essential": True,
-                "command": ["sleep", "3600"],
-            }
-        ],
-        tags=[CONTRACT_TAG],
-    )["taskDefinition"]["taskDefinitionArn"]
+    return register_sleeper(ecs, family)["taskDefinitionArn"]
 
 
 def _create_service(ecs, cluster: str, name: str, task_definition: str, network: dict, count: int = 0) -> None:

@@ -27,23 +27,14 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import CONTRACT_TAG, TIMEOUT
+from tests.contract.conftest import CONTRACT_TAG, TIMEOUT, register_sleeper
 from tests.helpers.polling import wait_for
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}
-IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 
 
 def _register(ecs, family: str) -> str:
-    return ecs.register_task_definition(
-        family=family,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "app", "image": IMAGE, "essential": True, "command": ["sleep", "3600"]}],
-        tags=[CONTRACT_TAG],
-    )["taskDefinition"]["taskDefinitionArn"]
+    return register_sleeper(ecs, family)["taskDefinitionArn"]
 
 
 def _delete_while_paging(list_page, delete_each) -> int:

@@ -21,35 +21,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.contract.conftest import CONTRACT_TAG
+from tests.contract.conftest import CONTRACT_TAG, register_sleeper
 from tests.helpers.polling import wait_for
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 
-def _register(ecs, family: str) -> dict:
-    return ecs.register_task_definition(
-        family=family,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "public.ecr.aws/docker/library/busybox:1.36",
-                "essential": True,
-                "command": ["sleep", "3600"],
-            }
-        ],
-        tags=[CONTRACT_TAG],
-    )["taskDefinition"]
-
-
 def test_a_family_without_revision_describes_the_latest_active_revision(aws, cluster):
     ecs = aws("ecs")
     family = f"{cluster}-latest"
-    first, second = _register(ecs, family), _register(ecs, family)
+    first, second = register_sleeper(ecs, family), register_sleeper(ecs, family)
     try:
         assert ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["revision"] == second["revision"]
         ecs.deregister_task_definition(taskDefinition=second["taskDefinitionArn"])
@@ -66,7 +47,7 @@ def test_a_family_without_revision_describes_the_latest_active_revision(aws, clu
 def test_run_task_and_services_given_a_family_use_its_latest_active_revision(aws, cluster, task_network):
     ecs = aws("ecs")
     family = f"{cluster}-use"
-    first, second = _register(ecs, family), _register(ecs, family)
+    first, second = register_sleeper(ecs, family), register_sleeper(ecs, family)
     ecs.deregister_task_definition(taskDefinition=second["taskDefinitionArn"])
     task_arn = None
     try:
@@ -105,7 +86,7 @@ def test_run_task_and_services_given_a_family_use_its_latest_active_revision(aws
 
 def test_a_deregistered_task_definition_has_deregistered_at(aws, cluster):
     ecs = aws("ecs")
-    registered = _register(ecs, f"{cluster}-gone")
+    registered = register_sleeper(ecs, f"{cluster}-gone")
     assert "deregisteredAt" not in registered
     before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     answered = ecs.deregister_task_definition(taskDefinition=registered["taskDefinitionArn"])["taskDefinition"]
