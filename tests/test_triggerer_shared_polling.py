@@ -284,8 +284,7 @@ def test_throttling_backs_off_every_wait_at_once_and_says_so_once(emulator, clus
 
 
 def test_log_streams_are_read_only_as_often_as_needed():
-    from fargate_provider.state.task import LogFollower
-    from fargate_provider.triggers.task import LogPacer
+    from fargate_provider.state.task import LogFollower, LogPacer
 
     arn = "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef"
     follower = LogFollower(

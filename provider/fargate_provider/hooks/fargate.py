@@ -31,7 +31,7 @@ from fargate_provider.hooks.steps import (
     target_health_steps,
 )
 from fargate_provider.state.service import Poll, ServiceWatch
-from fargate_provider.state.task import LogFollower, LogStream
+from fargate_provider.state.task import LogFollower, LogPacer, LogStream
 from fargate_provider.utils.aws_errors import is_not_found
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
@@ -295,6 +295,22 @@ class FargateHook(EcsHook):
             read = self.run_steps(read_stream_steps(follower, stream))
             lines += read.lines
             self._warn_if_throttled(stream, read)
+        for line in lines:
+            self.log.info("%s", line)
+        return lines
+
+    def read_due_logs(self, follower: LogFollower, pacer: LogPacer, described: list[dict[str, Any]]) -> list[str]:
+        """One GetLogEvents page of each stream ``pacer`` says is due after the DescribeTasks
+        answer ``described`` (as the trigger's ``LogReader`` does, in turn): a waiting worker
+        reads a running task's logs each ``pacer.interval``, not each poll. The rest of a page
+        waits for the next due read, or ``read_logs`` after the task stopped."""
+        lines: list[str] = []
+        for stream in pacer.due(follower, described, time.monotonic()):
+            read = self.run_steps(read_stream_steps(follower, stream, pages=1))
+            self._warn_if_throttled(stream, read)
+            if read.throttled is None:
+                pacer.read(stream, described, bool(read.lines), time.monotonic())
+            lines += read.lines
         for line in lines:
             self.log.info("%s", line)
         return lines

@@ -129,3 +129,46 @@ class LogFollower:
             "tail_size": self.tail_size,
             "last_lines": list(self.tail),
         }
+
+
+# A task's containers write nothing before it starts them, and little once they have been quiet.
+_NOT_STARTED = (None, "PROVISIONING", "PENDING", "ACTIVATING")
+MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
+
+
+class LogPacer:
+    """Which followed log streams to read this round: none of a task not started yet; a running
+    task's stream each interval while it writes, then ever less often while it is quiet (up to
+    every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream each answer until a
+    read finds nothing more, then never. The follower's forward tokens make late reads lose or
+    repeat nothing."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.next_read: dict[str, float] = {}
+        self.quiet: dict[str, int] = {}
+        self.finished: set[str] = set()
+
+    @staticmethod
+    def _status(stream: LogStream, described: list[dict[str, Any]]) -> str | None:
+        tid = stream.stream.rsplit("/", 1)[-1]
+        return next((t.get("lastStatus") for t in described if ecs_task_id(t["taskArn"]) == tid), None)
+
+    def due(self, follower: LogFollower, described: list[dict[str, Any]], now: float) -> list[LogStream]:
+        due = []
+        for stream in follower.log_streams:
+            status = self._status(stream, described)
+            if stream.key in self.finished or status in _NOT_STARTED:
+                continue
+            if status != "RUNNING" or now >= self.next_read.get(stream.key, 0.0):
+                due.append(stream)
+        return due
+
+    def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
+        if self._status(stream, described) == "STOPPED":
+            if not had_lines:
+                self.finished.add(stream.key)
+            return
+        quiet = 0 if had_lines else min(self.quiet.get(stream.key, -1) + 1, MAX_IDLE_DOUBLINGS)
+        self.quiet[stream.key] = quiet
+        self.next_read[stream.key] = now + self.interval * (2**quiet) * 0.99

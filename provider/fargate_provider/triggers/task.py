@@ -11,7 +11,7 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.hooks.steps import read_stream_steps, run_steps_async
-from fargate_provider.state.task import LogFollower, LogStream, ecs_task_id, progress
+from fargate_provider.state.task import LogFollower, LogPacer, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
 from fargate_provider.triggers.log_reads import log_read_budget
 from fargate_provider.triggers.polling import TASKS, shared_poller
@@ -33,6 +33,8 @@ class FargateTaskTrigger(FargateBaseTrigger):
     :param tasks: task ARNs to wait for.
     :param target_state: ``RUNNING`` or ``STOPPED``.
     :param poll_interval: seconds between polls.
+    :param log_interval: seconds between reads of a running task's stream (``LogPacer``);
+        None: ``poll_interval``.
     :param deadline: epoch seconds after which the wait ends with a ``timeout`` event; None: no limit.
     :param logs: ``LogFollower.to_kwargs()`` of the streams to follow, or None to read no logs.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseTrigger``.
@@ -48,11 +50,13 @@ class FargateTaskTrigger(FargateBaseTrigger):
         poll_interval: float,
         deadline: float | None = None,
         logs: dict[str, Any] | None = None,
+        log_interval: float | None = None,
         **connection: Any,
     ):
         super().__init__(**connection)
         self.cluster, self.tasks, self.target_state = cluster, tasks, target_state
         self.poll_interval, self.deadline, self.logs = poll_interval, deadline, logs
+        self.log_interval = log_interval
 
     def trigger_kwargs(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class FargateTaskTrigger(FargateBaseTrigger):
             "poll_interval": self.poll_interval,
             "deadline": self.deadline,
             "logs": self.logs,
+            "log_interval": self.log_interval,
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -139,7 +144,7 @@ class LogReader:
 
     def __init__(self, trigger: FargateTaskTrigger, clients: Any, follower: LogFollower):
         self.trigger, self.clients, self.follower = trigger, clients, follower
-        self.pacer = LogPacer(trigger.poll_interval)
+        self.pacer = LogPacer(trigger.log_interval or trigger.poll_interval)
         self.latest: list[dict[str, Any]] | None = None
         self.fresh = asyncio.Event()
         self.reading = False
@@ -189,46 +194,3 @@ class LogReader:
                         log.info("%s", line)
                 if self.stopping:
                     return
-
-
-# A task's containers write nothing before it starts them, and little once they have been quiet.
-_NOT_STARTED = (None, "PROVISIONING", "PENDING", "ACTIVATING")
-MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
-
-
-class LogPacer:
-    """Which followed log streams to read this round: none of a task not started yet; a running
-    task's stream each interval while it writes, then ever less often while it is quiet (up to
-    every ``2 ** MAX_IDLE_DOUBLINGS`` intervals); a stopped task's stream each answer until a
-    read finds nothing more, then never. The follower's forward tokens make late reads lose or
-    repeat nothing."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self.next_read: dict[str, float] = {}
-        self.quiet: dict[str, int] = {}
-        self.finished: set[str] = set()
-
-    @staticmethod
-    def _status(stream: LogStream, described: list[dict[str, Any]]) -> str | None:
-        tid = stream.stream.rsplit("/", 1)[-1]
-        return next((t.get("lastStatus") for t in described if ecs_task_id(t["taskArn"]) == tid), None)
-
-    def due(self, follower: LogFollower, described: list[dict[str, Any]], now: float) -> list[LogStream]:
-        due = []
-        for stream in follower.log_streams:
-            status = self._status(stream, described)
-            if stream.key in self.finished or status in _NOT_STARTED:
-                continue
-            if status != "RUNNING" or now >= self.next_read.get(stream.key, 0.0):
-                due.append(stream)
-        return due
-
-    def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
-        if self._status(stream, described) == "STOPPED":
-            if not had_lines:
-                self.finished.add(stream.key)
-            return
-        quiet = 0 if had_lines else min(self.quiet.get(stream.key, -1) + 1, MAX_IDLE_DOUBLINGS)
-        self.quiet[stream.key] = quiet
-        self.next_read[stream.key] = now + self.interval * (2**quiet) * 0.99
