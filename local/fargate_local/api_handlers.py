@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from fargate_rules.sizes import (
     parse_memory,
 )
 from fargate_rules.task_requirements import role_arn
+
+RUN_TASK_TOKEN_TTL = 24 * 3600.0  # emulated seconds a RunTask clientToken is remembered (ECS: 24 hours)
 
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
@@ -114,13 +117,20 @@ class EcsApiHandlers(ControlPlaneState):
                     }
                 ],
             }
+        # RunTask's clientToken (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html):
+        # idempotent per cluster for 24 hours; the same token with other parameters is a ConflictException.
         token = body.get("clientToken")
+        token_key = (account, region, cluster.arn, token)
         if token:
             fingerprint = _fingerprint(body)
-            previous = self._run_task_tokens.get((account, region, token))
-            if previous is not None:
+            previous = self._run_task_tokens.get(token_key)
+            if previous is not None and time.monotonic() - previous[2] < self.behaviours.timing.real(
+                RUN_TASK_TOKEN_TTL
+            ):
                 if previous[0] != fingerprint:
-                    raise invalid_parameter("The client token has already been used with different request parameters.")
+                    raise EcsError(
+                        "ConflictException", "The client token has already been used with different request parameters."
+                    )
                 return {"tasks": self._describe_tasks(forward, cluster.arn, previous[1]), "failures": []}
         tags = list(body.get("tags") or [])
         if body.get("propagateTags") == "TASK_DEFINITION":
@@ -147,7 +157,7 @@ class EcsApiHandlers(ControlPlaneState):
             )
             arns.append(task.task_arn)
         if token:
-            self._run_task_tokens[(account, region, token)] = (_fingerprint(body), arns)
+            self._run_task_tokens[token_key] = (_fingerprint(body), arns, time.monotonic())
         return {"tasks": self._describe_tasks(forward, cluster.arn, arns), "failures": []}
 
     def _StopTask(self, backend, account, region, body, forward):

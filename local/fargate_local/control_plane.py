@@ -62,7 +62,7 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, Se
     def __init__(self, behaviours: Behaviours):
         self.behaviours = behaviours
         self.lock = threading.RLock()
-        self._run_task_tokens: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+        self._run_task_tokens: dict[tuple[str, str, str, str], tuple[str, list[str], float]] = {}
         self._service_tokens: dict[tuple[str, str, str, str], tuple[str | None, str]] = {}
         self._addresses = itertools.count(10)
         self._ids = random.Random(behaviours.seed)

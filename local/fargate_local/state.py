@@ -69,7 +69,7 @@ class ControlPlaneState:
     and, for the type checker only, the methods one part calls on another."""
 
     behaviours: Behaviours
-    _run_task_tokens: dict[tuple[str, str, str], tuple[str, list[str]]]
+    _run_task_tokens: dict[tuple[str, str, str, str], tuple[str, list[str], float]]
     _service_tokens: dict[tuple[str, str, str, str], tuple[str | None, str]]
     _addresses: Iterator[int]
     _ids: random.Random

@@ -186,11 +186,21 @@ def test_run_task_client_token_starts_once(emulator, ecs):
     again = run(ecs, emulator, clientToken="dag.run.task.-1", startedBy="airflow")
     assert [t["taskArn"] for t in again] == [t["taskArn"] for t in first]
     assert len(ecs.list_tasks(cluster="c", startedBy="airflow")["taskArns"]) <= 1
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html: "If you retry a
+    # successful request with the same client token, but one or more of the parameters are different
+    # [...] the retry fails with a ConflictException"; tokens are idempotent per cluster.
     with pytest.raises(ClientError) as err:
         run(ecs, emulator, clientToken="dag.run.task.-1", startedBy="someone-else")
-    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert err.value.response["Error"]["Code"] == "ConflictException"
     other = run(ecs, emulator, clientToken="another")
     assert other[0]["taskArn"] != first[0]["taskArn"]
+    ecs.create_cluster(clusterName="c2")
+    try:
+        elsewhere = run(ecs, emulator, cluster="c2", clientToken="dag.run.task.-1", startedBy="airflow")
+        assert elsewhere[0]["taskArn"] != first[0]["taskArn"]  # another cluster: another request
+        ecs.get_waiter("tasks_stopped").wait(cluster="c2", tasks=[elsewhere[0]["taskArn"]], WaiterConfig=FAST)
+    finally:
+        ecs.delete_cluster(cluster="c2")
 
 
 def test_list_tasks_filters_as_ecs_does(emulator, ecs):
