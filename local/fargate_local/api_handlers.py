@@ -15,6 +15,15 @@ from fargate_local import moto_bridge as bridge
 from fargate_local.moto_bridge import EcsError, EmulatedTask, invalid_parameter
 from fargate_local.state import ControlPlaneState, ServiceRun
 from fargate_rules.arns import SECRETS_MANAGER_ARN_RE, name_from_arn
+from fargate_rules.capacity import (
+    CAPACITY_UNAVAILABLE_REASON,
+    FARGATE,
+    FARGATE_CAPACITY_PROVIDERS,
+    FARGATE_SPOT,
+    VCPU_LIMIT_REASON,
+    spot_architecture_problem,
+    task_vcpus,
+)
 from fargate_rules.registration_rules import FARGATE_NETWORK_MODE_MESSAGE, fargate_size_message, registration_rules
 from fargate_rules.sizes import (
     SizeError,
@@ -27,7 +36,7 @@ from fargate_rules.task_requirements import role_arn
 RUN_TASK_TOKEN_TTL = 24 * 3600.0  # emulated seconds a RunTask clientToken is remembered (ECS: 24 hours)
 
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
-FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+FARGATE_PROVIDERS = FARGATE_CAPACITY_PROVIDERS
 LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
 
 
@@ -132,6 +141,9 @@ class EcsApiHandlers(ControlPlaneState):
                         "ConflictException", "The client token has already been used with different request parameters."
                     )
                 return {"tasks": self._describe_tasks(forward, cluster.arn, previous[1]), "failures": []}
+        refused = self._capacity_refusal(backend, task_definition, body, provider or FARGATE, count)
+        if refused:
+            return {"tasks": [], "failures": [{"arn": task_definition.arn, "reason": refused}]}
         tags = list(body.get("tags") or [])
         if body.get("propagateTags") == "TASK_DEFINITION":
             tags = _merge_tags(bridge.tags_of(backend, task_definition.arn), tags)
@@ -159,6 +171,33 @@ class EcsApiHandlers(ControlPlaneState):
         if token:
             self._run_task_tokens[token_key] = (_fingerprint(body), arns, time.monotonic())
         return {"tasks": self._describe_tasks(forward, cluster.arn, arns), "failures": []}
+
+    def _capacity_refusal(self, backend: Any, task_definition: Any, body: dict[str, Any], provider: str, count: int):
+        """Why Fargate places none of these tasks now (RunTask answers it as a failure), or None:
+        Fargate Spot without capacity (``set_spot``), the account's vCPU quota of the capacity
+        (``set_vcpu_quota``; On-Demand and Spot are separate quotas). An ARM64 task definition
+        on Fargate Spot is refused outright (fargate_rules.capacity)."""
+        if provider == FARGATE_SPOT:
+            platform = getattr(task_definition, "runtime_platform", None) or {}
+            problem = spot_architecture_problem({"runtimePlatform": platform})
+            if problem:
+                raise EcsError("ClientException", problem)
+            if time.monotonic() < self.behaviours.spot.missing_until:
+                return CAPACITY_UNAVAILABLE_REASON
+        quota = self.vcpu_quotas.limits.get(provider)
+        if quota is None:
+            return None
+        in_use = sum(
+            task_vcpus(task.cpu)
+            for task in bridge.all_tasks(backend)
+            if isinstance(task, EmulatedTask)
+            and task.last_status != "STOPPED"
+            and (task.capacity_provider_name or FARGATE) == provider
+        )
+        cpu = (body.get("overrides") or {}).get("cpu") or task_definition.cpu
+        if in_use + count * task_vcpus(cpu) > quota:
+            return VCPU_LIMIT_REASON
+        return None
 
     def _StopTask(self, backend, account, region, body, forward):
         cluster = bridge.get_cluster(backend, body.get("cluster"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -103,6 +104,33 @@ class ApiFault:
 
 
 @dataclass
+class SpotMarket:
+    """Fargate Spot as the account sees it: capacity missing for a while, tasks interrupted.
+
+    - ``missing_until``: monotonic time until which RunTask/CreateService get no Spot capacity
+      (RunTask answers a failure with ECS's "Capacity is unavailable" reason).
+    - ``interruption_rate``: the share of Spot tasks interrupted (drawn with the emulator's seed);
+      ``interruptions``: or this many of the next Spot tasks, whatever the rate.
+    - ``interrupt_after``: emulated seconds after RUNNING when the interruption comes: SIGTERM
+      (the two-minute warning), the containers exit 143, the task stops with stopCode
+      ``SpotInterruption`` and ECS's stoppedReason. A task that ends before then is not interrupted.
+    """
+
+    missing_until: float = 0.0
+    interruption_rate: float = 0.0
+    interruptions: int = 0
+    interrupt_after: float = 30.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capacity_missing_for_real_seconds": max(self.missing_until - time.monotonic(), 0.0),
+            "interruption_rate": self.interruption_rate,
+            "interruptions": self.interruptions,
+            "interrupt_after": self.interrupt_after,
+        }
+
+
+@dataclass
 class Behaviours:
     """The emulator's configuration that tests and the control endpoint change at run time."""
 
@@ -110,6 +138,7 @@ class Behaviours:
     timing: Timing = field(default_factory=Timing)
     rules: list[Behaviour] = field(default_factory=list)
     api_faults: list[ApiFault] = field(default_factory=list)
+    spot: SpotMarket = field(default_factory=SpotMarket)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -141,10 +170,19 @@ class Behaviours:
                     return fault
         return None
 
+    def interrupts_spot_task(self) -> bool:
+        """Whether the Spot task being launched now will be interrupted."""
+        with self._lock:
+            if self.spot.interruptions > 0:
+                self.spot.interruptions -= 1
+                return True
+            return self.spot.interruption_rate > 0 and self._random.random() < self.spot.interruption_rate
+
     def clear(self, seed: int | None = None) -> None:
         with self._lock:
             self.rules.clear()
             self.api_faults.clear()
+            self.spot = SpotMarket()
             if seed is not None:
                 self.seed = seed
             self._random = random.Random(self.seed)
@@ -156,4 +194,5 @@ class Behaviours:
                 "timing": asdict(self.timing),
                 "behaviours": [rule.to_dict() for rule in self.rules],
                 "api_faults": [asdict(fault) for fault in self.api_faults],
+                "spot": self.spot.describe(),
             }

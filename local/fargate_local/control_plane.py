@@ -24,6 +24,7 @@ from fargate_local.api_handlers import EcsApiHandlers, Forward
 from fargate_local.behaviours import Behaviours
 from fargate_local.listings import Listings
 from fargate_local.moto_bridge import EmulatedTask, invalid_parameter
+from fargate_local.quotas import VcpuQuotas
 from fargate_local.service_deployments import ServiceDeployments
 from fargate_local.service_scheduler import ServiceScheduler, circuit_breaker_threshold
 from fargate_local.state import ServiceRun
@@ -68,6 +69,7 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, Se
         self._ids = random.Random(behaviours.seed)
         # The services this control plane schedules (moto's own objects carry no state of ours).
         self.service_runs: dict[str, ServiceRun] = {}
+        self.vcpu_quotas = VcpuQuotas()
         self._reset_history()
 
     def reset(self) -> None:

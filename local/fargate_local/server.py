@@ -24,6 +24,7 @@ from fargate_local.control_plane import ControlPlane
 from fargate_local.moto_bridge import EcsError
 from fargate_local.quotas import RateQuotas
 from fargate_local.request_validation import validated_body
+from fargate_rules.capacity import FARGATE, FARGATE_SPOT, THROTTLING_MESSAGE, uses_spot
 from fargate_rules.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
@@ -160,6 +161,7 @@ class LocalEcs:
             self.calls.clear()
             self.actions.clear()
             self.quotas.reset()
+            self.control_plane.vcpu_quotas.reset()
             account = bridge.account_for_access_key(None)
             self.network = bridge.create_network(account, self.region)
             # As in an account where the console made it once: the execution role the DAGs
@@ -194,6 +196,41 @@ class LocalEcs:
     def set_timing(self, **values: float) -> None:
         self.behaviours.timing.update(values)
 
+    def set_spot(
+        self,
+        *,
+        capacity_missing_for: float | None = None,
+        interruption_rate: float | None = None,
+        interruptions: int | None = None,
+        interrupt_after: float | None = None,
+    ) -> None:
+        """Play Fargate Spot's market: no Spot capacity for ``capacity_missing_for`` emulated seconds
+        from now; interrupt a share (``interruption_rate``, 0-1) or a number (``interruptions``) of the
+        Spot tasks launched from now on, ``interrupt_after`` emulated seconds after they reach RUNNING."""
+        import time
+
+        spot = self.behaviours.spot
+        if capacity_missing_for is not None:
+            if capacity_missing_for < 0:
+                raise ValueError("spot.capacity_missing_for: must be 0 or more emulated seconds")
+            spot.missing_until = time.monotonic() + self.behaviours.timing.real(capacity_missing_for)
+        if interruption_rate is not None:
+            if not 0 <= interruption_rate <= 1:
+                raise ValueError("spot.interruption_rate: must be between 0 and 1")
+            spot.interruption_rate = float(interruption_rate)
+        if interruptions is not None:
+            if interruptions < 0:
+                raise ValueError("spot.interruptions: must be 0 or more")
+            spot.interruptions = int(interruptions)
+        if interrupt_after is not None:
+            if interrupt_after < 0:
+                raise ValueError("spot.interrupt_after: must be 0 or more emulated seconds")
+            spot.interrupt_after = float(interrupt_after)
+
+    def set_vcpu_quota(self, *, on_demand: float | None = None, spot: float | None = None) -> None:
+        """The account's Fargate On-Demand and Spot vCPU quotas in this emulator (None: not enforced)."""
+        self.control_plane.vcpu_quotas.set(on_demand=on_demand, spot=spot)
+
     def set_rate_quota(self, action: str, per_second: float) -> None:
         """Make a rate quota stricter than AWS's (never looser): e.g. ("logs:GetLogEvents", 2)."""
         self.quotas.set_rate(action, per_second)
@@ -225,6 +262,8 @@ class LocalEcs:
         operation = target[len(ECS_TARGET_PREFIX) :]
         self.calls[operation] += 1
         self.actions[f"ecs:{operation}"] += 1
+        if not self.quotas.allow(*self._account_and_region(environ), f"ecs:{operation}"):
+            return _ecs_error(start_response, EcsError("ThrottlingException", THROTTLING_MESSAGE, 400))
         fault = self.behaviours.api_fault_for(operation)
         if fault is not None:
             if fault.kind == "throttle":
@@ -238,6 +277,8 @@ class LocalEcs:
             body = validated_body(operation, body_bytes)
         except EcsError as error:
             return _ecs_error(start_response, error)
+        if operation == "RunTask" and not self._launch_allowed(account, region, body):
+            return _ecs_error(start_response, EcsError("ThrottlingException", THROTTLING_MESSAGE, 400))
         with self.control_plane.lock:
             try:
                 result = self.control_plane.handle(operation, account, region, body, self._forwarder(environ))
@@ -249,6 +290,13 @@ class LocalEcs:
                 environ["wsgi.input"] = io.BytesIO(body_bytes)
                 return self._moto(environ, start_response)
             return _json_response(start_response, 200, result, "application/x-amz-json-1.1")
+
+    def _launch_allowed(self, account: str, region: str, body: dict[str, Any]) -> bool:
+        """Fargate's task-launch bucket of the capacity the RunTask asks for (one On-Demand, one
+        Spot), a token a task: ``count`` tasks in one call take ``count`` tokens."""
+        strategy = body.get("capacityProviderStrategy") or []
+        provider = FARGATE_SPOT if uses_spot(strategy) else FARGATE
+        return self.quotas.allow(account, region, f"fargate:launch:{provider}", int(body.get("count") or 1))
 
     def _count_action(self, environ: dict[str, Any]) -> str | None:
         """Name the call as IAM does: the signing service and the operation (X-Amz-Target for

@@ -11,6 +11,7 @@ from fargate_local.behaviours import Behaviour, Behaviours
 
 if TYPE_CHECKING:
     from fargate_local.moto_bridge import EmulatedTask, Placement
+    from fargate_local.quotas import VcpuQuotas
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TaskRun:
     stopped_at: float | None = None
     containers: dict[str, ContainerRun] = field(default_factory=dict)  # by container name
     stop_steps: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, lastStatus) still to come
+    interrupt_after: float | None = None  # a Spot task: real seconds after RUNNING when it is interrupted
 
 
 @dataclass
@@ -74,6 +76,7 @@ class ControlPlaneState:
     _addresses: Iterator[int]
     _ids: random.Random
     service_runs: dict[str, ServiceRun]
+    vcpu_quotas: VcpuQuotas
 
     if TYPE_CHECKING:
         # task_lifecycle

@@ -16,6 +16,7 @@ from fargate_local import moto_bridge as bridge
 from fargate_local.behaviours import Behaviour
 from fargate_local.moto_bridge import EmulatedTask, Placement
 from fargate_local.state import ContainerRun, ControlPlaneState, TaskRun
+from fargate_rules.capacity import FARGATE_SPOT, SPOT_INTERRUPTION_REASON, SPOT_INTERRUPTION_STOP_CODE
 
 ACTIVATING_SECONDS = 1.0  # emulated: the last part of the start, after PENDING
 INIT_CONTAINER_SECONDS = 2.0  # emulated: how long a container others wait on to exit runs
@@ -101,6 +102,8 @@ class TaskLifecycle(ControlPlaneState):
             logs=self._log_plan(task, behaviour, plays),
         )
         task.run.containers = self._container_plan(task, behaviour, plays, one_off=service is None)
+        if provider == FARGATE_SPOT and self.behaviours.interrupts_spot_task():
+            task.run.interrupt_after = timing.real(self.behaviours.spot.interrupt_after)
         bridge.add_task(backend, task)
         return task
 
@@ -221,6 +224,11 @@ class TaskLifecycle(ControlPlaneState):
             )
             run.started = now
             load_balancers.register_task(self, task)
+        if task.last_status == "RUNNING" and self._interrupted(task, now):
+            # fargate-spot-termination-notice: the two-minute warning goes to the task as SIGTERM;
+            # the task stops with stopCode SpotInterruption.
+            self._request_stop(task, SPOT_INTERRUPTION_STOP_CODE, SPOT_INTERRUPTION_REASON)
+            return
         if task.last_status == "RUNNING":
             self._advance_containers(task, now)
             self._write_logs(task, now)
@@ -233,6 +241,14 @@ class TaskLifecycle(ControlPlaneState):
                 task.desired_status = "STOPPED"
                 task.stop_code, task.stopped_reason = "EssentialContainerExited", "Essential container in task exited"
                 self._begin_stopping(task, now)
+
+    @staticmethod
+    def _interrupted(task: EmulatedTask, now: float) -> bool:
+        """A Spot task whose interruption is due before its containers end on their own."""
+        run = task.run
+        if run.interrupt_after is None or run.started is None or now < run.started + run.interrupt_after:
+            return False
+        return run.run_for is None or run.interrupt_after < run.run_for
 
     def _advance_containers(self, task: EmulatedTask, now: float) -> None:
         """Start the containers whose dependsOn conditions are met, stop those whose time is up.

@@ -8,14 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fargate_rules.arns import name_from_arn
+from fargate_rules.capacity import FARGATE_CAPACITY_PROVIDERS as FARGATE_CAPACITY_PROVIDERS  # (re-exported)
 from fargate_rules.input_errors import InputError
 
 # ECS's rule for cluster, service, family and container names.
 ECS_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
 ECS_NAME_RE = re.compile(ECS_NAME_PATTERN)
-
-
-FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 
 _CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/" + ECS_NAME_PATTERN[1:])
