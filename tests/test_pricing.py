@@ -8,6 +8,7 @@ from fargate_provider.utils.pricing import (
     PriceNotKnown,
     fargate_cost,
     price_table,
+    rates,
     task_cost,
     total_cost,
 )
@@ -48,8 +49,21 @@ def test_task_cost_bills_from_pull_start_to_stop_and_sums():
     cost = task_cost(task, region="us-east-1")
     assert cost.billed_seconds == 120 and cost.vcpu_seconds == 60.0 and cost.gb_seconds == 120.0
     both = total_cost([task, {**task, "capacityProviderName": "FARGATE_SPOT"}], region="us-east-1")
-    assert both.tasks == 2 and both.vcpu_seconds == 120.0 and both.spot is True
-    assert both.usd == pytest.approx(2 * cost.usd)
+    assert both.tasks == 2 and both.vcpu_seconds == 120.0 and both.spot is True and both.spot_tasks == 1
+    # the Spot task at the table's Spot rates, the on-demand equivalent at on-demand rates
+    spot = price_table()["spot"]["regions"]["us-east-1"]["X86_64"]
+    spot_usd = 60.0 / 3600 * spot["vcpu_hour"] + 120.0 / 3600 * spot["gb_hour"]
+    assert both.usd == pytest.approx(cost.usd + spot_usd)
+    assert both.on_demand_usd == pytest.approx(2 * cost.usd)
+    assert both.saving_usd == pytest.approx(cost.usd - spot_usd) and both.saving_usd > 0
+    assert both.as_dict()["saving_usd"] == pytest.approx(cost.usd - spot_usd, abs=1e-8)
+
+
+def test_spot_prices_only_x86_64_and_known_regions():
+    with pytest.raises(PriceNotKnown, match="Fargate Spot runs only X86_64 tasks"):
+        fargate_cost(256, 512, 60, architecture="ARM64", spot=True)
+    with pytest.raises(PriceNotKnown, match="region: no Fargate Spot price for 'eu-north-1'"):
+        rates("eu-north-1", spot=True)
 
 
 def test_unknown_region_or_architecture_is_a_clear_error():

@@ -1,8 +1,10 @@
 """What a Fargate task costs: billed vCPU-seconds, GB-seconds and estimated USD.
 
 Fargate bills per second with a one-minute minimum, from the start of the image pull to
-the task's stop, per vCPU-hour and GB-hour, by region and CPU architecture. The rates are
-data (``data/fargate_prices.json``, with its source and date), not code.
+the task's stop, per vCPU-hour and GB-hour, by region and CPU architecture; Fargate Spot at
+its own (lower, changing) rates, X86_64 Linux only. The rates are data
+(``data/fargate_prices.json``, with their source and date), not code. Every cost also says what
+the same seconds cost on-demand (``on_demand_usd``), so a Spot run shows its saving.
 """
 
 from __future__ import annotations
@@ -41,8 +43,20 @@ class Cost:
     usd: float
     region: str
     architecture: str
-    spot: bool = False
+    spot: bool = False  # any of the tasks ran on Fargate Spot
     tasks: int = 1
+    on_demand_usd: float | None = None  # the same seconds at on-demand rates (None: = usd)
+    spot_tasks: int = 0
+
+    def __post_init__(self) -> None:
+        if self.on_demand_usd is None:
+            self.on_demand_usd = self.usd
+        if self.spot and not self.spot_tasks:
+            self.spot_tasks = self.tasks
+
+    @property
+    def saving_usd(self) -> float:
+        return float(self.on_demand_usd or 0.0) - self.usd
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(
@@ -54,15 +68,31 @@ class Cost:
             self.architecture if self.architecture == other.architecture else "mixed",
             self.spot or other.spot,
             self.tasks + other.tasks,
+            float(self.on_demand_usd or 0.0) + float(other.on_demand_usd or 0.0),
+            self.spot_tasks + other.spot_tasks,
         )
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
         result["usd"] = round(self.usd, 8)
+        result["on_demand_usd"] = round(float(self.on_demand_usd or 0.0), 8)
+        result["saving_usd"] = round(self.saving_usd, 8)
         return result
 
 
-def rates(region: str, architecture: str = "X86_64") -> dict[str, float]:
+def rates(region: str, architecture: str = "X86_64", spot: bool = False) -> dict[str, float]:
+    """The region's rates per vCPU-hour and GB-hour, on-demand or (``spot``) Fargate Spot."""
+    if spot:
+        spot_table = price_table()["spot"]["regions"]
+        if architecture != "X86_64":
+            raise PriceNotKnown(f"architecture: Fargate Spot runs only X86_64 tasks, got {architecture!r}")
+        if region not in spot_table:
+            raise PriceNotKnown(
+                f"region: no Fargate Spot price for {region!r} in the price table; "
+                f"known: {', '.join(sorted(spot_table))}"
+            )
+        spot_rates: dict[str, float] = spot_table[region]["X86_64"]
+        return spot_rates
     table = price_table()["regions"]
     if architecture not in ARCHITECTURES:
         raise PriceNotKnown(
@@ -85,13 +115,18 @@ def fargate_cost(
     architecture: str = "X86_64",
     spot: bool = False,
 ) -> Cost:
-    """The cost of one task of ``cpu`` units and ``memory`` MiB that ran ``seconds``."""
+    """The cost of one task of ``cpu`` units and ``memory`` MiB that ran ``seconds`` (on Fargate
+    Spot with ``spot``), and what it would have cost on-demand."""
     billed = max(MINIMUM_BILLED_SECONDS, math.ceil(seconds))
     vcpu_seconds = parse_cpu(cpu) / 1024 * billed
     gb_seconds = parse_memory(memory) / 1024 * billed
-    rate = rates(region, architecture)
-    usd = vcpu_seconds / 3600 * rate["vcpu_hour"] + gb_seconds / 3600 * rate["gb_hour"]
-    return Cost(billed, vcpu_seconds, gb_seconds, usd, region, architecture, spot)
+
+    def priced(rate: dict[str, float]) -> float:
+        return vcpu_seconds / 3600 * rate["vcpu_hour"] + gb_seconds / 3600 * rate["gb_hour"]
+
+    on_demand = priced(rates(region, architecture))
+    usd = priced(rates(region, architecture, spot=True)) if spot else on_demand
+    return Cost(billed, vcpu_seconds, gb_seconds, usd, region, architecture, spot, 1, on_demand, int(spot))
 
 
 def _time(value: Any) -> dt.datetime | None:
