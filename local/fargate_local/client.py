@@ -57,5 +57,14 @@ class LocalEcsClient:
     def clear_api_faults(self) -> dict[str, Any]:
         return self._call("DELETE", "api-faults")
 
+    def set_spot(self, **market: float) -> dict[str, Any]:
+        """Fargate Spot's market (``LocalEcs.set_spot``): capacity_missing_for, interruption_rate,
+        interruptions, interrupt_after."""
+        return self._call("POST", "spot", market)
+
+    def set_vcpu_quota(self, on_demand: float | None = None, spot: float | None = None) -> dict[str, Any]:
+        """The account's Fargate On-Demand and Spot vCPU quotas (``LocalEcs.set_vcpu_quota``)."""
+        return self._call("POST", "vcpu-quota", {"on_demand": on_demand, "spot": spot})
+
     def set_timing(self, **values: float) -> dict[str, Any]:
         return self._call("POST", "timing", values)

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -207,8 +208,6 @@ class LocalEcs:
         """Play Fargate Spot's market: no Spot capacity for ``capacity_missing_for`` emulated seconds
         from now; interrupt a share (``interruption_rate``, 0-1) or a number (``interruptions``) of the
         Spot tasks launched from now on, ``interrupt_after`` emulated seconds after they reach RUNNING."""
-        import time
-
         spot = self.behaviours.spot
         if capacity_missing_for is not None:
             if capacity_missing_for < 0:
@@ -377,6 +376,12 @@ class LocalEcs:
                 with self.behaviours._lock:
                     (self.behaviours.rules if route == "behaviours" else self.behaviours.api_faults).clear()
                 return _json_response(start_response, 200, self.behaviours.describe())
+            if route == "spot" and method in ("POST", "PUT"):
+                self.set_spot(**payload)
+                return _json_response(start_response, 200, self.behaviours.spot.describe())
+            if route == "vcpu-quota" and method in ("POST", "PUT"):
+                self.set_vcpu_quota(**payload)
+                return _json_response(start_response, 200, dict(self.control_plane.vcpu_quotas.limits))
             if route == "timing" and method in ("POST", "PUT"):
                 self.set_timing(**payload)
                 return _json_response(start_response, 200, asdict(self.behaviours.timing))

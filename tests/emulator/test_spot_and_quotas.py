@@ -143,3 +143,19 @@ def test_a_spent_spot_launch_bucket_throttles_spot_run_task_only(emulator, spot_
     )
     [task] = run_on(plain, emulator, None)["tasks"]  # On-Demand launches have their own bucket
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[task["taskArn"]], WaiterConfig=FAST)
+
+
+def test_the_control_endpoint_sets_the_spot_market_and_the_quotas(emulator):
+    """What a separate emulator process (make airflow) is set with: LocalEcsClient → /_fargate_local/…"""
+    from fargate_local.client import LocalEcsClient
+
+    control = LocalEcsClient(emulator.endpoint)
+    market = control.set_spot(interruption_rate=0.25, interrupt_after=45)
+    assert (market["interruption_rate"], market["interrupt_after"]) == (0.25, 45.0)
+    assert control.describe()["spot"]["interruption_rate"] == 0.25
+    assert control.set_vcpu_quota(on_demand=8, spot=4) == {"FARGATE": 8, "FARGATE_SPOT": 4}
+    assert emulator.control_plane.vcpu_quotas.limits == {"FARGATE": 8, "FARGATE_SPOT": 4}
+    with pytest.raises(ValueError, match="spot.interruption_rate: must be between 0 and 1"):
+        control.set_spot(interruption_rate=2)
+    with pytest.raises(ValueError, match="vcpu quota spot: must be a number of vCPUs above 0"):
+        control.set_vcpu_quota(spot=-1)
