@@ -291,12 +291,14 @@ def test_capacity_shortfall_is_retried_with_backoff(airflow, emulator, ecs, capf
 
 
 def test_capacity_shortfall_that_lasts_fails_with_the_reason(airflow, emulator, ecs, capfd):
-    emulator.add_behaviour(family="job", capacity_failures=5)
+    emulator.add_behaviour(family="job", capacity_failures=100000)
     register(ecs)
-    result = run(airflow, emulator, capfd, extra="capacity_attempts=1,")
+    extra = "retries=1, retry_delay=timedelta(seconds=0), launch_timeout=1, launch_retry_max_delay=0.2,"
+    result = run(airflow, emulator, capfd, extra=extra)
     assert result.task_states == {"run": "failed"}
-    assert "fargate_provider.exceptions.TaskFailedToStartError: RunTask started no task:" in result.log
+    assert "fargate_provider.exceptions.CapacityUnavailableError: FARGATE had no capacity for" in result.log
     assert "Capacity is unavailable at this time" in result.log
+    assert result.extra["tries"]["run"] == 1  # an infrastructure outcome: no Airflow retry spent on it
 
 
 def test_on_kill_stops_the_task(emulator, ecs):

@@ -12,6 +12,12 @@ Every one is an ``AirflowException``; those that no retry can fix are ``AirflowF
                                a refused launch) or the task stopped with TaskFailedToStart
 ``ContainerExitError``         an essential container of a one-off task exited non-zero
                                (or without an exit code)
+``SpotInterruptedError``       a Fargate Spot task was interrupted more than ``spot_interruptions``
+                               times with ``capacity="spot"``; not retried (an infrastructure outcome)
+``CapacityUnavailableError``   Fargate (or Fargate Spot) had no capacity for the whole
+                               ``launch_timeout``; not retried
+``VcpuQuotaError``             the account's Fargate vCPU quota stayed full for the whole
+                               ``launch_timeout``; not retried
 ``PreflightError``             preflight found problems (``.report`` lists them); not retried
 ``ExecutionRoleNotFound``      no execution role given and ``ecsTaskExecutionRole`` missing; not retried
 ``NotOursError``               a resource of that name lacks the provider's tags; not retried
@@ -59,6 +65,18 @@ class TaskFailedToStartError(FargateError):
 
 class ContainerExitError(FargateError):
     """An essential container of a one-off task exited non-zero, or without an exit code."""
+
+
+class SpotInterruptedError(AirflowFailException):
+    """Fargate Spot took the task back more often than ``spot_interruptions`` allows (``capacity="spot"``)."""
+
+
+class CapacityUnavailableError(AirflowFailException):
+    """RunTask kept answering that Fargate (Spot) had no capacity until ``launch_timeout``."""
+
+
+class VcpuQuotaError(AirflowFailException):
+    """RunTask kept answering that the account's Fargate vCPU quota was full until ``launch_timeout``."""
 
 
 class PreflightError(AirflowFailException):

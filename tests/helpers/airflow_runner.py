@@ -65,22 +65,28 @@ class AirflowRunner:
 
         with create_session() as session:
             tis = dag_run.get_task_instances(session=session)
-            states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in tis}
+
+            def name(ti) -> str:  # a mapped task instance: "task_id[map_index]"
+                return ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+
+            states = {name(ti): str(getattr(ti.state, "value", ti.state)) for ti in tis}
             xcom = {}
             for ti in tis:
                 row = (
                     session.query(XComModel)
-                    .filter_by(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, key="return_value")
+                    .filter_by(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index)
+                    .filter_by(key="return_value")
                     .one_or_none()
                 )
                 if row is not None:
-                    xcom[ti.task_id] = XComModel.deserialize_value(row)
+                    xcom[name(ti)] = XComModel.deserialize_value(row)
         return DagRunResult(
             state=str(getattr(dag_run.state, "value", dag_run.state)),
             task_states=states,
             xcom=xcom,
             run_id=dag_run.run_id,
             log=log,
+            extra={"tries": {name(ti): ti.try_number for ti in tis}},
         )
 
 

@@ -8,7 +8,7 @@ and triggers share the logic here rather than each calling boto3 their own way.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +32,7 @@ from fargate_provider.hooks.steps import (
 )
 from fargate_provider.state.service import Poll, ServiceWatch
 from fargate_provider.state.task import LogFollower, LogPacer, LogStream
-from fargate_provider.utils.aws_errors import is_not_found
+from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code, is_not_found
 from fargate_provider.utils.batching import (
     DELETE_TASK_DEFINITIONS_BATCH,
     DESCRIBE_SERVICES_BATCH,
@@ -41,10 +41,10 @@ from fargate_provider.utils.batching import (
 )
 from fargate_provider.utils.tags import to_ecs_tags
 from fargate_rules.arns import name_from_arn, revision_of
+from fargate_rules.capacity import uses_spot
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
-    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -254,37 +254,116 @@ class FargateHook(EcsHook):
                 arns += page["taskArns"]
         return self.describe_tasks(cluster, arns) if arns else []
 
-    def run_tasks(self, request: dict[str, Any], attempts: int = 5) -> list[str]:
-        """RunTask; capacity shortfalls (answered as failures, not errors) are retried with backoff."""
-        from tenacity import (
-            Retrying,
-            retry_if_result,
-            stop_after_attempt,
-            wait_exponential,
+    def start_tasks(
+        self,
+        request: dict[str, Any],
+        *,
+        launch_timeout: float,
+        max_delay: float = 30.0,
+        spot_wait: float | None = None,
+        token_for: Callable[[int], str] | None = None,
+    ) -> tuple[list[str], str]:
+        """RunTask until ECS places the task(s); returns their ARNs and the capacity they got
+        (``FARGATE`` or ``FARGATE_SPOT``). What ECS answers "later" to is waited out, not failed:
+
+        - no capacity (``Capacity is unavailable``, ``RESOURCE:*``) or the account's vCPU quota
+          full: a new RunTask after a random exponential backoff of at most ``max_delay`` seconds
+          (tenacity), each reason logged once; each new request gets a new clientToken
+          (``token_for(n)``): ECS answered, so nothing was started;
+        - ThrottlingException left after botocore's retries: the same, with the same clientToken;
+        - on Fargate Spot with ``spot_wait``: once Spot has had no capacity for that long, the
+          request moves to Fargate on-demand (logged once).
+
+        :raises CapacityUnavailableError: still no capacity after ``launch_timeout`` seconds.
+        :raises VcpuQuotaError: the vCPU quota still full after ``launch_timeout`` seconds.
+        :raises TaskFailedToStartError: any other failure RunTask answers (at once)."""
+        from tenacity import Retrying, retry_if_result, stop_after_delay, wait_random_exponential
+
+        from fargate_provider.exceptions import CapacityUnavailableError, VcpuQuotaError
+        from fargate_rules.capacity import (
+            FARGATE,
+            FARGATE_SPOT,
+            is_capacity_shortfall,
+            is_vcpu_limit,
+            strategy_for,
         )
 
-        def short_of_capacity(response: dict[str, Any]) -> bool:
-            reasons = " ".join(f.get("reason", "") for f in response.get("failures", []))
-            return not response.get("tasks") and ("capacity" in reasons.lower() or "RESOURCE" in reasons)
+        request = dict(request)
+        provider = FARGATE_SPOT if uses_spot(request.get("capacityProviderStrategy")) else FARGATE
+        started, spot_short_since = time.monotonic(), None
+        said: set[str] = set()
+        state: dict[str, Any] = {"requests": 0, "last": "", "reasons": ""}
 
-        def last_response(state: RetryCallState) -> Any:
-            assert state.outcome is not None  # (called after an attempt, whose outcome it is)
-            return state.outcome.result()
+        def once(key: str, message: str, *args: Any) -> None:
+            if key not in said:
+                said.add(key)
+                self.log.warning(message, *args)
+
+        def attempt() -> list[str] | None:
+            nonlocal provider, spot_short_since
+            try:
+                response = self.conn.run_task(**request)
+            except ClientError as err:
+                if not has_code(err, *THROTTLING_CODES):
+                    raise
+                once("throttled", "RunTask is throttled (%s); waiting for the rate to allow it", err)
+                state["last"] = "throttled"
+                return None
+            if response.get("tasks"):
+                return [task["taskArn"] for task in response["tasks"]]
+            reasons = "; ".join(
+                f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}".strip()
+                for f in response.get("failures", [])
+            )
+            state["reasons"] = reasons
+            if is_vcpu_limit(reasons):
+                state["last"] = "quota"
+                once(
+                    "quota:" + provider,
+                    "The account's %s vCPU quota is full (%s); waiting for vCPUs to free",
+                    provider,
+                    reasons,
+                )
+            elif is_capacity_shortfall(reasons):
+                state["last"] = "capacity"
+                once("capacity:" + provider, "%s has no capacity now (%s); waiting for it", provider, reasons)
+                if provider == FARGATE_SPOT and spot_wait is not None:
+                    spot_short_since = spot_short_since or time.monotonic()
+                    if time.monotonic() - spot_short_since >= spot_wait:
+                        self.log.warning(
+                            "Fargate Spot had no capacity for %.0f s (spot_wait): running on Fargate on-demand",
+                            spot_wait,
+                        )
+                        provider = FARGATE
+                        request["capacityProviderStrategy"] = strategy_for(FARGATE)
+            else:
+                raise TaskFailedToStartError(f"RunTask started no task: {reasons}")
+            state["requests"] += 1
+            if token_for is not None:
+                request["clientToken"] = token_for(state["requests"])  # answered: nothing was started
+            return None
 
         retrying = Retrying(
-            retry=retry_if_result(short_of_capacity),
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=2, max=60),
-            retry_error_callback=last_response,
+            retry=retry_if_result(lambda arns: arns is None),
+            wait=wait_random_exponential(multiplier=1, max=max_delay),
+            stop=stop_after_delay(launch_timeout),
+            retry_error_callback=lambda _state: None,
             reraise=True,
         )
-        response = retrying(lambda: self.conn.run_task(**request))
-        if response.get("failures") and not response.get("tasks"):
-            reasons = "; ".join(
-                f"{f.get('arn', '')} {f.get('reason')}: {f.get('detail', '')}" for f in response["failures"]
+        arns = retrying(attempt)
+        if arns is None:
+            waited = time.monotonic() - started
+            if state["last"] == "quota":
+                raise VcpuQuotaError(
+                    f"The account's {provider} vCPU quota stayed full for {waited:.0f} s (launch_timeout); "
+                    "raise the quota (Service Quotas) or run fewer tasks at once"
+                )
+            raise CapacityUnavailableError(
+                f"{provider} had no capacity for {waited:.0f} s (launch_timeout): RunTask kept answering "
+                f"{state['reasons'] or state['last']}; try again later, other subnets (Availability Zones) "
+                "or another size"
             )
-            raise TaskFailedToStartError(f"RunTask started no task: {reasons}")
-        return [task["taskArn"] for task in response["tasks"]]
+        return arns, provider
 
     def read_logs(self, follower: LogFollower) -> list[str]:
         """Everything new in the followed awslogs streams, in order, each stream read in its own

@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException
 
 from fargate_provider.exceptions import (
     ContainerExitError,
     FargateInputError,
+    SpotInterruptedError,
     TaskFailedToStartError,
     WaitTimeoutError,
 )
@@ -26,6 +27,7 @@ from fargate_provider.links.ecs import (
 )
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable, require_preflight
 from fargate_provider.settings import LOG_READS_PER_SECOND
+from fargate_provider.state.attempts import SPOT_MODES, AttemptPolicy, summary
 from fargate_provider.state.task import (
     STOPPED,
     LogFollower,
@@ -42,6 +44,15 @@ from fargate_provider.utils.pricing import PriceNotKnown, total_cost
 from fargate_provider.utils.tags import tags_from_context, to_ecs_tags, validate_user_tags
 from fargate_provider.utils.tokens import run_task_client_token, started_by_for
 from fargate_rules.arns import name_from_arn
+from fargate_rules.capacity import (
+    FARGATE,
+    FARGATE_SPOT,
+    ON_DEMAND,
+    SPOT_THEN_ON_DEMAND,
+    check_capacity_mode,
+    check_spot_task_definition,
+    strategy_for,
+)
 from fargate_rules.sizes import (
     SizeError,
     check_fargate_size,
@@ -61,6 +72,7 @@ from fargate_rules.validation import (
 
 PROPAGATE_TAGS = ("TASK_DEFINITION", "NONE")
 MAX_OVERRIDES_CHARACTERS = 8192  # RunTask: "A total of 8192 characters are allowed for overrides"
+DEFAULT_LAUNCH_TIMEOUT = 600.0  # seconds a launch waits for capacity/quota/rate without execution_timeout
 
 
 class FargateRunTaskOperator(FargateBaseOperator):
@@ -108,8 +120,27 @@ class FargateRunTaskOperator(FargateBaseOperator):
         fails (with ``logs``); a whole number, 0 or more. Default 50.
     :param stop_on_kill: stop the task(s) when the Airflow task is killed or reaches
         ``execution_timeout``. Default True.
-    :param capacity_attempts: RunTask attempts (with exponential backoff) while ECS answers
-        with a capacity shortfall; 1 or more. Default 5.
+    :param capacity: where the task runs: ``"on_demand"`` (Fargate), ``"spot"`` (Fargate Spot
+        only) or ``"spot_then_on_demand"`` (Fargate Spot; on-demand once Spot had no capacity
+        for ``spot_wait`` or interrupted the task more than ``spot_interruptions`` times).
+        Default: ``capacity_provider_strategy`` when given, else ``"on_demand"``. The spot modes
+        need a cluster with FARGATE_SPOT, an X86_64 Linux task definition (refused before
+        RunTask otherwise, in ECS's words) and ``count=1``. See :doc:`/guides/spot`.
+    :param spot_wait: seconds Fargate Spot may have no capacity at launch before
+        ``spot_then_on_demand`` runs on on-demand; above 0. Default 120.
+    :param spot_interruptions: Spot interruptions (stopCode ``SpotInterruption``) that are run
+        again on Spot; one more goes to on-demand (``spot_then_on_demand``) or fails with
+        ``SpotInterruptedError`` (``spot``). Counted over the task instance; 0 or more. Default 1.
+    :param retry_on_exit_codes: exit codes of an essential container after which the task is run
+        again within the same Airflow try, up to ``exit_code_retries`` times. Default none.
+    :param exit_code_retries: how many such re-runs, counted over the task instance (an Airflow
+        retry continues the count, read back from ECS by ``startedBy``); 0 or more. Default 1.
+    :param skip_on_exit_codes: exit codes that end the Airflow task *skipped*. Default none.
+    :param launch_timeout: seconds a launch may wait while ECS has no capacity, the account's
+        vCPU quota is full or RunTask is throttled (each waited out with capped random
+        exponential backoff, logged once, never an Airflow retry). Default: until
+        ``execution_timeout`` when set, else 600.
+    :param launch_retry_max_delay: the backoff's cap, seconds. Default 30.
     :param preflight: before starting anything, check with read-only calls what ECS will need
         (roles and their permissions, images, secrets, log groups, routes from the subnets,
         security-group egress, capacity providers; see ``FargatePreflightOperator``) and fail
@@ -122,8 +153,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
     :raises AirflowException: ``task_definition`` is not an ACTIVE task definition; a task
         went missing while waiting.
     :raises PreflightError: with ``preflight=True``, what ECS would need is missing.
-    :raises TaskFailedToStartError: RunTask started nothing (capacity after
-        ``capacity_attempts``, a refused launch), or a task stopped with TaskFailedToStart.
+    :raises TaskFailedToStartError: RunTask refused the launch, or a task stopped with TaskFailedToStart.
+    :raises CapacityUnavailableError: no capacity for the whole ``launch_timeout`` (not retried).
+    :raises VcpuQuotaError: the vCPU quota full for the whole ``launch_timeout`` (not retried).
+    :raises SpotInterruptedError: ``capacity="spot"`` and more than ``spot_interruptions``
+        interruptions (not retried).
+    :raises AirflowSkipException: an essential container exited with one of ``skip_on_exit_codes``.
     :raises ContainerExitError: an essential container exited non-zero (or without an exit code).
     :raises WaitTimeoutError: a deferred wait reached ``execution_timeout`` (the tasks are
         stopped first, with ``stop_on_kill``).
@@ -142,6 +177,9 @@ class FargateRunTaskOperator(FargateBaseOperator):
         "tags",
         "count",
         "capacity_provider_strategy",
+        "capacity",
+        "retry_on_exit_codes",
+        "skip_on_exit_codes",
     )
     template_fields_renderers = {"overrides": "json"}
     operator_extra_links = (EcsClusterLink(), EcsTaskDefinitionLink(), EcsTaskLink(), TaskLogsLink())
@@ -168,7 +206,14 @@ class FargateRunTaskOperator(FargateBaseOperator):
         log_interval: float = 15,
         log_tail_on_failure: int = 50,
         stop_on_kill: bool = True,
-        capacity_attempts: int = 5,
+        capacity: str | None = None,
+        spot_wait: float = 120,
+        spot_interruptions: int = 1,
+        retry_on_exit_codes: Sequence[int] = (),
+        exit_code_retries: int = 1,
+        skip_on_exit_codes: Sequence[int] = (),
+        launch_timeout: float | None = None,
+        launch_retry_max_delay: float = 30,
         preflight: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -184,8 +229,13 @@ class FargateRunTaskOperator(FargateBaseOperator):
         self.poll_interval, self.logs, self.log_tail_on_failure = poll_interval, logs, log_tail_on_failure
         self.log_interval = log_interval
         self.stop_on_kill = stop_on_kill
-        self.capacity_attempts = capacity_attempts
+        self.capacity, self.spot_wait, self.spot_interruptions = capacity, spot_wait, spot_interruptions
+        self.retry_on_exit_codes, self.exit_code_retries = retry_on_exit_codes, exit_code_retries
+        self.skip_on_exit_codes = skip_on_exit_codes
+        self.launch_timeout, self.launch_retry_max_delay = launch_timeout, launch_retry_max_delay
         self._task_arns: list[str] = []
+        self._history: list[dict[str, Any]] = []  # this task instance's stopped attempts (state.attempts.summary)
+        self._generation = 0  # RunTask requests of this task instance that started tasks
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
@@ -231,14 +281,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise FargateInputError(
                 f"log_tail_on_failure: must be a whole number, 0 or more, got {self.log_tail_on_failure!r}"
             )
-        if (
-            isinstance(self.capacity_attempts, bool)
-            or not isinstance(self.capacity_attempts, int)
-            or self.capacity_attempts < 1
-        ):
-            raise FargateInputError(
-                f"capacity_attempts: must be a whole number, 1 or more, got {self.capacity_attempts!r}"
-            )
+        self._validate_policy()
         if self.started_by is not None and (
             not isinstance(self.started_by, str) or not 1 <= len(self.started_by) <= 128
         ):
@@ -255,7 +298,57 @@ class FargateRunTaskOperator(FargateBaseOperator):
         strategy = validate_capacity_strategy(
             self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy"
         )
+        if strategy and self.capacity is not None:
+            raise FargateInputError(
+                "capacity: give capacity or capacity_provider_strategy, not both (capacity builds the strategy)"
+            )
         return {"strategy": strategy, "user_tags": validate_user_tags(self.tags)}
+
+    def _validate_policy(self) -> None:
+        if self.capacity is not None:
+            check_capacity_mode(self.capacity)
+        for name in ("spot_wait", "launch_retry_max_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise FargateInputError(f"{name}: must be a number of seconds above 0, got {value!r}")
+        if self.launch_timeout is not None and (
+            isinstance(self.launch_timeout, bool)
+            or not isinstance(self.launch_timeout, (int, float))
+            or self.launch_timeout <= 0
+        ):
+            raise FargateInputError(f"launch_timeout: must be a number of seconds above 0, got {self.launch_timeout!r}")
+        for name in ("spot_interruptions", "exit_code_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise FargateInputError(f"{name}: must be a whole number, 0 or more, got {value!r}")
+        for name in ("retry_on_exit_codes", "skip_on_exit_codes"):
+            codes = getattr(self, name)
+            if isinstance(codes, (str, bytes)) or not isinstance(codes, (list, tuple, set, frozenset)):
+                raise FargateInputError(f"{name}: must be a list of exit codes 0-255, got {codes!r}")
+            for code in codes:
+                if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+                    raise FargateInputError(f"{name}: {code!r} is not an exit code; allowed: whole numbers 0-255")
+        both = set(self.retry_on_exit_codes) & set(self.skip_on_exit_codes)
+        if both:
+            raise FargateInputError(f"skip_on_exit_codes: {sorted(both)} also in retry_on_exit_codes; give each once")
+        if 0 in set(self.retry_on_exit_codes) | set(self.skip_on_exit_codes):
+            raise FargateInputError("retry_on_exit_codes/skip_on_exit_codes: 0 is success, not allowed")
+        if self.count != 1 and (self.capacity in SPOT_MODES or self.retry_on_exit_codes or self.skip_on_exit_codes):
+            raise FargateInputError(
+                f"count: must be 1 with capacity={self.capacity!r}, retry_on_exit_codes or skip_on_exit_codes "
+                "(each task is judged and run again on its own); fan out with mapped tasks instead "
+                "(the fargate_batch_fanout DAG), got count={self.count!r}"
+            )
+
+    @property
+    def policy(self) -> AttemptPolicy:
+        return AttemptPolicy(
+            mode=self.capacity or ON_DEMAND,
+            spot_interruptions=self.spot_interruptions,
+            retry_on_exit_codes=frozenset(self.retry_on_exit_codes),
+            exit_code_retries=self.exit_code_retries,
+            skip_on_exit_codes=frozenset(self.skip_on_exit_codes),
+        )
 
     def _check_override_containers(self, task_definition: dict[str, Any]) -> None:
         """Overrides may only name containers of the task definition (checked before RunTask)."""
@@ -295,33 +388,43 @@ class FargateRunTaskOperator(FargateBaseOperator):
             raise AirflowException(f"task_definition: {self.task_definition} is not an ACTIVE task definition")
         self._check_override_size(task_definition)
         self._check_override_containers(task_definition)
+        if self.capacity in SPOT_MODES:
+            check_spot_task_definition(task_definition)  # ECS's words, before RunTask
         self._task_arns = self._follow_or_start(context, task_definition, checked, resuming)
         persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
         if not self.wait_for_completion:
             return self._task_arns
-        follower = (
-            LogFollower(
-                [vars(s) for s in log_streams(task_definition, self._task_arns)], tail_size=self.log_tail_on_failure
-            )
-            if self.logs
-            else None
-        )
-        if self.deferrable:
-            self.defer(
-                trigger=FargateTaskTrigger(
-                    cluster=self.cluster,
-                    tasks=self._task_arns,
-                    target_state=STOPPED,
-                    poll_interval=self.poll_interval,
-                    log_interval=self.log_interval,
-                    deadline=self._deadline(context),
-                    logs=follower.to_kwargs() if follower else None,
-                    **FargateTaskTrigger.connection_of(self),
-                ),
-                method_name="execute_complete",
-            )
-        described = self._wait_in_worker(follower)
-        return self._finish(context, task_definition, follower, described)
+        return self._wait_and_judge(context, task_definition, checked)
+
+    def _wait_and_judge(self, context, task_definition: dict[str, Any], checked: dict[str, Any]) -> list[str]:
+        """Wait for the current attempt (in the worker, or deferred), judge it, and run the next
+        one where the policy says so, until one is final."""
+        while True:
+            follower = self._follower(task_definition)
+            if self.deferrable:
+                self.defer(
+                    trigger=FargateTaskTrigger(
+                        cluster=self.cluster,
+                        tasks=self._task_arns,
+                        target_state=STOPPED,
+                        poll_interval=self.poll_interval,
+                        log_interval=self.log_interval,
+                        deadline=self._deadline(context),
+                        logs=follower.to_kwargs() if follower else None,
+                        carry={"history": self._history, "generation": self._generation},
+                        **FargateTaskTrigger.connection_of(self),
+                    ),
+                    method_name="execute_complete",
+                )
+            described = self._wait_in_worker(follower)
+            if self._judge(context, task_definition, follower, described, checked):
+                return self._task_arns
+
+    def _follower(self, task_definition: dict[str, Any]) -> LogFollower | None:
+        if not self.logs:
+            return None
+        streams = [vars(s) for s in log_streams(task_definition, self._task_arns)]
+        return LogFollower(streams, tail_size=self.log_tail_on_failure)
 
     def _follow_or_start(
         self, context, task_definition: dict[str, Any], checked: dict[str, Any], resuming: bool
@@ -330,9 +433,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
         succeeded, or any when resuming a wait), else new ones; never a second set."""
         started_by = self.started_by or started_by_for(context)
         # A first try has no earlier try to follow, and RunTask's clientToken already makes its
-        # start exactly-once (a repeated request answers the same task): no ListTasks needed.
+        # start exactly-once (a repeated request answers the same task, per cluster, for 24 hours:
+        # ECS_Idempotency): no ListTasks needed.
         first_try = getattr(context.get("ti"), "try_number", None) == 1 and not resuming and not self.started_by
         earlier = [] if first_try else self.hook.tasks_started_by(self.cluster, started_by)
+        self._generation = len(earlier)
+        self._history = [summary(t) for t in earlier if t.get("lastStatus") == STOPPED]
         running = [t for t in earlier if t.get("lastStatus") != STOPPED]
         succeeded = [
             t for t in earlier if t.get("lastStatus") == STOPPED and not judge_stopped([t], _essential(task_definition))
@@ -341,6 +447,7 @@ class FargateRunTaskOperator(FargateBaseOperator):
             # A retry after a crash, or a resumed wait: follow what was started instead of starting more.
             followed = running or (succeeded if len(succeeded) == len(earlier) else earlier)
             arns = [t["taskArn"] for t in followed]
+            self._history = [h for h in self._history if h["taskArn"] not in arns]
             self.log.info(
                 "Following %d task(s) an earlier try started (startedBy %s): %s",
                 len(followed),
@@ -366,9 +473,10 @@ class FargateRunTaskOperator(FargateBaseOperator):
                 security_groups=self.security_groups,
                 assign_public_ip=self.assign_public_ip,
                 cluster=self.cluster,
-                capacity_provider_strategy=checked["strategy"],
+                capacity_provider_strategy=checked["strategy"]
+                or (strategy_for(self.policy.first_provider()) if self.capacity else None),
             )
-        return self._run(context, task_definition, started_by, generation=len(earlier), checked=checked)
+        return self._run(context, task_definition, checked, self.policy.first_provider(self._history))
 
     def _wait_in_worker(self, follower: LogFollower | None) -> list[dict[str, Any]]:
         """Poll until every task is STOPPED, reading logs as ``LogPacer`` paces them (as the
@@ -398,6 +506,8 @@ class FargateRunTaskOperator(FargateBaseOperator):
             self.log.warning("Resumed without the trigger's event (it was lost); following the ECS task(s) again.")
             return self.execute(context, resuming=True)
         self._task_arns = task_arns = event["tasks"]
+        carry = event.get("carry") or {}  # the attempts before this one (the trigger hands them back)
+        self._history, self._generation = list(carry.get("history") or []), int(carry.get("generation") or 0)
         follower = LogFollower(**event["logs"]) if event.get("logs") else None
         if event.get("status") == "timeout":
             self._stop("Airflow task timed out")
@@ -408,12 +518,18 @@ class FargateRunTaskOperator(FargateBaseOperator):
             if follower:
                 self.hook.read_logs(follower)  # the last lines, as after any wait
             raise AirflowException(event.get("message", "the wait failed"))
+        checked = self._validate()
         task_definition = self.hook.describe_task_definition(self.task_definition) or {}
-        return self._finish(context, task_definition, follower)
+        if self._judge(context, task_definition, follower, None, checked):
+            return self._task_arns
+        persist_task_links(context, self, self.cluster, task_definition, self._task_arns)
+        return self._wait_and_judge(context, task_definition, checked)
 
-    def _run(
-        self, context, task_definition: dict[str, Any], started_by: str, generation: int, checked: dict[str, Any]
-    ) -> list[str]:
+    def _run(self, context, task_definition: dict[str, Any], checked: dict[str, Any], provider: str) -> list[str]:
+        """Start this attempt's task(s): RunTask with a clientToken for this task instance and its
+        attempt, on ``provider`` (with ``capacity``), waiting out capacity, quota and throttling."""
+        started_by = self.started_by or started_by_for(context)
+        generation = self._generation
         request: dict[str, Any] = {
             "cluster": self.cluster,
             "taskDefinition": task_definition["taskDefinitionArn"],
@@ -428,19 +544,35 @@ class FargateRunTaskOperator(FargateBaseOperator):
             request["propagateTags"] = self.propagate_tags
         if self.overrides:
             request["overrides"] = self.overrides
-        if checked["strategy"]:
+        if self.capacity is not None:
+            request["capacityProviderStrategy"] = strategy_for(provider)
+        elif checked["strategy"]:
             request["capacityProviderStrategy"] = checked["strategy"]
         else:
             request["launchType"] = "FARGATE"
-        arns = self.hook.run_tasks(request, attempts=self.capacity_attempts)
+        arns, placed_on = self.hook.start_tasks(
+            request,
+            launch_timeout=self._launch_timeout(context),
+            max_delay=self.launch_retry_max_delay,
+            spot_wait=self.spot_wait if self.capacity == SPOT_THEN_ON_DEMAND else None,
+            token_for=lambda n: run_task_client_token(context, generation, launch=n),
+        )
+        self._generation += 1
         self.log.info(
-            "Started %d task(s) of %s in %s: %s",
+            "Started %d task(s) of %s in %s on %s: %s",
             len(arns),
             name_from_arn(task_definition["taskDefinitionArn"]),
             self.cluster,
+            "Fargate Spot" if placed_on == FARGATE_SPOT else "Fargate",
             [ecs_task_id(a) for a in arns],
         )
         return arns
+
+    def _launch_timeout(self, context) -> float:
+        if self.launch_timeout is not None:
+            return float(self.launch_timeout)
+        deadline = self._deadline(context)
+        return max(deadline - time.time(), 1.0) if deadline is not None else DEFAULT_LAUNCH_TIMEOUT
 
     def _deadline(self, context) -> float | None:
         """When execution_timeout will strike, so a deferred wait stops the task just before."""
@@ -449,28 +581,51 @@ class FargateRunTaskOperator(FargateBaseOperator):
         start = getattr(context.get("ti"), "start_date", None) or dt.datetime.now(dt.UTC)
         return (start + self.execution_timeout).timestamp() - 1
 
-    def _finish(
+    def _judge(
         self,
         context,
         task_definition: dict[str, Any],
         follower: LogFollower | None,
-        described: list[dict[str, Any]] | None = None,
-    ) -> list[str]:
+        described: list[dict[str, Any]] | None,
+        checked: dict[str, Any],
+    ) -> bool:
         """Read the rest of the logs, judge the STOPPED tasks (``described``: the wait's last
-        answer, else described now), push the cost."""
+        answer, else described now) and push the cost of every attempt so far. True: done;
+        False: the policy started the next attempt (``self._task_arns``). Raises what failed."""
         if follower:
             self.hook.read_logs(follower)  # once more after STOPPED: the last lines
         if described is None:
             described = self.hook.describe_tasks(self.cluster, self._task_arns)
-        self._push_cost(context, described, task_definition)
-        problem = judge_stopped(described, _essential(task_definition))
-        if problem:
-            tail = list(follower.tail)[-self.log_tail_on_failure :] if follower and self.log_tail_on_failure else []
-            shown = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
-            never_ran = any(t.get("stopCode") == "TaskFailedToStart" for t in described)
-            raise (TaskFailedToStartError if never_ran else ContainerExitError)(f"{problem}{shown}")
-        self.log.info("All essential containers exited 0.")
-        return self._task_arns
+        essential = _essential(task_definition)
+        self._push_cost(context, self._history + [summary(t) for t in described], task_definition)
+        tail = list(follower.tail)[-self.log_tail_on_failure :] if follower and self.log_tail_on_failure else []
+        shown = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
+        if len(described) != 1:  # count > 1: no policy (refused with capacity and exit-code options)
+            problem = judge_stopped(described, essential)
+            if problem:
+                never_ran = any(t.get("stopCode") == "TaskFailedToStart" for t in described)
+                raise (TaskFailedToStartError if never_ran else ContainerExitError)(f"{problem}{shown}")
+            self.log.info("All essential containers exited 0.")
+            return True
+        decision = self.policy.judge(described[0], essential, self._history)
+        if decision.verdict == "done":
+            self.log.info("All essential containers exited 0.")
+            return True
+        if decision.verdict == "skip":
+            raise AirflowSkipException(decision.message)
+        if decision.verdict == "spot_interrupted":
+            raise SpotInterruptedError(decision.message)
+        if decision.verdict == "failed_to_start":
+            raise TaskFailedToStartError(f"{decision.message}{shown}")
+        if decision.verdict == "failed":
+            raise ContainerExitError(f"{decision.message}{shown}")
+        self.log.warning("%s", decision.message)  # "again": said once, in plain words, with the stop code
+        self._history.append(summary(described[0]))
+        self._task_arns = self._run(context, task_definition, checked, decision.provider or FARGATE)
+        if set(self._task_arns) & {attempt["taskArn"] for attempt in self._history}:
+            # RunTask's clientToken answered an attempt that already ran: the count of attempts was lost
+            raise AirflowException(f"RunTask answered task(s) that already ran: {self._task_arns}; not following them")
+        return False
 
     def _push_cost(self, context, described: list[dict[str, Any]], task_definition: dict[str, Any]) -> None:
         architecture = (task_definition.get("runtimePlatform") or {}).get("cpuArchitecture") or "X86_64"
@@ -482,6 +637,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
             return
         if cost is None:
             return
+        spot = (
+            f"; {cost.spot_tasks} on Fargate Spot: on-demand it would be ${cost.on_demand_usd:.6f}, "
+            f"saved ${cost.saving_usd:.6f}"
+            if cost.spot_tasks
+            else ""
+        )
         self.log.info(
             "Cost: %d task(s), %.1f vCPU-seconds, %.1f GB-seconds, about $%.6f (%s, %s%s).",
             cost.tasks,
@@ -490,9 +651,12 @@ class FargateRunTaskOperator(FargateBaseOperator):
             cost.usd,
             region,
             architecture,
-            ", Spot at on-demand rate" if cost.spot else "",
+            spot,
         )
-        context["ti"].xcom_push(key="cost", value=cost.as_dict())
+        context["ti"].xcom_push(
+            key="cost",
+            value={**cost.as_dict(), "capacity": [t.get("capacityProviderName") or FARGATE for t in described]},
+        )
 
     def _stop(self, reason: str) -> None:
         if self.stop_on_kill and self._task_arns:

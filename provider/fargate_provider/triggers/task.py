@@ -37,6 +37,9 @@ class FargateTaskTrigger(FargateBaseTrigger):
         None: ``poll_interval``.
     :param deadline: epoch seconds after which the wait ends with a ``timeout`` event; None: no limit.
     :param logs: ``LogFollower.to_kwargs()`` of the streams to follow, or None to read no logs.
+    :param carry: the operator's JSON-able state across the wait (the attempts of its try so
+        far), returned unchanged in every event as ``carry``: the resumed try reads it from the
+        event, whichever way the event reaches it. None: no ``carry`` key.
     :param aws_conn_id, region_name, verify, botocore_config: see ``FargateBaseTrigger``.
 
     .. seealso:: :doc:`/guides/batch-runs`
@@ -51,9 +54,11 @@ class FargateTaskTrigger(FargateBaseTrigger):
         deadline: float | None = None,
         logs: dict[str, Any] | None = None,
         log_interval: float | None = None,
+        carry: dict[str, Any] | None = None,
         **connection: Any,
     ):
         super().__init__(**connection)
+        self.carry = carry
         self.cluster, self.tasks, self.target_state = cluster, tasks, target_state
         self.poll_interval, self.deadline, self.logs = poll_interval, deadline, logs
         self.log_interval = log_interval
@@ -67,7 +72,13 @@ class FargateTaskTrigger(FargateBaseTrigger):
             "deadline": self.deadline,
             "logs": self.logs,
             "log_interval": self.log_interval,
+            "carry": self.carry,
         }
+
+    async def event(self, payload: dict[str, Any]) -> TriggerEvent:
+        if self.carry is not None:
+            payload = {**payload, "carry": self.carry}
+        return await super().event(payload)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         follower = LogFollower(**self.logs) if self.logs else None

@@ -22,11 +22,14 @@ def service_client_token(context: Mapping[str, Any]) -> str:
     return str(uuid.uuid5(_NAMESPACE, task_instance_identity(context)))
 
 
-def run_task_client_token(context: Mapping[str, Any], generation: int) -> str:
+def run_task_client_token(context: Mapping[str, Any], generation: int, launch: int = 0) -> str:
     """RunTask's clientToken (at most 64 characters), plus how many of this task instance's
-    tasks already failed: a retry after a *failed* container starts a new task, a retry after
-    a *crash* does not."""
-    return str(uuid.uuid5(_NAMESPACE, f"{task_instance_identity(context)}|{generation}"))
+    tasks already ran (``generation``): a retry after a *failed* container, or the next attempt
+    after a Spot interruption, starts a new task; a retry after a *crash* does not. ``launch``:
+    the request's number within one start, when ECS answered the earlier ones with a failure
+    (no capacity, the vCPU quota): nothing was started, and the next request is a new one."""
+    suffix = f"|{launch}" if launch else ""
+    return str(uuid.uuid5(_NAMESPACE, f"{task_instance_identity(context)}|{generation}{suffix}"))
 
 
 def started_by_for(context: Mapping[str, Any]) -> str:
