@@ -220,6 +220,15 @@ CASES = [
         "capacity provider",
         "FARGATE_SPOT",
     ),
+    (
+        "ARM64 task definition on Fargate Spot",
+        lambda e: {
+            "task_definition": {**spec(), "runtimePlatform": {"cpuArchitecture": "ARM64"}},
+            "capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        },
+        "capacity provider",
+        "Fargate Spot only supports Linux tasks with the X86_64 architecture.",
+    ),
 ]
 
 
@@ -272,6 +281,7 @@ def test_a_sound_task_passes_every_check(emulator, hook):
         "reaches what the task needs through an internet gateway",
         "allows outbound HTTPS",
         "capacity providers",
+        "can run on Fargate Spot (Linux X86_64)",
     ):
         assert words in passed, passed
     assert mutating_calls(emulator, before) == []

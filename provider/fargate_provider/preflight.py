@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
+from fargate_rules.capacity import architecture_of, spot_architecture_problem, uses_spot
 from fargate_rules.iam_documents import EXECUTION_ROLE_FILE
 from fargate_rules.registration_rules import execution_role_rules
 from fargate_rules.task_requirements import (
@@ -99,6 +100,8 @@ def run_preflight(
         _check_network(hook, needs, report, region, list(subnets), list(security_groups or []), assign_public_ip)
     if capacity_provider_strategy and cluster:
         _check_capacity_providers(hook, cluster, capacity_provider_strategy, report)
+    if uses_spot(capacity_provider_strategy):
+        _check_spot_architecture(task_definition, report)
     return report
 
 
@@ -374,6 +377,21 @@ def _allows_https(rule: dict[str, Any]) -> bool:
     if rule.get("IpProtocol") == "-1":
         return True
     return rule.get("IpProtocol") == "tcp" and rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", 65535)
+
+
+def _check_spot_architecture(task_definition: dict[str, Any], report: PreflightReport) -> None:
+    """Fargate Spot runs Linux X86_64 tasks only (fargate_rules.capacity, as the emulator refuses it)."""
+    problem = spot_architecture_problem(task_definition)
+    family = str(task_definition.get("family", "?"))
+    if problem:
+        report.problem(
+            "capacity provider",
+            family,
+            f"the strategy uses FARGATE_SPOT, and the task definition is {architecture_of(task_definition)}: {problem}",
+            "run it on FARGATE (capacity='on_demand'), or build and register an X86_64 image and task definition",
+        )
+    else:
+        report.passed.append(f"task definition {family} can run on Fargate Spot (Linux X86_64)")
 
 
 def _check_capacity_providers(hook: Any, cluster: str, strategy: list[dict[str, Any]], report: PreflightReport) -> None:
