@@ -14,7 +14,7 @@ from fargate_rules.sizes import check_fargate_size, fargate_sizes, parse_size_ch
 from tests.helpers.aws import record_aws_calls
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
-DAG_IDS = {"fargate_batch_job", "fargate_ephemeral_environment", "fargate_environment_janitor"}
+DAG_IDS = {"fargate_batch_job", "fargate_batch_fanout", "fargate_ephemeral_environment", "fargate_environment_janitor"}
 CREATE_STEPS = (
     "prepare",
     "choose_action",
@@ -42,7 +42,7 @@ def test_dags_parse_without_errors_or_aws_calls(airflow_db, no_aws):
     assert bag.get_dag("fargate_batch_job").timetable.expression == "0 0 * * *"
 
 
-@pytest.mark.parametrize("dag_id", ["fargate_ephemeral_environment", "fargate_batch_job"])
+@pytest.mark.parametrize("dag_id", ["fargate_ephemeral_environment", "fargate_batch_job", "fargate_batch_fanout"])
 def test_every_form_field_has_a_title_and_a_description(airflow_db, dag_id):
     from airflow.dag_processing.dagbag import DagBag
 

@@ -153,6 +153,17 @@ BATCH_JOB = VariableSetting(
     json=True,
 )
 
+BATCH_FANOUT = VariableSetting(
+    "fargate_batch_fanout",
+    "The fan-out DAG's shards run at once at most (max_parallel, default 20: Airflow fixes a mapped task's "
+    "max_active_tis_per_dagrun when the file is parsed, so the form cannot change it) and its form's defaults "
+    "(image, command, shards, size, capacity, family, cluster, subnet_kind, task_role), read when the DAG file "
+    "is parsed.",
+    default="{}",
+    type="JSON object",
+    json=True,
+)
+
 CONFIG_OPTIONS: tuple[ConfigOption, ...] = (RESUME_NOT_BEFORE_SECONDS, LOG_READS_PER_SECOND)
 VARIABLES: tuple[VariableSetting, ...] = (
     AWS_CONN_ID,
@@ -164,6 +175,7 @@ VARIABLES: tuple[VariableSetting, ...] = (
     ENVIRONMENTS_LISTENER_ARN,
     ENVIRONMENTS_DOMAIN,
     BATCH_JOB,
+    BATCH_FANOUT,
 )
 SETTINGS: tuple[ConfigOption | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
 SUBNETS = {"private": PRIVATE_SUBNETS, "public": PUBLIC_SUBNETS}
