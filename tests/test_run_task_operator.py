@@ -186,7 +186,8 @@ def test_thousand_lines_with_equal_timestamps_arrive_in_order_once(airflow, emul
 def test_execution_timeout_stops_the_task(airflow, emulator, ecs, capfd, deferrable):
     emulator.add_behaviour(family="job", run_seconds=100000)
     register(ecs)
-    result = run(airflow, emulator, capfd, deferrable, extra="execution_timeout=timedelta(seconds=3),")
+    # 8 s: on a loaded machine the start (DescribeTaskDefinition, RunTask, the deferral) takes seconds
+    result = run(airflow, emulator, capfd, deferrable, extra="execution_timeout=timedelta(seconds=8),")
     assert result.task_states == {"run": "failed"}
     [arn] = ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]
     task = ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]

@@ -82,7 +82,11 @@ def test_ecs_deploy_deploys_scales_updates_and_runs(emulator):
         assert "Successfully started 1 instances of task: web:" in out, out
         one_off = wait_for(
             "ecs run's task",
-            lambda: ecs.list_tasks(cluster="deploy", startedBy="ECS Deploy")["taskArns"],
+            lambda: [  # the one-off task may have ended already: RUNNING or STOPPED
+                arn
+                for status in ("RUNNING", "STOPPED")
+                for arn in ecs.list_tasks(cluster="deploy", startedBy="ECS Deploy", desiredStatus=status)["taskArns"]
+            ],
             timeout=30,
         )
         assert len(one_off) == 1
