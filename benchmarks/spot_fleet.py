@@ -150,6 +150,23 @@ def timeline(by_shard: dict[str, list[dict[str, Any]]], started_at: float, speed
     )
 
 
+def utilization(by_shard: dict[str, list[dict[str, Any]]], started_at: float, speed: float, quota_tasks: int) -> str:
+    """How full the quota was: the share of the run's task-slots in use, in 30-s windows."""
+    spans = [
+        ((t["createdAt"].timestamp() - started_at) * speed, (t["stoppedAt"].timestamp() - started_at) * speed)
+        for tasks in by_shard.values()
+        for t in tasks
+    ]
+    if not spans:
+        return "no tasks"
+    end = max(stop for _, stop in spans)
+    windows = []
+    for begin in range(0, int(end), 30):
+        held = sum(max(0.0, min(stop, begin + 30) - max(start, begin)) for start, stop in spans)
+        windows.append(f"{held / (30 * quota_tasks):.0%}")
+    return " ".join(windows)
+
+
 def overlaps(tasks: list[dict[str, Any]]) -> int:
     """Pairs of one shard's tasks that ran at the same time."""
     found = 0
@@ -284,6 +301,7 @@ def main() -> None:
     print(f"  cost: ${usd:.4f}; all on-demand, each shard once: ${all_on_demand:.4f}; ratio {usd / all_on_demand:.1%}")
     print(f"  ECS calls: {dict(sorted((k, v) for k, v in calls.items() if v))}; throttled {throttled}")
     print("  timeline (emulated s from the start): " + timeline(by_shard, started_at, args.speed))
+    print("  quota in use, 30-s windows: " + utilization(by_shard, started_at, args.speed, at_once))
     print(f"  emulator's Spot market at the end: {spot_market}")
     print(f"  operator log: {log_path}")
 
