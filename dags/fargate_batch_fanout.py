@@ -65,8 +65,8 @@ with DAG(
             maxItems=100,
             items={"type": "string", "maxLength": 4096},
             title="Command",
-            description="The container command as a JSON list; {shard} (0-based) and {shards} become the shard's "
-            "numbers, also in the environment as SHARD_INDEX and SHARD_COUNT.",
+            description="The container command, one argument per line; {shard} (0-based) and {shards} become the "
+            "shard's numbers, also in the environment as SHARD_INDEX and SHARD_COUNT.",
         ),
         "shards": Param(
             settings.get("shards", 4),
