@@ -22,7 +22,15 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.form import (
+    AWS_CONN_ID,
+    ecs_name_param,
+    find_network_and_roles,
+    image_param,
+    size_param,
+    subnet_kind_param,
+    task_role_param,
+)
 from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.run_task import FargateRunTaskOperator
@@ -30,7 +38,6 @@ from fargate_provider.operators.task_definition import FargateRegisterTaskDefini
 from fargate_provider.settings import BATCH_FANOUT
 from fargate_provider.utils.fanout import MAX_SHARDS
 from fargate_rules.capacity import CAPACITY_MODES, SPOT_THEN_ON_DEMAND
-from fargate_rules.validation import ECS_NAME_PATTERN
 
 settings = BATCH_FANOUT.get()  # one Variable read at parse time; no AWS call here
 
@@ -50,14 +57,8 @@ with DAG(
     tags=["fargate", "batch"],
     doc_md=__doc__,
     params={
-        "image": Param(
-            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"),
-            type="string",
-            minLength=1,
-            maxLength=255,
-            pattern=r"^\S+$",
-            title="Container image",
-            description="Image every shard runs.",
+        "image": image_param(
+            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), "Image every shard runs."
         ),
         "command": Param(
             settings.get("command", ["sh", "-c", "echo shard {shard} of {shards}"]),
@@ -91,36 +92,20 @@ with DAG(
             "(two-minute warning); interruptions are run again and never spend an Airflow retry.",
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of each shard's task."),
-        "family": Param(
+        "family": ecs_name_param(
             settings.get("family", "batch-fanout"),
-            type="string",
-            pattern=ECS_NAME_PATTERN,
-            title="Task definition family",
-            description="Name the shards' task definition is registered under.",
+            "Task definition family",
+            "Name the shards' task definition is registered under.",
         ),
-        "cluster": Param(
+        "cluster": ecs_name_param(
             settings.get("cluster", "fargate-batch"),
-            type="string",
-            pattern=ECS_NAME_PATTERN,
-            title="Cluster",
-            description="ECS cluster the shards run in; created with FARGATE and FARGATE_SPOT when missing, kept.",
+            "Cluster",
+            "ECS cluster the shards run in; created with FARGATE and FARGATE_SPOT when missing, kept.",
         ),
         "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),
         "task_role": task_role_param(settings.get("task_role")),
     },
 ) as dag:
-
-    @task(multiple_outputs=True)
-    @fail_fast_on_input_errors
-    def find_network_and_roles(params: dict) -> dict:
-        """Subnets and security groups for the chosen subnet kind, and the execution and task roles."""
-        from fargate_provider.roles import find_roles
-        from fargate_provider.utils.networking import find_network
-
-        network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
-        roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
-        print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
-        return {**network, **roles}
 
     @task
     @fail_fast_on_input_errors
@@ -149,7 +134,7 @@ with DAG(
             raise AirflowFailException(f"{len(result.failed)} of {len(states)} shard(s) failed: {result.failed}")
         return result.as_dict()
 
-    found = find_network_and_roles()
+    found = task(multiple_outputs=True)(fail_fast_on_input_errors(find_network_and_roles))()
     create_cluster = FargateCreateClusterOperator(task_id="create_cluster", cluster_name="{{ params.cluster }}")
     register = FargateRegisterTaskDefinitionOperator(
         task_id="register_task_definition",

@@ -25,7 +25,15 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.form import (
+    AWS_CONN_ID,
+    ecs_name_param,
+    find_network_and_roles,
+    image_param,
+    size_param,
+    subnet_kind_param,
+    task_role_param,
+)
 from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
@@ -35,7 +43,6 @@ from fargate_provider.operators.task_definition import (
     FargateRegisterTaskDefinitionOperator,
 )
 from fargate_provider.settings import BATCH_JOB
-from fargate_rules.validation import ECS_NAME_PATTERN
 
 # One Variable read when the file is parsed (the schedule cannot come from anywhere else);
 # no AWS call happens at parse time.
@@ -57,14 +64,8 @@ with DAG(
     tags=["fargate", "batch"],
     doc_md=__doc__,
     params={
-        "image": Param(
-            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"),
-            type="string",
-            minLength=1,
-            maxLength=255,
-            pattern=r"^\S+$",
-            title="Container image",
-            description="Image the job runs.",
+        "image": image_param(
+            settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), "Image the job runs."
         ),
         "command": Param(
             settings.get("command", ["sh", "-c", "echo processing; echo done"]),
@@ -75,39 +76,21 @@ with DAG(
             description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),
-        "family": Param(
+        "family": ecs_name_param(
             settings.get("family", "batch-job"),
-            type="string",
-            pattern=ECS_NAME_PATTERN,
-            title="Task definition family",
-            description="Name the job's task definition is registered under.",
+            "Task definition family",
+            "Name the job's task definition is registered under.",
         ),
-        "cluster": Param(
+        "cluster": ecs_name_param(
             settings.get("cluster", "fargate-batch"),
-            type="string",
-            pattern=ECS_NAME_PATTERN,
-            title="Cluster",
-            description="ECS cluster the task runs in; created when missing, kept between runs.",
+            "Cluster",
+            "ECS cluster the task runs in; created when missing, kept between runs.",
         ),
         "subnet_kind": subnet_kind_param(settings.get("subnet_kind", "private")),
         "task_role": task_role_param(settings.get("task_role")),
     },
 ) as dag:
-
-    @task(multiple_outputs=True)
-    @fail_fast_on_input_errors
-    def find_network_and_roles(params: dict) -> dict:
-        """Subnets and security groups for the chosen subnet kind (Variables, else tags), and the
-        execution and task roles (Variables, else ecsTaskExecutionRole): read-only, before anything."""
-        from fargate_provider.roles import find_roles
-        from fargate_provider.utils.networking import find_network
-
-        network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
-        roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
-        print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
-        return {**network, **roles}
-
-    found = find_network_and_roles()
+    found = task(multiple_outputs=True)(fail_fast_on_input_errors(find_network_and_roles))()
     preflight = FargatePreflightOperator(
         task_id="preflight",
         task_definition="task_definitions/batch-job.json5",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from airflow.sdk import Param
 
 from fargate_provider import settings
 from fargate_provider.utils.networking import SUBNET_KINDS
 from fargate_rules.sizes import fargate_sizes, size_choice, size_label
+from fargate_rules.validation import ECS_NAME_PATTERN
 
 # Which Airflow connection the DAGs and the environments page use (settings.AWS_CONN_ID): read when
 # a task runs, never when a file is parsed. For operators, whose aws_conn_id is a template field:
@@ -78,3 +82,34 @@ def task_role_param(default: str | None = None) -> Param:
             "comes from the Variable fargate_execution_role_arn or the account's ecsTaskExecutionRole.)"
         ),
     )
+
+
+def image_param(default: str, description: str) -> Param:
+    """A container image reference: no spaces, 1-255 characters."""
+    return Param(
+        default,
+        type="string",
+        minLength=1,
+        maxLength=255,
+        pattern=r"^\S+$",
+        title="Container image",
+        description=description,
+    )
+
+
+def ecs_name_param(default: str, title: str, description: str) -> Param:
+    """A cluster, family or service name as ECS allows it (letters, numbers, hyphens, underscores)."""
+    return Param(default, type="string", pattern=ECS_NAME_PATTERN, title=title, description=description)
+
+
+def find_network_and_roles(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch DAGs' first step: subnets and security groups for the form's subnet kind
+    (Variables, else tags) and the execution and task roles (Variables, else
+    ecsTaskExecutionRole); read-only, before anything is created."""
+    from fargate_provider.roles import find_roles
+    from fargate_provider.utils.networking import find_network
+
+    network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
+    roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
+    print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
+    return {**network, **roles}
