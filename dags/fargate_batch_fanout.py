@@ -24,6 +24,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from fargate_provider.environments.form import (
     AWS_CONN_ID,
+    command_param,
     ecs_name_param,
     find_network_and_roles,
     image_param,
@@ -60,13 +61,9 @@ with DAG(
         "image": image_param(
             settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), "Image every shard runs."
         ),
-        "command": Param(
+        "command": command_param(
             settings.get("command", ["sh", "-c", "echo shard {shard} of {shards}"]),
-            type="array",
-            maxItems=100,
-            items={"type": "string", "maxLength": 4096},
-            title="Command",
-            description="The container command, one argument per line; {shard} (0-based) and {shards} become the "
+            "The container command, one argument per line; {shard} (0-based) and {shards} become the "
             "shard's numbers, also in the environment as SHARD_INDEX and SHARD_COUNT.",
         ),
         "shards": Param(

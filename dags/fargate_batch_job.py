@@ -23,10 +23,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from fargate_provider.environments.form import (
     AWS_CONN_ID,
+    command_param,
     ecs_name_param,
     find_network_and_roles,
     image_param,
@@ -67,13 +68,9 @@ with DAG(
         "image": image_param(
             settings.get("image", "public.ecr.aws/docker/library/busybox:1.36"), "Image the job runs."
         ),
-        "command": Param(
+        "command": command_param(
             settings.get("command", ["sh", "-c", "echo processing; echo done"]),
-            type="array",
-            maxItems=100,
-            items={"type": "string", "maxLength": 4096},
-            title="Command",
-            description='The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
+            'The container command, as a JSON list: ["python", "etl.py", "--day", "2026-11-28"].',
         ),
         "size": size_param(settings.get("size", "256/512"), "vCPU and memory of the task."),
         "family": ecs_name_param(

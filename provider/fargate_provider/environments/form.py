@@ -97,6 +97,18 @@ def image_param(default: str, description: str) -> Param:
     )
 
 
+def command_param(default: list[str], description: str) -> Param:
+    """A container command: up to 100 arguments of at most 4,096 characters each."""
+    return Param(
+        default,
+        type="array",
+        maxItems=100,
+        items={"type": "string", "maxLength": 4096},
+        title="Command",
+        description=description,
+    )
+
+
 def ecs_name_param(default: str, title: str, description: str) -> Param:
     """A cluster, family or service name as ECS allows it (letters, numbers, hyphens, underscores)."""
     return Param(default, type="string", pattern=ECS_NAME_PATTERN, title=title, description=description)
