@@ -49,6 +49,9 @@ def main() -> int:
             # See new or edited DAG files within seconds, not minutes.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            # A worker that waits 5 s (Airflow's default) for a busy API server retries "task started",
+            # is told the task is already running, and kills the task with nothing in its log.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
         }
     )
     password_file = args.home.resolve() / "simple_auth_manager_passwords.json.generated"
