@@ -70,6 +70,14 @@ _AWSVPC = "networkConfiguration.awsvpcConfiguration"
 _NETWORKED = ("RunTask", "CreateService", "UpdateService")
 _TAGGED = ("RunTask", "CreateService", "RegisterTaskDefinition", "CreateCluster", "TagResource")
 _TAG_SOURCE = "ECS API reference, data type Tag (maximum 50 tags per resource, key 1-128, value 0-256 characters)"
+# The characters ECS allows in tag keys and values: botocore's ECS model (2014-11-13), shapes TagKey and
+# TagValue, pattern ([\p{L}\p{Z}\p{N}_.:/=+\-@]*): letters, separators (spaces), numbers and those six. Python's
+# re has no \p{...}: \w (letters, numbers, _) and \s stand for them.
+TAG_PATTERN = r"[\w\s.:/=+@-]*"
+_TAG_PATTERN_SOURCE = (
+    "ECS API reference, data type Tag; botocore's ECS model, shapes TagKey/TagValue: pattern "
+    "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*) (form, not quoted)"
+)
 
 REQUEST_LIMITS: tuple[RequestLimit, ...] = (
     RequestLimit(
@@ -115,6 +123,22 @@ REQUEST_LIMITS: tuple[RequestLimit, ...] = (
     RequestLimit(_TAGGED, "tags", "items", "tags can have at most 50 items.", _TAG_SOURCE, high=50),
     RequestLimit(_TAGGED, "tags[].key", "characters", "key can have at most 128 characters.", _TAG_SOURCE, 1, 128),
     RequestLimit(_TAGGED, "tags[].value", "characters", "value can have at most 256 characters.", _TAG_SOURCE, 0, 256),
+    RequestLimit(
+        _TAGGED,
+        "tags[].key",
+        "pattern",
+        "key may contain only letters, numbers, spaces and _ . : / = + - @.",
+        _TAG_PATTERN_SOURCE,
+        pattern=TAG_PATTERN,
+    ),
+    RequestLimit(
+        _TAGGED,
+        "tags[].value",
+        "pattern",
+        "value may contain only letters, numbers, spaces and _ . : / = + - @.",
+        _TAG_PATTERN_SOURCE,
+        pattern=TAG_PATTERN,
+    ),
     RequestLimit(
         ("RegisterTaskDefinition",),
         "containerDefinitions",
