@@ -5,7 +5,9 @@ once, nothing created) → cluster → task definition → service → wait unti
 same resources: creating an existing environment updates it (new image, size or count) and
 resets its time-to-live. If a step fails, teardown tasks remove what this run created
 (service → task definition → cluster); an environment that existed before the run is left
-as the circuit breaker rolled it back. ``destroy`` removes the environment.
+as the circuit breaker rolled it back. ``destroy`` removes the environment. ``sleep`` scales it
+to 0 tasks and keeps its route (the load balancer answers "asleep"); ``wake`` brings back the
+tasks it had and waits until they are healthy.
 
 ``fargate_environment_janitor`` destroys environments whose time-to-live has passed.
 Nothing here calls AWS when the file is parsed.
@@ -24,8 +26,10 @@ from fargate_provider.environments.naming import (
     ENVIRONMENT_TAG,
     EXPOSE_AUTO,
     HEALTHY_CODES_PATTERN,
+    MAX_TAG_VALUE,
     MAX_TTL_HOURS,
     NAME_PATTERN,
+    TAG_VALUE_PATTERN,
 )
 from fargate_provider.environments.report import EnvironmentReportOperator
 from fargate_provider.environments.task_definition import task_definition_from_form
@@ -33,7 +37,11 @@ from fargate_provider.environments.teardown import only_after_failure
 from fargate_provider.exceptions import fail_fast_on_input_errors
 from fargate_provider.operators.cluster import FargateCreateClusterOperator, FargateDeleteClusterOperator
 from fargate_provider.operators.preflight import FargatePreflightOperator
-from fargate_provider.operators.service import FargateCreateServiceOperator, FargateDeleteServiceOperator
+from fargate_provider.operators.service import (
+    FargateCreateServiceOperator,
+    FargateDeleteServiceOperator,
+    FargateUpdateServiceOperator,
+)
 from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
@@ -77,8 +85,14 @@ with DAG(
             type="string",
             enum=list(ACTIONS),
             title="Action",
-            values_display={"create": "Create or update", "destroy": "Destroy"},
-            description="create: start the environment, or update it if it exists. destroy: remove it.",
+            values_display={
+                "create": "Create or update",
+                "destroy": "Destroy",
+                "sleep": "Sleep (0 tasks, nothing to pay; the URL answers: asleep)",
+                "wake": "Wake (the tasks it had before it slept)",
+            },
+            description="create: start the environment, or update it if it exists. destroy: remove it. "
+            "sleep / wake: stop its tasks and keep everything else / start them again.",
         ),
         "image": Param(
             "public.ecr.aws/nginx/nginx:1.27",
@@ -153,6 +167,24 @@ with DAG(
             "Not for secrets: they show in the task definition.",
         ),
         "task_role": task_role_param(),
+        "owner": Param(
+            None,
+            type=["null", "string"],
+            pattern=TAG_VALUE_PATTERN,
+            maxLength=MAX_TAG_VALUE,
+            title="Owner",
+            description="Who the environment is for (shown on the environments page). "
+            "Empty: the Airflow user who triggers the run.",
+        ),
+        "source": Param(
+            None,
+            type=["null", "string"],
+            pattern=TAG_VALUE_PATTERN,
+            maxLength=MAX_TAG_VALUE,
+            title="Source",
+            description="Where it comes from, e.g. a pull request and commit: "
+            "https://github.com/org/app/pull/42 3f2c1ab (letters, digits, spaces and _ . : / = + - @).",
+        ),
         "ttl_hours": Param(
             8,
             type="integer",
@@ -169,7 +201,7 @@ with DAG(
 
     @task(multiple_outputs=True)
     @fail_fast_on_input_errors
-    def prepare(params: dict) -> dict:
+    def prepare(params: dict, dag_run=None) -> dict:
         """Check the form (before any AWS call), then find the network, the roles and whether the environment exists."""
         from fargate_provider.environments import exposure, naming, task_definition
         from fargate_provider.hooks.fargate import FargateHook
@@ -191,7 +223,15 @@ with DAG(
             variables=params["environment_variables"],
             region=region,
         )
-        tags = naming.environment_tags(env.environment, params["ttl_hours"], pendulum.now("UTC"))
+        tags = naming.environment_tags(
+            env.environment,
+            params["ttl_hours"],
+            pendulum.now("UTC"),
+            owner=params.get("owner") or getattr(dag_run, "triggering_user_name", None),
+            source=params.get("source"),
+            image=params["image"],
+            run_id=getattr(dag_run, "run_id", None),
+        )
         from fargate_provider import settings
 
         listener_arn = settings.ENVIRONMENTS_LISTENER_ARN.get()
@@ -209,6 +249,8 @@ with DAG(
             "region": region,
             "tags": tags,
             "existed": bool(cluster and cluster["status"] == "ACTIVE"),
+            # A create wakes a sleeping environment: the report task then removes the sleep tags.
+            "was_asleep": any(t["key"] == naming.ASLEEP_SINCE_TAG for t in (cluster or {}).get("tags") or []),
             "expose": expose,
             "listener_arn": listener_arn if expose == "load_balancer" else None,
             "domain": domain if expose == "load_balancer" else None,
@@ -216,7 +258,12 @@ with DAG(
 
     @task.branch
     def choose_action(params: dict) -> str:
-        return "preflight" if params["action"] == "create" else "destroy_service"
+        return {
+            "create": "preflight",
+            "destroy": "destroy_service",
+            "sleep": "answer_asleep",
+            "wake": "prepare_wake",
+        }[params["action"]]
 
     prepared = prepare()
     action = choose_action()
@@ -306,6 +353,7 @@ with DAG(
         tags: dict,
         expose: str,
         route_url: str | None,
+        was_asleep: bool,
         params: dict,
     ) -> dict:
         """Log what the environment is now, and return it (the demo's summary and the task's
@@ -333,6 +381,8 @@ with DAG(
             "running": f"{described.get('runningCount')}/{described.get('desiredCount')}",
             "subnets": params["subnet_kind"],
             "expires_at": tags.get("fargate-expires-at"),
+            "owner": tags.get("fargate-owner"),
+            "source": tags.get("fargate-source"),
             "estimated_usd_per_hour": per_hour,
             "expose": expose,
             "urls": exposure.environment_urls(
@@ -348,6 +398,10 @@ with DAG(
             from fargate_provider.environments.naming import URL_TAG, url_tag_value
 
             hook.tag_resource(described["clusterArn"], {URL_TAG: url_tag_value(summary["urls"])})
+            if was_asleep:
+                from fargate_provider.environments.naming import ASLEEP_SINCE_TAG, AWAKE_COUNT_TAG
+
+                hook.untag_resource(described["clusterArn"], [ASLEEP_SINCE_TAG, AWAKE_COUNT_TAG])
         where = " (inside the VPC only)" if expose == "none" else ""
         print(f"Environment URL: {', '.join(summary['urls']) or 'none yet'}{where}")
         print(f"Environment ready: {summary}")
@@ -365,6 +419,7 @@ with DAG(
             "tags": prepared["tags"],
             "expose": prepared["expose"],
             "route_url": routed["url"],
+            "was_asleep": prepared["was_asleep"],
         },
     )
 
@@ -428,8 +483,76 @@ with DAG(
     @task
     def destroy_route(params: dict) -> list:
         """The environment's listener rule and target group (only ones tagged as this environment's)."""
+        from fargate_provider import settings
         from fargate_provider.environments import exposure
 
-        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=params["environment"])
+        return exposure.delete_route(
+            aws_conn_id=aws_conn_id(),
+            environment=params["environment"],
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+        )
 
     action >> destroy_service >> destroy_route() >> destroy_task_definition >> destroy_cluster
+
+    # ---------------------------------------------------------------- sleep
+    @task
+    @fail_fast_on_input_errors
+    def answer_asleep(params: dict) -> dict:
+        """Record the task count (wake restores it); the load balancer rule answers "asleep"."""
+        from fargate_provider import settings
+        from fargate_provider.environments import sleep
+        from fargate_provider.hooks.fargate import FargateHook
+
+        slept = sleep.put_to_sleep(
+            FargateHook(aws_conn_id=aws_conn_id()),
+            aws_conn_id=aws_conn_id(),
+            environment=params["environment"],
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+            now=pendulum.now("UTC"),
+        )
+        print(f"{params['environment']}: asleep; wakes with {slept['awake_count']} task(s)")
+        return slept
+
+    scale_to_zero = FargateUpdateServiceOperator(
+        task_id="scale_to_zero",
+        cluster=prepared["cluster"],
+        service=prepared["service"],
+        desired_count=0,
+        poll_interval=POLL_INTERVAL,
+    )
+    action >> answer_asleep() >> scale_to_zero
+
+    # ---------------------------------------------------------------- wake
+    @task(multiple_outputs=True)
+    @fail_fast_on_input_errors
+    def prepare_wake(params: dict) -> dict:
+        """How many tasks the environment had when it fell asleep."""
+        from fargate_provider.environments import sleep
+        from fargate_provider.hooks.fargate import FargateHook
+
+        return sleep.prepare_wake(FargateHook(aws_conn_id=aws_conn_id()), environment=params["environment"])
+
+    woken = prepare_wake()
+    scale_up = FargateUpdateServiceOperator(
+        task_id="scale_up",
+        cluster=woken["cluster"],
+        service=woken["service"],
+        desired_count=woken["desired_count"],
+        poll_interval=POLL_INTERVAL,
+    )
+
+    @task
+    def forward_again(params: dict) -> dict:
+        """The tasks are healthy: the load balancer forwards to them again; the sleep tags go."""
+        from fargate_provider import settings
+        from fargate_provider.environments import sleep
+        from fargate_provider.hooks.fargate import FargateHook
+
+        return sleep.finish_wake(
+            FargateHook(aws_conn_id=aws_conn_id()),
+            aws_conn_id=aws_conn_id(),
+            environment=params["environment"],
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+        )
+
+    action >> woken >> scale_up >> forward_again()

@@ -64,7 +64,8 @@ def test_environment_form_offers_only_valid_fargate_sizes_and_bounds(airflow_db)
         check_fargate_size(cpu, memory)
     assert sorted(pairs) == sorted(fargate_sizes())  # every valid pair, nothing else
     assert set(size["values_display"]) == set(size["enum"]) and size["values_display"]["256/512"] == "0.25 vCPU, 0.5 GB"
-    assert params.get_param("action").schema["enum"] == ["create", "destroy"] and params["action"] == "create"
+    assert params.get_param("action").schema["enum"] == ["create", "destroy", "sleep", "wake"]
+    assert params["action"] == "create"
     assert params.get_param("subnet_kind").schema["enum"] == ["private", "public"]
     assert (
         params.get_param("desired_count").schema["minimum"],

@@ -89,6 +89,10 @@ def _workload(user_dags, airflow, emulator, capfd, monkeypatch) -> set[str]:
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
     lb = {"environment": "policy-lb"}
     assert user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**conf, **lb}).state == "success"
+    # asleep and awake again: its rule answers "asleep" and forwards again, the sleep tags come and go
+    for action in ("sleep", "wake"):
+        run = user_dags.run("fargate_ephemeral_environment", capfd, run_conf={**lb, "action": action})
+        assert run.state == "success", run.task_states
     # updated: the reuse path (its target group's health check, and its rule's host for a new domain)
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", "moved." + emulator.network["environments_domain"])
     for extra in (

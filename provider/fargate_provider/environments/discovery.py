@@ -8,9 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fargate_provider.environments.naming import (
+    ASLEEP_SINCE_TAG,
+    AWAKE_COUNT_TAG,
     ENVIRONMENT_TAG,
     EXPIRES_AT_TAG,
+    IMAGE_TAG,
     LEFT_ALONE_TAG,
+    OWNER_TAG,
+    RUN_TAG,
+    SOURCE_TAG,
     URL_TAG,
     EnvironmentNames,
     EnvironmentSpecError,
@@ -124,6 +130,12 @@ def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
             else None,
             "expires_at": tags.get(EXPIRES_AT_TAG),
             "urls": tags.get(URL_TAG, "").split(),
+            "owner": tags.get(OWNER_TAG),
+            "source": tags.get(SOURCE_TAG),
+            "image": tags.get(IMAGE_TAG),
+            "last_run_id": tags.get(RUN_TAG),
+            "asleep_since": tags.get(ASLEEP_SINCE_TAG),
+            "awake_count": int(tags[AWAKE_COUNT_TAG]) if tags.get(AWAKE_COUNT_TAG, "").isdigit() else None,
             "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
             "estimated_cost_usd": None,
             "cost_note": None,

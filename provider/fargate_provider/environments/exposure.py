@@ -287,36 +287,81 @@ def _create_rule(
     )
 
 
-def _rules_to(elbv2: Any, target_group: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rules forwarding to the target group, on the listeners of its load balancers (gone ones skipped)."""
-    found: list[dict[str, Any]] = []
+def _answers_asleep(rule: Mapping[str, Any], environment: str) -> bool:
+    """A rule of a sleeping environment: the fixed "asleep" answer for ``<environment>.<domain>``."""
+    return any(a.get("Type") == "fixed-response" for a in rule.get("Actions", [])) and any(
+        host.startswith(f"{environment}.") for host in _hosts(rule)
+    )
+
+
+def _rules_to(
+    elbv2: Any, target_group: Mapping[str, Any], environment: str, listener_arns: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The environment's rules: those forwarding to its target group, and its "asleep" answer, on
+    the listeners of the target group's load balancers and on ``listener_arns`` (a sleeping
+    environment's target group is on no load balancer: nothing forwards to it). Gone ones skipped."""
+    listeners: dict[str, None] = dict.fromkeys(a for a in listener_arns if a)
     for balancer in target_group.get("LoadBalancerArns", []):
         try:
-            listeners = [
-                li
-                for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer)
-                for li in page["Listeners"]
-            ]
+            for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer):
+                listeners.update(dict.fromkeys(li["ListenerArn"] for li in page["Listeners"]))
         except _client_error() as error:
             if _code(error) == "LoadBalancerNotFound":
                 continue
             raise
-        for listener in listeners:
-            try:
-                found.extend(
-                    r
-                    for r in _rules(elbv2, listener["ListenerArn"])
-                    if not r.get("IsDefault") and _forwards_to(r, target_group["TargetGroupArn"])
-                )
-            except _client_error() as error:
-                if _code(error) != "ListenerNotFound":
-                    raise
+    found: list[dict[str, Any]] = []
+    for listener_arn in listeners:
+        try:
+            found.extend(
+                r
+                for r in _rules(elbv2, listener_arn)
+                if not r.get("IsDefault")
+                and (_forwards_to(r, target_group["TargetGroupArn"]) or _answers_asleep(r, environment))
+            )
+        except _client_error() as error:
+            if _code(error) != "ListenerNotFound":
+                raise
     return found
 
 
-def delete_route(*, aws_conn_id: str, environment: str) -> list[str]:
+def asleep_answer(environment: str) -> dict[str, Any]:
+    """The listener rule action of a sleeping environment: the load balancer itself says so."""
+    body = (
+        f"Environment {environment} is asleep: it runs no tasks and costs nothing. "
+        f"Wake it on Airflow's Fargate environments page or with: fargate-env wake {environment}"
+    )
+    return {
+        "Type": "fixed-response",
+        "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": body},
+    }
+
+
+def set_route_asleep(*, aws_conn_id: str, environment: str, asleep: bool, listener_arn: str | None) -> list[str]:
+    """Point the environment's own rule(s) at the "asleep" answer, or back at its target group.
+    Returns the rule ARNs changed; [] when the environment has no route of ours."""
+    elbv2 = _client(aws_conn_id, "elbv2")
+    found = _target_group(elbv2, target_group_name(environment))
+    if found is None:
+        return []
+    target_group_arn = found["TargetGroupArn"]
+    if not _ours_for(_tags_of(elbv2, [target_group_arn]).get(target_group_arn, {}), environment):
+        return []
+    rules = _rules_to(elbv2, found, environment, [listener_arn] if listener_arn else [])
+    rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
+    action = asleep_answer(environment) if asleep else {"Type": "forward", "TargetGroupArn": target_group_arn}
+    changed = []
+    for rule in rules:
+        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment):
+            elbv2.modify_rule(RuleArn=rule["RuleArn"], Actions=[action])
+            changed.append(rule["RuleArn"])
+            log.info("Listener rule %s now %s", rule["RuleArn"], "answers: asleep" if asleep else "forwards again")
+    return changed
+
+
+def delete_route(*, aws_conn_id: str, environment: str, listener_arn: str | None = None) -> list[str]:
     """Delete the environment's rule(s), then its target group: only those tagged managed-by and this
-    environment. Returns the ARNs deleted (rules first); [] when there is nothing of ours."""
+    environment. ``listener_arn``: the environments' listener, where a sleeping environment's rule is
+    (see ``_rules_to``). Returns the ARNs deleted (rules first); [] when there is nothing of ours."""
     elbv2 = _client(aws_conn_id, "elbv2")
     name = target_group_name(environment)
     found = _target_group(elbv2, name)
@@ -331,7 +376,7 @@ def delete_route(*, aws_conn_id: str, environment: str) -> list[str]:
             environment,
         )
         return []
-    rules = _rules_to(elbv2, found)
+    rules = _rules_to(elbv2, found, environment, [listener_arn] if listener_arn else [])
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
     deleted: list[str] = []
     foreign: list[str] = []
@@ -367,7 +412,7 @@ def route_of(*, aws_conn_id: str, environment: str) -> Route | None:
         _tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment
     ):
         return None
-    rules = _rules_to(elbv2, found)
+    rules = _rules_to(elbv2, found, environment)
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in rules]) if rules else {}
     for rule in rules:
         hosts = sorted(_hosts(rule))

@@ -17,6 +17,7 @@ from fargate_provider.environments.naming import (
     ENVIRONMENT_TAG,
     EXPIRES_AT_TAG,
     MAX_TTL_HOURS,
+    EnvironmentNames,
     EnvironmentSpecError,
     expires_at,
     names,
@@ -74,11 +75,10 @@ def _bounded(expiry: dt.datetime, now: dt.datetime, field: str) -> dt.datetime:
     return expiry.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> dict[str, Any]:
-    """Move the environment's expiry with ``change(current expiry) -> new expiry`` (checked
-    before any tag is written) and return it. Retags the cluster and, if it is ours, the service.
+def own_cluster(hook: Any, environment: str) -> tuple[EnvironmentNames, dict[str, Any], dict[str, str]]:
+    """The environment's names, its ACTIVE cluster and the cluster's tags, if the cluster is ours.
 
-    :raises EnvironmentSpecError: a bad name, or ``change`` refused the input.
+    :raises EnvironmentSpecError: a bad name.
     :raises EnvironmentNotFoundError: no ACTIVE cluster of that environment.
     :raises NotOursError: the cluster is not this environment's provider-managed cluster."""
     env = names(environment)
@@ -92,6 +92,17 @@ def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> di
             f"cluster {env.cluster} is not environment {environment}'s "
             f"(its managed-by or {ENVIRONMENT_TAG} tag differs); left as it is"
         )
+    return env, cluster, tags
+
+
+def set_expiry(hook: Any, environment: str, change: Any, now: dt.datetime) -> dict[str, Any]:
+    """Move the environment's expiry with ``change(current expiry) -> new expiry`` (checked
+    before any tag is written) and return it. Retags the cluster and, if it is ours, the service.
+
+    :raises EnvironmentSpecError: a bad name, or ``change`` refused the input.
+    :raises EnvironmentNotFoundError: no ACTIVE cluster of that environment.
+    :raises NotOursError: the cluster is not this environment's provider-managed cluster."""
+    env, cluster, tags = own_cluster(hook, environment)
     expiry = change(expires_at(tags))
     value = expiry.strftime(EXPIRY_FORMAT)
     # (The janitor's LEFT_ALONE_TAG, if any, is older than the new expiry: it ignores it then.)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_rules.input_errors import InputError
+from fargate_rules.request_limits import TAG_PATTERN
 
 DAG_ID = "fargate_ephemeral_environment"
 ENVIRONMENT_TAG = "fargate-environment"
@@ -22,7 +23,17 @@ EXPIRES_AT_TAG = "fargate-expires-at"
 LEFT_ALONE_TAG = "fargate-janitor-left-alone-since"
 # Where people open the environment (space-separated), set on the cluster by the report task.
 URL_TAG = "fargate-url"
+# Who and what: set by every create (the page shows them, filters by owner and links the run).
+OWNER_TAG = "fargate-owner"  # the Airflow user who triggered the run, or the form's owner
+SOURCE_TAG = "fargate-source"  # e.g. a pull request URL and commit
+IMAGE_TAG = "fargate-image"
+RUN_TAG = "fargate-last-run"  # the DAG run that last changed the environment (its run id)
+# Sleep: when the environment went to sleep and how many tasks it had then (wake restores them).
+ASLEEP_SINCE_TAG = "fargate-asleep-since"
+AWAKE_COUNT_TAG = "fargate-awake-count"
 MAX_TAG_VALUE = 256  # ECS: tag values are at most 256 characters
+# What a tag value may hold (ECS's pattern, as the rules table has it), for the form's fields.
+TAG_VALUE_PATTERN = f"^{TAG_PATTERN}$"
 
 
 def url_tag_value(urls: list[str]) -> str:
@@ -35,7 +46,7 @@ def url_tag_value(urls: list[str]) -> str:
     return " ".join(kept)
 
 
-ACTIONS = ("create", "destroy")
+ACTIONS = ("create", "destroy", "sleep", "wake")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$"
 ENV_VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_TTL_HOURS = 168
@@ -78,12 +89,47 @@ def names(environment: Any) -> EnvironmentNames:
     )
 
 
-def environment_tags(environment: str, ttl_hours: Any, now: dt.datetime) -> dict[str, str]:
-    """The environment's own tags; the expiry is reset by every create."""
+def tag_value(field: str, value: Any) -> str:
+    """A form value that becomes a tag value: ECS's characters and length, or an error naming the field."""
+    if not isinstance(value, str) or len(value) > MAX_TAG_VALUE or not re.fullmatch(TAG_PATTERN, value):
+        raise EnvironmentSpecError(
+            f"{field}: {value!r} is not allowed; at most {MAX_TAG_VALUE} letters, digits, spaces and _ . : / = + - @ "
+            "(it becomes an AWS tag value)"
+        )
+    return value
+
+
+def run_id_for(action: str, environment: str, now: dt.datetime) -> str:
+    """``create-pr-42-20261207T031100123456Z``: a run id that says what the run does (fargate-env and
+    the environments page trigger runs with it)."""
+    return f"{action}-{environment}-{now.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def environment_tags(
+    environment: str,
+    ttl_hours: Any,
+    now: dt.datetime,
+    *,
+    owner: str | None = None,
+    source: str | None = None,
+    image: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, str]:
+    """The environment's own tags; the expiry is reset by every create, and so are who made it,
+    from what, with which image and in which run (each only when given)."""
     if isinstance(ttl_hours, bool) or not isinstance(ttl_hours, (int, float)) or not 1 <= ttl_hours <= MAX_TTL_HOURS:
         raise EnvironmentSpecError(f"ttl_hours: must be a number of hours from 1 to {MAX_TTL_HOURS}, got {ttl_hours!r}")
     expires = (now + dt.timedelta(hours=ttl_hours)).astimezone(dt.UTC).replace(microsecond=0)
-    return {ENVIRONMENT_TAG: environment, EXPIRES_AT_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    tags = {ENVIRONMENT_TAG: environment, EXPIRES_AT_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    for key, field, value in (
+        (OWNER_TAG, "owner", owner),
+        (SOURCE_TAG, "source", source),
+        (IMAGE_TAG, "image", image),
+        (RUN_TAG, "run_id", run_id),
+    ):
+        if value:
+            tags[key] = tag_value(field, value)
+    return tags
 
 
 def expires_at(tags: Mapping[str, str]) -> dt.datetime | None:

@@ -149,6 +149,9 @@ class FargateHook(EcsHook):
     def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
         self.conn.tag_resource(resourceArn=arn, tags=to_ecs_tags(tags))
 
+    def untag_resource(self, arn: str, keys: list[str]) -> None:
+        self.conn.untag_resource(resourceArn=arn, tagKeys=keys)
+
     def wait_for_cluster(self, cluster: str, state: str, delay: int = 2, max_attempts: int = 150) -> None:
         """Wait with the amazon provider's cluster_active / cluster_inactive waiters."""
         waiter = self.get_waiter(f"cluster_{state.lower()}")
