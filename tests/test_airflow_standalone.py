@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.helpers.airflow_api import AirflowApi
@@ -86,7 +87,15 @@ def stack(tmp_path_factory):
         log.close()
 
 
-def trigger_and_wait(api: AirflowApi, conf: dict) -> tuple[str, dict]:
+def stack_errors(home: Path, lines: int = 30) -> str:
+    """For an assertion message: the stack's own error lines (a task killed before it logs anything
+    says why only here)."""
+    text = (home / "stack.log").read_text(errors="replace").splitlines()
+    errors = [line for line in text if any(word in line for word in ("ERROR", "Error", "Traceback", "409"))]
+    return "\n".join(["stack.log, error lines:", *errors[-lines:]])
+
+
+def trigger_and_wait(api: AirflowApi, conf: dict, home: Path) -> tuple[str, dict]:
     api.poll(f"{DAG_ID} to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, timeout=120)
     assert api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})[0] == 200
     # What the Trigger form posts: the form's fields as conf.
@@ -101,13 +110,15 @@ def trigger_and_wait(api: AirflowApi, conf: dict) -> tuple[str, dict]:
     final = api.poll(f"run {run_id} to finish", finished, timeout=300, interval=2)
     _, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
     states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
-    assert final["state"] == "success", api.explain(DAG_ID, run_id)
+    assert final["state"] == "success", api.explain(DAG_ID, run_id) + "\n" + stack_errors(home)
     return run_id, states
 
 
 def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
-    api, emulator, _ = stack
-    run_id, states = trigger_and_wait(api, {"environment": "from-ui", "desired_count": 2, "subnet_kind": "public"})
+    api, emulator, home = stack
+    run_id, states = trigger_and_wait(
+        api, {"environment": "from-ui", "desired_count": 2, "subnet_kind": "public"}, home
+    )
     assert states["create_service"] == "success" and states["report"] == "success"
     status, log = api.call(
         "GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/create_service/logs/1?full_content=true"
@@ -131,9 +142,94 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     )
     assert links["extra_links"]["ECS cluster"].endswith("/ecs/v2/clusters/env-from-ui/services?region=us-east-1")
 
-    _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"})
+    _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"}, home)
     assert states["destroy_cluster"] == "success"
     assert ecs_leftovers(emulator) == {}
+
+
+def fargate_env(api: AirflowApi, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    """The installed console script, as CI runs it: Airflow's address and a token in the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS"))}  # no AWS credentials
+    env.update({"AIRFLOW_URL": api.base, "AIRFLOW_TOKEN": api.token})
+    script = Path(sys.executable).parent / "fargate-env"
+    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_fargate_env_up_sleep_wake_down_through_airflows_rest_api(stack):
+    api, emulator, _ = stack
+    api.unpause(DAG_ID)
+    source = "https://github.com/org/app/pull/7 3f2c1ab"
+    up = fargate_env(
+        api, "up", "pr-7", "--image", "public.ecr.aws/nginx/nginx:1.27", "--subnets", "public",
+        "--source", source, "--wait", "--json",
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    result = json.loads(up.stdout)
+    assert result["state"] == "success" and result["dag_run_id"].startswith("create-pr-7-")
+    assert result["url"].startswith("http://pr-7.")  # `make airflow` sets up the load balancer Variables
+    listed = json.loads(fargate_env(api, "list", "--json").stdout)
+    [env] = [e for e in listed if e["environment"] == "pr-7"]
+    assert env["owner"] == "admin" and env["source"] == source  # the Airflow user who triggered it
+    assert env["last_run_id"] == result["dag_run_id"] and env["image"] == "public.ecr.aws/nginx/nginx:1.27"
+    assert fargate_env(api, "url", "pr-7").stdout.strip() == result["url"]
+
+    slept = fargate_env(api, "sleep", "pr-7", "--wait", "--json")
+    assert slept.returncode == 0, slept.stdout + slept.stderr
+    [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "pr-7"]
+    assert env["asleep_since"] and (env["running_count"], env["desired_count"]) == (0, 0)
+    assert "asleep" in fargate_env(api, "list").stdout
+    elbv2 = boto3.client("elbv2", endpoint_url=emulator, region_name="us-east-1")
+    [balancer] = elbv2.describe_load_balancers()["LoadBalancers"]
+    [listener] = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    [rule] = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    assert rule["Actions"][0]["Type"] == "fixed-response"  # the load balancer itself answers: asleep
+
+    woken = fargate_env(api, "wake", "pr-7", "--wait", "--json")
+    assert woken.returncode == 0, woken.stdout + woken.stderr
+    assert json.loads(woken.stdout)["url"] == result["url"]
+    [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "pr-7"]
+    assert env["asleep_since"] is None and (env["running_count"], env["desired_count"]) == (1, 1)
+
+    down = fargate_env(api, "down", "pr-7", "--wait")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "pr-7 is gone" in down.stdout
+    assert ecs_leftovers(emulator) == {}
+
+
+def test_fargate_env_names_bad_input_and_triggers_nothing(stack):
+    api, _, _ = stack
+    api.unpause(DAG_ID)
+    runs_before = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]["total_entries"]
+    bad_name = fargate_env(api, "up", "Bad_Name", "--image", "nginx:1.27")
+    assert bad_name.returncode == 2
+    assert "Environment name (environment): 'Bad_Name' does not match" in bad_name.stderr
+    bad_source = fargate_env(api, "up", "ok-name", "--image", "nginx:1.27", "--source", "https://x.example/pr?id=1")
+    assert bad_source.returncode == 2 and "Source (source):" in bad_source.stderr
+    bad_env = fargate_env(api, "up", "ok-name", "--image", "nginx:1.27", "--env", "NOVALUE")
+    assert bad_env.returncode == 2 and "--env 'NOVALUE': give KEY=VALUE" in bad_env.stderr
+    assert api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]["total_entries"] == runs_before
+    refused = subprocess.run(
+        [str(Path(sys.executable).parent / "fargate-env"), "--airflow", api.base, "--token", "not-a-token", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 3 and "Airflow refused GET /fargate/api/environments: HTTP 403" in refused.stderr
+
+
+def test_fargate_env_exits_1_with_the_failing_tasks_reason(stack):
+    from fargate_local.client import LocalEcsClient
+
+    api, emulator, _ = stack
+    api.unpause(DAG_ID)
+    LocalEcsClient(emulator).add_behaviour(image="registry.example/missing:1", pull_failure=True)
+    failed = fargate_env(api, "up", "no-pull", "--image", "registry.example/missing:1", "--wait")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "create no-pull failed" in failed.stdout
+    assert "create_service failed" in failed.stdout
+    assert "CannotPullContainerError" in failed.stdout
+    assert ecs_leftovers(emulator) == {}  # the run's teardown removed what it made
+    LocalEcsClient(emulator).clear_behaviours()
 
 
 def test_the_environments_page_needs_a_signed_in_user(stack):
@@ -199,7 +295,7 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     from selenium.webdriver.support.ui import WebDriverWait
 
     api, emulator, home = stack
-    trigger_and_wait(api, {"environment": "in-browser", "desired_count": 1})
+    trigger_and_wait(api, {"environment": "in-browser", "desired_count": 1}, home)
     assert ecs_leftovers(emulator)["services"] == ["in-browser"]
 
     # Airflow's navigation offers the page (an external view of the plugin).
@@ -216,14 +312,26 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     chromium.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     row = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')))
-    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-    # make airflow's stack has the platform team's two Variables set: the environment is behind the ALB
-    assert cells[1] == "http://in-browser.env.fargate.local"
-    assert row.find_element(By.LINK_TEXT, cells[1]).get_attribute("href") == "http://in-browser.env.fargate.local/"
-    assert cells[2] == "env-in-browser / in-browser" and cells[3] == "env-in-browser:1" and cells[4] == "1/1"
-    assert cells[7].startswith("$")
 
-    # Extend +3 h: the expiry tag moves at once and the TTL column shows it (the janitor reads the tag)
+    def column(row, name: str):
+        return row.find_element(By.CSS_SELECTOR, f'td[data-column="{name}"]')
+
+    # make airflow's stack has the platform team's two Variables set: the environment is behind the ALB
+    assert column(row, "url").text == "http://in-browser.env.fargate.local"
+    assert row.find_element(By.LINK_TEXT, "http://in-browser.env.fargate.local").get_attribute("href") == (
+        "http://in-browser.env.fargate.local/"
+    )
+    name = column(row, "environment").text
+    assert name.startswith("in-browser\nenv-in-browser / in-browser · env-in-browser:1\nlast changed by manual__")
+    assert column(row, "owner").text == "admin"  # the Airflow user who triggered it
+    assert column(row, "image").text == "public.ecr.aws/nginx/nginx:1.27"
+    assert column(row, "state").text == "awake: 1/1 tasks running"
+    assert column(row, "cost").text.startswith("$")
+    last_run = column(row, "environment").find_element(By.TAG_NAME, "a").get_attribute("href")
+    assert "/dags/fargate_ephemeral_environment/runs/manual__" in last_run  # the run that made it, in Airflow's UI
+    ttl_before = column(row, "expires").text
+
+    # Extend +3 h: the expiry tag moves at once and the Expires column shows it (the janitor reads the tag)
     before = _expires_at(emulator, "env-in-browser")
     hours = row.find_element(By.NAME, "extend-hours-in-browser")
     hours.clear()
@@ -234,15 +342,36 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     assert after - before == dt.timedelta(hours=3)
     assert after.strftime("%Y-%m-%dT%H:%M:%SZ") in chromium.find_element(By.ID, "status").text
     row = chromium.find_element(By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')  # the table was redrawn
-    ttl = row.find_elements(By.TAG_NAME, "td")[6].text
-    assert ttl != cells[6] and ttl.startswith(("10 h", "11 h")), (cells[6], ttl)  # 8 h TTL (the form's default) + 3 h
-    row.find_element(By.NAME, "destroy-in-browser").click()
-    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroy of in-browser requested: run "))
+    ttl = column(row, "expires").text.splitlines()[-1]
+    assert ttl != ttl_before and ttl.startswith(("in 10 h", "in 11 h")), (ttl_before, ttl)  # 8 h TTL + 3 h
 
-    def gone():
-        return ecs_leftovers(emulator) == {}
+    # Sleep from the page: the row says so while the run works, then "asleep since …"; Wake brings it back.
+    row.find_element(By.NAME, "sleep-in-browser").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Putting to sleep in-browser: run sleep-in-"))
+    long_wait = WebDriverWait(chromium, 180)
+    long_wait.until(
+        shown.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]'), "asleep since"
+        )
+    )
+    chromium.find_element(By.NAME, "wake-in-browser").click()
+    long_wait.until(
+        shown.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]'), "awake: 1/1"
+        )
+    )
+    chromium.save_screenshot(str(home / "environments-page.png"))
 
-    api.poll("the environment to be gone from the emulator", gone, timeout=180, interval=2)
+    # Destroy asks first, marks the row "destroying…" with its run, and the row goes once it is gone.
+    chromium.find_element(By.NAME, "destroy-in-browser").click()
+    wait.until(shown.alert_is_present())
+    chromium.switch_to.alert.accept()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroying in-browser: run destroy-in-"))
+    state = chromium.find_element(By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]')
+    assert state.text.startswith("destroying… destroy-in-browser-")
+    long_wait.until(shown.invisibility_of_element_located((By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')))
+    assert chromium.find_element(By.ID, "status").text == "in-browser destroyed."
+    assert ecs_leftovers(emulator) == {}
 
 
 def _expires_at(endpoint: str, cluster: str) -> dt.datetime:

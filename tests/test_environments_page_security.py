@@ -112,9 +112,17 @@ def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(
     client = TestClient(api_server_app)
     listed = client.get("/fargate/api/environments", headers=_as(role))
     assert listed.status_code == (200 if may_list else 403), listed.text
-    destroyed = client.post("/fargate/api/environments/web/destroy", headers=_as(role))
-    assert destroyed.status_code == (200 if may_destroy else 403), destroyed.text
-    assert len(_Capture.seen) == (1 if may_destroy else 0)  # a refused user's token goes nowhere
+    for action in ("destroy", "sleep", "wake"):
+        triggered = client.post(f"/fargate/api/environments/web/{action}", headers=_as(role))
+        assert triggered.status_code == (200 if may_destroy else 403), triggered.text
+    assert len(_Capture.seen) == (3 if may_destroy else 0)  # a refused user's token goes nowhere
+    if may_destroy:  # each run says what it does, in its id and its conf
+        assert [s["body"]["conf"]["action"] for s in _Capture.seen] == ["destroy", "sleep", "wake"]
+        assert [s["body"]["dag_run_id"].rsplit("-", 1)[0] for s in _Capture.seen] == [
+            "destroy-web",
+            "sleep-web",
+            "wake-web",
+        ]
     # Extend / Keep until: the same permission as Destroy
     moved = []
     monkeypatch.setattr(

@@ -32,7 +32,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fargate_provider.environments import lifetime
 from fargate_provider.environments.discovery import describe_environments
-from fargate_provider.environments.naming import DAG_ID, MAX_TTL_HOURS, NAME_PATTERN, EnvironmentSpecError
+from fargate_provider.environments.naming import (
+    DAG_ID,
+    MAX_TTL_HOURS,
+    NAME_PATTERN,
+    EnvironmentSpecError,
+    run_id_for,
+)
 from fargate_provider.exceptions import NotOursError
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,38 @@ def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]
     return {"environments": describe_environments(_hook(), now), "as_of": now.isoformat(timespec="seconds")}
 
 
+async def _trigger(name: str, action: str, request: Request, x_requested_by: str | None) -> dict[str, Any]:
+    """Trigger fargate_ephemeral_environment with ``action`` through Airflow's REST API as the
+    signed-in user, under a run id that says what it does (``destroy-NAME-<UTC>``)."""
+    if x_requested_by != CSRF_HEADER_VALUE:
+        raise HTTPException(status_code=403, detail="missing X-Requested-By header")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise HTTPException(status_code=422, detail="environment: not an environment name")
+    token = _request_token(request)
+    body = {
+        "dag_run_id": run_id_for(action, name, dt.datetime.now(dt.UTC)),
+        "logical_date": None,
+        "conf": {"environment": name, "action": action},
+        "note": f"{action} {name} (Fargate environments page)",
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{airflow_api_base_url()}/api/v2/dags/{DAG_ID}/dagRuns",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    if response.status_code >= 300:
+        raise HTTPException(status_code=response.status_code, detail=f"Airflow refused the run: {response.text[:300]}")
+    run = response.json()
+    return {
+        "environment": name,
+        "action": action,
+        "dag_id": DAG_ID,
+        "dag_run_id": run["dag_run_id"],
+        "state": run.get("state"),
+    }
+
+
 @app.post("/api/environments/{name}/destroy", dependencies=[may_destroy_environments])
 async def destroy_environment(
     name: str,
@@ -70,21 +108,29 @@ async def destroy_environment(
     user: Annotated[Any, Depends(get_user)],
     x_requested_by: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    if x_requested_by != CSRF_HEADER_VALUE:
-        raise HTTPException(status_code=403, detail="missing X-Requested-By header")
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise HTTPException(status_code=422, detail="environment: not an environment name")
-    token = _request_token(request)
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(
-            f"{airflow_api_base_url()}/api/v2/dags/{DAG_ID}/dagRuns",
-            json={"logical_date": None, "conf": {"environment": name, "action": "destroy"}},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    if response.status_code >= 300:
-        raise HTTPException(status_code=response.status_code, detail=f"Airflow refused the run: {response.text[:300]}")
-    run = response.json()
-    return {"environment": name, "dag_id": DAG_ID, "dag_run_id": run["dag_run_id"], "state": run.get("state")}
+    return await _trigger(name, "destroy", request, x_requested_by)
+
+
+@app.post("/api/environments/{name}/sleep", dependencies=[may_destroy_environments])
+async def sleep_environment(
+    name: str,
+    request: Request,
+    user: Annotated[Any, Depends(get_user)],
+    x_requested_by: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Sleep: 0 tasks, the route kept (a run of the environment DAG; same permission as Extend)."""
+    return await _trigger(name, "sleep", request, x_requested_by)
+
+
+@app.post("/api/environments/{name}/wake", dependencies=[may_destroy_environments])
+async def wake_environment(
+    name: str,
+    request: Request,
+    user: Annotated[Any, Depends(get_user)],
+    x_requested_by: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Wake: the tasks it had, waited for until healthy (a run of the environment DAG)."""
+    return await _trigger(name, "wake", request, x_requested_by)
 
 
 @app.post("/api/environments/{name}/expiry", dependencies=[may_destroy_environments])
@@ -165,94 +211,188 @@ def airflow_api_base_url() -> str:
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fargate environments</title>
 <style>
- body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }
+ body { font-family: Inter, system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem 2rem; color: #1a202c; }
+ h1 { font-size: 1.5rem; font-weight: 600; margin: 0 0 .5rem; }
+ p.intro { max-width: 62rem; color: #4a5568; line-height: 1.45; }
+ .toolbar { display: flex; gap: 1rem; align-items: center; margin: 1rem 0 .5rem; font-size: .9rem; }
  table { border-collapse: collapse; width: 100%; }
- th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e2e8f0; font-size: .9rem; }
- th { background: #f7fafc; }
- button { padding: .25rem .8rem; border: 1px solid #c53030; color: #c53030; background: #fff; border-radius: 4px;
-   cursor: pointer; }
- button:disabled { opacity: .5; cursor: default; }
- button.keep { border-color: #2b6cb0; color: #2b6cb0; }
- input { font-size: .85rem; }
- #status { margin: .8rem 0; min-height: 1.2rem; }
+ th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e2e8f0; font-size: .88rem;
+   vertical-align: top; }
+ th { background: #f7fafc; font-weight: 600; color: #4a5568; }
+ td .detail { display: block; color: #718096; font-size: .8rem; margin-top: .15rem; }
+ .asleep { color: #6b46c1; } .busy { color: #b7791f; font-style: italic; }
+ button { padding: .25rem .7rem; border: 1px solid #cbd5e0; color: #2d3748; background: #fff; border-radius: 6px;
+   cursor: pointer; font-size: .85rem; }
+ button.danger { border-color: #c53030; color: #c53030; } button.keep { border-color: #2b6cb0; color: #2b6cb0; }
+ button:disabled { opacity: .45; cursor: default; }
+ .actions { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; }
+ .actions label { font-size: .8rem; color: #4a5568; }
+ input, select { font-size: .85rem; }
+ #status { margin: .6rem 0; min-height: 1.2rem; }
 </style></head>
 <body>
 <h1>Fargate environments</h1>
-<p>Ephemeral environments managed by airflow-provider-fargate (found by their tags through
-the connection the Variable <code>fargate_aws_conn_id</code> names, else <code>aws_default</code>).
-Costs are estimates from Fargate on-demand prices.
-<b>Extend</b> adds hours to an environment's time-to-live, <b>Keep until</b> sets when it expires (at most
-__MAX_TTL_HOURS__ hours from now); the janitor destroys environments whose time has passed.</p>
-<div id="status" role="status"></div>
+<p class="intro">Preview environments: each is a Fargate service with its own URL, made by the
+<a href="/dags/fargate_ephemeral_environment">fargate_ephemeral_environment</a> DAG (its Trigger form, or
+<code>fargate-env up</code> from CI). Each one is destroyed when its time runs out.
+<b>Sleep</b> stops its tasks (nothing to pay; its URL answers "asleep"), <b>Wake</b> starts them again,
+<b>Extend</b> and <b>Keep until</b> move its expiry (at most __MAX_TTL_HOURS__ hours from now), <b>Destroy</b>
+removes it. Costs are estimates at Fargate's on-demand prices.</p>
+<div class="toolbar">
+ <label>Owner <select id="owner-filter" name="owner-filter"><option value="">everyone</option></select></label>
+ <button id="refresh" type="button">Refresh</button> <span id="as-of"></span>
+</div>
+<div id="status" role="status" aria-live="polite"></div>
 <table id="environments"><thead><tr>
- <th>Environment</th><th>URL</th><th>Cluster / service</th><th>Task definition</th><th>Tasks (running/desired)</th>
- <th>Age</th><th>TTL left</th><th>Cost so far</th><th></th>
+ <th>Environment</th><th>URL</th><th>Owner</th><th>Source</th><th>Image</th><th>State</th><th>Expires</th>
+ <th>Cost so far</th><th>Actions</th>
 </tr></thead><tbody></tbody></table>
 <script>
 const MAX_TTL_HOURS = __MAX_TTL_HOURS__;
+const DAG_ID = "fargate_ephemeral_environment";
+const pending = {};  // environment -> {action, run}: what this page asked for and is still waiting to see
+let timer = null;
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "-";
-  const sign = seconds < 0 ? "expired " : "";
+  const sign = seconds < 0 ? "expired " : "in ";
   let s = Math.abs(seconds);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return sign + (h ? h + " h " : "") + m + " min" + (sign ? " ago" : "");
+  return sign + (h ? h + " h " : "") + m + " min" + (seconds < 0 ? " ago" : "");
 }
-function cell(row, text) {
-  const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td;
+function local(iso) { return iso ? new Date(iso).toLocaleString() : "-"; }
+function runLink(run) {
+  const a = document.createElement("a");
+  a.href = "/dags/" + DAG_ID + "/runs/" + encodeURIComponent(run); a.textContent = run;
+  return a;
+}
+function link(url) {
+  const a = document.createElement("a");
+  a.href = url; a.textContent = url; a.rel = "noopener noreferrer"; a.target = "_blank";
+  return a;
+}
+function cell(row, column, text) {
+  const td = document.createElement("td"); td.dataset.column = column;
+  if (text !== undefined) td.textContent = text;
+  row.appendChild(td); return td;
+}
+function detail(td, content) {
+  const span = document.createElement("span"); span.className = "detail";
+  if (typeof content === "string") span.textContent = content; else span.appendChild(content);
+  td.appendChild(span); return span;
+}
+function button(text, name, cls, onclick) {
+  const b = document.createElement("button"); b.type = "button";
+  b.textContent = text; b.name = name; if (cls) b.className = cls; b.onclick = onclick; return b;
+}
+function settled(env) {  // has the environment reached what this page asked for?
+  const p = pending[env.environment];
+  if (!p) return true;
+  if (p.action === "sleep") return !!env.asleep_since && env.running_count === 0;
+  if (p.action === "wake") return !env.asleep_since && env.desired_count > 0 && env.running_count === env.desired_count;
+  return false;  // destroy: settled when the environment is gone
 }
 async function load() {
-  const response = await fetch("api/environments", {credentials: "same-origin"});
   const status = document.getElementById("status");
+  const response = await fetch("api/environments", {credentials: "same-origin"});
   if (!response.ok) { status.textContent = "Could not list environments: HTTP " + response.status; return; }
   const data = await response.json();
+  document.getElementById("as-of").textContent = "as of " + local(data.as_of);
+  const names = new Set(data.environments.map(e => e.environment));
+  for (const [name, p] of Object.entries(pending)) {
+    if (p.action === "destroy" && !names.has(name)) { delete pending[name]; status.textContent = name + " destroyed."; }
+  }
+  const filter = document.getElementById("owner-filter");
+  const chosen = filter.value;
+  const owners = [...new Set(data.environments.map(e => e.owner).filter(Boolean))].sort();
+  filter.replaceChildren(new Option("everyone", ""), ...owners.map(o => new Option(o, o)));
+  filter.value = owners.includes(chosen) ? chosen : "";
+  const shown = data.environments.filter(e => !filter.value || e.owner === filter.value);
   const body = document.querySelector("#environments tbody");
   body.replaceChildren();
-  if (!data.environments.length) { status.textContent = "No environments."; }
-  for (const env of data.environments) {
+  if (!shown.length) {
+    const row = document.createElement("tr"); const td = cell(row, "empty", "No environments" +
+      (filter.value ? " of " + filter.value : "") + "."); td.colSpan = 9; body.appendChild(row);
+  }
+  for (const env of shown) {
+    if (settled(env)) delete pending[env.environment];
+    const busy = pending[env.environment];
     const row = document.createElement("tr");
     row.dataset.environment = env.environment;
-    cell(row, env.environment);
-    const links = cell(row, (env.urls || []).length ? "" : "-");
+    const name = cell(row, "environment", env.environment);
+    detail(name, env.cluster + " / " + (env.service || "-") + " · " + (env.task_definition || "-"));
+    if (env.last_run_id) { detail(name, "last changed by ").appendChild(runLink(env.last_run_id)); }
+    const urls = cell(row, "url", (env.urls || []).length ? "" : "-");
     for (const url of env.urls || []) {
       if (!/^https?:[/][/]/.test(url)) continue;  // a tag is data: only web addresses become links
-      const a = document.createElement("a");
-      a.href = url; a.textContent = url; a.rel = "noopener noreferrer"; a.target = "_blank";
-      links.appendChild(a); links.appendChild(document.createTextNode(" "));
+      urls.appendChild(link(url)); urls.appendChild(document.createTextNode(" "));
     }
-    cell(row, env.cluster + " / " + (env.service || "-"));
-    cell(row, env.task_definition || "-");
-    cell(row, env.running_count + "/" + env.desired_count);
-    cell(row, duration(env.age_seconds));
-    cell(row, duration(env.ttl_left_seconds));
-    cell(row, env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title =
+    cell(row, "owner", env.owner || "-");
+    const source = cell(row, "source", "");
+    for (const part of (env.source || "-").split(" ")) {
+      source.appendChild(/^https?:[/][/]/.test(part) ? link(part) : document.createTextNode(part));
+      source.appendChild(document.createTextNode(" "));
+    }
+    cell(row, "image", env.image || "-");
+    const state = cell(row, "state", "");
+    if (busy) {
+      state.className = "busy";
+      state.textContent = {destroy: "destroying… ", sleep: "going to sleep… ", wake: "waking… "}[busy.action];
+      state.appendChild(runLink(busy.run));
+    } else if (env.asleep_since) {
+      state.className = "asleep";
+      state.textContent = "asleep since " + local(env.asleep_since);
+      detail(state, "wakes with " + (env.awake_count || 1) + " task(s)");
+    } else {
+      state.textContent = "awake: " + env.running_count + "/" + env.desired_count + " tasks running";
+    }
+    const expires = cell(row, "expires", local(env.expires_at));
+    detail(expires, duration(env.ttl_left_seconds));
+    cell(row, "cost", env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title =
       env.cost_note || "";
-    const actions = cell(row, "");
+    const actions = cell(row, "actions", ""); actions.className = "actions";
+    const hoursLabel = document.createElement("label");
     const hours = document.createElement("input");
-    hours.type = "number"; hours.min = 1; hours.max = MAX_TTL_HOURS; hours.value = 2; hours.size = 3;
-    hours.name = "extend-hours-" + env.environment; hours.title = "hours";
-    const extend = document.createElement("button");
-    extend.textContent = "Extend"; extend.name = "extend-" + env.environment; extend.className = "keep";
-    extend.onclick = () => changeExpiry(env.environment, {hours: Number(hours.value)}, extend);
+    hours.type = "number"; hours.min = 1; hours.max = MAX_TTL_HOURS; hours.value = 2; hours.style.width = "3.5em";
+    hours.name = "extend-hours-" + env.environment;
+    hoursLabel.append("+", hours, " h");
+    const extend = button("Extend", "extend-" + env.environment, "keep",
+      () => changeExpiry(env.environment, {hours: Number(hours.value)}, extend));
+    const untilLabel = document.createElement("label");
     const until = document.createElement("input");
-    until.type = "datetime-local"; until.name = "keep-until-" + env.environment; until.title = "your local time";
-    const keep = document.createElement("button");
-    keep.textContent = "Keep until"; keep.name = "keep-until-button-" + env.environment; keep.className = "keep";
-    keep.onclick = () => {
-      if (!until.value) {
-        document.getElementById("status").textContent = "Keep " + env.environment + " until: pick a time.";
-        return;
-      }
+    until.type = "datetime-local"; until.name = "keep-until-" + env.environment;
+    untilLabel.append("until ", until);
+    const keep = button("Keep until", "keep-until-button-" + env.environment, "keep", () => {
+      if (!until.value) { status.textContent = "Keep " + env.environment + " until: pick a time."; return; }
       changeExpiry(env.environment, {until: new Date(until.value).toISOString()}, keep);
-    };
-    const button = document.createElement("button");
-    button.textContent = "Destroy";
-    button.name = "destroy-" + env.environment;
-    button.onclick = () => destroy(env.environment, button);
-    for (const element of [hours, extend, until, keep, button]) {
-      actions.appendChild(element); actions.appendChild(document.createTextNode(" "));
-    }
-    row.cells[6].title = env.expires_at ? "expires " + env.expires_at : "";
+    });
+    const toggle = env.asleep_since
+      ? button("Wake", "wake-" + env.environment, "keep", () => act(env.environment, "wake"))
+      : button("Sleep", "sleep-" + env.environment, "", () => act(env.environment, "sleep"));
+    const destroy = button("Destroy", "destroy-" + env.environment, "danger", () => {
+      if (confirm("Destroy " + env.environment + "? Its service, task definition, route and cluster are deleted.")) {
+        act(env.environment, "destroy");
+      }
+    });
+    for (const element of [hoursLabel, extend, untilLabel, keep, toggle, destroy]) actions.appendChild(element);
+    if (busy) for (const b of actions.querySelectorAll("button")) b.disabled = true;
     body.appendChild(row);
+  }
+  clearTimeout(timer);
+  if (Object.keys(pending).length) timer = setTimeout(load, 5000);  // until what was asked for is done
+}
+async function act(name, action) {
+  const status = document.getElementById("status");
+  const response = await fetch("api/environments/" + encodeURIComponent(name) + "/" + action,
+    {method: "POST", credentials: "same-origin", headers: {"X-Requested-By": "fargate-environments"}});
+  const body = await response.json();
+  if (response.ok) {
+    pending[name] = {action: action, run: body.dag_run_id};
+    status.replaceChildren(document.createTextNode(
+      {destroy: "Destroying ", sleep: "Putting to sleep ", wake: "Waking "}[action] + name + ": run "),
+      runLink(body.dag_run_id), document.createTextNode("."));
+    await load();
+  } else {
+    status.textContent = action + " " + name + " was refused: " + (body.detail || response.status);
   }
 }
 async function changeExpiry(name, change, button) {
@@ -265,25 +405,14 @@ async function changeExpiry(name, change, button) {
   button.disabled = false;
   if (response.ok) {
     await load();
-    status.textContent =
-      name + " now expires at " + body.expires_at + " (" + duration(body.ttl_left_seconds) + " left).";
+    status.textContent = name + " now expires at " + local(body.expires_at) + " (" + body.expires_at + ", " +
+      duration(body.ttl_left_seconds) + ").";
   } else {
     status.textContent = "Could not change the expiry of " + name + ": " + (body.detail || response.status);
   }
 }
-async function destroy(name, button) {
-  button.disabled = true;
-  const status = document.getElementById("status");
-  const response = await fetch("api/environments/" + encodeURIComponent(name) + "/destroy",
-    {method: "POST", credentials: "same-origin", headers: {"X-Requested-By": "fargate-environments"}});
-  const body = await response.json();
-  if (response.ok) {
-    status.textContent = "Destroy of " + name + " requested: run " + body.dag_run_id + " of " + body.dag_id + ".";
-  } else {
-    status.textContent = "Destroy of " + name + " failed: " + (body.detail || response.status);
-    button.disabled = false;
-  }
-}
+document.getElementById("refresh").onclick = load;
+document.getElementById("owner-filter").onchange = load;
 load();
 </script>
 </body></html>
