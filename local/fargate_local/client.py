@@ -62,6 +62,10 @@ class LocalEcsClient:
         interruptions, interrupt_after."""
         return self._call("POST", "spot", market)
 
+    def load_balancer_request(self, **request: Any) -> dict[str, Any]:
+        """What ELB answers ``listener_arn``, ``host``, ``path``, ``source_ip`` (LocalEcs.load_balancer_request)."""
+        return self._call("POST", "load-balancer-request", request)
+
     def set_vcpu_quota(self, on_demand: float | None = None, spot: float | None = None) -> dict[str, Any]:
         """The account's Fargate On-Demand and Spot vCPU quotas (``LocalEcs.set_vcpu_quota``)."""
         return self._call("POST", "vcpu-quota", {"on_demand": on_demand, "spot": spot})

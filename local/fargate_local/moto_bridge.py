@@ -442,6 +442,29 @@ def create_role(account: str, spec: dict[str, Any]) -> Any:
     return role
 
 
+def listener_rules(account: str, region: str, listener_arn: str) -> list[dict[str, Any]]:
+    """A listener's rules as DescribeRules reports them (RuleArn, Priority, IsDefault, Conditions, Actions)."""
+    backend = elbv2_backends[account][region]
+    return [
+        {
+            "RuleArn": rule.arn,
+            "Priority": str(rule.priority),
+            "IsDefault": rule.priority == "default" or bool(getattr(rule, "is_default", False)),
+            "Conditions": list(rule.conditions or []),
+            "Actions": [action.data for action in rule.actions],
+        }
+        for rule in backend.describe_rules(listener_arn, None)
+    ]
+
+
+def target_health(account: str, region: str, target_group_arn: str) -> list[dict[str, Any]]:
+    """A target group's registered targets as DescribeTargetHealth reports them."""
+    return [
+        {"Target": {"Id": h.instance_id, "Port": h.port}, "TargetHealth": {"State": h.status}}
+        for h in elbv2_backends[account][region].describe_target_health(target_group_arn, [])
+    ]
+
+
 def ssm_parameter_exists(account: str, region: str, name: str) -> bool:
     return ssm_backends[account][region].get_parameter(name) is not None
 

@@ -226,6 +226,23 @@ class LocalEcs:
                 raise ValueError("spot.interrupt_after: must be 0 or more emulated seconds")
             spot.interrupt_after = float(interrupt_after)
 
+    def load_balancer_request(
+        self, *, listener_arn: str, host: str, path: str = "/", source_ip: str = "203.0.113.10"
+    ) -> dict[str, Any]:
+        """What a request for ``host``/``path`` from ``source_ip`` through the listener gets: its rules
+        as ELB evaluates them (``fargate_local.load_balancer_requests``)."""
+        from fargate_local import load_balancer_requests
+
+        account = bridge.account_for_access_key(None)
+        rules = bridge.listener_rules(account, self.region, listener_arn)
+        return load_balancer_requests.answer(
+            rules,
+            lambda arn: bridge.target_health(account, self.region, arn),
+            host=host,
+            path=path,
+            source_ip=source_ip,
+        )
+
     def set_vcpu_quota(self, *, on_demand: float | None = None, spot: float | None = None) -> None:
         """The account's Fargate On-Demand and Spot vCPU quotas in this emulator (None: not enforced)."""
         self.control_plane.vcpu_quotas.set(on_demand=on_demand, spot=spot)
@@ -382,6 +399,8 @@ class LocalEcs:
             if route == "vcpu-quota" and method in ("POST", "PUT"):
                 self.set_vcpu_quota(**payload)
                 return _json_response(start_response, 200, dict(self.control_plane.vcpu_quotas.limits))
+            if route == "load-balancer-request" and method == "POST":
+                return _json_response(start_response, 200, self.load_balancer_request(**payload))
             if route == "timing" and method in ("POST", "PUT"):
                 self.set_timing(**payload)
                 return _json_response(start_response, 200, asdict(self.behaviours.timing))
