@@ -21,11 +21,13 @@ from airflow.sdk import DAG, Param, task
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
 from fargate_provider.environments.naming import (
     ACTIONS,
+    CIDR_PATTERN,
     CONTAINER_NAME,
     ENV_VAR_NAME_PATTERN,
     ENVIRONMENT_TAG,
     EXPOSE_AUTO,
     HEALTHY_CODES_PATTERN,
+    MAX_ALLOWED_CIDRS,
     MAX_TAG_VALUE,
     MAX_TTL_HOURS,
     NAME_PATTERN,
@@ -139,6 +141,17 @@ with DAG(
                 "The URL is in the report task's log and XCom and on the environments page."
             ),
         ),
+        "allowed_cidrs": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "pattern": CIDR_PATTERN},
+            maxItems=MAX_ALLOWED_CIDRS,
+            title="Allowed addresses",
+            description=(
+                f"Behind the load balancer: only these CIDR blocks reach the environment (one per line, up to "
+                f"{MAX_ALLOWED_CIDRS}, e.g. 203.0.113.0/24); others get 403 from the load balancer. Empty: open to all."
+            ),
+        ),
         "health_check_path": Param(
             "/",
             type="string",
@@ -237,6 +250,12 @@ with DAG(
         listener_arn = settings.ENVIRONMENTS_LISTENER_ARN.get()
         domain = settings.ENVIRONMENTS_DOMAIN.get()
         expose = exposure.resolve_expose(params["expose"], params["subnet_kind"], listener_arn, domain)
+        cidrs = naming.allowed_cidrs(params.get("allowed_cidrs"))
+        if cidrs and expose != "load_balancer":
+            raise naming.EnvironmentSpecError(
+                f"allowed_cidrs: only an environment behind the load balancer can be limited to addresses "
+                f"(expose is {expose}); set expose to load_balancer or leave allowed_cidrs empty"
+            )
         # The form is sound: now the (read-only) lookups.
         roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
         network = find_network(params["subnet_kind"], aws_conn_id=aws_conn_id())
@@ -253,6 +272,7 @@ with DAG(
             "was_asleep": any(t["key"] == naming.ASLEEP_SINCE_TAG for t in (cluster or {}).get("tags") or []),
             "expose": expose,
             "listener_arn": listener_arn if expose == "load_balancer" else None,
+            "allowed_cidrs": cidrs,
             "domain": domain if expose == "load_balancer" else None,
         }
 
@@ -313,6 +333,7 @@ with DAG(
             health_check_path=params["health_check_path"],
             healthy_codes=params["healthy_codes"],
             tags={**prepared["tags"], MANAGED_BY_KEY: MANAGED_BY_VALUE},
+            allowed_cidrs=prepared["allowed_cidrs"],
         )
         print(f"Route: {made.url} → target group {made.target_group_arn} (listener rule priority {made.priority})")
         return {

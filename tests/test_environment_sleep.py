@@ -71,6 +71,9 @@ def test_sleep_stops_every_task_and_the_load_balancer_answers_asleep_wake_brings
     assert asleep["FixedResponseConfig"]["StatusCode"] == "200"
     assert "pr-42 is asleep" in asleep["FixedResponseConfig"]["MessageBody"]
     assert "fargate-env wake pr-42" in asleep["FixedResponseConfig"]["MessageBody"]
+    host = f"pr-42.{load_balancer_variables['environments_domain']}"
+    asked = emulator.load_balancer_request(listener_arn=listener, host=host, source_ip="203.0.113.9")
+    assert asked["status"] == 200 and asked["body"].startswith("Environment pr-42 is asleep")  # not a 503
     listed = _listed("pr-42")
     assert listed["asleep_since"] and listed["awake_count"] == 2 and listed["owner"] == "ana"
     assert listed["urls"] == [f"http://pr-42.{load_balancer_variables['environments_domain']}"]  # the URL stays
@@ -85,6 +88,8 @@ def test_sleep_stops_every_task_and_the_load_balancer_answers_asleep_wake_brings
     assert [t["TargetHealth"]["State"] for t in health] == ["healthy", "healthy"]
     [[forward]] = _rule_actions(emulator, listener)
     assert (forward["Type"], forward["TargetGroupArn"]) == ("forward", balancer["targetGroupArn"])
+    asked = emulator.load_balancer_request(listener_arn=listener, host=host, source_ip="203.0.113.9")
+    assert asked["forwarded_to"] in {f"{t['Target']['Id']}:80" for t in health} and not asked["fail_open"]
     tags = _cluster_tags(ecs, "env-pr-42")
     assert "fargate-asleep-since" not in tags and "fargate-awake-count" not in tags
     assert _listed("pr-42")["asleep_since"] is None

@@ -134,6 +134,7 @@ def up_conf(args: argparse.Namespace) -> dict[str, Any]:
         ("health_check_path", args.health_check_path),
         ("owner", args.owner),
         ("source", args.source),
+        ("allowed_cidrs", args.allow or None),
     ):
         if value is not None:
             conf[key] = value
@@ -325,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--expose", choices=("auto", "load_balancer", "public_ip", "none"))
     up.add_argument("--subnets", choices=("private", "public"))
     up.add_argument("--health-check-path", help="behind the load balancer: the health check's path")
+    up.add_argument(
+        "--allow", action="append", default=[], metavar="CIDR", help="behind the load balancer: open only to these"
+    )
     up.add_argument("--owner", help="who it is for (default: the Airflow user)")
     up.add_argument("--source", help='where it comes from, e.g. "https://github.com/org/app/pull/42 3f2c1ab"')
     changing("down", "destroy the environment")

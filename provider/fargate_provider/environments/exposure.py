@@ -186,13 +186,16 @@ def ensure_route(
     health_check_path: str = "/",
     healthy_codes: str = "200-399",
     tags: dict[str, str],
+    allowed_cidrs: Iterable[str] | None = None,
 ) -> Route:
     """The environment's ``ip`` target group and host-header rule on the listener, made or reused.
 
     A target group ``e-<environment>`` that is not ours for this environment raises NotOursError (and is
     left untouched); so does a rule not ours that already routes the environment's host name. A new rule
     takes the lowest free priority; when another environment takes it meanwhile (PriorityInUse), the
-    priorities are read again and the next free one is tried, PRIORITY_ATTEMPTS times at most."""
+    priorities are read again and the next free one is tried, PRIORITY_ATTEMPTS times at most.
+    ``allowed_cidrs``: the rule also has a ``source-ip`` condition, and a second rule after it answers
+    other addresses 403 for the same host (``denial_answer``)."""
     if not _ours_for(tags, environment):
         raise ValueError(f"tags must carry {MANAGED_BY_KEY}={MANAGED_BY_VALUE} and {ENVIRONMENT_TAG}={environment}")
     elbv2 = _client(aws_conn_id, "elbv2")
@@ -235,45 +238,111 @@ def ensure_route(
     rules = [r for r in _rules(elbv2, listener_arn) if not r.get("IsDefault")]
     candidates = [r for r in rules if _forwards_to(r, target_group_arn) or host in _hosts(r)]
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in candidates]) if candidates else {}
-    for rule in candidates:
-        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment):
-            changes: dict[str, Any] = {}
-            if _hosts(rule) != {host}:
-                changes["Conditions"] = [{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}]
-            if not _forwards_to(rule, target_group_arn):
-                changes["Actions"] = [{"Type": "forward", "TargetGroupArn": target_group_arn}]
-            if changes:
-                elbv2.modify_rule(RuleArn=rule["RuleArn"], **changes)
-            log.info("Reusing listener rule %s (priority %s) for %s", rule["RuleArn"], rule["Priority"], host)
-            return Route(target_group_arn, rule["RuleArn"], int(rule["Priority"]), url)
-    for rule in candidates:
-        if host in _hosts(rule):
-            raise _not_ours(
-                f"listener rule {rule['RuleArn']} (priority {rule['Priority']}) already routes {host} and is not "
-                f"ours for environment {environment}; left untouched"
-            )
-
-    rule_arn, priority = _create_rule(elbv2, listener_arn, host, target_group_arn, elb_tags)
-    log.info("Created listener rule %s at priority %d: %s -> %s", rule_arn, priority, host, name)
+    ours = [r for r in candidates if _ours_for(rule_tags.get(r["RuleArn"], {}), environment)]
+    main = next((r for r in ours if not _is_denial(r)), None)
+    conditions = _conditions(host, allowed_cidrs)
+    forward = [{"Type": "forward", "TargetGroupArn": target_group_arn}]
+    if main is not None:
+        changes: dict[str, Any] = {}
+        if _condition_values(main) != _condition_values({"Conditions": conditions}):
+            changes["Conditions"] = conditions
+        if not _forwards_to(main, target_group_arn):
+            changes["Actions"] = forward
+        if changes:
+            elbv2.modify_rule(RuleArn=main["RuleArn"], **changes)
+        log.info("Reusing listener rule %s (priority %s) for %s", main["RuleArn"], main["Priority"], host)
+        rule_arn, priority = main["RuleArn"], int(main["Priority"])
+    else:
+        for rule in candidates:
+            if host in _hosts(rule) and rule not in ours:
+                raise _not_ours(
+                    f"listener rule {rule['RuleArn']} (priority {rule['Priority']}) already routes {host} and is "
+                    f"not ours for environment {environment}; left untouched"
+                )
+        rule_arn, priority = _create_rule(elbv2, listener_arn, conditions, forward, elb_tags)
+        log.info("Created listener rule %s at priority %d: %s -> %s", rule_arn, priority, host, name)
+    denials = [r for r in ours if _is_denial(r)]
+    _ensure_denial(elbv2, listener_arn, environment, host, priority, allowed_cidrs, denials, elb_tags)
     return Route(target_group_arn, rule_arn, priority, url)
 
 
+def _conditions(host: str, allowed_cidrs: Iterable[str] | None) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = [{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}]
+    if allowed_cidrs:
+        conditions.append({"Field": "source-ip", "SourceIpConfig": {"Values": list(allowed_cidrs)}})
+    return conditions
+
+
+def _condition_values(rule: Mapping[str, Any]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for condition in rule.get("Conditions", []):
+        field = condition.get("Field", "")
+        config = {"host-header": "HostHeaderConfig", "source-ip": "SourceIpConfig"}.get(field, "")
+        values = (condition.get(config) or {}).get("Values") or condition.get("Values") or []
+        found[field] = {v.lower() for v in values}
+    return found
+
+
+def denial_answer(environment: str) -> dict[str, Any]:
+    """What the load balancer answers people outside an environment's ``allowed_cidrs``."""
+    body = f"Environment {environment} is open to some addresses only, and this request's is not one of them."
+    return {
+        "Type": "fixed-response",
+        "FixedResponseConfig": {"StatusCode": "403", "ContentType": "text/plain", "MessageBody": body},
+    }
+
+
+def _is_denial(rule: Mapping[str, Any]) -> bool:
+    return any(
+        a.get("Type") == "fixed-response" and str((a.get("FixedResponseConfig") or {}).get("StatusCode")) == "403"
+        for a in rule.get("Actions", [])
+    )
+
+
+def _ensure_denial(
+    elbv2: Any,
+    listener_arn: str,
+    environment: str,
+    host: str,
+    main_priority: int,
+    allowed_cidrs: Iterable[str] | None,
+    denials: list[dict[str, Any]],
+    tags: list[dict[str, str]],
+) -> None:
+    """With ``allowed_cidrs``: a rule after the environment's own, for the same host, answering 403
+    (others would fall through to the listener's default); without: none."""
+    keep = None
+    if allowed_cidrs:
+        keep = next((r for r in denials if int(r["Priority"]) > main_priority and _hosts(r) == {host}), None)
+    for rule in denials:
+        if rule is not keep:
+            elbv2.delete_rule(RuleArn=rule["RuleArn"])
+            log.info("Deleted listener rule %s (403 for other addresses)", rule["RuleArn"])
+    if allowed_cidrs and keep is None:
+        rule_arn, priority = _create_rule(
+            elbv2, listener_arn, _conditions(host, None), [denial_answer(environment)], tags, after=main_priority
+        )
+        log.info("Created listener rule %s at priority %d: %s from other addresses -> 403", rule_arn, priority, host)
+
+
 def _create_rule(
-    elbv2: Any, listener_arn: str, host: str, target_group_arn: str, tags: list[dict[str, str]]
+    elbv2: Any,
+    listener_arn: str,
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    tags: list[dict[str, str]],
+    after: int = 0,
 ) -> tuple[str, int]:
+    """A rule at the lowest free priority above ``after``."""
     tried: set[int] = set()
     for _ in range(PRIORITY_ATTEMPTS):
         taken = _used_priorities(elbv2, listener_arn) | tried
-        priority = next((p for p in range(1, MAX_RULE_PRIORITY + 1) if p not in taken), None)
+        priority = next((p for p in range(after + 1, MAX_RULE_PRIORITY + 1) if p not in taken), None)
         if priority is None:
-            raise RouteError(f"listener {listener_arn} has no free rule priority (1-{MAX_RULE_PRIORITY})")
+            raise RouteError(f"listener {listener_arn} has no free rule priority ({after + 1}-{MAX_RULE_PRIORITY})")
         try:
             created = elbv2.create_rule(
-                ListenerArn=listener_arn,
-                Priority=priority,
-                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
-                Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
-                Tags=tags,
+                ListenerArn=listener_arn, Priority=priority, Conditions=conditions, Actions=actions, Tags=tags
             )
         except _client_error() as error:
             if _code(error) != "PriorityInUse":
@@ -287,8 +356,8 @@ def _create_rule(
     )
 
 
-def _answers_asleep(rule: Mapping[str, Any], environment: str) -> bool:
-    """A rule of a sleeping environment: the fixed "asleep" answer for ``<environment>.<domain>``."""
+def _answers_itself(rule: Mapping[str, Any], environment: str) -> bool:
+    """A rule of ours that answers for ``<environment>.<domain>`` itself: "asleep", or 403 to others."""
     return any(a.get("Type") == "fixed-response" for a in rule.get("Actions", [])) and any(
         host.startswith(f"{environment}.") for host in _hosts(rule)
     )
@@ -316,7 +385,7 @@ def _rules_to(
                 r
                 for r in _rules(elbv2, listener_arn)
                 if not r.get("IsDefault")
-                and (_forwards_to(r, target_group["TargetGroupArn"]) or _answers_asleep(r, environment))
+                and (_forwards_to(r, target_group["TargetGroupArn"]) or _answers_itself(r, environment))
             )
         except _client_error() as error:
             if _code(error) != "ListenerNotFound":
@@ -351,7 +420,7 @@ def set_route_asleep(*, aws_conn_id: str, environment: str, asleep: bool, listen
     action = asleep_answer(environment) if asleep else {"Type": "forward", "TargetGroupArn": target_group_arn}
     changed = []
     for rule in rules:
-        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment):
+        if _ours_for(rule_tags.get(rule["RuleArn"], {}), environment) and not _is_denial(rule):
             elbv2.modify_rule(RuleArn=rule["RuleArn"], Actions=[action])
             changed.append(rule["RuleArn"])
             log.info("Listener rule %s now %s", rule["RuleArn"], "answers: asleep" if asleep else "forwards again")

@@ -9,6 +9,7 @@ An environment named ``review-42`` is the cluster ``env-review-42``, the service
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -56,6 +57,32 @@ CLUSTER_PREFIX = "env-"
 
 class EnvironmentSpecError(InputError):
     """Form input that cannot describe an environment; the message names the field."""
+
+
+# Behind the load balancer, the addresses an environment is open to: a source-ip condition beside the
+# host-header one, and ELB allows 5 condition values per rule ("Quotas for your Application Load
+# Balancers": condition values per rule, 5, not adjustable), so 4 blocks.
+MAX_ALLOWED_CIDRS = 4
+CIDR_PATTERN = r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$"
+
+
+def allowed_cidrs(value: Any) -> list[str] | None:
+    """The form's ``allowed_cidrs``: None (open to all) or up to MAX_ALLOWED_CIDRS CIDR blocks."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ALLOWED_CIDRS:
+        raise EnvironmentSpecError(
+            f"allowed_cidrs: give at most {MAX_ALLOWED_CIDRS} CIDR blocks (ELB allows 5 condition values per rule, "
+            f"and the host name takes one), got {value!r}"
+        )
+    for block in value:
+        try:
+            ipaddress.ip_network(block, strict=True)
+        except (TypeError, ValueError) as error:
+            raise EnvironmentSpecError(
+                f"allowed_cidrs: {block!r} is not a CIDR block such as 203.0.113.0/24 or 2001:db8::/32 ({error})"
+            ) from None
+    return list(value)
 
 
 @dataclass(frozen=True)
