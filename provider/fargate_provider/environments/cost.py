@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -136,13 +137,20 @@ def service_history(ecs: Any, cluster: str, service: str) -> tuple[list[dict[str
 
 
 def estimate_service_cost(
-    hook: Any, cluster: str, service: Mapping[str, Any], *, region: str, now: dt.datetime
+    hook: Any,
+    cluster: str,
+    service: Mapping[str, Any],
+    *,
+    region: str,
+    now: dt.datetime,
+    described: dict[str, Mapping[str, Any] | None] | None = None,
 ) -> CostEstimate:
     """The environments page's figure for one service (``hook``: a FargateHook; ``service``: as
     DescribeServices describes it): the larger of the history and the listed-task estimates, the
     note saying which, or why there is none. PriceNotKnown when the region or an architecture has no
-    price (the caller says so on the page)."""
-    described: dict[str, Mapping[str, Any] | None] = {}
+    price (the caller says so on the page). ``described``: the task definitions it describes, by
+    ARN (the caller's, to read them again)."""
+    described = {} if described is None else described
 
     def task_definition(arn: str) -> Mapping[str, Any] | None:
         if arn not in described:
@@ -183,6 +191,56 @@ def estimate_service_cost(
         f"service history: {len(deployments)} deployment(s), "
         f"task counts x durations (more than the {listed_note}), {rates}",
     )
+
+
+@dataclass(frozen=True)
+class _Cached:
+    at: dt.datetime
+    estimate: CostEstimate
+    usd_per_hour: float
+    running: int
+
+
+# One figure per service, as long as its deployments and task counts stay as they were (the API
+# server's page asks again every few seconds; a changed state is read again, in full).
+_CACHE: dict[str, tuple[tuple[Any, ...], _Cached]] = {}
+_LOCK = threading.Lock()
+
+
+def _state(service: Mapping[str, Any]) -> tuple[Any, ...]:
+    deployments = tuple(sorted(str(d.get("id")) for d in service.get("deployments") or []))
+    return deployments, service.get("desiredCount"), service.get("runningCount"), service.get("taskDefinition")
+
+
+def cached_service_cost(
+    hook: Any, cluster: str, service: Mapping[str, Any], *, region: str, now: dt.datetime
+) -> CostEstimate:
+    """``estimate_service_cost`` once per state of the service (its deployments, desired and running
+    counts, task definition: what DescribeServices, already read for the page, shows); while that
+    state holds, that figure plus its running tasks at their task definition's rate since: no ECS
+    call. PriceNotKnown as ``estimate_service_cost``."""
+    arn, state = service["serviceArn"], _state(service)
+    with _LOCK:
+        hit = _CACHE.get(arn)
+    if hit is not None and hit[0] == state and hit[1].estimate.usd is not None:
+        cached, before = hit[1], hit[1].estimate.usd
+        hours = max((now - cached.at).total_seconds(), 0.0) / 3600
+        usd = round(before + cached.usd_per_hour * hours, 6)
+        since = f"; since {cached.at:%H:%M} UTC, {cached.running} running task(s) at ${cached.usd_per_hour:.4f}/h"
+        return CostEstimate(usd, cached.estimate.note + since)
+    described: dict[str, Mapping[str, Any] | None] = {}
+    estimate = estimate_service_cost(hook, cluster, service, region=region, now=now, described=described)
+    current = described.get(service["taskDefinition"]) or {}
+    running = int(service.get("runningCount") or 0)
+    architecture = (current.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+    per_task = (
+        fargate_cost(current["cpu"], current["memory"], 3600, region=region, architecture=architecture).usd
+        if current.get("cpu") and current.get("memory")
+        else 0.0
+    )
+    with _LOCK:
+        _CACHE[arn] = (state, _Cached(now, estimate, running * per_task, running))
+    return estimate
 
 
 def _usd(cost: Cost | None) -> float:

@@ -101,50 +101,63 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
     return expired, left_alone
 
 
-def describe_environments(hook: Any, now: dt.datetime) -> list[dict[str, Any]]:
+def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list[dict[str, Any]]:
     """What the environments page shows: each managed environment with its service, tasks,
     age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
-    deployment history and the tasks ECS still lists)."""
-    from fargate_provider.environments.cost import estimate_service_cost
+    deployment history and the tasks ECS still lists, read again only when the service changed).
+
+    Calls: ListClusters and DescribeClusters (100 a call) for all of them, then one DescribeServices
+    per environment (its service's name is the environment's), ``workers`` at a time; the cost's
+    own reads only for a service seen for the first time or changed since."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    region = hook.region_name or hook.conn_region_name
+    clusters = managed_environment_clusters(hook)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(clusters)))) as pool:
+        found = list(pool.map(lambda cluster: _environment_entry(hook, cluster, region, now), clusters))
+    return sorted(found, key=lambda e: e["environment"])
+
+
+def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.datetime) -> dict[str, Any]:
+    from fargate_provider.environments.cost import cached_service_cost
     from fargate_provider.utils.pricing import PriceNotKnown
     from fargate_rules.arns import name_from_arn
 
-    region = hook.region_name or hook.conn_region_name
-    found = []
-    for cluster in managed_environment_clusters(hook):
-        tags = cluster["tags"]
-        name = tags[ENVIRONMENT_TAG]
-        services = hook.describe_services(cluster["clusterName"], hook.list_services(cluster["clusterName"]))
-        service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
-        expiry = expires_at(tags)
-        entry: dict[str, Any] = {
-            "environment": name,
-            "cluster": cluster["clusterName"],
-            "service": service["serviceName"] if service else None,
-            "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
-            "desired_count": service["desiredCount"] if service else 0,
-            "running_count": service["runningCount"] if service else 0,
-            "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
-            "age_seconds": int((now - service["createdAt"]).total_seconds())
-            if service and service.get("createdAt")
-            else None,
-            "expires_at": tags.get(EXPIRES_AT_TAG),
-            "urls": tags.get(URL_TAG, "").split(),
-            "owner": tags.get(OWNER_TAG),
-            "source": tags.get(SOURCE_TAG),
-            "image": tags.get(IMAGE_TAG),
-            "last_run_id": tags.get(RUN_TAG),
-            "asleep_since": tags.get(ASLEEP_SINCE_TAG),
-            "awake_count": int(tags[AWAKE_COUNT_TAG]) if tags.get(AWAKE_COUNT_TAG, "").isdigit() else None,
-            "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
-            "estimated_cost_usd": None,
-            "cost_note": None,
-        }
-        if service:
-            try:
-                estimate = estimate_service_cost(hook, cluster["clusterName"], service, region=region, now=now)
-                entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
-            except PriceNotKnown as err:
-                entry["cost_note"] = f"not estimated: {err}"
-        found.append(entry)
-    return sorted(found, key=lambda e: e["environment"])
+    tags = cluster["tags"]
+    name = tags[ENVIRONMENT_TAG]
+    try:
+        services = hook.describe_services(cluster["clusterName"], [names(name).service])
+    except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
+        services = []
+    service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
+    expiry = expires_at(tags)
+    entry: dict[str, Any] = {
+        "environment": name,
+        "cluster": cluster["clusterName"],
+        "service": service["serviceName"] if service else None,
+        "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
+        "desired_count": service["desiredCount"] if service else 0,
+        "running_count": service["runningCount"] if service else 0,
+        "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
+        "age_seconds": int((now - service["createdAt"]).total_seconds())
+        if service and service.get("createdAt")
+        else None,
+        "expires_at": tags.get(EXPIRES_AT_TAG),
+        "urls": tags.get(URL_TAG, "").split(),
+        "owner": tags.get(OWNER_TAG),
+        "source": tags.get(SOURCE_TAG),
+        "image": tags.get(IMAGE_TAG),
+        "last_run_id": tags.get(RUN_TAG),
+        "asleep_since": tags.get(ASLEEP_SINCE_TAG),
+        "awake_count": int(tags[AWAKE_COUNT_TAG]) if tags.get(AWAKE_COUNT_TAG, "").isdigit() else None,
+        "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
+        "estimated_cost_usd": None,
+        "cost_note": None,
+    }
+    if service:
+        try:
+            estimate = cached_service_cost(hook, cluster["clusterName"], service, region=region, now=now)
+            entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
+        except PriceNotKnown as err:
+            entry["cost_note"] = f"not estimated: {err}"
+    return entry

@@ -1,0 +1,104 @@
+"""The environments page at scale (issue 27): one DescribeServices per environment and two calls for all
+the clusters, the cost read again in full only when a service changed; in between the figure grows by
+its running tasks' rate. Against the emulator (its call counter), environments made directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fargate_provider.utils.pricing import fargate_cost
+from tests.emulator.helpers import client
+from tests.helpers.polling import wait_for
+
+NAMES = ("calls-a", "calls-b", "calls-c")
+
+
+def _make(emulator, ecs) -> None:
+    from fargate_provider.environments.naming import environment_tags
+    from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, to_ecs_tags
+
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": emulator.network["private_subnets"],
+            "securityGroups": [emulator.network["security_group"]],
+        }
+    }
+    for name in NAMES:
+        tags = to_ecs_tags({MANAGED_BY_KEY: MANAGED_BY_VALUE, **environment_tags(name, 8, dt.datetime.now(dt.UTC))})
+        ecs.create_cluster(clusterName=f"env-{name}", tags=tags)
+        ecs.register_task_definition(
+            family=f"env-{name}",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "app", "image": "nginx:1.27", "essential": True}],
+        )
+        ecs.create_service(
+            cluster=f"env-{name}",
+            serviceName=name,
+            taskDefinition=f"env-{name}:1",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=tags,
+        )
+
+
+def _remove(ecs) -> None:
+    for name in NAMES:
+        ecs.delete_service(cluster=f"env-{name}", service=name, force=True)
+    for name in NAMES:
+        wait_for(
+            f"{name} to stop",
+            lambda name=name: (
+                not ecs.list_tasks(cluster=f"env-{name}")["taskArns"]
+                and ecs.describe_services(cluster=f"env-{name}", services=[name])["services"][0]["status"] == "INACTIVE"
+            ),
+            timeout=120,
+        )
+        ecs.delete_cluster(cluster=f"env-{name}")
+        for arn in ecs.list_task_definitions(familyPrefix=f"env-{name}")["taskDefinitionArns"]:
+            ecs.deregister_task_definition(taskDefinition=arn)
+        ecs.delete_task_definitions(taskDefinitions=[f"env-{name}:1"])
+
+
+def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_grows(emulator):
+    from fargate_provider.environments import cost
+    from fargate_provider.environments.discovery import describe_environments
+    from fargate_provider.hooks.fargate import FargateHook
+
+    ecs = client(emulator)
+    hook = FargateHook(aws_conn_id="aws_default")
+    _make(emulator, ecs)
+    try:
+        wait_for(
+            "every environment running",
+            lambda: [e["running_count"] for e in describe_environments(hook, dt.datetime.now(dt.UTC))] == [1, 1, 1],
+            timeout=120,
+        )
+        cost._CACHE.clear()
+        emulator.calls.clear()
+        now = dt.datetime.now(dt.UTC)
+        first = {e["environment"]: e for e in describe_environments(hook, now)}
+        assert sum(emulator.calls.values()) > 2 * len(NAMES)  # the first sight reads each service's history
+
+        emulator.calls.clear()
+        later = now + dt.timedelta(hours=1)
+        second = {e["environment"]: e for e in describe_environments(hook, later)}
+        calls = dict(emulator.calls)
+        assert sum(calls.values()) <= 2 * len(NAMES), calls
+        assert calls.get("DescribeServices") == len(NAMES) and "ListServices" not in calls
+        hourly = fargate_cost("256", "512", 3600).usd  # one running task of 0.25 vCPU / 0.5 GB for the hour
+        for name in NAMES:
+            grown = second[name]["estimated_cost_usd"] - first[name]["estimated_cost_usd"]
+            assert abs(grown - hourly) < 1e-6, (name, grown, hourly)
+            assert "1 running task(s)" in second[name]["cost_note"]
+
+        # A changed service (another task count) is read again in full.
+        ecs.update_service(cluster="env-calls-a", service="calls-a", desiredCount=2)
+        emulator.calls.clear()
+        describe_environments(hook, dt.datetime.now(dt.UTC))
+        assert emulator.calls.get("ListTasks", 0) >= 2  # calls-a's listed tasks, running and stopped
+    finally:
+        _remove(ecs)
