@@ -129,16 +129,15 @@ with DAG(
             enum=[EXPOSE_AUTO, "load_balancer", "public_ip", "none"],
             title="Reach it through",
             values_display={
-                EXPOSE_AUTO: "Automatic: the load balancer if set up, else a public IP in public subnets, else none",
-                "load_balancer": (
-                    "Load balancer: https://NAME.<domain> (Variables fargate_environments_listener_arn, _domain)"
-                ),
-                "public_ip": "Public IP of each task (public subnets)",
-                "none": "None: private IPs, inside the VPC only",
+                EXPOSE_AUTO: "Automatic",
+                "load_balancer": "Load balancer (https://NAME.<domain>)",
+                "public_ip": "Public IP of each task",
+                "none": "Inside the VPC only",
             },
             description=(
-                "Where people open the environment. "
-                "The URL is in the report task's log and XCom and on the environments page."
+                "Where people open the environment. Automatic: the load balancer if the platform team set it up "
+                "(Variables fargate_environments_listener_arn and _domain), else a public IP in public subnets, "
+                "else inside the VPC. The URL is on the report task and the environments page."
             ),
         ),
         "allowed_cidrs": Param(
@@ -146,6 +145,7 @@ with DAG(
             type=["null", "array"],
             items={"type": "string", "pattern": CIDR_PATTERN},
             maxItems=MAX_ALLOWED_CIDRS,
+            section="Behind the load balancer",
             title="Allowed addresses",
             description=(
                 f"Behind the load balancer: only these CIDR blocks reach the environment (one per line, up to "
@@ -156,6 +156,7 @@ with DAG(
             "/",
             type="string",
             pattern=r"^/[\x21-\x7e]{0,1023}$",
+            section="Behind the load balancer",
             title="Health check path",
             description=(
                 "Behind the load balancer: the path its health checks request. "
@@ -166,17 +167,18 @@ with DAG(
             "200-399",
             type="string",
             pattern=HEALTHY_CODES_PATTERN,
+            section="Behind the load balancer",
             title="Healthy HTTP codes",
             description="Behind the load balancer: the answers that count as healthy, e.g. 200 or 200-399 or 200,302.",
         ),
         "environment_variables": Param(
-            {},
-            type="object",
+            None,
+            type=["null", "object"],
             propertyNames={"pattern": ENV_VAR_NAME_PATTERN, "maxLength": 255},
             maxProperties=100,
             additionalProperties={"type": "string", "maxLength": 4096},
             title="Environment variables",
-            description='Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
+            description='Optional. Plain variables for the container, as JSON: {"LOG_LEVEL": "debug"}. '
             "Not for secrets: they show in the task definition.",
         ),
         "task_role": task_role_param(),
@@ -185,6 +187,7 @@ with DAG(
             type=["null", "string"],
             pattern=TAG_VALUE_PATTERN,
             maxLength=MAX_TAG_VALUE,
+            section="Who and what",
             title="Owner",
             description="Who the environment is for (shown on the environments page). "
             "Empty: the Airflow user who triggers the run.",
@@ -194,6 +197,7 @@ with DAG(
             type=["null", "string"],
             pattern=TAG_VALUE_PATTERN,
             maxLength=MAX_TAG_VALUE,
+            section="Who and what",
             title="Source",
             description="Where it comes from, e.g. a pull request and commit: "
             "https://github.com/org/app/pull/42 3f2c1ab (letters, digits, spaces and _ . : / = + - @).",

@@ -66,6 +66,9 @@ def test_environment_form_offers_only_valid_fargate_sizes_and_bounds(airflow_db)
     assert set(size["values_display"]) == set(size["enum"]) and size["values_display"]["256/512"] == "0.25 vCPU, 0.5 GB"
     assert params.get_param("action").schema["enum"] == ["create", "destroy", "sleep", "wake"]
     assert params["action"] == "create"
+    # optional fields are optional: empty is allowed (the UI sends null for a cleared field)
+    for optional in ("environment_variables", "task_role", "owner", "source", "allowed_cidrs"):
+        assert params.get_param(optional).resolve(None) is None, optional
     assert params.get_param("subnet_kind").schema["enum"] == ["private", "public"]
     assert (
         params.get_param("desired_count").schema["minimum"],

@@ -29,6 +29,7 @@ def environment_task_definition(
     cpu, memory = parse_size_choice(size, "size")
     if isinstance(container_port, bool) or not isinstance(container_port, int) or not 1 <= container_port <= 65535:
         raise EnvironmentSpecError(f"container_port: must be a port number from 1 to 65535, got {container_port!r}")
+    variables = {} if variables is None else variables  # the form's field is optional
     if not isinstance(variables, Mapping):
         raise EnvironmentSpecError("environment_variables: must be a mapping of NAME to value")
     for name, value in variables.items():
