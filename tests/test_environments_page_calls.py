@@ -63,8 +63,8 @@ def _remove(ecs) -> None:
         ecs.delete_task_definitions(taskDefinitions=[f"env-{name}:1"])
 
 
-def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_grows(emulator):
-    from fargate_provider.environments import cost
+def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_grows(emulator, monkeypatch):
+    from fargate_provider.environments import cost, discovery
     from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
@@ -78,27 +78,45 @@ def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_gro
             timeout=120,
         )
         cost._CACHE.clear()
+        discovery._SERVICES.clear()
         emulator.calls.clear()
         now = dt.datetime.now(dt.UTC)
         first = {e["environment"]: e for e in describe_environments(hook, now)}
         assert sum(emulator.calls.values()) > 2 * len(NAMES)  # the first sight reads each service's history
 
+        # Nothing changed: the clusters are read (two calls for all of them), the services and costs are not.
         emulator.calls.clear()
         later = now + dt.timedelta(hours=1)
         second = {e["environment"]: e for e in describe_environments(hook, later)}
         calls = dict(emulator.calls)
-        assert sum(calls.values()) <= 2 * len(NAMES), calls
-        assert calls.get("DescribeServices") == len(NAMES) and "ListServices" not in calls
+        assert calls == {"ListClusters": 1, "DescribeClusters": 1}, calls
         hourly = fargate_cost("256", "512", 3600).usd  # one running task of 0.25 vCPU / 0.5 GB for the hour
         for name in NAMES:
             grown = second[name]["estimated_cost_usd"] - first[name]["estimated_cost_usd"]
             assert abs(grown - hourly) < 1e-6, (name, grown, hourly)
             assert "1 running task(s)" in second[name]["cost_note"]
+            assert second[name]["age_seconds"] - first[name]["age_seconds"] == 3600  # the clock still moves
 
-        # A changed service (another task count) is read again in full.
-        ecs.update_service(cluster="env-calls-a", service="calls-a", desiredCount=2)
+        # Past SERVICE_MAX_AGE each service is read again (a change made outside the DAGs shows).
+        monkeypatch.setattr(discovery, "SERVICE_MAX_AGE", 0.0)
         emulator.calls.clear()
         describe_environments(hook, dt.datetime.now(dt.UTC))
-        assert emulator.calls.get("ListTasks", 0) >= 2  # calls-a's listed tasks, running and stopped
+        assert emulator.calls["DescribeServices"] == len(NAMES) and "ListTasks" not in emulator.calls
+        monkeypatch.setattr(discovery, "SERVICE_MAX_AGE", 60.0)
+
+        # A changed service (another task count): its cluster looks different, so it is read again, in full.
+        ecs.update_service(cluster="env-calls-a", service="calls-a", desiredCount=2)
+        emulator.calls.clear()
+        wait_for(
+            "calls-a to run 2 tasks",
+            lambda: (
+                next(e for e in describe_environments(hook, dt.datetime.now(dt.UTC)) if e["environment"] == "calls-a")[
+                    "running_count"
+                ]
+                == 2
+            ),
+            timeout=120,
+        )
+        assert emulator.calls["ListTasks"] >= 2  # calls-a's cost read again (listed tasks, running and stopped)
     finally:
         _remove(ecs)

@@ -4,6 +4,8 @@ them have expired (the janitor), and what the environments page shows of each.""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +108,10 @@ def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list
     age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
     deployment history and the tasks ECS still lists, read again only when the service changed).
 
-    Calls: ListClusters and DescribeClusters (100 a call) for all of them, then one DescribeServices
-    per environment (its service's name is the environment's), ``workers`` at a time; the cost's
-    own reads only for a service seen for the first time or changed since."""
+    Calls: ListClusters and DescribeClusters (100 a call) for all of them; DescribeServices for an
+    environment whose cluster changed (task counts, tags) or was last read SERVICE_MAX_AGE seconds
+    ago or more, ``workers`` at a time; the cost's own reads only for a service seen for the first
+    time or changed since."""
     from concurrent.futures import ThreadPoolExecutor
 
     region = hook.region_name or hook.conn_region_name
@@ -118,6 +121,38 @@ def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list
     return sorted(found, key=lambda e: e["environment"])
 
 
+# The service each cluster showed, while the cluster looks the same: its task counts and its tags
+# (every create, sleep and wake of the DAG retags it) unchanged, and for at most SERVICE_MAX_AGE seconds
+# (a change made outside the DAGs shows within that). By cluster ARN: (what the cluster looked like,
+# when the service was read, the service).
+SERVICE_MAX_AGE = 60.0
+_SERVICES: dict[str, tuple[tuple[Any, ...], float, dict[str, Any] | None]] = {}
+_SERVICES_LOCK = threading.Lock()
+
+
+def _cluster_look(cluster: dict[str, Any]) -> tuple[Any, ...]:
+    counts = ("runningTasksCount", "pendingTasksCount", "activeServicesCount")
+    return (*(cluster.get(c) for c in counts), tuple(sorted(cluster["tags"].items())))
+
+
+def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The environment's service (DescribeServices: its name is the environment's), or the one read
+    before while its cluster looks the same (at most SERVICE_MAX_AGE seconds ago)."""
+    look = _cluster_look(cluster)
+    with _SERVICES_LOCK:
+        cached = _SERVICES.get(cluster["clusterArn"])
+    if cached is not None and cached[0] == look and time.monotonic() - cached[1] < SERVICE_MAX_AGE:
+        return cached[2]
+    try:
+        services = hook.describe_services(cluster["clusterName"], [names(name).service])
+    except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
+        services = []
+    service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
+    with _SERVICES_LOCK:
+        _SERVICES[cluster["clusterArn"]] = (look, time.monotonic(), service)
+    return service
+
+
 def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.datetime) -> dict[str, Any]:
     from fargate_provider.environments.cost import cached_service_cost
     from fargate_provider.utils.pricing import PriceNotKnown
@@ -125,11 +160,7 @@ def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.
 
     tags = cluster["tags"]
     name = tags[ENVIRONMENT_TAG]
-    try:
-        services = hook.describe_services(cluster["clusterName"], [names(name).service])
-    except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
-        services = []
-    service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
+    service = _service_of(hook, cluster, name)
     expiry = expires_at(tags)
     entry: dict[str, Any] = {
         "environment": name,
