@@ -9,90 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.helpers.airflow_api import AirflowApi
 from tests.helpers.aws import ecs_leftovers
-
-ROOT = Path(__file__).resolve().parent.parent
-DAG_ID = "fargate_ephemeral_environment"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers.standalone import DAG_ID, running_stack, stack_errors
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """`scripts/airflow_local.py` in its own process group, on free ports; stopped (Ctrl-C) at the end."""
-    home = tmp_path_factory.mktemp("airflow-standalone")
-    port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_ENDPOINT"))}
-    # Airflow's log servers on free ports too: the defaults (8793, 8794) may be another Airflow's.
-    env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
-    env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
-    log = (home / "stack.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "airflow_local.py"),
-            "--home",
-            str(home / "airflow"),
-            "--port",
-            str(port),
-            "--emulator-port",
-            str(emulator_port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=ROOT,
-        # with SIGINT ignored, as a shell without job control starts `cmd &` (CI scripts): Ctrl-C must still stop it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    api = AirflowApi(f"http://localhost:{port}")
-    try:
-
-        def healthy():
-            status, body = api.call("GET", "/api/v2/monitor/health")
-            return status == 200 and all(
-                body[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")
-            )
-
-        api.poll("airflow standalone to be healthy", healthy, timeout=240, interval=2)
-        password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        status, token = api.call("POST", "/auth/token", {"username": "admin", "password": password})
-        assert status == 201, token
-        api.token = token["access_token"]
-        yield api, f"http://127.0.0.1:{emulator_port}", home
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal would
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
-        log.close()
-
-
-def stack_errors(home: Path, lines: int = 30) -> str:
-    """For an assertion message: the stack's own error lines (a task killed before it logs anything
-    says why only here)."""
-    text = (home / "stack.log").read_text(errors="replace").splitlines()
-    errors = [line for line in text if any(word in line for word in ("ERROR", "Error", "Traceback", "409"))]
-    return "\n".join(["stack.log, error lines:", *errors[-lines:]])
+    yield from running_stack(tmp_path_factory)
 
 
 def trigger_and_wait(api: AirflowApi, conf: dict, home: Path) -> tuple[str, dict]:
@@ -145,91 +76,6 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"}, home)
     assert states["destroy_cluster"] == "success"
     assert ecs_leftovers(emulator) == {}
-
-
-def fargate_env(api: AirflowApi, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
-    """The installed console script, as CI runs it: Airflow's address and a token in the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS"))}  # no AWS credentials
-    env.update({"AIRFLOW_URL": api.base, "AIRFLOW_TOKEN": api.token})
-    script = Path(sys.executable).parent / "fargate-env"
-    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def test_fargate_env_up_sleep_wake_down_through_airflows_rest_api(stack):
-    api, emulator, _ = stack
-    api.unpause(DAG_ID)
-    source = "https://github.com/org/app/pull/7 3f2c1ab"
-    up = fargate_env(
-        api, "up", "pr-7", "--image", "public.ecr.aws/nginx/nginx:1.27", "--subnets", "public",
-        "--source", source, "--wait", "--json",
-    )  # fmt: skip
-    assert up.returncode == 0, up.stdout + up.stderr
-    result = json.loads(up.stdout)
-    assert result["state"] == "success" and result["dag_run_id"].startswith("create-pr-7-")
-    assert result["url"].startswith("http://pr-7.")  # `make airflow` sets up the load balancer Variables
-    listed = json.loads(fargate_env(api, "list", "--json").stdout)
-    [env] = [e for e in listed if e["environment"] == "pr-7"]
-    assert env["owner"] == "admin" and env["source"] == source  # the Airflow user who triggered it
-    assert env["last_run_id"] == result["dag_run_id"] and env["image"] == "public.ecr.aws/nginx/nginx:1.27"
-    assert fargate_env(api, "url", "pr-7").stdout.strip() == result["url"]
-
-    slept = fargate_env(api, "sleep", "pr-7", "--wait", "--json")
-    assert slept.returncode == 0, slept.stdout + slept.stderr
-    [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "pr-7"]
-    assert env["asleep_since"] and (env["running_count"], env["desired_count"]) == (0, 0)
-    assert "asleep" in fargate_env(api, "list").stdout
-    elbv2 = boto3.client("elbv2", endpoint_url=emulator, region_name="us-east-1")
-    [balancer] = elbv2.describe_load_balancers()["LoadBalancers"]
-    [listener] = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
-    [rule] = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
-    assert rule["Actions"][0]["Type"] == "fixed-response"  # the load balancer itself answers: asleep
-
-    woken = fargate_env(api, "wake", "pr-7", "--wait", "--json")
-    assert woken.returncode == 0, woken.stdout + woken.stderr
-    assert json.loads(woken.stdout)["url"] == result["url"]
-    [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "pr-7"]
-    assert env["asleep_since"] is None and (env["running_count"], env["desired_count"]) == (1, 1)
-
-    down = fargate_env(api, "down", "pr-7", "--wait")
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert "pr-7 is gone" in down.stdout
-    assert ecs_leftovers(emulator) == {}
-
-
-def test_fargate_env_names_bad_input_and_triggers_nothing(stack):
-    api, _, _ = stack
-    api.unpause(DAG_ID)
-    runs_before = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]["total_entries"]
-    bad_name = fargate_env(api, "up", "Bad_Name", "--image", "nginx:1.27")
-    assert bad_name.returncode == 2
-    assert "Environment name (environment): 'Bad_Name' does not match" in bad_name.stderr
-    bad_source = fargate_env(api, "up", "ok-name", "--image", "nginx:1.27", "--source", "https://x.example/pr?id=1")
-    assert bad_source.returncode == 2 and "Source (source):" in bad_source.stderr
-    bad_env = fargate_env(api, "up", "ok-name", "--image", "nginx:1.27", "--env", "NOVALUE")
-    assert bad_env.returncode == 2 and "--env 'NOVALUE': give KEY=VALUE" in bad_env.stderr
-    assert api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]["total_entries"] == runs_before
-    refused = subprocess.run(
-        [str(Path(sys.executable).parent / "fargate-env"), "--airflow", api.base, "--token", "not-a-token", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 3 and "Airflow refused GET /fargate/api/environments: HTTP 403" in refused.stderr
-
-
-def test_fargate_env_exits_1_with_the_failing_tasks_reason(stack):
-    from fargate_local.client import LocalEcsClient
-
-    api, emulator, _ = stack
-    api.unpause(DAG_ID)
-    LocalEcsClient(emulator).add_behaviour(image="registry.example/missing:1", pull_failure=True)
-    failed = fargate_env(api, "up", "no-pull", "--image", "registry.example/missing:1", "--wait")
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "create no-pull failed" in failed.stdout
-    assert "create_service failed" in failed.stdout
-    assert "CannotPullContainerError" in failed.stdout
-    assert ecs_leftovers(emulator) == {}  # the run's teardown removed what it made
-    LocalEcsClient(emulator).clear_behaviours()
 
 
 def test_the_environments_page_needs_a_signed_in_user(stack):

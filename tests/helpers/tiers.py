@@ -25,6 +25,7 @@ TIER_PATHS = {
     "emulator/": {"emulator"},
     "contract/": {"emulator"},  # against the emulator unless FARGATE_CONTRACT_AWS=1
     "test_airflow_standalone.py": {"airflow", "emulator"},  # make airflow: Airflow and fargate-local
+    "test_fargate_env_cli.py": {"airflow", "emulator"},  # fargate-env against make airflow's stack
     "test_demo.py": {"airflow", "emulator"},  # make demo: airflow dags test against fargate-local
 }
 # docker-compose.yaml's stack: that tier only (its ``emulator`` fixture is a client of the stack's own).
