@@ -18,7 +18,14 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id, size_param, subnet_kind_param, task_role_param
+from fargate_provider.environments.form import (
+    AWS_CONN_ID,
+    aws_conn_id,
+    size_param,
+    subnet_kind_param,
+    task_role_param,
+    who_and_what_param,
+)
 from fargate_provider.environments.naming import (
     ACTIONS,
     CIDR_PATTERN,
@@ -28,10 +35,8 @@ from fargate_provider.environments.naming import (
     EXPOSE_AUTO,
     HEALTHY_CODES_PATTERN,
     MAX_ALLOWED_CIDRS,
-    MAX_TAG_VALUE,
     MAX_TTL_HOURS,
     NAME_PATTERN,
-    TAG_VALUE_PATTERN,
 )
 from fargate_provider.environments.report import EnvironmentReportOperator
 from fargate_provider.environments.task_definition import task_definition_from_form
@@ -182,24 +187,14 @@ with DAG(
             "Not for secrets: they show in the task definition.",
         ),
         "task_role": task_role_param(),
-        "owner": Param(
-            None,
-            type=["null", "string"],
-            pattern=TAG_VALUE_PATTERN,
-            maxLength=MAX_TAG_VALUE,
-            section="Who and what",
-            title="Owner",
-            description="Who the environment is for (shown on the environments page). "
+        "owner": who_and_what_param(
+            "Owner",
+            "Who the environment is for (shown on the environments page). "
             "Empty: the Airflow user who triggers the run.",
         ),
-        "source": Param(
-            None,
-            type=["null", "string"],
-            pattern=TAG_VALUE_PATTERN,
-            maxLength=MAX_TAG_VALUE,
-            section="Who and what",
-            title="Source",
-            description="Where it comes from, e.g. a pull request and commit: "
+        "source": who_and_what_param(
+            "Source",
+            "Where it comes from, e.g. a pull request and commit: "
             "https://github.com/org/app/pull/42 3f2c1ab (letters, digits, spaces and _ . : / = + - @).",
         ),
         "ttl_hours": Param(

@@ -203,3 +203,11 @@ def no_aws(monkeypatch):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def load_balancer_variables(emulator, monkeypatch):
+    """The two Variables the platform team sets once: the emulator's ready-made ALB listener and domain."""
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
+    return emulator.network

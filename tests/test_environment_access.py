@@ -12,13 +12,6 @@ DAG_ID = "fargate_ephemeral_environment"
 OFFICE, ELSEWHERE = "198.51.100.7", "203.0.113.9"
 
 
-@pytest.fixture
-def load_balancer_variables(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
-    return emulator.network
-
-
 def test_only_the_allowed_addresses_reach_the_environment_others_get_403(
     user_dags, emulator, capfd, load_balancer_variables
 ):

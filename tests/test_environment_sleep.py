@@ -15,13 +15,6 @@ DAG_ID = "fargate_ephemeral_environment"
 SOURCE = "https://github.com/org/app/pull/42 3f2c1ab"
 
 
-@pytest.fixture
-def load_balancer_variables(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
-    return emulator.network
-
-
 def _cluster_tags(ecs, cluster: str) -> dict[str, str]:
     [found] = ecs.describe_clusters(clusters=[cluster], include=["TAGS"])["clusters"]
     return {t["key"]: t["value"] for t in found.get("tags", [])}

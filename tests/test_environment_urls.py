@@ -13,14 +13,6 @@ from tests.emulator.helpers import client
 DAG_ID = "fargate_ephemeral_environment"
 
 
-@pytest.fixture
-def load_balancer_variables(emulator, monkeypatch):
-    """The two Variables the platform team sets once: the emulator's ready-made ALB listener and domain."""
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_LISTENER_ARN", emulator.network["listener_arn"])
-    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_DOMAIN", emulator.network["environments_domain"])
-    return emulator.network
-
-
 def _targets(emulator, target_group_arn: str) -> list[dict]:
     return client(emulator, "elbv2").describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
 

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import Param
 
 from fargate_provider import settings
+from fargate_provider.environments.naming import MAX_TAG_VALUE, TAG_VALUE_PATTERN
 from fargate_provider.utils.networking import SUBNET_KINDS
 from fargate_rules.sizes import fargate_sizes, size_choice, size_label
 from fargate_rules.validation import ECS_NAME_PATTERN
@@ -125,3 +126,17 @@ def find_network_and_roles(params: Mapping[str, Any]) -> dict[str, Any]:
     roles = find_roles(params.get("task_role"), aws_conn_id=aws_conn_id())
     print(f"Network for {params['subnet_kind']} subnets: {network['source']}; {roles['source']}")
     return {**network, **roles}
+
+
+def who_and_what_param(title: str, description: str) -> Param:
+    """An optional text that becomes a tag value of the environment (owner, source): ECS's characters
+    and length, in the form's "Who and what" section."""
+    return Param(
+        None,
+        type=["null", "string"],
+        pattern=TAG_VALUE_PATTERN,
+        maxLength=MAX_TAG_VALUE,
+        section="Who and what",
+        title=title,
+        description=description,
+    )
