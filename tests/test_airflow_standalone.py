@@ -194,7 +194,7 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     # Sleep from the page: the row says so while the run works, then "asleep since …"; Wake brings it back.
     row.find_element(By.NAME, "sleep-in-browser").click()
     wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Putting to sleep in-browser: run sleep-in-"))
-    long_wait = WebDriverWait(chromium, 180)
+    long_wait = WebDriverWait(chromium, 300)  # a run of the DAG each (slow when the machine is busy)
     long_wait.until(
         shown.text_to_be_present_in_element(
             (By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]'), "asleep since"

@@ -205,3 +205,8 @@ def test_the_page_counts_a_replaced_deployments_tasks_ecs_no_longer_lists(user_d
     assert "(more than the 1 task(s) ECS still lists)" in env["cost_note"]
     # at least the Fargate minimum of the two replaced large tasks and of the small one
     assert env["estimated_cost_usd"] >= round(_usd("512", "1024", 60, 2) + _usd("256", "512", 60, 1), 6)
+
+
+def test_a_service_without_deployments_has_no_history_cost():
+    """A service being deleted lists no deployments: no figure from the history (the page lists on)."""
+    assert history_cost([], {}, lambda arn: None, region="us-east-1", until=T0) is None

@@ -69,6 +69,8 @@ def history_cost(
     HistoryUnavailable when a revision or its task definition can no longer be described.
     """
     started = sorted(deployments, key=_start)
+    if not started:
+        return None
     costs: list[Cost] = []
     for deployment, following in zip(started, [*started[1:], None], strict=True):
         begin = _start(deployment)

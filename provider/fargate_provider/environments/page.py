@@ -294,7 +294,11 @@ function settled(env) {  // has the environment reached what this page asked for
 async function load() {
   const status = document.getElementById("status");
   const response = await fetch("api/environments", {credentials: "same-origin"});
-  if (!response.ok) { status.textContent = "Could not list environments: HTTP " + response.status; return; }
+  if (!response.ok) {
+    status.textContent = "Could not list environments: HTTP " + response.status + "; trying again.";
+    clearTimeout(timer); timer = setTimeout(load, 5000);  // a passing error must not stop the refresh
+    return;
+  }
   const data = await response.json();
   document.getElementById("as-of").textContent = "as of " + local(data.as_of);
   const names = new Set(data.environments.map(e => e.environment));
