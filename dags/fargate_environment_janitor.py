@@ -1,4 +1,5 @@
-"""Hourly: destroy the ephemeral environments whose time-to-live has passed.
+"""Hourly: destroy the ephemeral environments whose time-to-live has passed, and put the others to
+sleep outside the awake hours (the Variable ``fargate_environments_awake_hours``, if set).
 
 An environment is found by its cluster's tags: ``managed-by=airflow-provider-fargate``,
 ``fargate-environment`` and ``fargate-expires-at`` (set by ``fargate_ephemeral_environment``).
@@ -88,9 +89,44 @@ with DAG(
     @task(trigger_rule="all_done")
     def delete_route(env: dict) -> list:
         """The environment's listener rule and target group, if it had a load balancer (ours only)."""
+        from fargate_provider import settings
         from fargate_provider.environments import exposure
 
-        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=env["environment"])
+        # The listener too: a sleeping environment's rule answers "asleep" and forwards to nothing.
+        return exposure.delete_route(
+            aws_conn_id=aws_conn_id(),
+            environment=env["environment"],
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+        )
 
     delete_routes = delete_route.expand(env=expired)
     delete_services >> delete_routes >> deregister >> delete_clusters
+
+    @task
+    def sleep_outside_awake_hours() -> dict:
+        """Outside the Variable fargate_environments_awake_hours (if set): every awake environment to sleep."""
+        from fargate_provider import settings
+        from fargate_provider.environments import sleep
+        from fargate_provider.hooks.fargate import FargateHook
+
+        report = sleep.sleep_outside_awake_hours(
+            FargateHook(aws_conn_id=aws_conn_id()),
+            aws_conn_id=aws_conn_id(),
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+            spec=settings.ENVIRONMENTS_AWAKE_HOURS.get(),
+            now=pendulum.now("UTC"),
+        )
+        if report["awake_hours"] is None:
+            print(f"No awake hours set (Variable {settings.ENVIRONMENTS_AWAKE_HOURS.name}): none put to sleep")
+        elif "until" not in report:
+            print(f"Inside the awake hours ({report['awake_hours']}): none put to sleep")
+        else:
+            print(
+                f"Outside the awake hours ({report['awake_hours']}): put to sleep until {report['until']}: "
+                f"{report['slept'] or 'none'}; {report['task_hours_saved']} task-hours saved"
+            )
+            for why in report["left_awake"]:
+                print(f"Left awake: {why}")
+        return report
+
+    expired >> sleep_outside_awake_hours()

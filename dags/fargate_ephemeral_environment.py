@@ -456,9 +456,14 @@ with DAG(
 
     @task(pre_execute=cleanup)
     def cleanup_route(params: dict) -> list:
+        from fargate_provider import settings
         from fargate_provider.environments import exposure
 
-        return exposure.delete_route(aws_conn_id=aws_conn_id(), environment=params["environment"])
+        return exposure.delete_route(
+            aws_conn_id=aws_conn_id(),
+            environment=params["environment"],
+            listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
+        )
 
     cleaned_route = cleanup_route().as_teardown(setups=[create_cluster, routed])
     cleanup_task_definition = FargateDeregisterTaskDefinitionOperator(

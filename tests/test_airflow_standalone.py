@@ -213,8 +213,12 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     wait.until(shown.alert_is_present())
     chromium.switch_to.alert.accept()
     wait.until(shown.text_to_be_present_in_element((By.ID, "status"), "Destroying in-browser: run destroy-in-"))
-    state = chromium.find_element(By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]')
-    assert state.text.startswith("destroying… destroy-in-browser-")
+    wait.until(
+        shown.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, 'tr[data-environment="in-browser"] td[data-column="state"]'),
+            "destroying… destroy-in-browser-",
+        )
+    )
     long_wait.until(shown.invisibility_of_element_located((By.CSS_SELECTOR, 'tr[data-environment="in-browser"]')))
     assert chromium.find_element(By.ID, "status").text == "in-browser destroyed."
     assert ecs_leftovers(emulator) == {}

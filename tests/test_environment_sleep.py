@@ -125,3 +125,48 @@ def test_owner_and_source_must_be_tag_values_before_any_aws_call(user_dags, no_a
     with record_aws_calls() as calls, pytest.raises(ParamValidationError, match=f"param {field}:"):
         user_dags.run(DAG_ID, capfd, run_conf={"environment": "ok-name", field: bad})
     assert calls.calls == []
+
+
+def test_the_janitor_removes_an_expired_sleeping_environments_asleep_rule_too(
+    user_dags, emulator, capfd, load_balancer_variables
+):
+    ecs = client(emulator)
+    assert user_dags.run(DAG_ID, capfd, run_conf={"environment": "slept"}).state == "success"
+    assert user_dags.run(DAG_ID, capfd, run_conf={"environment": "slept", "action": "sleep"}).state == "success"
+    [[asleep]] = _rule_actions(emulator, load_balancer_variables["listener_arn"])
+    assert asleep["Type"] == "fixed-response"
+    [cluster] = ecs.describe_clusters(clusters=["env-slept"])["clusters"]
+    ecs.tag_resource(
+        resourceArn=cluster["clusterArn"], tags=[{"key": "fargate-expires-at", "value": "2026-01-01T00:00:00Z"}]
+    )
+    janitor = user_dags.run("fargate_environment_janitor", capfd)
+    assert janitor.state == "success", janitor.task_states
+    assert _rule_actions(emulator, load_balancer_variables["listener_arn"]) == []
+    # the emulator fixture fails the test if the target group, service or cluster is left
+
+
+def test_outside_the_awake_hours_the_janitor_puts_environments_to_sleep_and_says_what_it_saves(
+    user_dags, emulator, capfd, monkeypatch
+):
+    import datetime as dt
+
+    ecs = client(emulator)
+    assert user_dags.run(DAG_ID, capfd, run_conf={"environment": "night", "desired_count": 2}).state == "success"
+    hour = dt.datetime.now(dt.UTC).hour
+    window = "00:00-01:00" if hour >= 2 else "12:00-13:00"  # a window that does not hold now
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_AWAKE_HOURS", f"daily {window} UTC")
+    janitor = user_dags.run("fargate_environment_janitor", capfd)
+    assert janitor.state == "success", janitor.task_states
+    report = janitor.xcom["sleep_outside_awake_hours"]
+    assert report["slept"] == ["night"] and report["task_hours_saved"] > 0
+    assert f"Outside the awake hours (daily {window} UTC): put to sleep until" in janitor.log
+    tags = _cluster_tags(ecs, "env-night")
+    assert tags["fargate-awake-count"] == "2" and tags["fargate-asleep-since"]
+    assert ecs.describe_services(cluster="env-night", services=["night"])["services"][0]["desiredCount"] == 0
+    # Inside the hours the janitor leaves them as they are (nobody is woken behind their back).
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_AWAKE_HOURS", "daily 00:00-23:59 UTC")
+    again = user_dags.run("fargate_environment_janitor", capfd)
+    assert again.xcom["sleep_outside_awake_hours"]["slept"] == [] and "fargate-asleep-since" in _cluster_tags(
+        ecs, "env-night"
+    )
+    assert user_dags.run(DAG_ID, capfd, run_conf={"environment": "night", "action": "destroy"}).state == "success"

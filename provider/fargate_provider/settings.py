@@ -144,6 +144,11 @@ ENVIRONMENTS_DOMAIN = VariableSetting(
     "fargate_environments_domain",
     "The domain whose wildcard record points at that ALB: an environment NAME answers at NAME.<domain>.",
 )
+ENVIRONMENTS_AWAKE_HOURS = VariableSetting(
+    "fargate_environments_awake_hours",
+    "When environments are awake, e.g. 'Mon-Fri 07:00-20:00 Europe/Berlin': outside it the janitor puts them to "
+    "sleep (0 tasks; woken by hand). Unset: none is put to sleep.",
+)
 BATCH_JOB = VariableSetting(
     "fargate_batch_job",
     "The batch DAG's schedule and the defaults its scheduled runs use (image, command, size, family, cluster, "
@@ -174,6 +179,7 @@ VARIABLES: tuple[VariableSetting, ...] = (
     SECURITY_GROUPS,
     ENVIRONMENTS_LISTENER_ARN,
     ENVIRONMENTS_DOMAIN,
+    ENVIRONMENTS_AWAKE_HOURS,
     BATCH_JOB,
     BATCH_FANOUT,
 )

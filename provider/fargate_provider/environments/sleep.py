@@ -80,3 +80,44 @@ def finish_wake(hook: Any, *, aws_conn_id: str, environment: str, listener_arn: 
     if tags.get(ASLEEP_SINCE_TAG) or tags.get(AWAKE_COUNT_TAG):
         hook.untag_resource(cluster["clusterArn"], [ASLEEP_SINCE_TAG, AWAKE_COUNT_TAG])
     return {"environment": environment, "rules": rules, "asleep_since": tags.get(ASLEEP_SINCE_TAG)}
+
+
+def sleep_outside_awake_hours(
+    hook: Any, *, aws_conn_id: str, listener_arn: str | None, spec: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The janitor's part: outside the awake hours (``awake_hours.parse(spec)``), every awake environment
+    that is ours and not expired goes to sleep (its count recorded, its rule answering "asleep", its
+    service scaled to 0 without waiting); the task-hours saved until the window opens again."""
+    from fargate_provider.environments import awake_hours
+    from fargate_provider.environments.discovery import managed_environment_clusters
+    from fargate_provider.environments.lifetime import EnvironmentNotFoundError
+    from fargate_provider.environments.naming import expires_at
+
+    hours = awake_hours.parse(spec)
+    if hours is None:
+        return {"awake_hours": None, "slept": [], "task_hours_saved": 0.0}
+    if hours.awake(now):
+        return {"awake_hours": hours.text, "slept": [], "task_hours_saved": 0.0}
+    until = hours.next_start(now)
+    slept, left, task_hours = [], [], 0.0
+    for cluster in managed_environment_clusters(hook):
+        tags = cluster["tags"]
+        expiry = expires_at(tags)
+        if tags.get(ASLEEP_SINCE_TAG) or (expiry is not None and expiry <= now):
+            continue  # asleep already, or the janitor's delete takes it
+        name = tags[ENVIRONMENT_TAG]
+        try:
+            done = put_to_sleep(hook, aws_conn_id=aws_conn_id, environment=name, listener_arn=listener_arn, now=now)
+            hook.update_service(done["cluster"], done["service"], desiredCount=0)
+        except (NotOursError, EnvironmentNotFoundError, ValueError) as err:
+            left.append(f"{name}: {err}")
+            continue
+        slept.append(name)
+        task_hours += done["awake_count"] * (until - now).total_seconds() / 3600
+    return {
+        "awake_hours": hours.text,
+        "until": until.strftime(EXPIRY_FORMAT),
+        "slept": slept,
+        "left_awake": left,
+        "task_hours_saved": round(task_hours, 1),
+    }
