@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from fargate_provider.links.environment import EnvironmentUrlLink, first_web_url
-from tests.test_environment_urls import load_balancer_variables  # noqa: F401  (the platform team's two Variables)
 
 DAG_ID = "fargate_ephemeral_environment"
 LINK = EnvironmentUrlLink()
@@ -46,7 +45,7 @@ def test_behind_the_load_balancer_the_report_links_to_the_environments_host(
     user_dags,
     emulator,
     capfd,
-    load_balancer_variables,  # noqa: F811  (the pytest fixture imported above)
+    load_balancer_variables,
 ):
     created = user_dags.run(DAG_ID, capfd, run_conf={"environment": "linkd", "desired_count": 1})
     assert created.state == "success", created.task_states

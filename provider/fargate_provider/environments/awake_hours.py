@@ -1,4 +1,4 @@
-"""When environments are awake: the Variable ``fargate_environments_awake_hours``.
+"""When environments are awake: the Variable ``settings.ENVIRONMENTS_AWAKE_HOURS``.
 
 ``Mon-Fri 07:00-20:00 Europe/Berlin``: days (a range ``Mon-Fri``, a list ``Mon,Wed,Fri``, or
 ``daily``), a window within one day (start before end), and an IANA time zone. Outside the window
@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fargate_provider import settings
 from fargate_rules.input_errors import InputError
 
-VARIABLE = "fargate_environments_awake_hours"
+VARIABLE = settings.ENVIRONMENTS_AWAKE_HOURS.name
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _SPEC = re.compile(r"^(?P<days>\S+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})\s+(?P<zone>\S+)$")
 
