@@ -318,7 +318,10 @@ async function load() {
       (filter.value ? " of " + filter.value : "") + "."); td.colSpan = 9; body.appendChild(row);
   }
   for (const env of shown) {
-    if (settled(env)) delete pending[env.environment];
+    if (pending[env.environment] && settled(env)) {
+      status.textContent = env.environment + (env.asleep_since ? " is asleep." : " is awake.");
+      delete pending[env.environment];
+    }
     const busy = pending[env.environment];
     const row = document.createElement("tr");
     row.dataset.environment = env.environment;
