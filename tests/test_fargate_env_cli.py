@@ -4,6 +4,7 @@ standalone module's (the suite's workers run the two side by side)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -31,9 +32,26 @@ def fargate_env(api: AirflowApi, *args: str, timeout: float = 400) -> subprocess
     return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@contextlib.contextmanager
+def destroyed_at_the_end(api: AirflowApi, name: str):
+    """A test that fails half-way still takes its environment down, so the next test's leftover
+    check judges only what that test made (CI once saw one failure become two)."""
+    try:
+        yield
+    finally:
+        listed = fargate_env(api, "list", "--json")
+        if listed.returncode == 0 and any(e["environment"] == name for e in json.loads(listed.stdout)):
+            fargate_env(api, "down", name, "--wait")
+
+
 def test_fargate_env_up_sleep_wake_down_through_airflows_rest_api(stack):
     api, emulator, _ = stack
     api.unpause(DAG_ID)
+    with destroyed_at_the_end(api, "pr-7"):
+        up_sleep_wake_down(api, emulator)
+
+
+def up_sleep_wake_down(api: AirflowApi, emulator: str) -> None:
     source = "https://github.com/org/app/pull/7 3f2c1ab"
     up = fargate_env(
         api, "up", "pr-7", "--image", "public.ecr.aws/nginx/nginx:1.27", "--subnets", "public",

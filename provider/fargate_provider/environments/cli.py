@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import tenacity
 
 from fargate_provider.environments.naming import run_id_for
 
@@ -37,6 +38,8 @@ DAG_ID = "fargate_ephemeral_environment"
 PAGE_API = "/fargate/api/environments"
 DONE = ("success", "failed")
 EXIT_FAILED, EXIT_INPUT, EXIT_AIRFLOW = 1, 2, 3
+#: An answer Airflow (or a proxy before it) gives while busy or restarting: asked again.
+BUSY_STATUSES = (502, 503, 504)
 
 
 class CliError(Exception):
@@ -49,11 +52,31 @@ class CliError(Exception):
 
 
 class Airflow:
-    """Airflow's REST API as one signed-in caller."""
+    """Airflow's REST API as one signed-in caller.
 
-    def __init__(self, base_url: str, token: str | None, username: str | None, password: str | None):
+    A request that times out, cannot connect or gets a busy answer (502/503/504) is sent again
+    with capped backoff for up to ``patience`` seconds: a loaded API server (CI runners are) or
+    one restarting must not fail a CI job whose run is going fine. Each request is safe to repeat:
+    reads are, and a run is triggered under its own run id, so a repeated trigger that got
+    through the first time is answered 409 and recognised (see :func:`trigger`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        username: str | None,
+        password: str | None,
+        *,
+        patience: float = 180,
+        timeout: float = 30,
+        transport: httpx.BaseTransport | None = None,
+        sleep=time.sleep,
+    ):
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=30)
+        self.patience = patience
+        self._sleep = sleep
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
         if not token:
             if not (username and password):
                 raise CliError(
@@ -69,14 +92,44 @@ class Airflow:
         self.http.headers["Authorization"] = f"Bearer {token}"
 
     def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(httpx.TransportError)
+            | tenacity.retry_if_result(lambda response: response.status_code in BUSY_STATUSES),
+            stop=tenacity.stop_after_delay(self.patience),
+            wait=tenacity.wait_exponential(multiplier=1, max=15),
+            before_sleep=self._say_once,
+            retry_error_callback=_last_answer,
+            sleep=self._sleep,
+        )
+        self._said = False
         try:
-            response = self.http.request(method, path, json=body)
+            response = retrying(self.http.request, method, path, json=body)
         except httpx.HTTPError as error:
-            raise CliError(f"cannot reach Airflow at {self.base_url}: {error}", EXIT_AIRFLOW) from None
+            raise CliError(
+                f"cannot reach Airflow at {self.base_url} ({method} {path}, tried for {self.patience:.0f} s): "
+                f"{error or type(error).__name__}",
+                EXIT_AIRFLOW,
+            ) from None
         try:
             return response.status_code, response.json()
         except ValueError:
             return response.status_code, response.text
+
+    def _say_once(self, state: tenacity.RetryCallState) -> None:
+        if self._said:
+            return
+        self._said = True
+        outcome = state.outcome
+        why = (
+            f"HTTP {outcome.result().status_code}"
+            if outcome is not None and not outcome.failed
+            else str(outcome.exception() if outcome is not None else "") or "no answer"
+        )
+        print(
+            f"fargate-env: Airflow at {self.base_url} is slow to answer ({why}); asking again for up to "
+            f"{self.patience:.0f} s (--patience)",
+            file=sys.stderr,
+        )
 
     def call(self, method: str, path: str, body: Any = None, allowed: Sequence[int] = (200, 201)) -> Any:
         status, answer = self.send(method, path, body)
@@ -90,6 +143,12 @@ class Airflow:
         if status not in allowed:
             raise CliError(f"Airflow answered {method} {path} with HTTP {status}: {str(detail)[:500]}", EXIT_AIRFLOW)
         return answer
+
+
+def _last_answer(state: tenacity.RetryCallState) -> httpx.Response:
+    """When patience runs out: the last busy answer (judged by the caller), or the last error raised."""
+    assert state.outcome is not None
+    return state.outcome.result()  # raises the last exception when the last try raised
 
 
 # ------------------------------------------------------------------ the form
@@ -161,6 +220,10 @@ def trigger(airflow: Airflow, conf: dict[str, Any], now: dt.datetime | None = No
         "note": f"{action} {name} (fargate-env)",
     }
     status, answer = airflow.send("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", body)
+    if status == 409:  # a repeated request whose first try got through: the run id is ours
+        existing = airflow.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{body['dag_run_id']}", allowed=(200, 404))
+        if isinstance(existing, dict) and existing.get("conf") == conf:
+            return existing["dag_run_id"]
     detail = answer.get("detail", answer) if isinstance(answer, dict) else answer
     if status in (400, 422):  # the server's own Param check
         raise CliError(f"Airflow refused the form: {str(detail)[:500]}", EXIT_INPUT)
@@ -305,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", default=os.environ.get("AIRFLOW_TOKEN") or None, help="default: $AIRFLOW_TOKEN")
     parser.add_argument("--username", default=os.environ.get("AIRFLOW_USERNAME") or None)
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=180,
+        help="seconds to keep asking a slow, busy or restarting Airflow before giving up (default 180)",
+    )
     parser.add_argument("--password", default=os.environ.get("AIRFLOW_PASSWORD") or None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -345,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        airflow = Airflow(args.airflow, args.token, args.username, args.password)
+        airflow = Airflow(args.airflow, args.token, args.username, args.password, patience=args.patience)
         if args.command == "list":
             return cmd_list(airflow, args)
         if args.command == "url":
