@@ -6,7 +6,9 @@ An environment is found by its cluster's tags: ``managed-by=airflow-provider-far
 Nothing without ``managed-by=airflow-provider-fargate`` is touched: an expired cluster that
 also holds someone else's service or standalone task is left alone — said once as a warning
 (and the cluster tagged ``fargate-janitor-left-alone-since``), then quietly each hour, never a
-failed run — and each delete checks the tags again before it acts.
+failed run — and each delete checks the tags again before it acts. An environment that a run of
+``fargate_ephemeral_environment`` is changing right now (it holds the environment's turn) is left
+for the next round.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from fargate_provider.environments.form import AWS_CONN_ID, aws_conn_id
+from fargate_provider.environments.naming import DAG_ID as ENVIRONMENT_DAG_ID
 from fargate_provider.environments.naming import ENVIRONMENT_TAG
 from fargate_provider.operators.cluster import FargateDeleteClusterOperator
 from fargate_provider.operators.service import FargateDeleteServiceOperator
@@ -33,8 +36,21 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
+    def changing(ti):
+        """The environment DAG's run that holds an environment's turn now (it is being changed), if any."""
+        from fargate_provider import settings
+        from fargate_provider.environments import turns
+
+        held = settings.ENVIRONMENT_TURNS.get()
+
+        def is_active(run_id: str) -> bool:
+            states = list(turns.ACTIVE_RUN_STATES)
+            return ti.get_dr_count(dag_id=ENVIRONMENT_DAG_ID, run_ids=[run_id], states=states) > 0
+
+        return lambda name: turns.holder_of(held, name, is_active)
+
     @task
-    def find_expired() -> list[dict]:
+    def find_expired(ti=None) -> list[dict]:
         import logging
 
         from fargate_provider.environments.discovery import LeftAlone, expired_environments
@@ -59,6 +75,12 @@ with DAG(
                 )
             else:
                 print(f"Left alone: {item}")
+        run_changing = changing(ti)
+        busy = {env.environment: run_changing(env.environment) for env in expired}
+        for name, run in busy.items():
+            if run:
+                print(f"Expired, left for the next round: {name} (run {run} of {ENVIRONMENT_DAG_ID} is changing it)")
+        expired = [env for env in expired if not busy[env.environment]]
         print(f"Expired environments: {[env.environment for env in expired] or 'none'}")
         return [env.as_dict() for env in expired]
 
@@ -103,7 +125,7 @@ with DAG(
     delete_services >> delete_routes >> deregister >> delete_clusters
 
     @task
-    def sleep_outside_awake_hours() -> dict:
+    def sleep_outside_awake_hours(ti=None) -> dict:
         """Outside the Variable fargate_environments_awake_hours (if set): every awake environment to sleep."""
         from fargate_provider import settings
         from fargate_provider.environments import sleep
@@ -115,6 +137,7 @@ with DAG(
             listener_arn=settings.ENVIRONMENTS_LISTENER_ARN.get(),
             spec=settings.ENVIRONMENTS_AWAKE_HOURS.get(),
             now=pendulum.now("UTC"),
+            changing=changing(ti),
         )
         if report["awake_hours"] is None:
             print(f"No awake hours set (Variable {settings.ENVIRONMENTS_AWAKE_HOURS.name}): none put to sleep")

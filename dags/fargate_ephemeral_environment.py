@@ -55,6 +55,9 @@ from fargate_provider.operators.task_definition import (
 )
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
+MAX_ACTIVE_RUNS = 16  # environments changed at once; more runs queue (Airflow starts them as these end)
+TURN_POKE_SECONDS = 5  # how often a run waiting for its environment's turn asks again
+TURN_TIMEOUT_SECONDS = 2 * 3600  # a run waits this long for the run before it, then fails saying which
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Behind a load balancer, new tasks get this long to start answering health checks.
 HEALTH_CHECK_GRACE_SECONDS = 60
@@ -70,7 +73,9 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # Runs of different environments go side by side (a burst of pull requests); runs of one
+    # environment take turns (take_turn below).
+    max_active_runs=MAX_ACTIVE_RUNS,
     render_template_as_native_obj=True,
     user_defined_macros={"environment_task_definition": task_definition_from_form},
     tags=["fargate", "environments"],
@@ -211,6 +216,26 @@ with DAG(
     },
 ) as dag:
 
+    @task.sensor(
+        poke_interval=TURN_POKE_SECONDS,
+        timeout=TURN_TIMEOUT_SECONDS,
+        mode="reschedule",
+        max_active_tis_per_dag=1,  # one instance at a time across runs: the turns' read-check-write is safe
+    )
+    def take_turn(params: dict, dag_run=None, ti=None) -> bool:
+        """Wait until no other queued or running run is changing this environment, then hold its turn."""
+        from fargate_provider.environments import turns
+
+        def is_active(run_id: str) -> bool:
+            return ti.get_dr_count(dag_id=dag.dag_id, run_ids=[run_id], states=list(turns.ACTIVE_RUN_STATES)) > 0
+
+        holder = turns.take_turn(params["environment"], dag_run.run_id, is_active)
+        if holder:
+            print(f"Run {holder} is changing {params['environment']}: this run waits for it to end")
+            return False
+        print(f"This run holds {params['environment']}'s turn: no other run changes it until this one ends")
+        return True
+
     @task(multiple_outputs=True)
     @fail_fast_on_input_errors
     def prepare(params: dict, dag_run=None) -> dict:
@@ -285,6 +310,7 @@ with DAG(
         }[params["action"]]
 
     prepared = prepare()
+    take_turn() >> prepared
     action = choose_action()
 
     # ---------------------------------------------------------------- create (or update)

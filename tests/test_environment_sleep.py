@@ -25,6 +25,19 @@ def _rule_actions(emulator, listener_arn: str) -> list[list[dict]]:
     return [r["Actions"] for r in rules if not r["IsDefault"]]
 
 
+def _add_dag_run(dag_id: str, run_id: str, state: str) -> None:
+    """A run of ``dag_id`` in ``state`` in the metadata DB (made, or moved to that state)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one_or_none()
+        if run is None:
+            run = DagRun(dag_id=dag_id, run_id=run_id, run_type="manual", state=state, conf={})
+            session.add(run)
+        run.state = state
+
+
 def _listed(name: str) -> dict:
     from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
@@ -155,6 +168,14 @@ def test_outside_the_awake_hours_the_janitor_puts_environments_to_sleep_and_says
     hour = dt.datetime.now(dt.UTC).hour
     window = "00:00-01:00" if hour >= 2 else "12:00-13:00"  # a window that does not hold now
     monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENTS_AWAKE_HOURS", f"daily {window} UTC")
+    # A run of the environment DAG that is changing "night" right now: the janitor leaves it for the next round.
+    busy = "create-night-busy"
+    _add_dag_run(DAG_ID, busy, "running")
+    monkeypatch.setenv("AIRFLOW_VAR_FARGATE_ENVIRONMENT_TURNS", f'{{"night": "{busy}"}}')
+    left = user_dags.run("fargate_environment_janitor", capfd)
+    assert left.xcom["sleep_outside_awake_hours"]["slept"] == []
+    assert left.xcom["sleep_outside_awake_hours"]["left_awake"] == [f"night: run {busy} is changing it (next round)"]
+    _add_dag_run(DAG_ID, busy, "success")  # that run has ended: its turn holds nothing
     janitor = user_dags.run("fargate_environment_janitor", capfd)
     assert janitor.state == "success", janitor.task_states
     report = janitor.xcom["sleep_outside_awake_hours"]

@@ -124,3 +124,50 @@ def test_fargate_env_exits_1_with_the_failing_tasks_reason(stack):
     assert "CannotPullContainerError" in failed.stdout
     assert ecs_leftovers(emulator) == {}  # the run's teardown removed what it made
     LocalEcsClient(emulator).clear_behaviours()
+
+
+def test_a_burst_goes_side_by_side_and_one_environments_runs_take_turns(stack):
+    """Three environments and an update of the first, triggered at once through Airflow (issue 27,
+    item 8): the three go side by side, the update waits for the first create to end, and the
+    listener gets one rule per host at distinct priorities."""
+    api, emulator, _ = stack
+    api.unpause(DAG_ID)
+    names = ("burst-a", "burst-b", "burst-c")
+
+    def start(*args: str) -> str:
+        """A run triggered, not waited for (as CI jobs of three pull requests would, at once)."""
+        started = fargate_env(api, *args, "--json")
+        assert started.returncode == 0, started.stdout + started.stderr
+        return json.loads(started.stdout)["dag_run_id"]
+
+    with contextlib.ExitStack() as cleanup:
+        for name in names:
+            cleanup.enter_context(destroyed_at_the_end(api, name))
+        runs = [
+            start("up", name, "--image", "public.ecr.aws/nginx/nginx:1.27", "--subnets", "public") for name in names
+        ]
+        update = start("up", "burst-a", "--image", "public.ecr.aws/nginx/nginx:1.28", "--subnets", "public")
+        ended = {run_id: api.wait_for_run(DAG_ID, run_id, timeout=600) for run_id in (*runs, update)}
+        assert {run["state"] for run in ended.values()} == {"success"}, ended
+
+        first_end = min(ended[r]["end_date"] for r in runs)
+        assert max(ended[r]["start_date"] for r in runs) < first_end  # the three ran at the same time
+        status, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{update}/taskInstances")
+        prepared = next(ti for ti in tis["task_instances"] if ti["task_id"] == "prepare")
+        assert prepared["start_date"] >= ended[runs[0]]["end_date"]  # the update waited for burst-a's create
+
+        elbv2 = boto3.client("elbv2", endpoint_url=emulator, region_name="us-east-1")
+        [balancer] = elbv2.describe_load_balancers()["LoadBalancers"]
+        [listener] = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+        rules = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
+        hosts = sorted(
+            c["Values"][0].split(".")[0] for r in rules for c in r["Conditions"] if c["Field"] == "host-header"
+        )
+        assert hosts == sorted(names)  # one rule per host: the update reused burst-a's
+        assert len({r["Priority"] for r in rules}) == len(rules)
+        [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "burst-a"]
+        assert env["image"] == "public.ecr.aws/nginx/nginx:1.28" and env["last_run_id"] == update
+
+        downs = [start("down", name) for name in names]
+        assert {api.wait_for_run(DAG_ID, run_id, timeout=600)["state"] for run_id in downs} == {"success"}
+    assert ecs_leftovers(emulator) == {}

@@ -169,6 +169,15 @@ BATCH_FANOUT = VariableSetting(
     json=True,
 )
 
+ENVIRONMENT_TURNS = VariableSetting(
+    "fargate_environment_turns",
+    "Written by fargate_ephemeral_environment, not by hand: the run that holds each environment's turn "
+    "(runs of one environment wait for each other; runs of different environments go side by side).",
+    default="{}",
+    type="JSON object",
+    json=True,
+)
+
 CONFIG_OPTIONS: tuple[ConfigOption, ...] = (RESUME_NOT_BEFORE_SECONDS, LOG_READS_PER_SECOND)
 VARIABLES: tuple[VariableSetting, ...] = (
     AWS_CONN_ID,
@@ -182,6 +191,7 @@ VARIABLES: tuple[VariableSetting, ...] = (
     ENVIRONMENTS_AWAKE_HOURS,
     BATCH_JOB,
     BATCH_FANOUT,
+    ENVIRONMENT_TURNS,
 )
 SETTINGS: tuple[ConfigOption | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
 SUBNETS = {"private": PRIVATE_SUBNETS, "public": PUBLIC_SUBNETS}

@@ -32,9 +32,8 @@ from typing import Any
 import httpx
 import tenacity
 
-from fargate_provider.environments.naming import run_id_for
+from fargate_provider.environments.naming import DAG_ID, run_id_for
 
-DAG_ID = "fargate_ephemeral_environment"
 PAGE_API = "/fargate/api/environments"
 DONE = ("success", "failed")
 EXIT_FAILED, EXIT_INPUT, EXIT_AIRFLOW = 1, 2, 3

@@ -13,6 +13,7 @@ Only an environment that is ours is touched (its cluster and service carry the p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from fargate_provider.environments import exposure
@@ -83,11 +84,18 @@ def finish_wake(hook: Any, *, aws_conn_id: str, environment: str, listener_arn: 
 
 
 def sleep_outside_awake_hours(
-    hook: Any, *, aws_conn_id: str, listener_arn: str | None, spec: str | None, now: dt.datetime
+    hook: Any,
+    *,
+    aws_conn_id: str,
+    listener_arn: str | None,
+    spec: str | None,
+    now: dt.datetime,
+    changing: Callable[[str], str | None] = lambda name: None,
 ) -> dict[str, Any]:
     """The janitor's part: outside the awake hours (``awake_hours.parse(spec)``), every awake environment
     that is ours and not expired goes to sleep (its count recorded, its rule answering "asleep", its
-    service scaled to 0 without waiting); the task-hours saved until the window opens again."""
+    service scaled to 0 without waiting); the task-hours saved until the window opens again.
+    An environment a run is changing now (``changing(name)`` names that run) is left for the next round."""
     from fargate_provider.environments import awake_hours
     from fargate_provider.environments.discovery import managed_environment_clusters
     from fargate_provider.environments.lifetime import EnvironmentNotFoundError
@@ -106,6 +114,10 @@ def sleep_outside_awake_hours(
         if tags.get(ASLEEP_SINCE_TAG) or (expiry is not None and expiry <= now):
             continue  # asleep already, or the janitor's delete takes it
         name = tags[ENVIRONMENT_TAG]
+        run = changing(name)
+        if run:
+            left.append(f"{name}: run {run} is changing it (next round)")
+            continue
         try:
             done = put_to_sleep(hook, aws_conn_id=aws_conn_id, environment=name, listener_arn=listener_arn, now=now)
             hook.update_service(done["cluster"], done["service"], desiredCount=0)
