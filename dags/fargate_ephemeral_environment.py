@@ -53,10 +53,10 @@ from fargate_provider.operators.task_definition import (
     FargateDeregisterTaskDefinitionOperator,
     FargateRegisterTaskDefinitionOperator,
 )
+from fargate_provider.settings import RESUME_NOT_BEFORE_SECONDS
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 MAX_ACTIVE_RUNS = 16  # environments changed at once; more runs queue (Airflow starts them as these end)
-TURN_POKE_SECONDS = 5  # how often a run waiting for its environment's turn asks again
 TURN_TIMEOUT_SECONDS = 2 * 3600  # a run waits this long for the run before it, then fails saying which
 POLL_INTERVAL = 5  # seconds between DescribeServices calls while waiting (cheap, well under ECS's rate limits)
 # Behind a load balancer, new tasks get this long to start answering health checks.
@@ -215,9 +215,11 @@ with DAG(
         ),
     },
 ) as dag:
-
+    # A waiting run asks again every [fargate] resume_not_before_seconds (15 s), not sooner: Airflow 3.3
+    # can fail a reschedule-mode sensor whose next poke is queued before the executor reports the last
+    # one (apache/airflow#71172, fix open in #71194), the same race our triggers guard against.
     @task.sensor(
-        poke_interval=TURN_POKE_SECONDS,
+        poke_interval=RESUME_NOT_BEFORE_SECONDS.get(),
         timeout=TURN_TIMEOUT_SECONDS,
         mode="reschedule",
         max_active_tis_per_dag=1,  # one instance at a time across runs: the turns' read-check-write is safe

@@ -82,6 +82,21 @@ class FargateBaseTrigger(BaseTrigger):
             await asyncio.sleep(delay)
         return TriggerEvent(payload)
 
+    async def connect(self) -> FargateHook:
+        """The hook, its Airflow connection read in a worker thread, never on the event loop.
+
+        Every trigger's ``run`` starts with it. Reading a connection in the triggerer asks the
+        triggerer's supervisor, and the answer comes through the event loop; under Python 3.11 one
+        lock guards ``conn_config`` of every hook (``functools.cached_property``, gh-87634). A worker
+        thread reading one trigger's connection (aiobotocore's client, ``sync_to_async``) held that
+        lock while waiting for the loop, and the loop, reading the next trigger's connection for its
+        client pool key, waited for the lock: the triggerer froze ("event loop appears deadlocked")
+        with three environments created at once. Once read, ``conn_config`` is the instance's own
+        attribute and reading it takes no lock.
+        """
+        await asyncio.to_thread(lambda: self.hook.conn_config)
+        return self.hook
+
     @cached_property
     def hook(self) -> FargateHook:
         config = Config(**self.botocore_config) if self.botocore_config else None

@@ -74,10 +74,11 @@ class FargateServiceTrigger(FargateBaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = ServiceWatch(**self.watch)
+        hook = await self.connect()
         try:
             async with (
-                self.hook.async_clients() as clients,
-                shared_poller(self.hook).subscribe(
+                hook.async_clients() as clients,
+                shared_poller(hook).subscribe(
                     SERVICES, self.cluster, watch.services, self.poll_interval
                 ) as subscription,
             ):

@@ -82,10 +82,11 @@ class FargateTaskTrigger(FargateBaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         follower = LogFollower(**self.logs) if self.logs else None
+        hook = await self.connect()
         try:
             async with (
-                self.hook.async_clients() as clients,
-                shared_poller(self.hook).subscribe(TASKS, self.cluster, self.tasks, self.poll_interval) as subscription,
+                hook.async_clients() as clients,
+                shared_poller(hook).subscribe(TASKS, self.cluster, self.tasks, self.poll_interval) as subscription,
             ):
                 # Logs are read beside the wait, not in it: a read waiting for its turn in the
                 # CloudWatch budget never holds back seeing the task stop.
