@@ -82,6 +82,7 @@ def test_sleep_stops_every_task_and_the_load_balancer_answers_asleep_wake_brings
     assert asked["status"] == 200 and asked["body"].startswith("Environment pr-42 is asleep")  # not a 503
     listed = _listed("pr-42")
     assert listed["asleep_since"] and listed["awake_count"] == 2 and listed["owner"] == "ana"
+    assert (listed["targets_healthy"], listed["targets_total"]) == (0, 0)  # asleep: no target
     assert listed["urls"] == [f"http://pr-42.{load_balancer_variables['environments_domain']}"]  # the URL stays
 
     woken = user_dags.run(DAG_ID, capfd, run_conf={"environment": "pr-42", "action": "wake"})
@@ -89,6 +90,7 @@ def test_sleep_stops_every_task_and_the_load_balancer_answers_asleep_wake_brings
     assert "[error" not in woken.log
     [service] = ecs.describe_services(cluster="env-pr-42", services=["pr-42"])["services"]
     assert (service["desiredCount"], service["runningCount"]) == (2, 2)
+    assert (_listed("pr-42")["targets_healthy"], _listed("pr-42")["targets_total"]) == (2, 2)  # the page's health
     [balancer] = service["loadBalancers"]
     health = elbv2.describe_target_health(TargetGroupArn=balancer["targetGroupArn"])["TargetHealthDescriptions"]
     assert [t["TargetHealth"]["State"] for t in health] == ["healthy", "healthy"]

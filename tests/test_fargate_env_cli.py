@@ -161,6 +161,11 @@ def test_a_burst_goes_side_by_side_and_one_environments_runs_take_turns(stack):
         [listener] = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
         rules = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
         hosts = sorted(
+            (c.get("HostHeaderConfig") or {}).get("Values", c.get("Values", []))[0].split(".")[0]
+            for r in rules
+            for c in r["Conditions"]
+            if c["Field"] == "host-header"
+        )
             c["Values"][0].split(".")[0] for r in rules for c in r["Conditions"] if c["Field"] == "host-header"
         )
         assert hosts == sorted(names)  # one rule per host: the update reused burst-a's

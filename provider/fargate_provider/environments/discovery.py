@@ -124,9 +124,9 @@ def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list
 # The service each cluster showed, while the cluster looks the same: its task counts and its tags
 # (every create, sleep and wake of the DAG retags it) unchanged, and for at most SERVICE_MAX_AGE seconds
 # (a change made outside the DAGs shows within that). By cluster ARN: (what the cluster looked like,
-# when the service was read, the service).
+# when the service was read, the service and its targets' health).
 SERVICE_MAX_AGE = 60.0
-_SERVICES: dict[str, tuple[tuple[Any, ...], float, dict[str, Any] | None]] = {}
+_SERVICES: dict[str, tuple[tuple[Any, ...], float, tuple[dict[str, Any] | None, dict[str, int] | None]]] = {}
 _SERVICES_LOCK = threading.Lock()
 
 
@@ -135,9 +135,10 @@ def _cluster_look(cluster: dict[str, Any]) -> tuple[Any, ...]:
     return (*(cluster.get(c) for c in counts), tuple(sorted(cluster["tags"].items())))
 
 
-def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The environment's service (DescribeServices: its name is the environment's), or the one read
-    before while its cluster looks the same (at most SERVICE_MAX_AGE seconds ago)."""
+def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, dict[str, int] | None]:
+    """The environment's service (DescribeServices: its name is the environment's) and, behind a
+    load balancer, its targets' health (DescribeTargetHealth: healthy and all targets); or what was
+    read before while its cluster looks the same (at most SERVICE_MAX_AGE seconds ago)."""
     look = _cluster_look(cluster)
     with _SERVICES_LOCK:
         cached = _SERVICES.get(cluster["clusterArn"])
@@ -148,9 +149,15 @@ def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> dict[str, Any]
     except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
         services = []
     service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
+    groups = [lb["targetGroupArn"] for lb in (service or {}).get("loadBalancers") or [] if lb.get("targetGroupArn")]
+    targets = None
+    if groups:
+        described = hook.describe_target_health(groups)
+        states = [t["TargetHealth"]["State"] for arn in groups for t in described.get(arn) or []]
+        targets = {"healthy": states.count("healthy"), "total": len(states)}
     with _SERVICES_LOCK:
-        _SERVICES[cluster["clusterArn"]] = (look, time.monotonic(), service)
-    return service
+        _SERVICES[cluster["clusterArn"]] = (look, time.monotonic(), (service, targets))
+    return service, targets
 
 
 def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.datetime) -> dict[str, Any]:
@@ -160,7 +167,7 @@ def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.
 
     tags = cluster["tags"]
     name = tags[ENVIRONMENT_TAG]
-    service = _service_of(hook, cluster, name)
+    service, targets = _service_of(hook, cluster, name)
     expiry = expires_at(tags)
     entry: dict[str, Any] = {
         "environment": name,
@@ -169,6 +176,9 @@ def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.
         "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
         "desired_count": service["desiredCount"] if service else 0,
         "running_count": service["runningCount"] if service else 0,
+        # Behind the load balancer: its targets, healthy and all (None: not behind one).
+        "targets_healthy": targets["healthy"] if targets else None,
+        "targets_total": targets["total"] if targets else None,
         "created_at": service["createdAt"].isoformat() if service and service.get("createdAt") else None,
         "age_seconds": int((now - service["createdAt"]).total_seconds())
         if service and service.get("createdAt")

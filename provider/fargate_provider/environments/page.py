@@ -351,6 +351,8 @@ async function load() {
       detail(state, "wakes with " + (env.awake_count || 1) + " task(s)");
     } else {
       state.textContent = "awake: " + env.running_count + "/" + env.desired_count + " tasks running";
+      if (env.targets_total !== null && env.targets_total !== undefined)
+        detail(state, env.targets_healthy + "/" + env.targets_total + " targets healthy");
     }
     const expires = cell(row, "expires", local(env.expires_at));
     detail(expires, duration(env.ttl_left_seconds));
