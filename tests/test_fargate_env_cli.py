@@ -166,8 +166,6 @@ def test_a_burst_goes_side_by_side_and_one_environments_runs_take_turns(stack):
             for c in r["Conditions"]
             if c["Field"] == "host-header"
         )
-            c["Values"][0].split(".")[0] for r in rules for c in r["Conditions"] if c["Field"] == "host-header"
-        )
         assert hosts == sorted(names)  # one rule per host: the update reused burst-a's
         assert len({r["Priority"] for r in rules}) == len(rules)
         [env] = [e for e in json.loads(fargate_env(api, "list", "--json").stdout) if e["environment"] == "burst-a"]
