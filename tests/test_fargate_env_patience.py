@@ -29,6 +29,8 @@ class SlowAirflow:
         path = request.url.path
         if self.busy:
             self.busy -= 1
+            if self.busy % 2:  # Airflow's answer when SQLite was locked by a burst of runs
+                return httpx.Response(500, json={"reason": "Database error", "message": "Serious error"})
             return httpx.Response(503, json={"detail": "Service Unavailable"})
         if request.method == "POST" and path.endswith("/dagRuns"):
             self.posts += 1
@@ -79,8 +81,21 @@ def test_a_poll_that_times_out_is_asked_again_and_the_run_followed_to_its_end(ca
 
 
 def test_busy_answers_are_asked_again():
-    server = SlowAirflow(busy=2)
+    server = SlowAirflow(busy=4)
     assert cli.trigger(airflow(server), CONF).startswith("destroy-pr-9-")
+    assert server.busy == 0 and len(server.runs) == 1
+
+
+def test_a_500_that_is_not_the_database_is_an_answer():
+    asked = []
+
+    def broken(request):
+        asked.append(request)
+        return httpx.Response(500, json={"detail": "Internal Server Error"})
+
+    with pytest.raises(cli.CliError) as raised:
+        airflow(broken).call("GET", "/api/v2/version")
+    assert "HTTP 500" in str(raised.value) and len(asked) == 1  # at once: not asked again
 
 
 def test_out_of_patience_it_says_what_it_tried_and_exits_3():

@@ -39,6 +39,14 @@ DONE = ("success", "failed")
 EXIT_FAILED, EXIT_INPUT, EXIT_AIRFLOW = 1, 2, 3
 #: An answer Airflow (or a proxy before it) gives while busy or restarting: asked again.
 BUSY_STATUSES = (502, 503, 504)
+#: Airflow's 500 when its metadata database refused a write (SQLite busy under a burst of runs,
+#: a PostgreSQL failover): asked again, as a busy answer. Any other 500 is an answer.
+DATABASE_ERROR = "Database error"
+
+
+def is_busy(response: httpx.Response) -> bool:
+    """An answer that says "ask again later", not "no"."""
+    return response.status_code in BUSY_STATUSES or (response.status_code == 500 and DATABASE_ERROR in response.text)
 
 
 class CliError(Exception):
@@ -53,7 +61,8 @@ class CliError(Exception):
 class Airflow:
     """Airflow's REST API as one signed-in caller.
 
-    A request that times out, cannot connect or gets a busy answer (502/503/504) is sent again
+    A request that times out, cannot connect or gets a busy answer (502/503/504, or Airflow's
+    "Database error" 500) is sent again
     with capped backoff for up to ``patience`` seconds: a loaded API server (CI runners are) or
     one restarting must not fail a CI job whose run is going fine. Each request is safe to repeat:
     reads are, and a run is triggered under its own run id, so a repeated trigger that got
@@ -92,8 +101,7 @@ class Airflow:
 
     def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(httpx.TransportError)
-            | tenacity.retry_if_result(lambda response: response.status_code in BUSY_STATUSES),
+            retry=tenacity.retry_if_exception_type(httpx.TransportError) | tenacity.retry_if_result(is_busy),
             stop=tenacity.stop_after_delay(self.patience),
             wait=tenacity.wait_exponential(multiplier=1, max=15),
             before_sleep=self._say_once,
