@@ -171,7 +171,7 @@ def test_sign_in_see_the_environment_and_destroy_it_in_chromium(stack, chromium)
     assert name.startswith("in-browser\nenv-in-browser / in-browser · env-in-browser:1\nlast changed by manual__")
     assert column(row, "owner").text == "admin"  # the Airflow user who triggered it
     assert column(row, "image").text == "public.ecr.aws/nginx/nginx:1.27"
-    assert column(row, "state").text == "awake: 1/1 tasks running"
+    assert column(row, "state").text == "awake: 1/1 tasks running\n1/1 targets healthy"  # behind the ALB
     assert column(row, "cost").text.startswith("$")
     last_run = column(row, "environment").find_element(By.TAG_NAME, "a").get_attribute("href")
     assert "/dags/fargate_ephemeral_environment/runs/manual__" in last_run  # the run that made it, in Airflow's UI

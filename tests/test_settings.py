@@ -31,7 +31,7 @@ def _tracked(*patterns: str) -> list[Path]:
 
 def test_every_setting_has_a_default_a_type_and_a_meaning():
     names = [s.name for s in settings.SETTINGS]
-    assert len(names) == len(set(names)) == 13  # 2 config options, 11 Variables
+    assert len(names) == len(set(names)) == 14  # 2 config options, 12 Variables
     for setting in settings.SETTINGS:
         assert setting.type and len(setting.meaning) > 30, setting
         assert setting.kind in ("config option", "Variable")
