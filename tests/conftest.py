@@ -36,6 +36,9 @@ os.environ.update(
         # In-process runs (dag.test) have no executor, so none of Airflow's stale-event race the
         # resume guard works around (triggers/base.py); the real stacks keep the default.
         "AIRFLOW__FARGATE__RESUME_NOT_BEFORE_SECONDS": "0",
+        # Deferrable waits defer at once, so the tests of the trigger path follow it; the tests of
+        # waiting in the worker first say so (test_service_operators.py).
+        "AIRFLOW__FARGATE__WAIT_IN_WORKER_SECONDS": "0",
     }
 )
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):

@@ -23,7 +23,9 @@ from tests.helpers.standalone import DAG_ID, running_stack, stack_errors
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    yield from running_stack(tmp_path_factory)
+    # Every service wait deferred at once, as a create that takes minutes on AWS is: the tests here
+    # follow it through the triggerer (`make airflow` waits up to 15 s in the worker first).
+    yield from running_stack(tmp_path_factory, {"AIRFLOW__FARGATE__WAIT_IN_WORKER_SECONDS": "0"})
 
 
 def trigger_and_wait(api: AirflowApi, conf: dict, home: Path) -> tuple[str, dict]:

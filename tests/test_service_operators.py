@@ -99,6 +99,47 @@ def test_rerun_after_a_failure_between_create_and_the_end_leaves_one_service(air
     assert emulator.calls["CreateService"] == 1
 
 
+WORKER_FIRST_DAG = """
+from airflow.sdk import DAG
+from fargate_provider.operators.service import FargateCreateServiceOperator
+
+with DAG(DAG_ID, schedule=None, render_template_as_native_obj=True, params={"subnets": [], "groups": []}):
+    FargateCreateServiceOperator(
+        task_id="create", cluster="c", service_name="web", task_definition="web", desired_count=1,
+        subnets="{{ params.subnets }}", security_groups="{{ params.groups }}", deferrable=True,
+        wait_in_worker_seconds=IN_WORKER, poll_interval=4, timeout=120,
+    )
+"""
+
+
+def test_a_deferrable_wait_over_in_moments_is_waited_in_the_worker(airflow, emulator, ecs, capfd):
+    """A deferred wait resumes no sooner than [fargate] resume_not_before_seconds (15 s): one over
+    sooner is waited in the worker, looking again after 1 s, then 2, ... up to poll_interval."""
+    register(ecs, family="web")
+    dag_id = airflow.write_dag(WORKER_FIRST_DAG.replace("IN_WORKER", "15"))
+    result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
+    assert result.task_states == {"create": "success"}, result.log[-3000:]
+    assert "web: (service web) has reached a steady state." in result.log
+    assert "Pausing task as DEFERRED." not in result.log
+    assert "[fargate_provider.triggers.service.FargateServiceTrigger]" not in result.log
+    # stable within moments at the emulator's pace: seen at the first looks, not after poll_interval (4 s)
+    assert emulator.calls["DescribeServices"] <= 3
+
+
+def test_a_wait_that_goes_on_is_handed_to_the_triggerer_with_what_it_saw(airflow, emulator, ecs, capfd):
+    register(ecs, family="web")
+    emulator.add_behaviour(family="web", start_delay=300)  # tasks RUNNING about 3 s after the create
+    dag_id = airflow.write_dag(WORKER_FIRST_DAG.replace("IN_WORKER", "0.5"))
+    result = airflow.run(dag_id, capfd, run_conf=conf(emulator))
+    assert result.task_states == {"create": "success"}, result.log[-3000:]
+    assert "Not there after 0.5 s in the worker: the triggerer waits on (up to 1" in result.log
+    assert result.log.count("Pausing task as DEFERRED.") == 1
+    assert "[fargate_provider.triggers.service.FargateServiceTrigger]" in result.log
+    # the events the worker logged are not logged again by the trigger
+    assert result.log.count("(service web) has started 1 tasks") == 1
+    assert "web: (service web) has reached a steady state." in result.log
+
+
 def _update_dag(airflow, deferrable=False, **extra):
     arguments = ", ".join(f"{k}={v!r}" for k, v in extra.items())
     return airflow.write_dag(
@@ -320,6 +361,16 @@ def test_sensor_over_25_services_makes_3_describe_calls_per_poll(airflow, emulat
             "propagate_tags: 'ALL' is not allowed; allowed: SERVICE, TASK_DEFINITION, NONE",
         ),
         (FargateCreateServiceOperator, {"poll_interval": 0}, "poll_interval: must be a number of seconds above 0"),
+        (
+            FargateCreateServiceOperator,
+            {"wait_in_worker_seconds": -1},
+            "wait_in_worker_seconds: must be a number of seconds, 0 or more, got -1",
+        ),
+        (
+            FargateUpdateServiceOperator,
+            {"desired_count": 1, "wait_in_worker_seconds": "soon"},
+            "wait_in_worker_seconds: must be a number of seconds, 0 or more, got 'soon'",
+        ),
         (
             FargateCreateServiceOperator,
             {"capacity_provider_strategy": [{"capacityProvider": "EC2", "weight": 1}]},

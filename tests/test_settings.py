@@ -31,11 +31,15 @@ def _tracked(*patterns: str) -> list[Path]:
 
 def test_every_setting_has_a_default_a_type_and_a_meaning():
     names = [s.name for s in settings.SETTINGS]
-    assert len(names) == len(set(names)) == 14  # 2 config options, 12 Variables
+    assert len(names) == len(set(names)) == 15  # 3 config options, 12 Variables
     for setting in settings.SETTINGS:
         assert setting.type and len(setting.meaning) > 30, setting
         assert setting.kind in ("config option", "Variable")
-    assert {s.name for s in settings.CONFIG_OPTIONS} == {"resume_not_before_seconds", "log_reads_per_second"}
+    assert {s.name for s in settings.CONFIG_OPTIONS} == {
+        "resume_not_before_seconds",
+        "wait_in_worker_seconds",
+        "log_reads_per_second",
+    }
 
 
 def test_the_providers_manager_lists_the_config_options_from_the_settings():

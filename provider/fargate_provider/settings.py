@@ -95,6 +95,15 @@ RESUME_NOT_BEFORE_SECONDS = ConfigOption(
     "Airflow 3.3 can fail a task whose trigger fires soon after the deferral (apache/airflow#72716); "
     "0 turns the guard off (safe where no executor runs the task, as in dag.test()).",
 )
+WAIT_IN_WORKER_SECONDS = ConfigOption(
+    "wait_in_worker_seconds",
+    15.0,
+    "seconds,",
+    "A deferrable service wait (create, update, delete) first waits this long in the worker, polling "
+    "from 1 s up to its poll interval, and defers to the triggerer only if it goes on: a deferred "
+    "wait resumes no sooner than resume_not_before_seconds, so a wait over sooner is done without "
+    "that trip. 0 defers at once.",
+)
 LOG_READS_PER_SECOND = ConfigOption(
     "log_reads_per_second",
     10.0,
@@ -178,7 +187,7 @@ ENVIRONMENT_TURNS = VariableSetting(
     json=True,
 )
 
-CONFIG_OPTIONS: tuple[ConfigOption, ...] = (RESUME_NOT_BEFORE_SECONDS, LOG_READS_PER_SECOND)
+CONFIG_OPTIONS: tuple[ConfigOption, ...] = (RESUME_NOT_BEFORE_SECONDS, WAIT_IN_WORKER_SECONDS, LOG_READS_PER_SECOND)
 VARIABLES: tuple[VariableSetting, ...] = (
     AWS_CONN_ID,
     EXECUTION_ROLE_ARN,

@@ -71,11 +71,19 @@ def check_name(field: str, value: Any) -> str:
     return value
 
 
-def check_wait(poll_interval: Any, timeout: Any) -> None:
+def check_wait(poll_interval: Any, timeout: Any, wait_in_worker_seconds: Any = None) -> None:
     if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
         raise InputError(f"poll_interval: must be a number of seconds above 0, got {poll_interval!r}")
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise InputError(f"timeout: must be a number of seconds above 0, got {timeout!r}")
+    if wait_in_worker_seconds is not None and (
+        isinstance(wait_in_worker_seconds, bool)
+        or not isinstance(wait_in_worker_seconds, (int, float))
+        or wait_in_worker_seconds < 0
+    ):
+        raise InputError(
+            f"wait_in_worker_seconds: must be a number of seconds, 0 or more, got {wait_in_worker_seconds!r}"
+        )
 
 
 MAX_TASKS_PER_SERVICE = 5000  # ECS service quota "Tasks per service"

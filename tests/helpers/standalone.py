@@ -24,11 +24,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def running_stack(tmp_path_factory) -> Iterator[tuple[AirflowApi, str, Path]]:
-    """`scripts/airflow_local.py` in its own process group, on free ports; stopped (Ctrl-C) at the end."""
+def running_stack(tmp_path_factory, settings: dict[str, str] | None = None) -> Iterator[tuple[AirflowApi, str, Path]]:
+    """`scripts/airflow_local.py` in its own process group, on free ports; stopped (Ctrl-C) at the end.
+
+    :param settings: Airflow settings (``AIRFLOW__…``) for the stack's components, besides `make airflow`'s.
+    """
     home = tmp_path_factory.mktemp("airflow-standalone")
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_ENDPOINT"))}
+    env.update(settings or {})
     # Airflow's log servers on free ports too: the defaults (8793, 8794) may be another Airflow's.
     env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
     env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())

@@ -65,7 +65,14 @@ def stack():
     write_env_file(env_file)
     services = load_compose(ROOT / "docker-compose.yaml", env_file, profiles=("local",))
     compose = ComposeStack(
-        services, workdir, overrides={"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT)}
+        services,
+        workdir,
+        overrides={
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+            # The create's wait deferred at once, as one that takes minutes on AWS is: the test follows it
+            # through the triggerer (the emulator's service is stable within the 15 s waited in the worker).
+            "AIRFLOW__FARGATE__WAIT_IN_WORKER_SECONDS": "0",
+        },
     )
 
     def configure_batch_job() -> None:

@@ -469,21 +469,34 @@ class FargateHook(EcsHook):
             self.log.info("%s", line)
         return result
 
-    def wait_for_services(self, cluster: str, watch: ServiceWatch, *, poll_interval: float, timeout: float) -> None:
+    def wait_for_services(
+        self,
+        cluster: str,
+        watch: ServiceWatch,
+        *,
+        poll_interval: float,
+        timeout: float,
+        first_interval: float | None = None,
+    ) -> None:
         """Poll until every service of ``watch`` reaches its target.
 
+        :param first_interval: seconds before the second poll, doubling up to ``poll_interval``
+            (a wait that may be over in moments is seen over sooner); default ``poll_interval``.
         :raises RolloutFailedError: the deployment failed (rollback, tasks stopping, service gone).
         :raises WaitTimeoutError: ``timeout`` seconds passed first."""
         deadline = time.monotonic() + timeout
+        interval = min(first_interval or poll_interval, poll_interval)
         while True:
             result = self.poll_services(cluster, watch)
             if result.error:
                 raise RolloutFailedError(result.error)
             if result.done:
                 return
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise WaitTimeoutError(watch.timeout_message(timeout))
-            time.sleep(poll_interval)
+            time.sleep(min(interval, left))  # the last poll falls on the deadline, not past it
+            interval = min(interval * 2, poll_interval)
 
     def delete_cluster(self, cluster: str) -> dict[str, Any]:
         return self.conn.delete_cluster(cluster=cluster)["cluster"]

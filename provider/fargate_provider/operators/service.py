@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from fargate_provider.exceptions import FargateInputError
+from fargate_provider.exceptions import FargateInputError, WaitTimeoutError
 from fargate_provider.links.ecs import (
     EcsClusterLink,
     EcsServiceLink,
@@ -18,6 +19,7 @@ from fargate_provider.links.ecs import (
     task_definition_fields,
 )
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable, require_preflight
+from fargate_provider.settings import WAIT_IN_WORKER_SECONDS
 from fargate_provider.state.service import (
     INACTIVE_TARGET,
     STABLE_TARGET,
@@ -47,6 +49,7 @@ from fargate_rules.validation import (
 )
 
 PROPAGATE_TAGS = ("SERVICE", "TASK_DEFINITION", "NONE")
+FIRST_POLL_INTERVAL = 1.0  # seconds before the worker's second look, doubling up to poll_interval
 
 if TYPE_CHECKING:  # the operators it is mixed into (hook, log, defer, execute)
     _WaitingOperator = FargateBaseOperator
@@ -58,26 +61,57 @@ class _ServiceWaitMixin(_WaitingOperator):
     """Wait for a ServiceWatch in the worker or, deferred, in the triggerer: same judgement."""
 
     def _init_wait(
-        self, deferrable: bool | None, poll_interval: float, timeout: float, max_failed_tasks: int = 3
+        self,
+        deferrable: bool | None,
+        poll_interval: float,
+        timeout: float,
+        max_failed_tasks: int = 3,
+        wait_in_worker_seconds: float | None = None,
     ) -> None:
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval, self.timeout, self.max_failed_tasks = poll_interval, timeout, max_failed_tasks
+        self.wait_in_worker_seconds = wait_in_worker_seconds
+
+    def _check_wait(self) -> None:
+        check_wait(self.poll_interval, self.timeout, self.wait_in_worker_seconds)
 
     def _wait(self, context, cluster: str, watch: ServiceWatch, value: Any) -> Any:
-        if self.deferrable:
-            self.defer(
-                trigger=FargateServiceTrigger(
-                    cluster=cluster,
-                    watch=watch.to_kwargs(),
+        if not self.deferrable:
+            self.hook.wait_for_services(cluster, watch, poll_interval=self.poll_interval, timeout=self.timeout)
+            return value
+        in_worker = WAIT_IN_WORKER_SECONDS.get() if self.wait_in_worker_seconds is None else self.wait_in_worker_seconds
+        timeout = self.timeout
+        if in_worker > 0:
+            # A wait over within the time a deferral takes anyway (the triggerer resumes the task no
+            # sooner than [fargate] resume_not_before_seconds) is done here, with the same steps.
+            started = time.monotonic()
+            try:
+                self.hook.wait_for_services(
+                    cluster,
+                    watch,
                     poll_interval=self.poll_interval,
-                    timeout=self.timeout,
-                    value=value,
-                    **FargateServiceTrigger.connection_of(self),
-                ),
-                method_name="execute_complete",
+                    timeout=min(in_worker, self.timeout),
+                    first_interval=FIRST_POLL_INTERVAL,
+                )
+                return value
+            except WaitTimeoutError:
+                if in_worker >= self.timeout:
+                    raise
+            timeout = self.timeout - (time.monotonic() - started)
+            self.log.info(
+                "Not there after %g s in the worker: the triggerer waits on (up to %.0f s).", in_worker, timeout
             )
-        self.hook.wait_for_services(cluster, watch, poll_interval=self.poll_interval, timeout=self.timeout)
-        return value
+        self.defer(
+            trigger=FargateServiceTrigger(
+                cluster=cluster,
+                watch=watch.to_kwargs(),  # the service events logged so far are not logged again
+                poll_interval=self.poll_interval,
+                timeout=timeout,
+                value=value,
+                **FargateServiceTrigger.connection_of(self),
+            ),
+            method_name="execute_complete",
+        )
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> Any:
         if event is None:
@@ -126,6 +160,9 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
     :param tags: your tags, besides the provider's (``managed-by``, DAG and run ids).
     :param wait_for_stable: wait until the service is stable. Default True.
     :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param wait_in_worker_seconds: deferrable: wait this long in the worker first (polling from 1 s,
+        doubling up to ``poll_interval``) and defer only if the wait goes on. Default: ``[fargate]
+        wait_in_worker_seconds`` (15: a deferred wait resumes no sooner than that anyway).
     :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
     :param timeout: seconds the wait may take. Default 1800.
     :param max_failed_tasks: stopped tasks of the new deployment after which the wait fails (without
@@ -183,6 +220,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         tags: Mapping[str, str] | None = None,
         wait_for_stable: bool = True,
         deferrable: bool | None = None,
+        wait_in_worker_seconds: float | None = None,
         poll_interval: float = 15,
         timeout: float = 1800,
         max_failed_tasks: int = 3,
@@ -206,7 +244,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.health_check_grace_period_seconds = health_check_grace_period_seconds
         self.propagate_tags, self.tags = propagate_tags, tags
         self.wait_for_stable = wait_for_stable
-        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
+        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks, wait_in_worker_seconds)
 
     def _validated(self) -> dict[str, Any]:
         check_name("cluster", self.cluster)
@@ -229,7 +267,7 @@ class FargateCreateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
             raise FargateInputError(
                 f"propagate_tags: {self.propagate_tags!r} is not allowed; allowed: {', '.join(PROPAGATE_TAGS)}"
             )
-        check_wait(self.poll_interval, self.timeout)
+        self._check_wait()
         strategy = validate_capacity_strategy(
             self.capacity_provider_strategy, FARGATE_CAPACITY_PROVIDERS, "capacity_provider_strategy"
         )
@@ -352,6 +390,9 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         moved image tag). At least one of these three must be given.
     :param wait_for_stable: wait until the new deployment is stable. Default True.
     :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param wait_in_worker_seconds: deferrable: wait this long in the worker first (polling from 1 s,
+        doubling up to ``poll_interval``) and defer only if the wait goes on. Default: ``[fargate]
+        wait_in_worker_seconds`` (15: a deferred wait resumes no sooner than that anyway).
     :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
     :param timeout: seconds the wait may take. Default 1800.
     :param max_failed_tasks: stopped tasks of the new deployment after which the wait fails. Default 3.
@@ -376,6 +417,7 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         force_new_deployment: bool = False,
         wait_for_stable: bool = True,
         deferrable: bool | None = None,
+        wait_in_worker_seconds: float | None = None,
         poll_interval: float = 15,
         timeout: float = 1800,
         max_failed_tasks: int = 3,
@@ -386,14 +428,14 @@ class FargateUpdateServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.task_definition, self.desired_count = task_definition, desired_count
         self.force_new_deployment = force_new_deployment
         self.wait_for_stable = wait_for_stable
-        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks)
+        self._init_wait(deferrable, poll_interval, timeout, max_failed_tasks, wait_in_worker_seconds)
 
     def execute(self, context) -> str:
         check_name("cluster", self.cluster)
         check_name("service", self.service)
         if self.desired_count is not None:
             check_count("desired_count", self.desired_count)
-        check_wait(self.poll_interval, self.timeout)
+        self._check_wait()
         if self.task_definition is None and self.desired_count is None and not self.force_new_deployment:
             raise FargateInputError("task_definition, desired_count, force_new_deployment: give at least one change")
         persist_service_links(context, self, self.cluster, self.service)
@@ -453,6 +495,9 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         without them fails the task and is left alone.
     :param wait_for_inactive: wait until the service is INACTIVE. Default True.
     :param deferrable: wait in the triggerer; default: ``[operators] default_deferrable``.
+    :param wait_in_worker_seconds: deferrable: wait this long in the worker first (polling from 1 s,
+        doubling up to ``poll_interval``) and defer only if the wait goes on. Default: ``[fargate]
+        wait_in_worker_seconds`` (15: a deferred wait resumes no sooner than that anyway).
     :param poll_interval: seconds between DescribeServices calls while waiting. Default 15.
     :param timeout: seconds the wait may take. Default 1800.
     :return: the deleted service's ARN, or None when there was nothing to delete.
@@ -473,6 +518,7 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         require_tags: Mapping[str, str] | None = None,
         wait_for_inactive: bool = True,
         deferrable: bool | None = None,
+        wait_in_worker_seconds: float | None = None,
         poll_interval: float = 15,
         timeout: float = 1800,
         **kwargs: Any,
@@ -481,12 +527,12 @@ class FargateDeleteServiceOperator(_ServiceWaitMixin, FargateBaseOperator):
         self.cluster, self.service = cluster, service
         self.require_tags = require_tags
         self.wait_for_inactive = wait_for_inactive
-        self._init_wait(deferrable, poll_interval, timeout)
+        self._init_wait(deferrable, poll_interval, timeout, wait_in_worker_seconds=wait_in_worker_seconds)
 
     def execute(self, context) -> str | None:
         check_name("cluster", self.cluster)
         check_name("service", self.service)
-        check_wait(self.poll_interval, self.timeout)
+        self._check_wait()
         persist_service_links(context, self, self.cluster, self.service)
         cluster = self.hook.describe_cluster(self.cluster)
         existing = (
