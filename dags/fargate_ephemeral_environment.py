@@ -37,6 +37,7 @@ from fargate_provider.environments.naming import (
     MAX_ALLOWED_CIDRS,
     MAX_TTL_HOURS,
     NAME_PATTERN,
+    READY_TASK_ID,
 )
 from fargate_provider.environments.report import EnvironmentReportOperator
 from fargate_provider.environments.task_definition import task_definition_from_form
@@ -229,7 +230,10 @@ with DAG(
         from fargate_provider.environments import turns
 
         def is_active(run_id: str) -> bool:
-            return ti.get_dr_count(dag_id=dag.dag_id, run_ids=[run_id], states=list(turns.ACTIVE_RUN_STATES)) > 0
+            if not ti.get_dr_count(dag_id=dag.dag_id, run_ids=[run_id], states=list(turns.ACTIVE_RUN_STATES)):
+                return False
+            states = ti.get_task_states(dag_id=dag.dag_id, task_ids=[READY_TASK_ID], run_ids=[run_id])
+            return turns.still_changing(True, states.get(run_id, {}))
 
         holder = turns.take_turn(params["environment"], dag_run.run_id, is_active)
         if holder:
@@ -457,7 +461,7 @@ with DAG(
 
     # An operator rather than @task: the operator carries the "Environment URL" extra link.
     reported = EnvironmentReportOperator(
-        task_id="report",
+        task_id=READY_TASK_ID,
         python_callable=report,
         doc_md=report.__doc__,
         op_kwargs={

@@ -4,7 +4,7 @@ scheduler, with overlapping runs, in tests/test_fargate_env_cli.py."""
 
 from __future__ import annotations
 
-from fargate_provider.environments.turns import holder_of, next_turns
+from fargate_provider.environments.turns import holder_of, next_turns, still_changing
 
 
 def test_a_second_run_of_one_environment_waits_for_the_first():
@@ -30,3 +30,14 @@ def test_turns_of_ended_runs_are_dropped_and_hold_nothing():
     active = {"create-pr-3-a"}
     assert holder_of(turns, "pr-1", active.__contains__) is None
     assert next_turns(turns, "pr-3", "create-pr-3-a", active.__contains__) == (None, {"pr-3": "create-pr-3-a"})
+
+
+def test_a_create_gives_its_turn_up_once_its_report_succeeded():
+    """What follows the report in a create acts only after a failed step: the environment is no
+    longer being changed, and a sleep right after `fargate-env up --wait` need not wait for it."""
+    assert still_changing(True, {})  # queued, nothing run yet
+    assert still_changing(True, {"report": None})
+    assert still_changing(True, {"report": "running"})
+    assert still_changing(True, {"report": "skipped"})  # a destroy, sleep or wake: until the run ends
+    assert not still_changing(True, {"report": "success"})
+    assert not still_changing(False, {"report": None})  # ended, however

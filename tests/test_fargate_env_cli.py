@@ -152,9 +152,14 @@ def test_a_burst_goes_side_by_side_and_one_environments_runs_take_turns(stack):
 
         first_end = min(ended[r]["end_date"] for r in runs)
         assert max(ended[r]["start_date"] for r in runs) < first_end  # the three ran at the same time
-        status, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{update}/taskInstances")
-        prepared = next(ti for ti in tis["task_instances"] if ti["task_id"] == "prepare")
-        assert prepared["start_date"] >= ended[runs[0]]["end_date"]  # the update waited for burst-a's create
+
+        def task(run_id: str, task_id: str) -> dict:
+            status, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
+            return next(ti for ti in tis["task_instances"] if ti["task_id"] == task_id)
+
+        # the update waited for burst-a's create to be done changing it (its report: what follows acts
+        # only after a failed step)
+        assert task(update, "prepare")["start_date"] >= task(runs[0], "report")["end_date"]
 
         elbv2 = boto3.client("elbv2", endpoint_url=emulator, region_name="us-east-1")
         [balancer] = elbv2.describe_load_balancers()["LoadBalancers"]

@@ -6,8 +6,10 @@
 Each command but ``list`` and ``url`` triggers ``fargate_ephemeral_environment`` with the form's
 fields as the run's conf (the DAG's own Param schema, read from Airflow, checks them first: a bad
 value is named as the form names it and nothing is triggered), and with ``--wait`` follows the run
-to its end. ``list`` and ``url`` read the environments page's API. No AWS credentials: Airflow
-acts with its own connection; the caller needs an Airflow user allowed to trigger the DAG.
+to its end (``up``: until its ``report`` task succeeded, the environment healthy; the teardown
+steps after it only act when a create step failed). ``list`` and ``url`` read the environments
+page's API. No AWS credentials: Airflow acts with its own connection; the caller needs an Airflow
+user allowed to trigger the DAG.
 
 Airflow is found at ``--airflow`` or ``AIRFLOW_URL``; the caller is ``--token``/``AIRFLOW_TOKEN``
 (a JWT from Airflow's ``/auth/token``), else ``--username``/``--password`` or
@@ -32,10 +34,12 @@ from typing import Any
 import httpx
 import tenacity
 
-from fargate_provider.environments.naming import DAG_ID, run_id_for
+from fargate_provider.environments.naming import DAG_ID, READY_TASK_ID, run_id_for
 
 PAGE_API = "/fargate/api/environments"
 DONE = ("success", "failed")
+#: Per action, the task whose success decides the run (else the run's end).
+DONE_AT = {"create": READY_TASK_ID}
 EXIT_FAILED, EXIT_INPUT, EXIT_AIRFLOW = 1, 2, 3
 #: An answer Airflow (or a proxy before it) gives while busy or restarting: asked again.
 BUSY_STATUSES = (502, 503, 504)
@@ -241,8 +245,14 @@ def trigger(airflow: Airflow, conf: dict[str, Any], now: dt.datetime | None = No
     return answer["dag_run_id"]
 
 
-def follow(airflow: Airflow, run_id: str, timeout: float, interval: float = 2.0, echo=None) -> str:
-    """Poll the run until it ends (or ``timeout``); each task's new state is echoed once."""
+def follow(
+    airflow: Airflow, run_id: str, timeout: float, interval: float = 2.0, echo=None, done_at: str | None = None
+) -> str:
+    """Poll the run until it ends (or ``timeout``); each task's new state is echoed once.
+
+    :param done_at: a task whose success decides the run: "success" as soon as it succeeded (what
+        follows it only acts after a failure, which can no longer happen).
+    """
     deadline = time.monotonic() + timeout
     seen: dict[str, str] = {}
     while True:
@@ -255,6 +265,8 @@ def follow(airflow: Airflow, run_id: str, timeout: float, interval: float = 2.0,
             seen[ti["task_id"]] = state
         if run["state"] in DONE:
             return run["state"]
+        if done_at and seen.get(done_at) == "success":
+            return "success"
         if time.monotonic() > deadline:
             raise CliError(f"run {run_id} has not ended after {timeout:.0f} s (it goes on in Airflow)", EXIT_FAILED)
         time.sleep(interval)
@@ -308,7 +320,9 @@ def _change(airflow: Airflow, args: argparse.Namespace, conf: dict[str, Any]) ->
         return 0
     if echo:
         echo(f"{conf['action']} {conf['environment']}: run {run_id}")
-    state = follow(airflow, run_id, args.timeout, echo=echo)
+    # A create is up once its report succeeded: the teardown steps after it act only when a create
+    # step failed, and skip (seconds of task starts the caller need not wait for).
+    state = follow(airflow, run_id, args.timeout, echo=echo, done_at=DONE_AT.get(conf["action"]))
     result["state"] = state
     if state != "success":
         reasons = failure_reasons(airflow, run_id)

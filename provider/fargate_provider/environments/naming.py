@@ -19,6 +19,10 @@ from fargate_rules.input_errors import InputError
 from fargate_rules.request_limits import TAG_PATTERN
 
 DAG_ID = "fargate_ephemeral_environment"
+#: The create's task after which the environment is up and healthy and its run changes nothing more
+#: (the teardown steps after it act only when a create step failed): ``fargate-env up --wait`` is
+#: done and the environment's turn free once it succeeded.
+READY_TASK_ID = "report"
 ENVIRONMENT_TAG = "fargate-environment"
 EXPIRES_AT_TAG = "fargate-expires-at"
 LEFT_ALONE_TAG = "fargate-janitor-left-alone-since"

@@ -11,17 +11,27 @@ The read-check-write is safe because only that task writes the Variable and Airf
 instance of it at a time across all runs (``max_active_tis_per_dag=1``; the scheduler does not
 count a sensor waiting for its next poke, so a waiting run does not block runs of other
 environments). A run that ends, however it ends, gives the turn up: its state is no longer
-active, so no release step is needed and a killed run cannot hold a name forever.
+active, so no release step is needed and a killed run cannot hold a name forever. A create gives
+it up sooner, once its ``report`` task succeeded: what follows in it acts only after a failed
+step, so it changes the environment no more (``fargate-env up --wait`` returns then, and a
+``sleep`` right after need not wait for those teardown checks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fargate_provider import settings
+from fargate_provider.environments.naming import READY_TASK_ID
 
 #: Dag run states in which a run holds its environment's turn.
 ACTIVE_RUN_STATES = ("queued", "running")
+
+
+def still_changing(run_active: bool, task_states: Mapping[str, str | None]) -> bool:
+    """Whether a run holds its environment's turn: queued or running (``run_active``) and, for a
+    create, its ``report`` task (``task_states``: the run's task states) not yet succeeded."""
+    return run_active and task_states.get(READY_TASK_ID) != "success"
 
 
 def holder_of(turns: dict[str, str], environment: str, is_active: Callable[[str], bool]) -> str | None:
