@@ -1,7 +1,7 @@
 """An ephemeral environment on Fargate, started from the Airflow UI's Trigger form.
 
 ``create`` (default): preflight (read-only: roles, image, log group, routes; every problem at
-once, nothing created) → cluster, task definition and route side by side → service → wait until
+once, nothing created) → cluster (ours or new) → task definition and route side by side → service → wait until
 stable. Same name, same resources: creating an existing environment updates it (new image, size
 or count) and resets its time-to-live. If a step fails, teardown tasks remove what this run
 created (service → route and task definition → cluster); an environment that existed before the run is left
@@ -513,9 +513,10 @@ with DAG(
         pre_execute=cleanup,
     ).as_teardown(setups=create_cluster)
 
-    # The cluster, the task definition and the route need only the preflight's all-clear: made side by
-    # side (a create is a chain of tasks, each a process start: fewer in a row, sooner up).
-    prepared >> action >> preflight >> [create_cluster, register, routed] >> create_service >> reported
+    # The cluster first: it finds out whether a cluster of the name is ours, and nothing is registered
+    # or routed for one that is not (a failed create changes nothing). Then the task definition and
+    # the route side by side (a create is a chain of tasks, each a process start: fewer in a row, sooner up).
+    prepared >> action >> preflight >> create_cluster >> [register, routed] >> create_service >> reported
     # Undone in reverse: the service first (its target group and task definition are in use), the cluster last.
     reported >> cleanup_service >> [cleaned_route, cleanup_task_definition] >> cleanup_cluster
 

@@ -52,6 +52,9 @@ AIRFLOW_SETTINGS = {
     # writes into a new home sets default_deferrable = false.
     "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
     "AIRFLOW__FARGATE__RESUME_NOT_BEFORE_SECONDS": "0",
+    # With no resume guard a deferral costs nothing here, so the waits defer at once (instead of
+    # first waiting up to 15 s in the worker) and the demo shows them in the triggerer.
+    "AIRFLOW__FARGATE__WAIT_IN_WORKER_SECONDS": "0",
     # One botocore data loader for the AWS hooks' sessions: the JSON models parsed once (demo_boto.py).
     "AIRFLOW__AWS__SESSION_FACTORY": "demo_boto.SharedLoaderSessionFactory",
 }
