@@ -64,6 +64,16 @@ async def _first_event(trigger):
         return event
 
 
+async def _all_in_a_round(kind: str, count: int) -> None:
+    """Wait for a round that asked for all ``count`` waits: triggers read their connection in a
+    worker thread, so they join the poller in any order and not all by its first round."""
+
+    def asked() -> int:
+        return sum(len(items) for items in pollers()[0].last_round.get(kind, {}).values()) if pollers() else 0
+
+    await async_wait_for(f"a round with the {count} waits", lambda: asked() == count, timeout=60)
+
+
 async def _calls_over_rounds(emulator, poller, operation: str, rounds: int) -> int:
     """``operation`` calls the emulator saw over ``rounds`` whole rounds of ``poller``."""
     start = poller.rounds + 1
@@ -78,7 +88,7 @@ def test_25_service_waits_on_3_clusters_make_one_call_per_cluster_per_10_service
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
+        await _all_in_a_round("services", len(triggers))
         [poller] = pollers()
         calls = await _calls_over_rounds(emulator, poller, "DescribeServices", rounds=3)
         asked = {cluster: sorted(names) for cluster, names in poller.last_round["services"].items()}
@@ -117,7 +127,7 @@ def test_25_task_waits_on_3_clusters_make_one_describe_tasks_per_cluster_a_round
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
+        await _all_in_a_round("tasks", len(triggers))
         calls = await _calls_over_rounds(emulator, pollers()[0], "DescribeTasks", rounds=3)
         for task in running:
             task.cancel()
@@ -184,7 +194,13 @@ def test_a_cancelled_wait_is_polled_no_more_and_the_others_go_on(emulator, clust
 
     async def main():
         running = [asyncio.create_task(_first_event(t)) for t in triggers]
-        await async_wait_for("the poller", lambda: pollers() and pollers()[0].rounds >= 1, timeout=60)
+        # Triggers read their connection in a worker thread, so they join the poller in any order:
+        # wait for a round that asked for all three.
+        await async_wait_for(
+            "a round with the three waits",
+            lambda: pollers() and len(pollers()[0].last_round.get("services", {}).get("a", [])) == 3,
+            timeout=60,
+        )
         [poller] = pollers()
         first = sorted(poller.last_round["services"]["a"])
         running[1].cancel()  # as the triggerer cancels a trigger (task cleared, moved, timed out)
