@@ -346,13 +346,12 @@ with DAG(
     @fail_fast_on_input_errors
     def route(prepared: dict, params: dict) -> dict:
         """With expose=load_balancer: the environment's target group and listener rule (NAME.<domain>)."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
         from fargate_provider.environments import exposure
+        from fargate_provider.hooks.fargate import AwsServiceHook
 
         if prepared["expose"] != "load_balancer":
             return {"load_balancers": None, "grace_seconds": None, "url": None}
-        ec2 = AwsBaseHook(aws_conn_id=aws_conn_id(), client_type="ec2").conn
+        ec2 = AwsServiceHook(aws_conn_id=aws_conn_id(), client_type="ec2").conn
         vpc_id = ec2.describe_subnets(SubnetIds=prepared["subnets"][:1])["Subnets"][0]["VpcId"]
         made = exposure.ensure_route(
             aws_conn_id=aws_conn_id(),

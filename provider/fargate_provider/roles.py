@@ -81,10 +81,11 @@ def task_definition_roles(roles: Mapping[str, Any]) -> dict[str, str]:
 def find_roles(task_role: str | None = None, aws_conn_id: str = "aws_default") -> dict[str, Any]:
     """resolve_roles as a DAG task calls it: Variables first (a task role given to the run wins
     over the Variable), then IAM GetRole through the connection (read-only)."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from botocore.exceptions import ClientError
 
-    iam = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="iam").conn
+    from fargate_provider.hooks.fargate import AwsServiceHook
+
+    iam = AwsServiceHook(aws_conn_id=aws_conn_id, client_type="iam").conn
 
     def exists(name: str) -> bool:
         try:

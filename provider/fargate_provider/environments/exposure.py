@@ -10,8 +10,8 @@
 - ``none``: the tasks' private IPs, reachable inside the VPC only.
 
 The target group and rule carry the environment's tags (``managed-by`` and ``fargate-environment``);
-only resources carrying both are reused or deleted. AWS is reached through the amazon provider's
-``AwsBaseHook`` (imported when a function runs: this module imports no Airflow).
+only resources carrying both are reused or deleted. AWS is reached through ``AwsServiceHook`` (the amazon
+provider's generic hook; imported when a function runs: this module imports no Airflow).
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def host_name(environment: str, domain: str) -> str:
 
 
 def _client(aws_conn_id: str, client_type: str) -> Any:
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from fargate_provider.hooks.fargate import AwsServiceHook
 
-    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=client_type).conn
+    return AwsServiceHook(aws_conn_id=aws_conn_id, client_type=client_type).conn
 
 
 def _code(error: Exception) -> str:

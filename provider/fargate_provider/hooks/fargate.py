@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from fargate_provider.exceptions import RolloutFailedError, TaskFailedToStartError, WaitTimeoutError
+from fargate_provider.hooks.botocore_data import share_botocore_data
 from fargate_provider.hooks.client_pool import client_pool
 from fargate_provider.hooks.steps import (
     Call,
@@ -49,6 +51,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class AwsServiceHook(AwsBaseHook):
+    """The amazon provider's generic hook for another AWS service (``client_type``: logs, iam, ec2,
+    elbv2, …), reading botocore's data once per process (``botocore_data``)."""
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
+        return share_botocore_data(super().get_session(region_name=region_name, deferrable=deferrable))
+
+
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.
 
@@ -58,6 +68,10 @@ class FargateHook(EcsHook):
     """
 
     hook_name = "Amazon ECS on Fargate"
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
+        """The amazon provider's session, reading botocore's data once per process (``botocore_data``)."""
+        return share_botocore_data(super().get_session(region_name=region_name, deferrable=deferrable))
 
     @cached_property
     def conn_config(self) -> AwsConnectionWrapper:
@@ -426,9 +440,7 @@ class FargateHook(EcsHook):
         return clients[key]
 
     def _other_service_hook(self, service: str, region: str | None) -> Any:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        return AwsBaseHook(
+        return AwsServiceHook(
             aws_conn_id=self.aws_conn_id,
             region_name=region or self.region_name,
             verify=self.verify,

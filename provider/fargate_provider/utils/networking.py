@@ -104,11 +104,12 @@ def discover_network(kind: str, variable: Callable[[str], str | None], ec2_clien
 
 def find_network(kind: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:
     """discover_network as a task calls it: Airflow Variables, then EC2 through the connection."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
     from airflow.sdk import Variable
+
+    from fargate_provider.hooks.fargate import AwsServiceHook
 
     return discover_network(
         kind,
         variable=lambda key: Variable.get(key, default=None),
-        ec2_client=lambda: AwsBaseHook(aws_conn_id=aws_conn_id, client_type="ec2").conn,
+        ec2_client=lambda: AwsServiceHook(aws_conn_id=aws_conn_id, client_type="ec2").conn,
     )
