@@ -120,3 +120,57 @@ def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_gro
         assert emulator.calls["ListTasks"] >= 2  # calls-a's cost read again (listed tasks, running and stopped)
     finally:
         _remove(ecs)
+
+
+def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds_them(emulator, monkeypatch):
+    """The page's listing waits at most ``cost_wait`` for costs not yet known (the first after the API
+    server starts reads every service's history); those show as pending, are read once however many
+    listings ask meanwhile, and a later listing has them: the figures a full wait gives."""
+    import threading
+
+    from fargate_provider.environments import cost, discovery
+    from fargate_provider.environments.discovery import describe_environments
+    from fargate_provider.hooks.fargate import FargateHook
+
+    ecs = client(emulator)
+    hook = FargateHook(aws_conn_id="aws_default")
+    _make(emulator, ecs)
+    history_may_go_on = threading.Event()
+    estimates: list[str] = []
+    estimate = cost.estimate_service_cost
+
+    def held_back(hook, cluster, service, **kwargs):  # as a slow history read
+        estimates.append(service["serviceName"])
+        assert history_may_go_on.wait(timeout=60)
+        return estimate(hook, cluster, service, **kwargs)
+
+    try:
+        wait_for(
+            "every environment running",
+            lambda: [e["running_count"] for e in describe_environments(hook, dt.datetime.now(dt.UTC))] == [1, 1, 1],
+            timeout=120,
+        )
+        cost._CACHE.clear()
+        discovery._SERVICES.clear()
+        monkeypatch.setattr(cost, "estimate_service_cost", held_back)
+        now = dt.datetime.now(dt.UTC)
+        first = describe_environments(hook, now, cost_wait=0.2)
+        again = describe_environments(hook, now, cost_wait=0.2)
+        for listing in (first, again):
+            assert [(e["cost_pending"], e["estimated_cost_usd"]) for e in listing] == [(True, None)] * len(NAMES)
+            assert all(e["cost_note"].startswith("being estimated") for e in listing)
+            assert [e["running_count"] for e in listing] == [1, 1, 1]  # the rest of the entry is there
+        assert sorted(estimates) == sorted(NAMES)  # one read per service, not one per listing
+        history_may_go_on.set()
+        wait_for(
+            "a listing with every cost",
+            lambda: not any(e["cost_pending"] for e in describe_environments(hook, now, cost_wait=0.2)),
+            timeout=60,
+        )
+        found = {e["environment"]: e["estimated_cost_usd"] for e in describe_environments(hook, now, cost_wait=0)}
+        cost._CACHE.clear()
+        waited = {e["environment"]: e["estimated_cost_usd"] for e in describe_environments(hook, now)}
+        assert found == waited and all(usd and usd > 0 for usd in waited.values()), (found, waited)
+    finally:
+        history_may_go_on.set()
+        _remove(ecs)

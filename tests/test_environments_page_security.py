@@ -108,7 +108,8 @@ def test_listing_and_destroy_follow_airflows_permissions_on_the_dag(
     api_server_app, rest_api, monkeypatch, role, may_list, may_destroy
 ):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{rest_api.server_address[1]}")
-    monkeypatch.setattr("fargate_provider.environments.page.describe_environments", lambda hook, now: [])  # no AWS here
+    no_aws_here = lambda hook, now, **_: []  # noqa: E731
+    monkeypatch.setattr("fargate_provider.environments.page.describe_environments", no_aws_here)
     client = TestClient(api_server_app)
     listed = client.get("/fargate/api/environments", headers=_as(role))
     assert listed.status_code == (200 if may_list else 403), listed.text

@@ -209,9 +209,24 @@ _CACHE: dict[str, tuple[tuple[Any, ...], _Cached]] = {}
 _LOCK = threading.Lock()
 
 
-def _state(service: Mapping[str, Any]) -> tuple[Any, ...]:
+def service_state(service: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the cost cache keys a service's figure by (a change reads its cost again)."""
     deployments = tuple(sorted(str(d.get("id")) for d in service.get("deployments") or []))
     return deployments, service.get("desiredCount"), service.get("runningCount"), service.get("taskDefinition")
+
+
+def known_service_cost(service: Mapping[str, Any], *, now: dt.datetime) -> CostEstimate | None:
+    """The figure ``cached_service_cost`` keeps for the service, carried to ``now``: no ECS call.
+    None when the service is new or changed since (``cached_service_cost`` reads it then)."""
+    with _LOCK:
+        hit = _CACHE.get(service["serviceArn"])
+    if hit is None or hit[0] != service_state(service) or hit[1].estimate.usd is None:
+        return None
+    cached, before = hit[1], hit[1].estimate.usd
+    hours = max((now - cached.at).total_seconds(), 0.0) / 3600
+    usd = round(before + cached.usd_per_hour * hours, 6)
+    since = f"; since {cached.at:%H:%M} UTC, {cached.running} running task(s) at ${cached.usd_per_hour:.4f}/h"
+    return CostEstimate(usd, cached.estimate.note + since)
 
 
 def cached_service_cost(
@@ -221,15 +236,9 @@ def cached_service_cost(
     counts, task definition: what DescribeServices, already read for the page, shows); while that
     state holds, that figure plus its running tasks at their task definition's rate since: no ECS
     call. PriceNotKnown as ``estimate_service_cost``."""
-    arn, state = service["serviceArn"], _state(service)
-    with _LOCK:
-        hit = _CACHE.get(arn)
-    if hit is not None and hit[0] == state and hit[1].estimate.usd is not None:
-        cached, before = hit[1], hit[1].estimate.usd
-        hours = max((now - cached.at).total_seconds(), 0.0) / 3600
-        usd = round(before + cached.usd_per_hour * hours, 6)
-        since = f"; since {cached.at:%H:%M} UTC, {cached.running} running task(s) at ${cached.usd_per_hour:.4f}/h"
-        return CostEstimate(usd, cached.estimate.note + since)
+    known = known_service_cost(service, now=now)
+    if known is not None:
+        return known
     described: dict[str, Mapping[str, Any] | None] = {}
     estimate = estimate_service_cost(hook, cluster, service, region=region, now=now, described=described)
     current = described.get(service["taskDefinition"]) or {}
@@ -241,7 +250,7 @@ def cached_service_cost(
         else 0.0
     )
     with _LOCK:
-        _CACHE[arn] = (state, _Cached(now, estimate, running * per_task, running))
+        _CACHE[service["serviceArn"]] = (service_state(service), _Cached(now, estimate, running * per_task, running))
     return estimate
 
 

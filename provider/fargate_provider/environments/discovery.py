@@ -4,8 +4,10 @@ them have expired (the janitor), and what the environments page shows of each.""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +105,9 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
     return expired, left_alone
 
 
-def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list[dict[str, Any]]:
+def describe_environments(
+    hook: Any, now: dt.datetime, workers: int = 4, cost_wait: float | None = None
+) -> list[dict[str, Any]]:
     """What the environments page shows: each managed environment with its service, tasks,
     age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
     deployment history and the tasks ECS still lists, read again only when the service changed).
@@ -111,14 +115,75 @@ def describe_environments(hook: Any, now: dt.datetime, workers: int = 4) -> list
     Calls: ListClusters and DescribeClusters (100 a call) for all of them; DescribeServices for an
     environment whose cluster changed (task counts, tags) or was last read SERVICE_MAX_AGE seconds
     ago or more, ``workers`` at a time; the cost's own reads only for a service seen for the first
-    time or changed since."""
-    from concurrent.futures import ThreadPoolExecutor
+    time or changed since, COST_WORKERS at a time.
 
+    :param cost_wait: seconds to wait for costs not yet known (None: until all are). An entry whose
+        cost is still being read then has ``cost_pending`` true; the reading goes on, and a later
+        call finds its figure (the page asks again while any is pending). A page over hundreds of
+        new environments answers at once instead of after every service's history is read.
+    """
     region = hook.region_name or hook.conn_region_name
     clusters = managed_environment_clusters(hook)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(clusters)))) as pool:
-        found = list(pool.map(lambda cluster: _environment_entry(hook, cluster, region, now), clusters))
-    return sorted(found, key=lambda e: e["environment"])
+        found = list(pool.map(lambda cluster: _environment_entry(hook, cluster, now), clusters))
+    _fill_costs(hook, found, region, now, cost_wait)
+    return sorted((entry for entry, _ in found), key=lambda e: e["environment"])
+
+
+# Costs being read, by (service ARN, the service's state as the cost cache keys it): one read per
+# service state however many listings ask meanwhile, COST_WORKERS at a time in the process.
+COST_WORKERS = 4
+_COST_READS: dict[tuple[str, tuple[Any, ...]], Future[Any]] = {}
+_COST_READS_LOCK = threading.Lock()
+_cost_pool: ThreadPoolExecutor | None = None
+
+
+def _fill_costs(
+    hook: Any,
+    found: list[tuple[dict[str, Any], dict[str, Any] | None]],
+    region: str,
+    now: dt.datetime,
+    cost_wait: float | None,
+) -> None:
+    """Each entry's ``estimated_cost_usd`` and ``cost_note`` from its service (see describe_environments)."""
+    from fargate_provider.environments.cost import cached_service_cost, known_service_cost, service_state
+    from fargate_provider.utils.pricing import PriceNotKnown
+
+    global _cost_pool
+    reads: list[tuple[dict[str, Any], Future[Any]]] = []
+    for entry, service in found:
+        if service is None:
+            continue
+        known = known_service_cost(service, now=now)
+        if known is not None:
+            entry["estimated_cost_usd"], entry["cost_note"] = known.usd, known.note
+            continue
+        key = (service["serviceArn"], service_state(service))
+        with _COST_READS_LOCK:
+            read = _COST_READS.get(key)
+            if read is None:
+                if _cost_pool is None:
+                    _cost_pool = ThreadPoolExecutor(max_workers=COST_WORKERS, thread_name_prefix="environment-cost")
+                read = _cost_pool.submit(cached_service_cost, hook, entry["cluster"], service, region=region, now=now)
+                _COST_READS[key] = read
+                read.add_done_callback(functools.partial(_forget_read, key))
+        reads.append((entry, read))
+    wait([read for _, read in reads], timeout=cost_wait)
+    for entry, read in reads:
+        if not read.done():
+            entry["cost_pending"] = True
+            entry["cost_note"] = "being estimated: reading the service's deployment history"
+            continue
+        try:
+            estimate = read.result()
+            entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
+        except PriceNotKnown as err:
+            entry["cost_note"] = f"not estimated: {err}"
+
+
+def _forget_read(key: tuple[str, tuple[Any, ...]], _: Future[Any]) -> None:
+    with _COST_READS_LOCK:
+        _COST_READS.pop(key, None)
 
 
 # The service each cluster showed, while the cluster looks the same: its task counts and its tags
@@ -160,9 +225,10 @@ def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> tuple[dict[str
     return service, targets
 
 
-def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.datetime) -> dict[str, Any]:
-    from fargate_provider.environments.cost import cached_service_cost
-    from fargate_provider.utils.pricing import PriceNotKnown
+def _environment_entry(
+    hook: Any, cluster: dict[str, Any], now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The page's entry for the environment of ``cluster`` (its cost still to fill) and its service."""
     from fargate_rules.arns import name_from_arn
 
     tags = cluster["tags"]
@@ -194,11 +260,6 @@ def _environment_entry(hook: Any, cluster: dict[str, Any], region: str, now: dt.
         "ttl_left_seconds": int((expiry - now).total_seconds()) if expiry else None,
         "estimated_cost_usd": None,
         "cost_note": None,
+        "cost_pending": False,
     }
-    if service:
-        try:
-            estimate = cached_service_cost(hook, cluster["clusterName"], service, region=region, now=now)
-            entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
-        except PriceNotKnown as err:
-            entry["cost_note"] = f"not estimated: {err}"
-    return entry
+    return entry, service

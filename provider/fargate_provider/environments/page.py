@@ -43,6 +43,11 @@ from fargate_provider.exceptions import NotOursError
 
 log = logging.getLogger(__name__)
 
+# How long a listing waits for costs not yet known (the first listing after the API server starts
+# reads each service's history: seconds at a hundred environments). The rest show "estimating…" and
+# the page asks again 2 s later while any is.
+PAGE_COST_WAIT_SECONDS = 1.0
+
 # Sent by the page's own script; a cross-site form cannot set it (CSRF guard for the cookie session).
 CSRF_HEADER_VALUE = "fargate-environments"
 
@@ -66,7 +71,8 @@ def _hook():
 @app.get("/api/environments", dependencies=[may_read_environments])
 def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
-    return {"environments": describe_environments(_hook(), now), "as_of": now.isoformat(timespec="seconds")}
+    environments = describe_environments(_hook(), now, cost_wait=PAGE_COST_WAIT_SECONDS)
+    return {"environments": environments, "as_of": now.isoformat(timespec="seconds")}
 
 
 async def _trigger(name: str, action: str, request: Request, x_requested_by: str | None) -> dict[str, Any]:
@@ -356,8 +362,8 @@ async function load() {
     }
     const expires = cell(row, "expires", local(env.expires_at));
     detail(expires, duration(env.ttl_left_seconds));
-    cell(row, "cost", env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title =
-      env.cost_note || "";
+    cell(row, "cost", env.cost_pending ? "estimating…"
+      : env.estimated_cost_usd === null ? "n/a" : "$" + env.estimated_cost_usd.toFixed(4)).title = env.cost_note || "";
     const actions = cell(row, "actions", ""); actions.className = "actions";
     const hoursLabel = document.createElement("label");
     const hours = document.createElement("input");
@@ -388,6 +394,7 @@ async function load() {
   }
   clearTimeout(timer);
   if (Object.keys(pending).length) timer = setTimeout(load, 5000);  // until what was asked for is done
+  else if (data.environments.some(e => e.cost_pending)) timer = setTimeout(load, 2000);  // costs still being read
 }
 async function act(name, action) {
   const status = document.getElementById("status");
