@@ -72,3 +72,7 @@ class LocalEcsClient:
 
     def set_timing(self, **values: float) -> dict[str, Any]:
         return self._call("POST", "timing", values)
+
+    def set_event_delivery(self, **values: float) -> dict[str, Any]:
+        """How ECS's events reach EventBridge's targets: delay (emulated s), duplicate, reorder, loss (shares)."""
+        return self._call("PUT", "event-delivery", values)

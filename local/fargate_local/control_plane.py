@@ -7,7 +7,8 @@ one lock held by the server. Wording of errors, stop codes and service events fo
 
 The lifecycle is the layout: ``api_handlers`` (requests in), ``listings`` (List* and cluster counts),
 ``task_lifecycle`` (tasks through time), ``service_scheduler`` (services keeping their tasks),
-``service_deployments`` (the services' deployment history); this class holds their shared state and drives them.
+``service_deployments`` (the services' deployment history), ``ecs_events`` (what ECS sends to
+EventBridge); this class holds their shared state and drives them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from fargate_local import moto_bridge as bridge
 from fargate_local.api_handlers import EcsApiHandlers, Forward
 from fargate_local.behaviours import Behaviours
+from fargate_local.ecs_events import EcsEvents
 from fargate_local.listings import Listings
 from fargate_local.moto_bridge import EmulatedTask, invalid_parameter
 from fargate_local.quotas import VcpuQuotas
@@ -70,6 +72,7 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, Se
         # The services this control plane schedules (moto's own objects carry no state of ours).
         self.service_runs: dict[str, ServiceRun] = {}
         self.vcpu_quotas = VcpuQuotas()
+        self.ecs_events = EcsEvents(behaviours.seed)  # what ECS sends to EventBridge
         self._reset_history()
 
     def reset(self) -> None:
@@ -79,6 +82,7 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, Se
         self._reset_history()
         self._addresses = itertools.count(10)
         self._ids = random.Random(self.behaviours.seed)
+        self.ecs_events.reset(self.behaviours.seed)
 
     # ================================================================== API
 
@@ -105,6 +109,8 @@ class ControlPlane(EcsApiHandlers, Listings, TaskLifecycle, ServiceScheduler, Se
             for service in bridge.all_services(backend):
                 if service.arn in self.service_runs and service.status in ("ACTIVE", "DRAINING"):
                     self._reconcile_service(backend, account, region, service, by_service[service.arn])
+            self.ecs_events.observe(account, region, backend, now, self.behaviours.timing.real)
+        self.ecs_events.deliver_due(now)
 
 
 def _check_tag_keys(body: dict[str, Any]) -> None:

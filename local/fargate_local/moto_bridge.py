@@ -22,6 +22,8 @@ from typing import Any, cast
 
 import moto
 from moto.core.exceptions import JsonRESTError, ServiceException
+from moto.core.model import ServiceModel
+from moto.core.serialize import JSONSerializer, XFormedAttributePicker
 from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError, InvalidSubnetIdError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
@@ -30,6 +32,7 @@ from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.elbv2.exceptions import ELBClientError, PriorityInUseError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.events.models import EventTemplateParser, events_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, get_account_id_from, iam_backends
 from moto.logs.models import logs_backends
@@ -40,6 +43,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from moto.secretsmanager.models import secretsmanager_backends
+from moto.sqs.models import sqs_backends
 from moto.ssm.models import ssm_backends
 
 from fargate_rules.network_tags import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
@@ -824,3 +828,124 @@ def _install_rule_priority_check() -> None:
 
 
 _install_rule_priority_check()
+
+
+# ---------------------------------------------------------------------- ECS events into EventBridge
+
+
+@cache
+def _describe_tasks_serializer() -> JSONSerializer:
+    import botocore.session
+
+    description = botocore.session.get_session().get_service_model("ecs")._service_description
+    operation = ServiceModel(description, "ecs").operation_model("DescribeTasks")
+    return JSONSerializer(operation_model=operation, value_picker=XFormedAttributePicker())
+
+
+def describe_task(task: EmulatedTask) -> dict[str, Any]:
+    """The task as DescribeTasks answers it (moto's serializer over ECS's Task shape; dates in epoch seconds)."""
+    body = _describe_tasks_serializer().serialize({"tasks": [task], "failures": []})["body"]
+    described: dict[str, Any] = json.loads(body)["tasks"][0]
+    return described
+
+
+def has_event_rules(account: str, region: str) -> bool:
+    """Whether the account's and Region's default event bus has any rule (else no event goes anywhere)."""
+    bus = events_backends[account][region].event_buses.get("default")
+    return bool(bus and bus.rules)
+
+
+def deliver_event(account: str, region: str, event: dict[str, Any]) -> bool:
+    """``event`` (an AWS service event, ``time`` in epoch seconds) to the account's and Region's default
+    event bus: each ENABLED rule whose pattern matches sends it to its SQS targets whose queue policy
+    lets EventBridge send (see ecs_events). True when at least one queue got it."""
+    bus = events_backends[account][region].event_buses.get("default")
+    delivered = False
+    for rule in list(bus.rules.values()) if bus else []:
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(cast(Any, event)):
+            continue
+        for target in rule.targets:
+            arn = target["Arn"]
+            if not arn.startswith("arn:aws:sqs:"):
+                continue  # other target kinds are not played
+            _, _, _, target_region, target_account, queue_name = arn.split(":", 5)
+            queue = sqs_backends[target_account][target_region].queues.get(queue_name)
+            if queue is None or not _lets_eventbridge_send(queue, rule.arn, account):
+                continue  # EventBridge's FailedInvocations: nothing reaches the queue
+            whole = {**event, "time": _event_time(event["time"])}
+            transformer = target.get("InputTransformer")
+            body: Any = (
+                EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=cast(Any, whole),
+                )
+                if transformer
+                else whole  # the event as it is (moto's default template would drop "account")
+            )
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            sqs_backends[target_account][target_region].send_message(
+                queue_name=queue_name,
+                message_body=body if isinstance(body, str) else json.dumps(body),
+                group_id=group,
+                deduplication_id=event["id"] if queue_name.endswith(".fifo") else None,
+            )
+            delivered = True
+    return delivered
+
+
+def _event_time(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _lets_eventbridge_send(queue: Any, rule_arn: str, account: str) -> bool:
+    """Whether the queue's resource policy allows the events.amazonaws.com service principal
+    sqs:SendMessage for this rule (EventBridge User Guide, "Amazon SQS permissions"). Conditions
+    on aws:SourceArn and aws:SourceAccount are judged; a statement with any other condition is not
+    counted (the emulator cannot tell whether it holds)."""
+    import fnmatch
+
+    try:
+        policy = json.loads(queue.policy) if queue.policy else {}
+    except ValueError:
+        return False
+    statements = policy.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal")
+        services = principal.get("Service") if isinstance(principal, dict) else principal
+        services = services if isinstance(services, list) else [services]
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = statement.get("Resource", "*")
+        resources = resources if isinstance(resources, list) else [resources]
+        if (
+            statement.get("Effect") != "Allow"
+            or not ({"events.amazonaws.com", "*"} & set(services))
+            or not any(a in ("sqs:SendMessage", "sqs:*", "*") for a in actions)
+            or not any(fnmatch.fnmatchcase(queue.queue_arn, r) for r in resources)
+        ):
+            continue
+        context = {"aws:sourcearn": rule_arn, "aws:sourceaccount": account}
+        if _conditions_hold(statement.get("Condition") or {}, context):
+            return True
+    return False
+
+
+def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    import fnmatch
+
+    for operator, tests in conditions.items():
+        for key, wanted in tests.items():
+            value = context.get(key.lower())
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            if value is None:
+                return False
+            if operator in ("ArnEquals", "StringEquals"):
+                if value not in wanted:
+                    return False
+            elif operator in ("ArnLike", "StringLike"):
+                if not any(fnmatch.fnmatchcase(value, w) for w in wanted):
+                    return False
+            else:
+                return False
+    return True

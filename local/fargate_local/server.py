@@ -243,6 +243,12 @@ class LocalEcs:
             source_ip=source_ip,
         )
 
+    def set_event_delivery(self, **values: float) -> None:
+        """How ECS's events reach EventBridge's targets (ecs_events.EventDelivery: delay, duplicate,
+        reorder, loss)."""
+        with self.control_plane.lock:
+            self.control_plane.ecs_events.delivery.update(values)
+
     def set_vcpu_quota(self, *, on_demand: float | None = None, spot: float | None = None) -> None:
         """The account's Fargate On-Demand and Spot vCPU quotas in this emulator (None: not enforced)."""
         self.control_plane.vcpu_quotas.set(on_demand=on_demand, spot=spot)
@@ -259,6 +265,7 @@ class LocalEcs:
             "calls": dict(self.calls),
             "actions": dict(self.actions),
             "throttled": dict(self.quotas.throttled),
+            "ecs_events": self.control_plane.ecs_events.describe(),
             **self.behaviours.describe(),
         }
 
@@ -401,6 +408,9 @@ class LocalEcs:
                 return _json_response(start_response, 200, dict(self.control_plane.vcpu_quotas.limits))
             if route == "load-balancer-request" and method == "POST":
                 return _json_response(start_response, 200, self.load_balancer_request(**payload))
+            if route == "event-delivery" and method in ("POST", "PUT"):
+                self.set_event_delivery(**payload)
+                return _json_response(start_response, 200, self.control_plane.ecs_events.describe())
             if route == "timing" and method in ("POST", "PUT"):
                 self.set_timing(**payload)
                 return _json_response(start_response, 200, asdict(self.behaviours.timing))
