@@ -133,8 +133,12 @@ def test_a_spent_spot_launch_bucket_throttles_spot_run_task_only(emulator, spot_
     ecs = spot_cluster
     register(ecs)
     account = ecs.describe_clusters(clusters=["c"])["clusters"][0]["clusterArn"].split(":")[4]
-    assert emulator.quotas.allow(account, "us-east-1", "fargate:launch:FARGATE_SPOT", cost=100)  # the burst, spent
     plain = client(emulator, retries=1)
+    # Refilled one launch in 100 s (stricter than Fargate's 20 a second, as a test may make it): at the
+    # real rate the bucket gets a token back every 50 ms, and a loaded machine took longer than that to
+    # send the next RunTask (CI once saw it go through).
+    emulator.set_rate_quota("fargate:launch:FARGATE_SPOT", 0.01)
+    assert emulator.quotas.allow(account, "us-east-1", "fargate:launch:FARGATE_SPOT", cost=1)  # the burst, spent
     with pytest.raises(ClientError) as err:
         run_on(plain, emulator, "FARGATE_SPOT")
     assert (err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]) == (
