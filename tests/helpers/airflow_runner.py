@@ -55,7 +55,7 @@ class AirflowRunner:
         log = ""
         if capfd is not None:
             out, err = capfd.readouterr()
-            log = out + err
+            log = out + err + _written_to_the_global_capture(capfd)
         return self.result(dag_run, log)
 
     @staticmethod
@@ -117,3 +117,15 @@ def user_dags(airflow) -> AirflowRunner:
     yield airflow
     for path in REPO_DAGS.glob("*.py"):
         (airflow.dags_folder / path.name).unlink(missing_ok=True)
+
+
+def _written_to_the_global_capture(capfd: pytest.CaptureFixture) -> str:
+    """What went to pytest's session-wide capture while ``capfd`` held fd 1 and 2. Airflow configures
+    structlog with ``cache_logger_on_first_use``: a logger first used outside a ``capfd`` test keeps
+    writing to the stream ``sys.stdout`` was then (the session capture's file, not fd 1), so its lines
+    never reach ``capfd`` (CI saw a run's task lines missing from its log, a different test each time)."""
+    capman = capfd.request.config.pluginmanager.getplugin("capturemanager")
+    if capman is None or not capman.is_globally_capturing():
+        return ""
+    written = capman.read_global_capture()
+    return written.out + written.err
