@@ -63,8 +63,23 @@ def _remove(ecs) -> None:
         ecs.delete_task_definitions(taskDefinitions=[f"env-{name}:1"])
 
 
-def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_grows(emulator, monkeypatch):
+def _running_and_not_yet_seen(hook) -> None:
+    """Wait for every environment to run one task, then forget what the page read of them (its
+    service and cost caches), as an API server that has just started."""
     from fargate_provider.environments import cost, discovery
+    from fargate_provider.environments.discovery import describe_environments
+
+    wait_for(
+        "every environment running",
+        lambda: [e["running_count"] for e in describe_environments(hook, dt.datetime.now(dt.UTC))] == [1, 1, 1],
+        timeout=120,
+    )
+    cost._CACHE.clear()
+    discovery._SERVICES.clear()
+
+
+def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_grows(emulator, monkeypatch):
+    from fargate_provider.environments import discovery
     from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
@@ -72,13 +87,7 @@ def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_gro
     hook = FargateHook(aws_conn_id="aws_default")
     _make(emulator, ecs)
     try:
-        wait_for(
-            "every environment running",
-            lambda: [e["running_count"] for e in describe_environments(hook, dt.datetime.now(dt.UTC))] == [1, 1, 1],
-            timeout=120,
-        )
-        cost._CACHE.clear()
-        discovery._SERVICES.clear()
+        _running_and_not_yet_seen(hook)
         emulator.calls.clear()
         now = dt.datetime.now(dt.UTC)
         first = {e["environment"]: e for e in describe_environments(hook, now)}
@@ -128,7 +137,7 @@ def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds
     listings ask meanwhile, and a later listing has them: the figures a full wait gives."""
     import threading
 
-    from fargate_provider.environments import cost, discovery
+    from fargate_provider.environments import cost
     from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.hooks.fargate import FargateHook
 
@@ -145,13 +154,7 @@ def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds
         return estimate(hook, cluster, service, **kwargs)
 
     try:
-        wait_for(
-            "every environment running",
-            lambda: [e["running_count"] for e in describe_environments(hook, dt.datetime.now(dt.UTC))] == [1, 1, 1],
-            timeout=120,
-        )
-        cost._CACHE.clear()
-        discovery._SERVICES.clear()
+        _running_and_not_yet_seen(hook)
         monkeypatch.setattr(cost, "estimate_service_cost", held_back)
         now = dt.datetime.now(dt.UTC)
         first = describe_environments(hook, now, cost_wait=0.2)
