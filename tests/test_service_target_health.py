@@ -40,7 +40,7 @@ with DAG(
 @pytest.fixture
 def target_group(emulator, ecs):
     """An ``ip`` target group behind the emulator's ready-made ALB (a host-header rule on its
-    listener), health-checked every 300 emulated seconds (3 s here): long enough that a wait
+    listener), health-checked every 300 emulated seconds (3 s at the fixture's pace): long enough that a wait
     which did not look at target health would end while the targets are still ``initial``.
     The service, rule and target group are deleted afterwards (the emulator fixture checks)."""
     elbv2 = client(emulator, "elbv2")
@@ -92,6 +92,11 @@ def _run(airflow, emulator, capfd, target_group: str, deferrable: bool):
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
 def test_stable_waits_until_every_target_is_healthy(airflow, emulator, ecs, capfd, target_group, deferrable):
+    # Targets turn healthy one health-check interval after registration: at the fixture's 100x pace
+    # 3 s, which a loaded machine can spend between the wait's round that sees the tasks RUNNING and
+    # the next (creating its ELBv2 client reads ELBv2's model), so it never saw them `initial`. At 25x
+    # the interval is 12 s.
+    emulator.set_timing(speed=25)
     result = _run(airflow, emulator, capfd, target_group, deferrable)
     assert result.task_states == {"create": "success"}, result.log[-3000:]
     # when the wait ended, both tasks' targets answered the load balancer's health checks
