@@ -140,3 +140,23 @@ def test_plain_moto_still_lacks_the_control_plane():
     )
     assert result.returncode == 0, result.stderr
     assert "plain moto still lacks the control plane" in result.stdout
+
+
+def test_the_app_finds_each_hosts_backend_once_and_the_same_as_moto(monkeypatch):
+    """moto lists its package's folders (a stat each) and matches its URL patterns for every request to
+    find the backend; the emulator's app does so once per host (a fifth of a DescribeServices' time)."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    listed = []
+    list_of_moto_modules = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listed.append(1) or list_of_moto_modules())
+    plain, ours = DomainDispatcherApplication(create_backend_app), moto_bridge.make_moto_app()
+    hosts = ("ecs", "ecs.us-east-1.amazonaws.com", "elasticloadbalancing.eu-west-1.amazonaws.com", "nowhere.example")
+    for host in hosts:
+        assert ours.get_backend_for_host(host) == plain.get_backend_for_host(host), host
+    assert [ours.get_backend_for_host("ecs.us-east-1.amazonaws.com") for _ in range(3)] == ["ecs"] * 3
+    listed.clear()
+    for host in hosts * 3:
+        ours.get_backend_for_host(host)
+    assert listed == []
