@@ -1,12 +1,13 @@
 """Benchmark the user-facing parts: parsing dags/, and the environments page's listing.
 
-    .venv/bin/python benchmarks/dags_and_page.py [--runs 5] [--environments 10 100 500] [--tasks 1]
+    .venv/bin/python benchmarks/dags_and_page.py [--runs 5] [--environments 10 100 500] [--tasks 1] [--in-process]
 
 Parse: a fresh DagBag over dags/ (what the dag-processor does per file, all of them),
 min/median/max over runs, and the peak memory it added. Listing: describe_environments
 (what GET /fargate/api/environments does) for N environments of ``--tasks`` tasks each in the local
-emulator: the first listing (the caches empty, as after the API server starts) as the page makes it
-(waiting PAGE_COST_WAIT_SECONDS for costs, the rest pending), how long until every cost is known,
+emulator (in its own process, as ``make airflow`` runs it; ``--in-process``: in this one): the first
+listing (the caches empty, as after the API server starts) as the page makes it
+(waiting PAGE_WAIT_SECONDS for services and costs, the rest pending), how long until all is known,
 the same listing waiting for every cost, and then the median of five, with the ECS calls each made.
 Prints figures; asserts nothing.
 """
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,14 +50,47 @@ def parse(runs: int) -> None:
     )
 
 
-def listing(environments: int, tasks: int) -> None:
-    from fargate_local.server import LocalEcs
+class Emulator:
+    """The emulator the listing runs against: ``fargate-local serve`` in its own process, as under
+    ``make airflow`` (the API server and the emulator then use a core each), or ``LocalEcs`` in this
+    process (sharing its interpreter lock). ``calls()``: the ECS calls it answered so far."""
+
+    def __init__(self, in_process: bool):
+        self.in_process = in_process
+
+    def __enter__(self) -> Emulator:
+        if self.in_process:
+            from fargate_local.server import LocalEcs
+
+            self.server = LocalEcs(port=0).__enter__()
+            self.endpoint, self.network = self.server.endpoint, self.server.network
+        else:
+            from fargate_local.client import LocalEcsClient
+            from fargate_local.process import start_emulator
+
+            self.process = start_emulator()
+            self.endpoint = self.process.endpoint
+            self.client = LocalEcsClient(self.endpoint)
+            self.network = self.client.network()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.in_process:
+            self.server.__exit__(*exc)
+        else:
+            self.process.stop()
+
+    def calls(self) -> Counter[str]:
+        return Counter(self.server.calls if self.in_process else self.client.describe()["calls"])
+
+
+def listing(environments: int, tasks: int, in_process: bool) -> None:
     from fargate_provider.environments.discovery import describe_environments
     from fargate_provider.environments.naming import environment_tags
     from fargate_provider.hooks.fargate import FargateHook
     from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE, to_ecs_tags
 
-    with LocalEcs(port=0) as server:
+    with Emulator(in_process) as server:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {"conn_type": "aws", "extra": {"endpoint_url": server.endpoint, "region_name": "us-east-1"}}
         )
@@ -96,41 +131,53 @@ def listing(environments: int, tasks: int) -> None:
                 break
             time.sleep(1)
         from fargate_provider.environments import cost, discovery
-        from fargate_provider.environments.page import PAGE_COST_WAIT_SECONDS
+        from fargate_provider.environments.page import PAGE_WAIT_SECONDS
+
+        calls_before = server.calls()
 
         def cold() -> None:  # as the API server's first listing after a start
+            nonlocal calls_before
             cost._CACHE.clear()
             discovery._SERVICES.clear()
-            server.calls.clear()
+            calls_before = server.calls()
 
-        # The old way, every cost read before the answer (what a caller without cost_wait gets).
+        def calls_since() -> Counter[str]:
+            return server.calls() - calls_before
+
+        # The old way, every service and cost read before the answer (what a caller without wait gets).
         cold()
         started = time.perf_counter()
         describe_environments(hook, dt.datetime.now(dt.UTC))
-        full_seconds, full_calls = time.perf_counter() - started, sum(server.calls.values())
-        # The page's way: it answers within PAGE_COST_WAIT_SECONDS, costs not read by then pending,
-        # and lists again (every 2 s in the browser; here at once) until none is.
+        full_seconds, full_calls = time.perf_counter() - started, sum(calls_since().values())
+        # The page's way: it answers within PAGE_WAIT_SECONDS, services and costs not read by then pending,
+        # and lists again (every 2 s in the browser; here every 0.5 s) until none is.
         cold()
         started = time.perf_counter()
-        first = describe_environments(hook, dt.datetime.now(dt.UTC), cost_wait=PAGE_COST_WAIT_SECONDS)
+        first = describe_environments(hook, dt.datetime.now(dt.UTC), wait=PAGE_WAIT_SECONDS)
         cold_seconds = time.perf_counter() - started
+        services_pending = sum(e["service_pending"] for e in first)
         cold_pending = sum(e["cost_pending"] for e in first)
-        while any(e["cost_pending"] for e in describe_environments(hook, dt.datetime.now(dt.UTC), cost_wait=0.1)):
-            pass
-        all_costs_seconds, cold_calls = time.perf_counter() - started, sum(server.calls.values())
-        server.calls.clear()
+        while any(
+            e["service_pending"] or e["cost_pending"]
+            for e in describe_environments(hook, dt.datetime.now(dt.UTC), wait=0.1)
+        ):
+            time.sleep(0.5)
+        all_costs_seconds, cold_calls = time.perf_counter() - started, sum(calls_since().values())
+        calls_before = server.calls()
         times = []
         for _ in range(5):
             started = time.perf_counter()
             found = describe_environments(hook, dt.datetime.now(dt.UTC))
             times.append(time.perf_counter() - started)
-        calls = sum(server.calls.values()) / 5
-        per_listing = {k: v / 5 for k, v in server.calls.items()}
+        calls = sum(calls_since().values()) / 5
+        per_listing = {k: v / 5 for k, v in calls_since().items()}
         print(
-            f"environments page listing, {environments} environments x {tasks} task(s): "
-            f"first listing (page, cost_wait {PAGE_COST_WAIT_SECONDS:g} s) {cold_seconds * 1000:.0f} ms with "
-            f"{cold_pending} cost(s) pending, every cost known after {all_costs_seconds * 1000:.0f} ms, "
-            f"{cold_calls} ECS calls ({cold_calls / environments:.1f} an environment) [waiting for every cost: "
+            f"environments page listing, {environments} environments x {tasks} task(s), "
+            f"emulator {'in this process' if in_process else 'in its own process'}: "
+            f"first listing (page, wait {PAGE_WAIT_SECONDS:g} s) {cold_seconds * 1000:.0f} ms with "
+            f"{services_pending} service(s) and {cold_pending} cost(s) pending, all known after "
+            f"{all_costs_seconds * 1000:.0f} ms, "
+            f"{cold_calls} ECS calls ({cold_calls / environments:.1f} an environment) [waiting for all: "
             f"{full_seconds * 1000:.0f} ms, {full_calls} calls]; "
             f"then median {statistics.median(times) * 1000:.0f} ms, {calls:.0f} ECS calls "
             f"({calls / environments:.2f} an environment: {per_listing})"
@@ -142,6 +189,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--environments", type=int, nargs="+", default=[10, 100, 500])
     parser.add_argument("--tasks", type=int, default=1, help="tasks each environment's service runs")
+    parser.add_argument("--in-process", action="store_true", help="the emulator in this process, not its own")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="fargate-bench-")
     os.environ.update(
@@ -155,7 +203,7 @@ def main() -> int:
     )
     parse(args.runs)
     for environments in args.environments:
-        listing(environments, args.tasks)
+        listing(environments, args.tasks, args.in_process)
     return 0
 
 

@@ -132,7 +132,7 @@ def test_a_listing_makes_at_most_two_calls_an_environment_and_the_cost_still_gro
 
 
 def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds_them(emulator, monkeypatch):
-    """The page's listing waits at most ``cost_wait`` for costs not yet known (the first after the API
+    """The page's listing waits at most ``wait`` for costs not yet known (the first after the API
     server starts reads every service's history); those show as pending, are read once however many
     listings ask meanwhile, and a later listing has them: the figures a full wait gives."""
     import threading
@@ -157,8 +157,8 @@ def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds
         _running_and_not_yet_seen(hook)
         monkeypatch.setattr(cost, "estimate_service_cost", held_back)
         now = dt.datetime.now(dt.UTC)
-        first = describe_environments(hook, now, cost_wait=0.2)
-        again = describe_environments(hook, now, cost_wait=0.2)
+        first = describe_environments(hook, now, wait=0.2)
+        again = describe_environments(hook, now, wait=0.2)
         for listing in (first, again):
             assert [(e["cost_pending"], e["estimated_cost_usd"]) for e in listing] == [(True, None)] * len(NAMES)
             assert all(e["cost_note"].startswith("being estimated") for e in listing)
@@ -167,13 +167,70 @@ def test_a_listing_does_not_wait_for_costs_it_has_not_read_and_a_later_one_finds
         history_may_go_on.set()
         wait_for(
             "a listing with every cost",
-            lambda: not any(e["cost_pending"] for e in describe_environments(hook, now, cost_wait=0.2)),
+            lambda: not any(e["cost_pending"] for e in describe_environments(hook, now, wait=0.2)),
             timeout=60,
         )
-        found = {e["environment"]: e["estimated_cost_usd"] for e in describe_environments(hook, now, cost_wait=0)}
+        found = {e["environment"]: e["estimated_cost_usd"] for e in describe_environments(hook, now, wait=0)}
         cost._CACHE.clear()
         waited = {e["environment"]: e["estimated_cost_usd"] for e in describe_environments(hook, now)}
         assert found == waited and all(usd and usd > 0 for usd in waited.values()), (found, waited)
     finally:
         history_may_go_on.set()
+        _remove(ecs)
+
+
+def test_a_listing_does_not_wait_for_services_it_has_not_read_and_reads_each_once(emulator, monkeypatch):
+    """The first listing after the API server starts reads every environment's service: at a hundred,
+    longer than a page may take. Within ``wait`` it answers with what the clusters say (their running
+    tasks, tags) and the rest pending; each service is read once however many listings ask, and a
+    later listing has what a full wait gives."""
+    import threading
+
+    from fargate_provider.environments import discovery
+    from fargate_provider.environments.discovery import describe_environments
+    from fargate_provider.hooks.fargate import FargateHook
+
+    ecs = client(emulator)
+    hook = FargateHook(aws_conn_id="aws_default")
+    _make(emulator, ecs)
+    services_may_go_on = threading.Event()
+    reads: list[str] = []
+    read_service = discovery._read_service
+
+    def held_back(hook, cluster, look):  # as DescribeServices at a hundred environments
+        reads.append(cluster["clusterName"])
+        assert services_may_go_on.wait(timeout=60)
+        return read_service(hook, cluster, look)
+
+    try:
+        _running_and_not_yet_seen(hook)
+        monkeypatch.setattr(discovery, "_read_service", held_back)
+        emulator.calls.clear()
+        now = dt.datetime.now(dt.UTC)
+        first = describe_environments(hook, now, wait=0.2)
+        again = describe_environments(hook, now, wait=0.2)
+        assert dict(emulator.calls) == {"ListClusters": 2, "DescribeClusters": 2}  # nothing else yet
+        for listing in (first, again):
+            assert [e["environment"] for e in listing] == sorted(NAMES)
+            assert all(e["service_pending"] and e["cost_pending"] for e in listing)
+            assert [(e["running_count"], e["desired_count"]) for e in listing] == [(1, None)] * len(NAMES)
+            assert all(e["expires_at"] and e["ttl_left_seconds"] > 0 for e in listing)  # what the tags hold is there
+        assert sorted(reads) == sorted(f"env-{name}" for name in NAMES)  # one read per service
+        services_may_go_on.set()
+        wait_for(
+            "a listing with every service and cost",
+            lambda: (
+                not any(e["service_pending"] or e["cost_pending"] for e in describe_environments(hook, now, wait=0.2))
+            ),
+            timeout=60,
+        )
+        found = describe_environments(hook, now, wait=0)
+        assert emulator.calls["DescribeServices"] == len(NAMES)
+        discovery._SERVICES.clear()
+        assert found == describe_environments(hook, now)
+        assert [(e["service"], e["desired_count"], e["running_count"]) for e in found] == [
+            (name, 1, 1) for name in sorted(NAMES)
+        ]
+    finally:
+        services_may_go_on.set()
         _remove(ecs)

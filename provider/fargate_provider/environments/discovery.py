@@ -105,37 +105,66 @@ def expired_environments(hook: Any, now: dt.datetime) -> tuple[list[EnvironmentN
     return expired, left_alone
 
 
-def describe_environments(
-    hook: Any, now: dt.datetime, workers: int = 4, cost_wait: float | None = None
-) -> list[dict[str, Any]]:
+def describe_environments(hook: Any, now: dt.datetime, wait: float | None = None) -> list[dict[str, Any]]:
     """What the environments page shows: each managed environment with its service, tasks,
     age, TTL left and estimated cost so far (``environments.cost``: the larger of the service's
     deployment history and the tasks ECS still lists, read again only when the service changed).
 
     Calls: ListClusters and DescribeClusters (100 a call) for all of them; DescribeServices for an
     environment whose cluster changed (task counts, tags) or was last read SERVICE_MAX_AGE seconds
-    ago or more, ``workers`` at a time; the cost's own reads only for a service seen for the first
-    time or changed since, COST_WORKERS at a time.
+    ago or more, READ_WORKERS at a time; the cost's own reads only for a service seen for the first
+    time or changed since, READ_WORKERS at a time.
 
-    :param cost_wait: seconds to wait for costs not yet known (None: until all are). An entry whose
-        cost is still being read then has ``cost_pending`` true; the reading goes on, and a later
-        call finds its figure (the page asks again while any is pending). A page over hundreds of
-        new environments answers at once instead of after every service's history is read.
+    :param wait: seconds to wait for the services and costs still to be read (None: until all
+        are). An entry whose service is still being read has ``service_pending`` true (its task
+        counts are the cluster's, one service a cluster); one whose cost is, ``cost_pending``. The
+        reads go on, once however many listings ask, and a later call finds them (the page asks
+        again while any is pending): a page over hundreds of environments it has not seen answers
+        at once instead of after every service and its history are read.
     """
     region = hook.region_name or hook.conn_region_name
+    deadline = None if wait is None else time.monotonic() + wait
     clusters = managed_environment_clusters(hook)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(clusters)))) as pool:
-        found = list(pool.map(lambda cluster: _environment_entry(hook, cluster, now), clusters))
-    _fill_costs(hook, found, region, now, cost_wait)
+    services = [(cluster, _service_read(hook, cluster)) for cluster in clusters]
+    _wait_until([read for _, read in services], deadline)
+    found = [_environment_entry(cluster, now, read.result() if read.done() else None) for cluster, read in services]
+    _fill_costs(hook, found, region, now, deadline)
     return sorted((entry for entry, _ in found), key=lambda e: e["environment"])
 
 
-# Costs being read, by (service ARN, the service's state as the cost cache keys it): one read per
-# service state however many listings ask meanwhile, COST_WORKERS at a time in the process.
-COST_WORKERS = 4
-_COST_READS: dict[tuple[str, tuple[Any, ...]], Future[Any]] = {}
-_COST_READS_LOCK = threading.Lock()
-_cost_pool: ThreadPoolExecutor | None = None
+class _BackgroundReads:
+    """Reads in threads of the process, ``workers`` at a time, one per key however many listings
+    ask for it meanwhile (the key says what is read: a cluster as it looks, a service's state)."""
+
+    def __init__(self, workers: int, name: str):
+        self.workers, self.name = workers, name
+        self._reads: dict[Any, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def read(self, key: Any, function: Any, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            read = self._reads.get(key)
+            if read is None:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=self.name)
+                read = self._reads[key] = self._pool.submit(function, *args, **kwargs)
+                read.add_done_callback(functools.partial(self._forget, key))
+            return read
+
+    def _forget(self, key: Any, _: Future[Any]) -> None:
+        with self._lock:
+            self._reads.pop(key, None)
+
+
+def _wait_until(reads: list[Future[Any]], deadline: float | None) -> None:
+    wait(reads, timeout=None if deadline is None else max(deadline - time.monotonic(), 0.0))
+
+
+# Services and costs being read: READ_WORKERS at a time each, in the process (the API server's).
+READ_WORKERS = 4
+_SERVICE_READS = _BackgroundReads(READ_WORKERS, "environment-service")
+_COST_READS = _BackgroundReads(READ_WORKERS, "environment-cost")
 
 
 def _fill_costs(
@@ -143,15 +172,18 @@ def _fill_costs(
     found: list[tuple[dict[str, Any], dict[str, Any] | None]],
     region: str,
     now: dt.datetime,
-    cost_wait: float | None,
+    deadline: float | None,
 ) -> None:
     """Each entry's ``estimated_cost_usd`` and ``cost_note`` from its service (see describe_environments)."""
     from fargate_provider.environments.cost import cached_service_cost, known_service_cost, service_state
     from fargate_provider.utils.pricing import PriceNotKnown
 
-    global _cost_pool
     reads: list[tuple[dict[str, Any], Future[Any]]] = []
     for entry, service in found:
+        if entry["service_pending"]:
+            entry["cost_pending"] = True
+            entry["cost_note"] = "being estimated: reading the service"
+            continue
         if service is None:
             continue
         known = known_service_cost(service, now=now)
@@ -159,16 +191,9 @@ def _fill_costs(
             entry["estimated_cost_usd"], entry["cost_note"] = known.usd, known.note
             continue
         key = (service["serviceArn"], service_state(service))
-        with _COST_READS_LOCK:
-            read = _COST_READS.get(key)
-            if read is None:
-                if _cost_pool is None:
-                    _cost_pool = ThreadPoolExecutor(max_workers=COST_WORKERS, thread_name_prefix="environment-cost")
-                read = _cost_pool.submit(cached_service_cost, hook, entry["cluster"], service, region=region, now=now)
-                _COST_READS[key] = read
-                read.add_done_callback(functools.partial(_forget_read, key))
+        read = _COST_READS.read(key, cached_service_cost, hook, entry["cluster"], service, region=region, now=now)
         reads.append((entry, read))
-    wait([read for _, read in reads], timeout=cost_wait)
+    _wait_until([read for _, read in reads], deadline)
     for entry, read in reads:
         if not read.done():
             entry["cost_pending"] = True
@@ -179,11 +204,6 @@ def _fill_costs(
             entry["estimated_cost_usd"], entry["cost_note"] = estimate.usd, estimate.note
         except PriceNotKnown as err:
             entry["cost_note"] = f"not estimated: {err}"
-
-
-def _forget_read(key: tuple[str, tuple[Any, ...]], _: Future[Any]) -> None:
-    with _COST_READS_LOCK:
-        _COST_READS.pop(key, None)
 
 
 # The service each cluster showed, while the cluster looks the same: its task counts and its tags
@@ -200,17 +220,27 @@ def _cluster_look(cluster: dict[str, Any]) -> tuple[Any, ...]:
     return (*(cluster.get(c) for c in counts), tuple(sorted(cluster["tags"].items())))
 
 
-def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> tuple[dict[str, Any] | None, dict[str, int] | None]:
-    """The environment's service (DescribeServices: its name is the environment's) and, behind a
-    load balancer, its targets' health (DescribeTargetHealth: healthy and all targets); or what was
-    read before while its cluster looks the same (at most SERVICE_MAX_AGE seconds ago)."""
+def _service_read(hook: Any, cluster: dict[str, Any]) -> Future[tuple[dict[str, Any] | None, dict[str, int] | None]]:
+    """The environment's service and its targets' health (see ``_read_service``): what was read
+    before while its cluster looks the same (at most SERVICE_MAX_AGE seconds ago), else a read in
+    the background."""
     look = _cluster_look(cluster)
     with _SERVICES_LOCK:
         cached = _SERVICES.get(cluster["clusterArn"])
     if cached is not None and cached[0] == look and time.monotonic() - cached[1] < SERVICE_MAX_AGE:
-        return cached[2]
+        done: Future[tuple[dict[str, Any] | None, dict[str, int] | None]] = Future()
+        done.set_result(cached[2])
+        return done
+    return _SERVICE_READS.read((cluster["clusterArn"], look), _read_service, hook, cluster, look)
+
+
+def _read_service(
+    hook: Any, cluster: dict[str, Any], look: tuple[Any, ...]
+) -> tuple[dict[str, Any] | None, dict[str, int] | None]:
+    """The environment's service (DescribeServices: its name is the environment's) and, behind a
+    load balancer, its targets' health (DescribeTargetHealth: healthy and all targets)."""
     try:
-        services = hook.describe_services(cluster["clusterName"], [names(name).service])
+        services = hook.describe_services(cluster["clusterName"], [names(cluster["tags"][ENVIRONMENT_TAG]).service])
     except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
         services = []
     service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
@@ -226,22 +256,30 @@ def _service_of(hook: Any, cluster: dict[str, Any], name: str) -> tuple[dict[str
 
 
 def _environment_entry(
-    hook: Any, cluster: dict[str, Any], now: dt.datetime
+    cluster: dict[str, Any],
+    now: dt.datetime,
+    read: tuple[dict[str, Any] | None, dict[str, int] | None] | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The page's entry for the environment of ``cluster`` (its cost still to fill) and its service."""
+    """The page's entry for the environment of ``cluster`` (its cost still to fill) and its service;
+    ``read``: the service and its targets' health, None while being read."""
     from fargate_rules.arns import name_from_arn
 
     tags = cluster["tags"]
-    name = tags[ENVIRONMENT_TAG]
-    service, targets = _service_of(hook, cluster, name)
+    service, targets = read or (None, None)
     expiry = expires_at(tags)
     entry: dict[str, Any] = {
-        "environment": name,
+        "environment": tags[ENVIRONMENT_TAG],
         "cluster": cluster["clusterName"],
+        "service_pending": read is None,
         "service": service["serviceName"] if service else None,
         "task_definition": name_from_arn(service["taskDefinition"]) if service else None,
-        "desired_count": service["desiredCount"] if service else 0,
-        "running_count": service["runningCount"] if service else 0,
+        "desired_count": service["desiredCount"] if service else None if read is None else 0,
+        # While the service is read: the cluster's count (an environment's cluster runs its service only).
+        "running_count": service["runningCount"]
+        if service
+        else cluster.get("runningTasksCount", 0)
+        if read is None
+        else 0,
         # Behind the load balancer: its targets, healthy and all (None: not behind one).
         "targets_healthy": targets["healthy"] if targets else None,
         "targets_total": targets["total"] if targets else None,

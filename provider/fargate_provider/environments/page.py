@@ -43,10 +43,10 @@ from fargate_provider.exceptions import NotOursError
 
 log = logging.getLogger(__name__)
 
-# How long a listing waits for costs not yet known (the first listing after the API server starts
-# reads each service's history: seconds at a hundred environments). The rest show "estimating…" and
-# the page asks again 2 s later while any is.
-PAGE_COST_WAIT_SECONDS = 1.0
+# How long a listing waits for services and costs not yet read (the first listing after the API server
+# starts reads every service and its history: seconds at a hundred environments). The rest show
+# "reading…" or "estimating…", and the page asks again 2 s later while any is.
+PAGE_WAIT_SECONDS = 1.0
 
 # Sent by the page's own script; a cross-site form cannot set it (CSRF guard for the cookie session).
 CSRF_HEADER_VALUE = "fargate-environments"
@@ -71,7 +71,7 @@ def _hook():
 @app.get("/api/environments", dependencies=[may_read_environments])
 def list_environments(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
-    environments = describe_environments(_hook(), now, cost_wait=PAGE_COST_WAIT_SECONDS)
+    environments = describe_environments(_hook(), now, wait=PAGE_WAIT_SECONDS)
     return {"environments": environments, "as_of": now.isoformat(timespec="seconds")}
 
 
@@ -355,6 +355,9 @@ async function load() {
       state.className = "asleep";
       state.textContent = "asleep since " + local(env.asleep_since);
       detail(state, "wakes with " + (env.awake_count || 1) + " task(s)");
+    } else if (env.service_pending) {
+      state.textContent = "awake: " + env.running_count + " task(s) running";
+      detail(state, "reading the service…");
     } else {
       state.textContent = "awake: " + env.running_count + "/" + env.desired_count + " tasks running";
       if (env.targets_total !== null && env.targets_total !== undefined)
@@ -394,7 +397,8 @@ async function load() {
   }
   clearTimeout(timer);
   if (Object.keys(pending).length) timer = setTimeout(load, 5000);  // until what was asked for is done
-  else if (data.environments.some(e => e.cost_pending)) timer = setTimeout(load, 2000);  // costs still being read
+  else if (data.environments.some(e => e.service_pending || e.cost_pending))
+    timer = setTimeout(load, 2000);  // services or costs still being read
 }
 async function act(name, action) {
   const status = document.getElementById("status");
