@@ -875,6 +875,13 @@ def has_event_rules(account: str, region: str) -> bool:
     return bool(bus and bus.rules)
 
 
+def queue_receive_wait_seconds(account: str, region: str, queue_url: Any) -> int:
+    """The queue's ReceiveMessageWaitTimeSeconds (0 when there is no such queue: moto answers that)."""
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1] if isinstance(queue_url, str) else ""
+    queue = sqs_backends[account][region].queues.get(name)
+    return int(getattr(queue, "receive_message_wait_time_seconds", 0) or 0) if queue is not None else 0
+
+
 def deliver_event(account: str, region: str, event: dict[str, Any]) -> bool:
     """``event`` (an AWS service event, ``time`` in epoch seconds) to the account's and Region's default
     event bus: each ENABLED rule whose pattern matches sends it to its SQS targets whose queue policy

@@ -30,6 +30,8 @@ from fargate_rules.iam_documents import execution_role_template
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_fargate_local/"
+SQS_RECEIVE_MESSAGE = "AmazonSQS.ReceiveMessage"
+LONG_POLL_STEP = 0.05  # seconds between looks of a long-polling ReceiveMessage
 # moto's backends are module globals: one emulator per process (see LocalEcs.start).
 _RUNNING: LocalEcs | None = None
 _RUNNING_LOCK = threading.Lock()
@@ -280,6 +282,8 @@ class LocalEcs:
             action = self._count_action(environ)
             if action and not self.quotas.allow(*self._account_and_region(environ), action):
                 return _ecs_error(start_response, EcsError("ThrottlingException", "Rate exceeded", 400))
+            if target == SQS_RECEIVE_MESSAGE:
+                return self._receive_message(environ, start_response)
             with self.control_plane.lock:
                 return self._moto(environ, start_response)
         operation = target[len(ECS_TARGET_PREFIX) :]
@@ -341,6 +345,46 @@ class LocalEcs:
         action = f"{service.group(1)}:{operation}"
         self.actions[action] += 1
         return action
+
+    def _receive_message(self, environ: dict[str, Any], start_response) -> list[bytes]:
+        """SQS's ReceiveMessage with its long poll (WaitTimeSeconds, else the queue's
+        ReceiveMessageWaitTimeSeconds) waited out here, not in moto: moto waits inside the call, and
+        under the emulator's lock every other call and the control plane (tasks, ECS's events into
+        the queue) would stop for up to 20 s. Asked again without a wait every LONG_POLL_STEP seconds
+        until a message is there or the time is up. (SQS's JSON protocol, which botocore speaks.)"""
+        body = _read_body(environ)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):  # malformed: moto answers it as it does
+            environ["wsgi.input"] = io.BytesIO(body)
+            with self.control_plane.lock:
+                return self._moto(environ, start_response)
+        wait = request.get("WaitTimeSeconds")
+        if wait is None:
+            with self.control_plane.lock:
+                wait = bridge.queue_receive_wait_seconds(*self._account_and_region(environ), request.get("QueueUrl"))
+        quick = json.dumps({**request, "WaitTimeSeconds": 0}).encode()
+        deadline = time.monotonic() + (wait if isinstance(wait, int) and 0 < wait <= 20 else 0)
+        answer: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer.update(status=status, headers=headers)
+            return lambda data: None
+
+        while True:
+            inner = {**environ, "wsgi.input": io.BytesIO(quick), "CONTENT_LENGTH": str(len(quick))}
+            with self.control_plane.lock:
+                chunks = self._moto(inner, keep)
+            if (
+                time.monotonic() >= deadline
+                or not answer["status"].startswith("200")
+                or b'"Messages"' in b"".join(chunks)
+            ):
+                start_response(answer["status"], answer["headers"])
+                return chunks
+            time.sleep(LONG_POLL_STEP)
 
     def _moto(self, environ, start_response) -> list[bytes]:
         # Consume moto's (possibly lazy) body while holding the lock.

@@ -197,3 +197,30 @@ def test_event_delivery_refuses_what_it_cannot_play(emulator):
         emulator.set_event_delivery(loss=2)
     with pytest.raises(ValueError, match=r"event_delivery.late: unknown; allowed: delay, duplicate, loss, reorder"):
         emulator.set_event_delivery(late=1)
+
+
+def test_a_long_poll_waits_without_holding_up_the_emulator_and_ends_when_a_message_comes(emulator):
+    """A consumer's ReceiveMessage long poll (WaitTimeSeconds, up to 20 s: SQS API_ReceiveMessage) waits
+    for a message; meanwhile the emulator answers other calls and its tasks go on."""
+    import threading
+    import time
+
+    sqs, ecs = client(emulator, "sqs"), client(emulator)
+    url = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
+    try:
+        received: list = []
+        started = time.monotonic()
+        poll = threading.Thread(
+            target=lambda: received.extend(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", []))
+        )
+        poll.start()
+        wait("the long poll to be waiting", lambda: emulator.actions["sqs:ReceiveMessage"] >= 1)
+        before = time.monotonic()
+        ecs.list_clusters()
+        other_call = time.monotonic() - before
+        sqs.send_message(QueueUrl=url, MessageBody="hello")
+        poll.join(timeout=15)
+        assert not poll.is_alive() and [m["Body"] for m in received] == ["hello"]
+        assert other_call < 2 and time.monotonic() - started < 8, (other_call, time.monotonic() - started)
+    finally:
+        sqs.delete_queue(QueueUrl=url)
