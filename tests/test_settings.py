@@ -31,7 +31,7 @@ def _tracked(*patterns: str) -> list[Path]:
 
 def test_every_setting_has_a_default_a_type_and_a_meaning():
     names = [s.name for s in settings.SETTINGS]
-    assert len(names) == len(set(names)) == 15  # 3 config options, 12 Variables
+    assert len(names) == len(set(names)) == 17  # 5 config options, 12 Variables
     for setting in settings.SETTINGS:
         assert setting.type and len(setting.meaning) > 30, setting
         assert setting.kind in ("config option", "Variable")
@@ -39,6 +39,8 @@ def test_every_setting_has_a_default_a_type_and_a_meaning():
         "resume_not_before_seconds",
         "wait_in_worker_seconds",
         "log_reads_per_second",
+        "events_queue_url",
+        "events_reconcile_seconds",
     }
 
 
@@ -46,7 +48,7 @@ def test_the_providers_manager_lists_the_config_options_from_the_settings():
     options = get_provider_info()["config"]["fargate"]["options"]
     assert set(options) == {o.name for o in settings.CONFIG_OPTIONS}
     for option in settings.CONFIG_OPTIONS:
-        assert options[option.name]["default"] == f"{option.default:g}"
+        assert options[option.name]["default"] == (None if option.default is None else f"{option.default:g}")
         assert options[option.name]["description"] == option.meaning
 
 
@@ -122,3 +124,16 @@ def test_the_settings_page_holds_the_table_the_module_makes():
     page = (ROOT / "docs" / "guides" / "settings.md").read_text()
     start, end = page.index("<!-- settings-table -->"), page.index("<!-- /settings-table -->")
     assert page[start:end].split("\n", 1)[1].strip() == settings.settings_table_markdown().strip()
+
+
+def test_the_events_queue_is_unset_by_default_and_a_wrong_url_is_refused_naming_the_option(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", raising=False)
+    assert settings.EVENTS_QUEUE_URL.get() is None
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/fargate-ecs-events"
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", url)
+    assert settings.EVENTS_QUEUE_URL.get() == url
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", "arn:aws:sqs:eu-west-1:123456789012:fargate-ecs-events")
+    with pytest.raises(
+        InputError, match=r"^\[fargate\] events_queue_url: 'arn:aws:sqs:.*' is not allowed; give a queue URL"
+    ):
+        settings.EVENTS_QUEUE_URL.get()

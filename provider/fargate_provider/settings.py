@@ -63,6 +63,40 @@ class ConfigOption:
 
 
 @dataclass(frozen=True)
+class ConfigText:
+    """A text option of Airflow's config, in section ``[fargate]``; unset by default."""
+
+    name: str
+    meaning: str
+    pattern: str  # what a value must match (a regular expression)
+    allowed: str  # what is allowed, in words, for the error message
+    default: None = None
+    type: str = "string"
+    kind: str = "config option"
+
+    def get(self) -> str | None:
+        import re
+
+        from airflow.configuration import conf
+
+        value = (conf.get(SECTION, self.name, fallback="") or "").strip()
+        if not value:
+            return None
+        if not re.fullmatch(self.pattern, value):
+            raise InputError(f"[{SECTION}] {self.name}: {value!r} is not allowed; give {self.allowed}")
+        return value
+
+    def provider_info(self) -> dict[str, Any]:
+        return {
+            "description": self.meaning,
+            "version_added": "0.1.0",
+            "type": self.type,
+            "example": None,
+            "default": None,
+        }
+
+
+@dataclass(frozen=True)
 class VariableSetting:
     """An Airflow Variable the DAGs, the environments page or the provider read when a task runs."""
 
@@ -111,6 +145,23 @@ LOG_READS_PER_SECOND = ConfigOption(
     "GetLogEvents calls a second that the triggers of one connection and logs region make together "
     "while following container logs (turns taken in order). CloudWatch Logs allows 25 a second per "
     "account and Region, a quota that cannot be raised; the rest is left to workers and other tools.",
+    minimum_allowed=False,
+)
+EVENTS_QUEUE_URL = ConfigText(
+    "events_queue_url",
+    "The Amazon SQS queue that an EventBridge rule fills with ECS's events (ECS Task State Change, ECS "
+    "Service Action, ECS Deployment State Change): the triggerer reads it and a wait looks at ECS when an event "
+    "concerns it, polling only every events_reconcile_seconds as a safety net. Unset: waits poll at their "
+    "interval.",
+    pattern=r"https?://\S+/\d{12}/[\w-]{1,80}(\.fifo)?",
+    allowed="a queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/fargate-ecs-events",
+)
+EVENTS_RECONCILE_SECONDS = ConfigOption(
+    "events_reconcile_seconds",
+    300.0,
+    "seconds",
+    "With events_queue_url set: how often a wait still looks at ECS without an event (never more often "
+    "than its own poll interval), so a lost or late event delays its end by at most this.",
     minimum_allowed=False,
 )
 
@@ -187,7 +238,13 @@ ENVIRONMENT_TURNS = VariableSetting(
     json=True,
 )
 
-CONFIG_OPTIONS: tuple[ConfigOption, ...] = (RESUME_NOT_BEFORE_SECONDS, WAIT_IN_WORKER_SECONDS, LOG_READS_PER_SECOND)
+CONFIG_OPTIONS: tuple[ConfigOption | ConfigText, ...] = (
+    RESUME_NOT_BEFORE_SECONDS,
+    WAIT_IN_WORKER_SECONDS,
+    LOG_READS_PER_SECOND,
+    EVENTS_QUEUE_URL,
+    EVENTS_RECONCILE_SECONDS,
+)
 VARIABLES: tuple[VariableSetting, ...] = (
     AWS_CONN_ID,
     EXECUTION_ROLE_ARN,
@@ -202,7 +259,7 @@ VARIABLES: tuple[VariableSetting, ...] = (
     BATCH_FANOUT,
     ENVIRONMENT_TURNS,
 )
-SETTINGS: tuple[ConfigOption | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
+SETTINGS: tuple[ConfigOption | ConfigText | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
 SUBNETS = {"private": PRIVATE_SUBNETS, "public": PUBLIC_SUBNETS}
 
 
@@ -220,7 +277,9 @@ def settings_table_markdown() -> str:
     """Every setting as a Markdown table (the docs' settings page is generated from it)."""
     rows = ["| Setting | Kind | Type | Default | Meaning |", "| --- | --- | --- | --- | --- |"]
     for setting in SETTINGS:
-        name = f"`[{SECTION}] {setting.name}`" if isinstance(setting, ConfigOption) else f"`{setting.name}`"
+        name = (
+            f"`[{SECTION}] {setting.name}`" if isinstance(setting, ConfigOption | ConfigText) else f"`{setting.name}`"
+        )
         default = setting.default
         shown = "(unset)" if default is None else f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
         rows.append(f"| {name} | {setting.kind} | {setting.type} | {shown} | {setting.meaning} |")

@@ -14,6 +14,12 @@ rounds of its own a moment later.
 Triggers keep their own state and judgement (``ServiceWatch``, ``progress``): a trigger that
 is cancelled, moved to another triggerer or rebuilt after a restart simply subscribes again
 there. On throttling the poller backs off for every subscription at once and says so once.
+
+With ``[fargate] events_queue_url`` set, ECS's events wake the waits they concern
+(``triggers/ecs_events``): such a wait is described at once, and otherwise only every
+``[fargate] events_reconcile_seconds`` (at least its own interval), the safety net for an event lost
+or late. A wait whose state has no event (a service waiting for its load balancer's targets to turn
+healthy) says so (``events_cover``) and keeps its own interval; while the queue cannot be read, all do.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fargate_provider.hooks.client_pool import settings_key
+from fargate_provider.settings import EVENTS_QUEUE_URL, EVENTS_RECONCILE_SECONDS
+from fargate_provider.state.ecs_events import cluster_name
+from fargate_provider.triggers.ecs_events import EventsConsumer
 from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 from fargate_provider.utils.batching import DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, batched
 
@@ -40,6 +49,8 @@ SERVICES, TASKS = "services", "tasks"
 FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 # A subscription whose turn comes within this share of its interval joins the round now.
 JOIN_EARLY = 0.5
+# How long after an ECS event its waits are described: the events that come with it join that round.
+EVENTS_GATHER_SECONDS = 0.25
 # Describe calls of one round in flight at once (aiohttp's default pool holds 10 connections).
 CONCURRENT_CALLS = 10
 
@@ -59,6 +70,8 @@ class Subscription:
     items: list[str]
     interval: float
     due_at: float = 0.0  # monotonic: the first round takes it at once
+    # False while what it waits for changes without an ECS event (target health): polled at its interval
+    events_cover: bool = True
     waiting: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
     # a round's answer that came while busy
     kept: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
@@ -110,6 +123,12 @@ class SharedPoller:
         self.sleeping_until = -math.inf
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        # (kind, cluster name, item) -> the subscriptions holding it: which waits an ECS event concerns
+        self._holding: dict[tuple[str, str, str], set[Subscription]] = {}
+        self.events: EventsConsumer | None = None
+        queue_url = EVENTS_QUEUE_URL.get()
+        if queue_url:
+            self.events = EventsConsumer(self, queue_url, EVENTS_RECONCILE_SECONDS.get())
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -119,6 +138,9 @@ class SharedPoller:
     ) -> AsyncIterator[Subscription]:
         subscription = Subscription(self, kind, cluster, list(items), max(float(interval), 0.0))
         self.subscriptions.add(subscription)
+        keys = _keys(subscription)
+        for key in keys:
+            self._holding.setdefault(key, set()).add(subscription)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(
                 self._run(), name=f"fargate shared poller {self.key[0]}"
@@ -127,6 +149,12 @@ class SharedPoller:
             yield subscription
         finally:
             self.subscriptions.discard(subscription)
+            for key in keys:
+                holding = self._holding.get(key)
+                if holding is not None:
+                    holding.discard(subscription)
+                    if not holding:
+                        del self._holding[key]
             waiting = subscription.waiting
             if waiting is not None and not waiting.done():  # (is_waiting)
                 waiting.cancel()
@@ -135,6 +163,34 @@ class SharedPoller:
 
     def wake(self) -> None:
         self._wake.set()
+
+    # ------------------------------------------------------------------ ECS events
+
+    def holds(self, concerns: frozenset[tuple[str, str, str]]) -> bool:
+        """Whether a wait here holds any of what an ECS event concerns."""
+        return any(key in self._holding for key in concerns)
+
+    def wake_for(self, concerns: frozenset[tuple[str, str, str]]) -> None:
+        """An ECS event for these: the waits holding them are described in a round EVENTS_GATHER_SECONDS
+        from now (the other events of a burst, e.g. a cluster's tasks starting together, join it)."""
+        due = time.monotonic() + EVENTS_GATHER_SECONDS
+        for key in concerns:
+            for subscription in self._holding.get(key, ()):
+                subscription.due_at = min(subscription.due_at, due)
+        self.wake()
+
+    def events_lapsed(self) -> None:
+        """The events cannot be read: every wait is described now, then at its own interval."""
+        now = time.monotonic()
+        for subscription in self.subscriptions:
+            subscription.due_at = min(subscription.due_at, now)
+        self.wake()
+
+    def interval_of(self, subscription: Subscription) -> float:
+        """Seconds to a wait's next look: its interval, or with ECS's events read, the reconcile interval."""
+        if self.events is not None and self.events.healthy and subscription.events_cover:
+            return max(subscription.interval, self.events.reconcile_seconds)
+        return subscription.interval
 
     # ------------------------------------------------------------------ rounds
 
@@ -161,28 +217,43 @@ class SharedPoller:
         from fargate_provider.hooks.fargate import AsyncClients
 
         async with AsyncClients(self.hook) as clients:
-            while self.subscriptions:
-                if self.backoff:
-                    await asyncio.sleep(self.backoff)  # everyone waits it out together
-                now = time.monotonic()
-                due = self._due(now)
-                if due:
-                    await self._round(clients, due)
-                    continue
-                next_due = self._next_due()
-                self._wake.clear()
-                self.sleeping_until = math.inf if next_due is None else next_due
-                try:  # (asyncio.timeout: Python 3.11's wait_for can swallow a cancellation, gh-86296)
-                    async with asyncio.timeout(None if next_due is None else max(next_due - now, 0.0)):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-                finally:
-                    self.sleeping_until = -math.inf
+            consumer = None
+            if self.events is not None:
+                consumer = asyncio.get_running_loop().create_task(
+                    self.events.run(clients), name=f"fargate ECS events {self.key[0]}"
+                )
+            try:
+                await self._rounds(clients)
+            finally:
+                if consumer is not None:
+                    consumer.cancel()
+                    await asyncio.gather(consumer, return_exceptions=True)
+                    if self.events is not None:
+                        self.events.healthy = False
         if self.subscriptions:  # subscribed while the clients were being given back
             self._runner = asyncio.get_running_loop().create_task(
                 self._run(), name=f"fargate shared poller {self.key[0]}"
             )
+
+    async def _rounds(self, clients: Any) -> None:
+        while self.subscriptions:
+            if self.backoff:
+                await asyncio.sleep(self.backoff)  # everyone waits it out together
+            now = time.monotonic()
+            due = self._due(now)
+            if due:
+                await self._round(clients, due)
+                continue
+            next_due = self._next_due()
+            self._wake.clear()
+            self.sleeping_until = math.inf if next_due is None else next_due
+            try:  # (asyncio.timeout: Python 3.11's wait_for can swallow a cancellation, gh-86296)
+                async with asyncio.timeout(None if next_due is None else max(next_due - now, 0.0)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            finally:
+                self.sleeping_until = -math.inf
 
     async def _round(self, clients: Any, due: list[Subscription]) -> None:
         started = time.monotonic()
@@ -229,7 +300,7 @@ class SharedPoller:
         for subscription in due:
             if subscription not in self.subscriptions:  # left during the round
                 continue
-            subscription.due_at = started + subscription.interval
+            subscription.due_at = started + self.interval_of(subscription)
             error = errors.get((subscription.kind, subscription.cluster))
             if error is not None:
                 subscription.answer(None, error)
@@ -267,6 +338,11 @@ class SharedPoller:
                 self.backoff,
                 MAX_BACKOFF_SECONDS,
             )
+
+
+def _keys(subscription: Subscription) -> list[tuple[str, str, str]]:
+    cluster = cluster_name(subscription.cluster)
+    return [(subscription.kind, cluster, item) for item in subscription.items]
 
 
 def shared_poller(hook: Any) -> SharedPoller:

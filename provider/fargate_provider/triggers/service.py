@@ -93,6 +93,8 @@ class FargateServiceTrigger(FargateBaseTrigger):
                         described = None
                     if described is not None:
                         result = await self.hook.poll_services_async(clients, self.cluster, watch, described)
+                        # Target health changes without an ECS event: while it is awaited, the wait polls.
+                        subscription.events_cover = not result.fetch_targets
                         for line in result.log_lines:
                             self.log.info("%s", line)
                         if result.error:
