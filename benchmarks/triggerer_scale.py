@@ -28,6 +28,13 @@ each trigger's event time minus the time its item's StopTask/DeleteService retur
 evenly over one poll interval (``--at-once``: all right after a round), so that they fall at
 every phase of the shared poller's round, as real task ends do.
 
+``--events off on lossy``: the service and task waits with ``[fargate] events_queue_url`` set to a
+queue an EventBridge rule fills with the emulator's ECS events (``on``), or with 5 % of the events
+lost and 10 % each duplicated and reordered (``lossy``); polling stays as the reconciler every
+``--reconcile`` seconds. Calls are then counted over ``--rounds`` intervals of time (the waits poll
+no rounds of their own) and shown also as Describe calls per wait-hour; the detection latency of a
+lost event is the reconciler's.
+
 Prints figures; asserts nothing (that is the tests' job).
 """
 
@@ -141,13 +148,19 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
     def run_tasks(cluster: str, family: str, count: int) -> list[str]:
         arns: list[str] = []
         while len(arns) < count:  # RunTask starts up to 10 a call
-            answer = ecs.run_task(
-                cluster=cluster,
-                taskDefinition=family,
-                launchType="FARGATE",
-                count=min(10, count - len(arns)),
-                networkConfiguration=net,
-            )
+            try:
+                answer = ecs.run_task(
+                    cluster=cluster,
+                    taskDefinition=family,
+                    launchType="FARGATE",
+                    count=min(10, count - len(arns)),
+                    networkConfiguration=net,
+                )
+            except ecs.exceptions.ClientError as error:  # Fargate's launch rate: wait for the bucket
+                if error.response["Error"]["Code"] != "ThrottlingException":
+                    raise
+                time.sleep(1)
+                continue
             assert not answer.get("failures"), answer["failures"]
             arns += [t["taskArn"] for t in answer["tasks"]]
         return arns
@@ -211,11 +224,57 @@ def _change(ecs, kind: str, items: list[dict[str, str]], spread_s: float) -> dic
         return dict(pool.map(one, order))
 
 
-def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path) -> dict:
+EVENT_DELIVERY = {"on": {}, "lossy": {"loss": 0.05, "duplicate": 0.1, "reorder": 0.1}}
+
+
+def _events_queue(endpoint: str, control, events: str, reconcile: float) -> tuple[str, str] | None:
+    """For ``events`` on/lossy: an SQS queue fed by a rule on ECS's events, set for the child; (rule, queue URL)."""
+    import boto3
+
+    os.environ.pop("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", None)
+    control.set_event_delivery(loss=0, duplicate=0, reorder=0, delay=0)
+    if events == "off":
+        return None
+    bridge = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    name = f"fargate-ecs-events-{random.randrange(10**6)}"
+    rule = bridge.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.ecs"]}))["RuleArn"]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})})
+    bridge.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+    control.set_event_delivery(**EVENT_DELIVERY[events])
+    os.environ["AIRFLOW__FARGATE__EVENTS_QUEUE_URL"] = url
+    os.environ["AIRFLOW__FARGATE__EVENTS_RECONCILE_SECONDS"] = str(reconcile)
+    return name, url
+
+
+def _remove_events_queue(endpoint: str, made: tuple[str, str] | None) -> None:
+    import boto3
+
+    os.environ.pop("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", None)
+    if made is None:
+        return
+    name, url = made
+    bridge = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
+    bridge.remove_targets(Rule=name, Ids=["queue"])
+    bridge.delete_rule(Name=name)
+    boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").delete_queue(QueueUrl=url)
+
+
+def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path, events: str = "off") -> dict:
     spread = _spread(n, args.clusters)
     started = time.monotonic()
     items = _setup(control, ecs, kind, spread, args)
     setup_s = time.monotonic() - started
+    made = _events_queue(endpoint, control, events, args.reconcile)  # (after the setup's reset)
     spec = workdir / f"{kind}-{n}.json"
     spec.write_text(
         json.dumps(
@@ -227,6 +286,7 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
                 "endpoint": endpoint,
                 "timeout": args.timeout,
                 "log_group": LOG_GROUP,
+                "events": events,
             }
         )
     )
@@ -253,6 +313,7 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
         elif word == "RESULT":
             result = json.loads(rest)
     child.wait()
+    _remove_events_queue(endpoint, made)
     if result is None:
         raise RuntimeError(f"{kind} N={n}: the child failed (exit {child.returncode})")
     latencies = [result["events"][key] - stops[key][1] for key in result["events"] if key in stops]
@@ -264,6 +325,8 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
         clusters=len(spread),
         latencies=latencies,
         changed=len(stops),
+        events=events,
+        interval=args.interval,
     )
     return result
 
@@ -278,8 +341,11 @@ def _row(r: dict) -> str:
     n = r["n"]
     peak, base = r["peak_rss_mb"], r["baseline_rss_mb"]
     rss = f"{peak:.0f} (+{peak - base:.0f} over {base:.0f}; {(peak - base) / n * 1024:.0f} KB/trigger)"
+    if r["kind"] != "amazon":
+        per_wait_hour = calls.get(op, 0) * 3600 / r["interval"] / n
+        shown += f"; {per_wait_hour:.2f} a wait-hour"
     lat = r["latencies"]
-    detect = f"{statistics.median(lat):.2f} / {max(lat):.2f}" if lat else "-"
+    detect = f"{statistics.median(lat):.2f} / {_p95(lat):.2f} / {max(lat):.2f}" if lat else "-"
     if len(lat) < n or r["statuses"] != {r["expected_status"]: n}:
         detect += f" ({len(lat)}/{n} events: {r['statuses']})"
     first = "-" if r["first_round_s"] is None else f"{r['first_round_s']:.2f}"
@@ -288,11 +354,20 @@ def _row(r: dict) -> str:
     kind = {"service": "service waits", "task": "task waits", "amazon": "amazon TaskDoneTrigger"}[r["kind"]]
     if r.get("logs"):
         kind += " + logs"
+    if r.get("events", "off") != "off":
+        kind += {"on": " + ECS events", "lossy": " + ECS events (5 % lost, 10 % duplicated, 10 % reordered)"}[
+            r["events"]
+        ]
     return f"| {n} | {kind} | {shown} | {rss} | {first} | {detect} | {lags} |"
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 HEADER = (
-    "| N | kind | calls/round (limit) | peak RSS MB (per trigger) | first round s | detection median/max s "
+    "| N | kind | calls/round (limit) | peak RSS MB (per trigger) | first round s | detection median/p95/max s "
     "| loop lag max s (steady; start, detect) |\n|---|---|---|---|---|---|---|"
 )
 
@@ -318,6 +393,14 @@ def main() -> None:
         action="store_true",
         help="change every item at once after a round, instead of spread over one interval",
     )
+    parser.add_argument(
+        "--events",
+        nargs="+",
+        choices=("off", "on", "lossy"),
+        default=["off"],
+        help="service and task waits without ECS events, with them, with them lossy (see above)",
+    )
+    parser.add_argument("--reconcile", type=float, default=60.0, help="with --events: the reconcile interval (s)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 0 <= args.chatty <= 1:
@@ -353,19 +436,24 @@ def main() -> None:
                 flush=True,
             )
             rows = []
-            for n in args.n:
-                for kind in args.kinds:
-                    result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir)
-                    rows.append(_row(result))
-                    print(
-                        f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
-                        f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
-                        f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
-                        f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
-                        f"triggers' log",
-                        flush=True,
-                    )
-                    print(rows[-1], flush=True)
+            runs = [
+                (n, kind, events)
+                for n in args.n
+                for kind in args.kinds
+                for events in (args.events if kind != "amazon" else ["off"])
+            ]
+            for n, kind, events in runs:
+                result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir, events)
+                rows.append(_row(result))
+                print(
+                    f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
+                    f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
+                    f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
+                    f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
+                    f"triggers' log" + (f"; ECS events read: {result['consumer']}" if result["consumer"] else ""),
+                    flush=True,
+                )
+                print(rows[-1], flush=True)
             print()
             print(HEADER)
             print("\n".join(rows))
@@ -504,8 +592,10 @@ def _child(spec_path: Path) -> None:
         first_round = max(first_seen[k] for k in keys) - started
         phase[0] = "steady"
         # calls per round, counted at the emulator (and by the client, to cross-check)
-        if kind == "amazon":
-            await asyncio.sleep(interval)  # out of the start-up burst: the waits keep their own pace
+        if kind == "amazon" or spec["events"] != "off":
+            # Out of the start-up burst (the anchor's waits keep their own pace; with events, the
+            # queue's start-up events are read), then calls over ``rounds`` intervals of time.
+            await asyncio.sleep(interval)
             before, client_before, t = await emulator_calls(), Counter(client_calls), time.monotonic()
             await asyncio.sleep(rounds * interval)
             after, client_after = await emulator_calls(), Counter(client_calls)
@@ -533,7 +623,9 @@ def _child(spec_path: Path) -> None:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
         probe.cancel()
+        consumer = pollers()[0].events if kind != "amazon" and pollers() else None
         return {
+            "consumer": dict(consumer.counts) if consumer else None,
             "calls_per_round": {k: v for k, v in per_round.items() if v or not k.startswith("GetLogEvents")},
             "client_calls_per_round": {k: v for k, v in client_per_round.items() if v},
             "rounds_counted": counted_rounds,

@@ -21,6 +21,7 @@ import pytest
 from fargate_provider.triggers.polling import pollers
 from fargate_provider.triggers.task import FargateTaskTrigger
 from tests.emulator.helpers import cleanup, client, network, register
+from tests.helpers.polling import async_wait_for
 
 TASKS = 10
 RUN_SECONDS = 800  # emulated: 8 s at the emulator's pace, long beside the waits' 0.25-s interval
@@ -228,3 +229,28 @@ def test_a_service_wait_ends_on_its_tasks_events(emulator, cluster, events_queue
     [service] = cluster.describe_services(cluster="events", services=["web"])["services"]
     assert service["runningCount"] == 2
     cluster.delete_service(cluster="events", service="web", force=True)
+
+
+def test_with_the_queue_readable_and_no_event_the_waits_do_not_poll(emulator, cluster, events_queue, monkeypatch):
+    """Once the queue has answered (at once: the consumer's first receive does not long-poll), a wait
+    with nothing happening looks only at the reconcile interval, not every 0.25 s."""
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_RECONCILE_SECONDS", "600")
+    emulator.add_behaviour(family="job", run_seconds=100000)
+    arns = _run_tasks(cluster, emulator)
+
+    async def main():
+        trigger = FargateTaskTrigger(cluster="events", tasks=arns, target_state="STOPPED", poll_interval=0.25)
+        waiting = asyncio.create_task(_first_event(trigger))
+        await async_wait_for("the queue to answer", lambda: pollers() and pollers()[0].events.healthy, timeout=30)
+        await async_wait_for("the tasks' start events to be read", lambda: pollers()[0].rounds >= 1, timeout=30)
+        await asyncio.sleep(1.0)  # the tasks run; no event comes
+        before = emulator.calls["DescribeTasks"]
+        await asyncio.sleep(3.0)
+        calls = emulator.calls["DescribeTasks"] - before
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        return calls
+
+    assert asyncio.run(main()) == 0  # polling every 0.25 s would have made 12
+    for arn in arns:
+        cluster.stop_task(cluster="events", task=arn)

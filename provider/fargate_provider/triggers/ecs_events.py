@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 LONG_POLL_SECONDS, MESSAGES_A_CALL = 20, 10
 # How long a message concerning no wait here stays invisible before the queue offers it again.
 RETURN_SECONDS = 5
+RECEIVERS = 4  # receive loops side by side (ReceiveMessage takes at most 10 messages a call)
 FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 _QUEUE_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/\d{12}/[\w-]{1,80}(\.fifo)?$")
 
@@ -54,20 +55,32 @@ class EventsConsumer:
         self.backoff = 0.0
 
     async def run(self, clients: Any) -> None:
+        """RECEIVERS receive loops side by side: one ReceiveMessage takes at most 10 messages, and a
+        thousand tasks stopping together send thousands of events."""
         sqs = await clients.get("sqs", queue_region(self.queue_url))
+        await asyncio.gather(*(self._receive(sqs, first) for first in [True] + [False] * (RECEIVERS - 1)))
+
+    async def _receive(self, sqs: Any, first: bool) -> None:
+        wait = 0  # the first receive answers at once: the waits rely on the queue only once it has
         while True:
+            while not first and not self.healthy:  # the others read while the queue answers the first
+                await asyncio.sleep(FIRST_BACKOFF_SECONDS)
             try:
                 answer = await sqs.receive_message(
                     QueueUrl=self.queue_url,
                     MaxNumberOfMessages=MESSAGES_A_CALL,
-                    WaitTimeSeconds=LONG_POLL_SECONDS,
+                    WaitTimeSeconds=wait,
                     VisibilityTimeout=RETURN_SECONDS,
                     MessageSystemAttributeNames=["SentTimestamp"],
                 )
                 self._answered()
+                wait = LONG_POLL_SECONDS
                 await self._handle(sqs, answer.get("Messages") or [])
             except Exception as error:  # the queue gone, no permission, no connection...: polling goes on
-                await self._failed(error)
+                if first:  # (it says so, backs off and tries again; the others wait for it)
+                    await self._failed(error)
+                else:
+                    await asyncio.sleep(FIRST_BACKOFF_SECONDS)
 
     async def _handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         done = []
