@@ -102,3 +102,46 @@ def test_what_is_remembered_is_bounded():
         assert seen.is_news(parse_event(service_event("ECS Service Action", f"id-{i}")))
     assert seen.is_news(parse_event(service_event("ECS Service Action", "id-0")))  # forgotten, oldest first
     assert not seen.is_news(parse_event(service_event("ECS Service Action", "id-2")))
+
+
+def test_an_event_during_a_round_is_not_lost_to_the_rounds_next_due_time(monkeypatch):
+    """A wait woken while a round that describes it is in flight (its answer may predate the event)
+    is described again soon after, not at the reconcile interval the round would set."""
+    import asyncio
+    import time
+
+    from fargate_provider.triggers import polling
+
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_RECONCILE_SECONDS", "600")
+
+    async def main():
+        poller = polling.SharedPoller(hook=None, key=("aws_default",))
+        poller.events.healthy = True
+        quiet, woken = (polling.Subscription(poller, TASKS, "c", [t], 0.25) for t in ("t1", "t2"))
+        for subscription in (quiet, woken):
+            poller.subscriptions.add(subscription)
+            for key in polling._keys(subscription):
+                poller._holding.setdefault(key, set()).add(subscription)
+        in_flight, release = asyncio.Event(), asyncio.Event()
+
+        class Ecs:
+            async def describe_tasks(self, cluster, tasks):
+                in_flight.set()
+                await release.wait()
+                return {"tasks": []}
+
+        class Clients:
+            async def get(self, service):
+                return Ecs()
+
+        round_ = asyncio.create_task(poller._round(Clients(), [quiet, woken]))
+        await in_flight.wait()
+        poller.wake_for(frozenset({(TASKS, "c", "t2")}))
+        release.set()
+        await round_
+        return quiet.due_at - time.monotonic(), woken.due_at - time.monotonic()
+
+    quiet_in, woken_in = asyncio.run(main())
+    assert quiet_in > 590  # the reconcile interval
+    assert woken_in <= polling.EVENTS_GATHER_SECONDS

@@ -72,6 +72,7 @@ class Subscription:
     due_at: float = 0.0  # monotonic: the first round takes it at once
     # False while what it waits for changes without an ECS event (target health): polled at its interval
     events_cover: bool = True
+    woken_at: float = -math.inf  # monotonic: when an ECS event last concerned it
     waiting: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
     # a round's answer that came while busy
     kept: asyncio.Future[list[dict[str, Any]]] | None = field(default=None, repr=False)
@@ -173,10 +174,11 @@ class SharedPoller:
     def wake_for(self, concerns: frozenset[tuple[str, str, str]]) -> None:
         """An ECS event for these: the waits holding them are described in a round EVENTS_GATHER_SECONDS
         from now (the other events of a burst, e.g. a cluster's tasks starting together, join it)."""
-        due = time.monotonic() + EVENTS_GATHER_SECONDS
+        now = time.monotonic()
         for key in concerns:
             for subscription in self._holding.get(key, ()):
-                subscription.due_at = min(subscription.due_at, due)
+                subscription.woken_at = now
+                subscription.due_at = min(subscription.due_at, now + EVENTS_GATHER_SECONDS)
         self.wake()
 
     def events_lapsed(self) -> None:
@@ -301,6 +303,8 @@ class SharedPoller:
             if subscription not in self.subscriptions:  # left during the round
                 continue
             subscription.due_at = started + self.interval_of(subscription)
+            if subscription.woken_at >= started:  # an event during the round: its answer may predate it
+                subscription.due_at = min(subscription.due_at, subscription.woken_at + EVENTS_GATHER_SECONDS)
             error = errors.get((subscription.kind, subscription.cluster))
             if error is not None:
                 subscription.answer(None, error)
