@@ -254,3 +254,35 @@ def test_with_the_queue_readable_and_no_event_the_waits_do_not_poll(emulator, cl
     assert asyncio.run(main()) == 0  # polling every 0.25 s would have made 12
     for arn in arns:
         cluster.stop_task(cluster="events", task=arn)
+
+
+def test_a_deleted_service_is_waited_for_at_the_waits_interval(emulator, cluster, events_queue, monkeypatch):
+    """DRAINING to INACTIVE comes with no ECS event (and a service of 0 tasks sends no task events):
+    a wait for INACTIVE keeps polling at its interval, not at the reconcile interval."""
+    from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
+    from fargate_provider.triggers.service import FargateServiceTrigger
+
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_RECONCILE_SECONDS", "600")
+    cluster.create_service(
+        cluster="events",
+        serviceName="gone",
+        taskDefinition="job",
+        desiredCount=0,
+        launchType="FARGATE",
+        networkConfiguration=network(emulator),
+    )
+
+    async def main():
+        trigger = FargateServiceTrigger(
+            cluster="events", watch=ServiceWatch(["gone"], INACTIVE_TARGET).to_kwargs(), poll_interval=0.25, timeout=60
+        )
+        waiting = asyncio.create_task(_first_event(trigger))
+        await async_wait_for("the wait's first look", lambda: pollers() and pollers()[0].rounds >= 1, timeout=30)
+        await async_wait_for("the queue to answer", lambda: pollers()[0].events.healthy, timeout=30)
+        await asyncio.to_thread(cluster.delete_service, cluster="events", service="gone")
+        deleted = time.monotonic()
+        event = await asyncio.wait_for(waiting, timeout=60)
+        return event, time.monotonic() - deleted
+
+    event, seconds = asyncio.run(main())
+    assert event["status"] == "success" and seconds < 10, (event, seconds)

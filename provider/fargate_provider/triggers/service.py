@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.exceptions import RolloutFailedError, WaitTimeoutError
-from fargate_provider.state.service import ServiceWatch
+from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
 from fargate_provider.triggers.base import FargateBaseTrigger
 from fargate_provider.triggers.polling import SERVICES, shared_poller
 
@@ -93,8 +93,9 @@ class FargateServiceTrigger(FargateBaseTrigger):
                         described = None
                     if described is not None:
                         result = await self.hook.poll_services_async(clients, self.cluster, watch, described)
-                        # Target health changes without an ECS event: while it is awaited, the wait polls.
-                        subscription.events_cover = not result.fetch_targets
+                        # Target health and a deleted service's end (DRAINING to INACTIVE) come without an
+                        # ECS event: while they are awaited, the wait polls at its interval.
+                        subscription.events_cover = not result.fetch_targets and watch.target != INACTIVE_TARGET
                         for line in result.log_lines:
                             self.log.info("%s", line)
                         if result.error:
