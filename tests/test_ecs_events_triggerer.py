@@ -277,7 +277,9 @@ def test_a_deleted_service_is_waited_for_at_the_waits_interval(emulator, cluster
             cluster="events", watch=ServiceWatch(["gone"], INACTIVE_TARGET).to_kwargs(), poll_interval=0.25, timeout=60
         )
         waiting = asyncio.create_task(_first_event(trigger))
-        await async_wait_for("the wait's first look", lambda: pollers() and pollers()[0].rounds >= 1, timeout=30)
+        await async_wait_for("the wait to subscribe", lambda: pollers() and pollers()[0].subscriptions, timeout=30)
+        assert not any(s.events_cover for s in pollers()[0].subscriptions)  # from the start, not after a look
+        await async_wait_for("the wait's first look", lambda: pollers()[0].rounds >= 1, timeout=30)
         await async_wait_for("the queue to answer", lambda: pollers()[0].events.healthy, timeout=30)
         await asyncio.to_thread(cluster.delete_service, cluster="events", service="gone")
         deleted = time.monotonic()

@@ -82,6 +82,9 @@ class FargateServiceTrigger(FargateBaseTrigger):
                     SERVICES, self.cluster, watch.services, self.poll_interval
                 ) as subscription,
             ):
+                # A deleted service's end (DRAINING to INACTIVE) comes without an ECS event: such a wait
+                # polls at its interval from its first round (see below for target health).
+                subscription.events_cover = watch.target != INACTIVE_TARGET
                 while True:
                     # The shared poller answers at this wait's interval (one call per 10 services per cluster
                     # for all waits). asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
@@ -93,8 +96,7 @@ class FargateServiceTrigger(FargateBaseTrigger):
                         described = None
                     if described is not None:
                         result = await self.hook.poll_services_async(clients, self.cluster, watch, described)
-                        # Target health and a deleted service's end (DRAINING to INACTIVE) come without an
-                        # ECS event: while they are awaited, the wait polls at its interval.
+                        # Target health comes without an ECS event too: while it is awaited, the wait polls.
                         subscription.events_cover = not result.fetch_targets and watch.target != INACTIVE_TARGET
                         for line in result.log_lines:
                             self.log.info("%s", line)
