@@ -141,7 +141,8 @@ def test_a_wait_busy_longer_than_an_interval_stays_in_step(emulator, clusters):
     """A trigger still busy with its last answer when the next round is due (reading many log
     lines, an extra look) is described in that round and finds the answer kept for it, instead of
     asking a moment later in a round of its own: calls stay at one per cluster a round."""
-    from fargate_provider.triggers.polling import TASKS, shared_poller
+    from fargate_provider.state.ecs_events import TASKS
+    from fargate_provider.triggers.polling import shared_poller
 
     emulator.add_behaviour(family="job", run_seconds=100000)
     register(clusters, family="job")

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-SERVICES, TASKS = "services", "tasks"  # (as the shared poller names what a wait describes)
+SERVICES, TASKS = "services", "tasks"  # what a wait describes (the shared poller reads these names)
 TASK_STATE_CHANGE = "ECS Task State Change"
 SERVICE_ACTION = "ECS Service Action"
 DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"

@@ -38,14 +38,13 @@ from botocore.exceptions import ClientError
 
 from fargate_provider.hooks.client_pool import settings_key
 from fargate_provider.settings import EVENTS_QUEUE_URL, EVENTS_RECONCILE_SECONDS
-from fargate_provider.state.ecs_events import cluster_name
+from fargate_provider.state.ecs_events import SERVICES, TASKS, cluster_name
 from fargate_provider.triggers.ecs_events import EventsConsumer
 from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 from fargate_provider.utils.batching import DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, batched
 
 log = logging.getLogger(__name__)
 
-SERVICES, TASKS = "services", "tasks"
 FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 # A subscription whose turn comes within this share of its interval joins the round now.
 JOIN_EARLY = 0.5

@@ -11,9 +11,10 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.exceptions import RolloutFailedError, WaitTimeoutError
+from fargate_provider.state.ecs_events import SERVICES
 from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
 from fargate_provider.triggers.base import FargateBaseTrigger
-from fargate_provider.triggers.polling import SERVICES, shared_poller
+from fargate_provider.triggers.polling import shared_poller
 
 
 class FargateServiceTrigger(FargateBaseTrigger):

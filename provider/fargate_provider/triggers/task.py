@@ -11,10 +11,11 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.hooks.steps import read_stream_steps, run_steps_async
+from fargate_provider.state.ecs_events import TASKS
 from fargate_provider.state.task import LogFollower, LogPacer, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
 from fargate_provider.triggers.log_reads import log_read_budget
-from fargate_provider.triggers.polling import TASKS, shared_poller
+from fargate_provider.triggers.polling import shared_poller
 
 
 class FargateTaskTrigger(FargateBaseTrigger):
