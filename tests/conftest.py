@@ -146,13 +146,12 @@ def _fail_if_the_db_was_touched(result):
 def local_ecs(request):
     """The local ECS emulator on a free port; AWS_ENDPOINT_URL and aws_default point at it."""
     refuse_unless_selected(request, "emulator")
+    from fargate_local.process import aws_connection
     from fargate_local.server import LocalEcs
 
     emulator = LocalEcs(port=0).start()
     os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": emulator.endpoint, "region_name": "us-east-1"}}
-    )
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection(emulator.endpoint)
     yield emulator
     emulator.stop()
 

@@ -322,3 +322,17 @@ def test_on_kill_stops_the_task(emulator, ecs):
     ecs.get_waiter("tasks_stopped").wait(cluster="c", tasks=[arn], WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
     task = ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]
     assert (task["stopCode"], task["stoppedReason"]) == ("UserInitiated", "Airflow task was killed")
+
+
+def test_with_live_logs_a_deferred_run_logs_each_line_once(airflow, emulator, ecs, logs, capfd, monkeypatch):
+    """[fargate] live_logs through Airflow: the trigger's Live Tail lines and the worker's last read
+    together log each line once."""
+    monkeypatch.setenv("AIRFLOW__FARGATE__LIVE_LOGS", "True")
+    emulator.add_behaviour(family="job", output=[f"step {i}" for i in range(8)], run_seconds=600)
+    register(ecs, logs_group="/ecs/job")
+    result = run(airflow, emulator, capfd, deferrable=True)
+    assert result.task_states == {"run": "success"}, result.log[-2000:]
+    for i in range(8):
+        assert result.log.count(f"[app] step {i}") == 1, i
+    assert "Pausing task as DEFERRED." in result.log
+    assert emulator.live_tails.describe()["delivered"] > 0  # lines came live

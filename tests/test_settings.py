@@ -31,7 +31,7 @@ def _tracked(*patterns: str) -> list[Path]:
 
 def test_every_setting_has_a_default_a_type_and_a_meaning():
     names = [s.name for s in settings.SETTINGS]
-    assert len(names) == len(set(names)) == 17  # 5 config options, 12 Variables
+    assert len(names) == len(set(names)) == 18  # 6 config options, 12 Variables
     for setting in settings.SETTINGS:
         assert setting.type and len(setting.meaning) > 30, setting
         assert setting.kind in ("config option", "Variable")
@@ -39,6 +39,7 @@ def test_every_setting_has_a_default_a_type_and_a_meaning():
         "resume_not_before_seconds",
         "wait_in_worker_seconds",
         "log_reads_per_second",
+        "live_logs",
         "events_queue_url",
         "events_reconcile_seconds",
     }
@@ -48,7 +49,9 @@ def test_the_providers_manager_lists_the_config_options_from_the_settings():
     options = get_provider_info()["config"]["fargate"]["options"]
     assert set(options) == {o.name for o in settings.CONFIG_OPTIONS}
     for option in settings.CONFIG_OPTIONS:
-        assert options[option.name]["default"] == (None if option.default is None else f"{option.default:g}")
+        default = option.default
+        expected = None if default is None else str(default) if isinstance(default, bool) else f"{default:g}"
+        assert options[option.name]["default"] == expected
         assert options[option.name]["description"] == option.meaning
 
 
@@ -137,3 +140,13 @@ def test_the_events_queue_is_unset_by_default_and_a_wrong_url_is_refused_naming_
         InputError, match=r"^\[fargate\] events_queue_url: 'arn:aws:sqs:.*' is not allowed; give a queue URL"
     ):
         settings.EVENTS_QUEUE_URL.get()
+
+
+def test_live_logs_is_off_by_default_and_a_wrong_value_is_refused_naming_the_option(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__FARGATE__LIVE_LOGS", raising=False)
+    assert settings.LIVE_LOGS.get() is False
+    monkeypatch.setenv("AIRFLOW__FARGATE__LIVE_LOGS", "True")
+    assert settings.LIVE_LOGS.get() is True
+    monkeypatch.setenv("AIRFLOW__FARGATE__LIVE_LOGS", "sometimes")
+    with pytest.raises(InputError, match=r"\[fargate\] live_logs: 'sometimes' is not allowed; give True or False"):
+        settings.LIVE_LOGS.get()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from fargate_provider.state.task import LogFollower, judge_stopped, log_streams, progress
+from fargate_provider.state.task import LogFollower, LogPacer, judge_stopped, log_streams, progress
 from fargate_provider.utils.aws_errors import is_not_found
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/c/{}"
@@ -129,3 +129,55 @@ def error(code, message):
 )
 def test_not_found_is_read_from_the_error_code(code, message, expected):
     assert is_not_found(error(code, message)) is expected
+
+
+def _page(events, token):
+    return {"events": [{"timestamp": t, "message": m} for t, m in events], "nextForwardToken": token}
+
+
+def test_a_line_logged_live_is_not_logged_again_by_the_forward_read_nor_by_the_worker():
+    follower = LogFollower(streams=[{"container": "app", "group": "/g", "region": None, "stream": "s"}])
+    [stream] = follower.log_streams
+    assert follower.stream_named("/g", "s") == stream and follower.stream_named("/g", "other") is None
+    # Live Tail brought 1 and 3 (it sampled 2 away); the forward read then reads 1, 2, 3 in order.
+    assert follower.live_line(stream, 10, "one") == "[app] one"
+    assert follower.live_line(stream, 30, "three") == "[app] three"
+    lines, _ = follower.take(stream, _page([(10, "one"), (20, "two")], "f1"))
+    assert lines == ["[app] two"]  # the one it missed
+    worker = LogFollower(**follower.to_kwargs())  # the trigger's event, then the worker's last read
+    lines, _ = worker.take(stream, _page([(30, "three"), (40, "four")], "f2"))
+    assert lines == ["[app] four"]
+    assert worker.live == {}  # nothing kept once the read has passed it
+
+
+def test_a_line_the_forward_read_logged_first_is_not_logged_again_when_live_tail_brings_it():
+    follower = LogFollower(streams=[{"container": "app", "group": "/g", "region": None, "stream": "s"}])
+    [stream] = follower.log_streams
+    follower.expect_live()  # lines come live from now on
+    lines, _ = follower.take(stream, _page([(5, "zero"), (10, "one"), (20, "two")], "f1"))
+    assert lines == ["[app] zero", "[app] one", "[app] two"]
+    assert follower.live_line(stream, 5, "zero") is None
+    assert follower.live_line(stream, 20, "two") is None  # (it missed "one": nothing left behind)
+    assert follower.live_line(stream, 30, "three") == "[app] three"
+
+
+def test_equal_lines_at_one_timestamp_are_each_logged_once():
+    follower = LogFollower(streams=[{"container": "app", "group": "/g", "region": None, "stream": "s"}])
+    [stream] = follower.log_streams
+    assert follower.live_line(stream, 10, "tick") == "[app] tick"
+    lines, _ = follower.take(stream, _page([(10, "tick"), (10, "tick")], "f1"))
+    assert lines == ["[app] tick"]  # two lines written, one logged live: the other now
+
+
+def test_a_stream_read_live_is_read_forward_less_often():
+    from fargate_provider.state.task import LIVE_READ_SECONDS
+
+    follower = LogFollower(streams=[{"container": "app", "group": "/g", "region": None, "stream": "p/app/t1"}])
+    [stream] = follower.log_streams
+    described = [{"taskArn": ARN.format("t1"), "lastStatus": "RUNNING"}]
+    pacer = LogPacer(interval=5)
+    pacer.read(stream, described, had_lines=True, now=0.0)
+    assert pacer.due(follower, described, 5.0) == [stream]
+    pacer.read(stream, described, had_lines=True, now=5.0, live=True)
+    assert pacer.due(follower, described, 10.0) == []
+    assert pacer.due(follower, described, 5.0 + LIVE_READ_SECONDS) == [stream]

@@ -76,3 +76,7 @@ class LocalEcsClient:
     def set_event_delivery(self, **values: float) -> dict[str, Any]:
         """How ECS's events reach EventBridge's targets: delay (emulated s), duplicate, reorder, loss (shares)."""
         return self._call("PUT", "event-delivery", values)
+
+    def set_live_tail(self, **values: float) -> dict[str, Any]:
+        """How Live Tail sessions behave: session_seconds, max_sessions (stricter only), drop (share)."""
+        return self._call("PUT", "live-tail", values)

@@ -36,6 +36,7 @@ from moto.events.models import EventTemplateParser, events_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, get_account_id_from, iam_backends
 from moto.logs.models import logs_backends
+from moto.logs.utils import EventMessageFilter
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -404,6 +405,40 @@ def put_log_lines(account: str, region: str, group: str, stream: str, events: li
         backend.create_log_stream(group, stream)
     if events:
         backend.put_log_events(group, stream, events)
+
+
+def log_group_arn(account: str, region: str, group: str) -> str | None:
+    """A log group's ARN (as Live Tail names it, without ``:*``); None when it does not exist."""
+    found = logs_backends[account][region].groups.get(group)
+    return None if found is None else found.arn
+
+
+def log_stream_lengths(account: str, region: str, group: str) -> dict[str, int]:
+    """How many events each stream of ``group`` holds: where a Live Tail session starts reading."""
+    found = logs_backends[account][region].groups.get(group)
+    return {} if found is None else {name: len(stream.events) for name, stream in found.streams.items()}
+
+
+def new_log_events(account: str, region: str, group: str, cursors: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
+    """The events put to ``group``'s streams since ``cursors`` (advanced past them; a new stream from
+    its first event), as Live Tail's sessionResults carry them."""
+    found = logs_backends[account][region].groups.get(group)
+    if found is None:
+        return []
+    new = []
+    for name, stream in found.streams.items():
+        seen = cursors.get(name, 0)
+        for event in stream.events[seen:]:
+            new.append(
+                (name, {"message": event.message, "timestamp": event.timestamp, "ingestionTime": event.ingestion_time})
+            )
+        cursors[name] = len(stream.events)
+    return new
+
+
+def log_event_filter(pattern: str) -> Callable[[str], bool]:
+    """moto's reading of a CloudWatch Logs filter pattern, as a predicate on a message."""
+    return EventMessageFilter(pattern).matches
 
 
 # ------------------------------------------------------------------ IAM, SSM, Secrets Manager, ECR

@@ -61,8 +61,16 @@ def start_emulator(port: int = 0, host: str = "127.0.0.1") -> EmulatorProcess:
 
 
 def aws_connection(endpoint: str, region: str = "us-east-1") -> str:
-    """``aws_default`` as an AIRFLOW_CONN_ value: the amazon provider's endpoint_url extra."""
-    return json.dumps({"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": region}})
+    """``aws_default`` as an AIRFLOW_CONN_ value: the amazon provider's endpoint_url extra, and
+    botocore's host-prefix injection off (``config_kwargs``): botocore sends a few operations to
+    a prefixed host (CloudWatch Logs' StartLiveTail to ``stream-`` + the endpoint's host), which
+    AWS's endpoints resolve and a local address does not."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "extra": {"endpoint_url": endpoint, "region_name": region, "config_kwargs": {"inject_host_prefix": False}},
+        }
+    )
 
 
 def airflow_environment(home: Path, endpoint: str, dags: Path, plugins: Path | None = None) -> dict[str, str]:

@@ -19,9 +19,11 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from fargate_local import live_tail
 from fargate_local import moto_bridge as bridge
 from fargate_local.behaviours import ApiFault, Behaviour, Behaviours, Timing
 from fargate_local.control_plane import ControlPlane
+from fargate_local.live_tail import LiveTails
 from fargate_local.moto_bridge import EcsError
 from fargate_local.quotas import RateQuotas
 from fargate_local.request_validation import validated_body
@@ -88,6 +90,7 @@ class LocalEcs:
         # what a policy must allow, and proof that a refused request changed nothing.
         self.actions: Counter[str] = Counter()
         self.quotas = RateQuotas()
+        self.live_tails = LiveTails(self.control_plane.lock)
         self._moto_app = bridge.make_moto_app()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -164,6 +167,7 @@ class LocalEcs:
             self.calls.clear()
             self.actions.clear()
             self.quotas.reset()
+            self.live_tails.reset()
             self.control_plane.vcpu_quotas.reset()
             account = bridge.account_for_access_key(None)
             self.network = bridge.create_network(account, self.region)
@@ -251,6 +255,11 @@ class LocalEcs:
         with self.control_plane.lock:
             self.control_plane.ecs_events.delivery.update(values)
 
+    def set_live_tail(self, **values: float) -> None:
+        """How Live Tail sessions behave (live_tail.LiveTailBehaviour: session_seconds, max_sessions,
+        drop)."""
+        self.live_tails.set(**values)
+
     def set_vcpu_quota(self, *, on_demand: float | None = None, spot: float | None = None) -> None:
         """The account's Fargate On-Demand and Spot vCPU quotas in this emulator (None: not enforced)."""
         self.control_plane.vcpu_quotas.set(on_demand=on_demand, spot=spot)
@@ -268,6 +277,7 @@ class LocalEcs:
             "actions": dict(self.actions),
             "throttled": dict(self.quotas.throttled),
             "ecs_events": self.control_plane.ecs_events.describe(),
+            "live_tail": self.live_tails.describe(),
             **self.behaviours.describe(),
         }
 
@@ -284,6 +294,13 @@ class LocalEcs:
                 return _ecs_error(start_response, EcsError("ThrottlingException", "Rate exceeded", 400))
             if target == SQS_RECEIVE_MESSAGE:
                 return self._receive_message(environ, start_response)
+            if target == live_tail.TARGET:  # a response stream, read as it is written: not under the lock
+                return self.live_tails.start(
+                    *self._account_and_region(environ),
+                    _read_body(environ),
+                    start_response,
+                    lambda error: _ecs_error(start_response, error),
+                )
             with self.control_plane.lock:
                 return self._moto(environ, start_response)
         operation = target[len(ECS_TARGET_PREFIX) :]
@@ -455,6 +472,9 @@ class LocalEcs:
             if route == "event-delivery" and method in ("POST", "PUT"):
                 self.set_event_delivery(**payload)
                 return _json_response(start_response, 200, self.control_plane.ecs_events.describe())
+            if route == "live-tail" and method in ("POST", "PUT"):
+                self.set_live_tail(**payload)
+                return _json_response(start_response, 200, self.live_tails.describe())
             if route == "timing" and method in ("POST", "PUT"):
                 self.set_timing(**payload)
                 return _json_response(start_response, 200, asdict(self.behaviours.timing))

@@ -97,6 +97,38 @@ class ConfigText:
 
 
 @dataclass(frozen=True)
+class ConfigFlag:
+    """An on/off option of Airflow's config, in section ``[fargate]``."""
+
+    name: str
+    meaning: str
+    default: bool = False
+    type: str = "boolean"
+    kind: str = "config option"
+
+    def get(self) -> bool:
+        from airflow.configuration import conf
+
+        value = (conf.get(SECTION, self.name, fallback="") or "").strip().lower()
+        if not value:
+            return self.default
+        if value in ("true", "t", "1", "yes", "on"):
+            return True
+        if value in ("false", "f", "0", "no", "off"):
+            return False
+        raise InputError(f"[{SECTION}] {self.name}: {value!r} is not allowed; give True or False")
+
+    def provider_info(self) -> dict[str, Any]:
+        return {
+            "description": self.meaning,
+            "version_added": "0.1.0",
+            "type": self.type,
+            "example": "True",
+            "default": str(self.default),
+        }
+
+
+@dataclass(frozen=True)
 class VariableSetting:
     """An Airflow Variable the DAGs, the environments page or the provider read when a task runs."""
 
@@ -163,6 +195,14 @@ EVENTS_RECONCILE_SECONDS = ConfigOption(
     "With events_queue_url set: how often a wait still looks at ECS without an event (never more often "
     "than its own poll interval), so a lost or late event delays its end by at most this.",
     minimum_allowed=False,
+)
+LIVE_LOGS = ConfigFlag(
+    "live_logs",
+    "Container lines reach a deferred task's log through CloudWatch Logs Live Tail: the triggerer keeps one "
+    "StartLiveTail session per connection, Region and up to 10 log groups, shared by every wait, and a line shows "
+    "about a second after it is written. GetLogEvents still reads every stream (at log_reads_per_second, less "
+    "often), so the task log has every line exactly once even when Live Tail samples. Sessions are billed per "
+    "minute; needs logs:StartLiveTail. Off: lines come from GetLogEvents alone.",
 )
 
 AWS_CONN_ID = VariableSetting(
@@ -238,10 +278,11 @@ ENVIRONMENT_TURNS = VariableSetting(
     json=True,
 )
 
-CONFIG_OPTIONS: tuple[ConfigOption | ConfigText, ...] = (
+CONFIG_OPTIONS: tuple[ConfigOption | ConfigText | ConfigFlag, ...] = (
     RESUME_NOT_BEFORE_SECONDS,
     WAIT_IN_WORKER_SECONDS,
     LOG_READS_PER_SECOND,
+    LIVE_LOGS,
     EVENTS_QUEUE_URL,
     EVENTS_RECONCILE_SECONDS,
 )
@@ -259,7 +300,7 @@ VARIABLES: tuple[VariableSetting, ...] = (
     BATCH_FANOUT,
     ENVIRONMENT_TURNS,
 )
-SETTINGS: tuple[ConfigOption | ConfigText | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
+SETTINGS: tuple[ConfigOption | ConfigText | ConfigFlag | VariableSetting, ...] = CONFIG_OPTIONS + VARIABLES
 SUBNETS = {"private": PRIVATE_SUBNETS, "public": PUBLIC_SUBNETS}
 
 
@@ -278,9 +319,19 @@ def settings_table_markdown() -> str:
     rows = ["| Setting | Kind | Type | Default | Meaning |", "| --- | --- | --- | --- | --- |"]
     for setting in SETTINGS:
         name = (
-            f"`[{SECTION}] {setting.name}`" if isinstance(setting, ConfigOption | ConfigText) else f"`{setting.name}`"
+            f"`[{SECTION}] {setting.name}`"
+            if isinstance(setting, ConfigOption | ConfigText | ConfigFlag)
+            else f"`{setting.name}`"
         )
         default = setting.default
-        shown = "(unset)" if default is None else f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+        shown = (
+            "(unset)"
+            if default is None
+            else f"`{default}`"
+            if isinstance(default, bool)
+            else f"`{default:g}`"
+            if isinstance(default, float)
+            else f"`{default}`"
+        )
         rows.append(f"| {name} | {setting.kind} | {setting.type} | {shown} | {setting.meaning} |")
     return "\n".join(rows) + "\n"

@@ -94,19 +94,36 @@ def log_streams(task_definition: dict[str, Any], task_arns: list[str]) -> list[L
 @dataclass
 class LogFollower:
     """Reads each stream forward with GetLogEvents' nextForwardToken, so no line is skipped or
-    repeated, equal timestamps included (time filters would drop or repeat those)."""
+    repeated, equal timestamps included (time filters would drop or repeat those).
+
+    With Live Tail on, lines also arrive live (``live_line``), sooner than the forward read reaches
+    them; each is logged once, by whichever source brings it first. ``live`` keeps, per stream,
+    the ``[timestamp, message]`` of lines logged live that the forward read has not reached yet:
+    the forward read skips them when it does (and so does the worker's last read, which gets
+    ``live`` with the rest). The forward read stays complete where Live Tail sampled or dropped
+    lines: those it logs when it reaches them. A line the forward read logged first is
+    remembered a while (``RECENT_LINES`` a stream, not carried to the worker) so that Live Tail
+    bringing it later does not log it again."""
 
     streams: list[dict[str, Any]]
     tokens: dict[str, str] = field(default_factory=dict)
     tail_size: int = 50
     last_lines: list[str] = field(default_factory=list)
+    live: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+    RECENT_LINES = 2000
 
     def __post_init__(self) -> None:
         self.tail: deque[str] = deque(self.last_lines, maxlen=max(self.tail_size, 1))
+        self._recent: dict[str, deque[tuple[int, str]]] | None = None  # only while lines also come live
+        self._by_name = {(s["group"], s["stream"]): LogStream(**s) for s in self.streams}
 
     @property
     def log_streams(self) -> list[LogStream]:
         return [LogStream(**s) for s in self.streams]
+
+    def stream_named(self, group: str, stream: str) -> LogStream | None:
+        return self._by_name.get((group, stream))
 
     def request(self, stream: LogStream) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"logGroupName": stream.group, "logStreamName": stream.stream, "startFromHead": True}
@@ -115,12 +132,49 @@ class LogFollower:
         return kwargs
 
     def take(self, stream: LogStream, page: dict[str, Any]) -> tuple[list[str], bool]:
-        """The lines of one page, and whether the stream has more right now."""
+        """The lines of one page not logged live already, and whether the stream has more right now."""
         previous = self.tokens.get(stream.key)
         self.tokens[stream.key] = page["nextForwardToken"]
-        lines = [f"[{stream.container}] {event['message']}" for event in page.get("events", [])]
+        events = page.get("events", [])
+        pending = self.live.get(stream.key)
+        recent = None if self._recent is None else self._recent.setdefault(stream.key, deque(maxlen=self.RECENT_LINES))
+        lines = []
+        for event in events:
+            seen = [event.get("timestamp"), event["message"]]
+            if pending and seen in pending:
+                pending.remove(seen)  # logged live already
+                continue
+            lines.append(f"[{stream.container}] {event['message']}")
+            if recent is not None:
+                recent.append((event.get("timestamp"), event["message"]))
+        if pending is not None and events:
+            # GetLogEvents answers in timestamp order: a line logged live with an earlier timestamp
+            # than the last one read will not come any more (nothing to skip).
+            last = events[-1].get("timestamp") or 0
+            pending[:] = [line for line in pending if (line[0] or 0) >= last]
+            if not pending:
+                del self.live[stream.key]
         self.tail.extend(lines)
-        return lines, bool(page.get("events")) and page["nextForwardToken"] != previous
+        return lines, bool(events) and page["nextForwardToken"] != previous
+
+    def expect_live(self) -> None:
+        """Lines may come live from now on: the forward read remembers what it logs (``live_line``)."""
+        if self._recent is None:
+            self._recent = {}
+
+    def live_line(self, stream: LogStream, timestamp: int, message: str) -> str | None:
+        """A line Live Tail brought: the line to log, or None when the forward read logged it already."""
+        if self._recent is None:
+            self._recent = {}
+        recent = self._recent.get(stream.key)
+        if recent and (timestamp, message) in recent:
+            while recent.popleft() != (timestamp, message):
+                pass  # (older ones Live Tail missed: logged by the forward read)
+            return None
+        self.live.setdefault(stream.key, []).append([timestamp, message])
+        line = f"[{stream.container}] {message}"
+        self.tail.append(line)
+        return line
 
     def to_kwargs(self) -> dict[str, Any]:
         return {
@@ -128,12 +182,17 @@ class LogFollower:
             "tokens": self.tokens,
             "tail_size": self.tail_size,
             "last_lines": list(self.tail),
+            "live": self.live,
         }
 
 
 # A task's containers write nothing before it starts them, and little once they have been quiet.
 _NOT_STARTED = (None, "PROVISIONING", "PENDING", "ACTIVATING")
 MAX_IDLE_DOUBLINGS = 2  # a quiet stream is read at least every 4 poll intervals
+# With lines coming live (Live Tail), a running task's stream is read forward only this often: the
+# read then keeps the task log complete (what Live Tail sampled or dropped) and no longer sets how
+# soon a line shows.
+LIVE_READ_SECONDS = 30.0
 
 
 class LogPacer:
@@ -164,11 +223,15 @@ class LogPacer:
                 due.append(stream)
         return due
 
-    def read(self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float) -> None:
+    def read(
+        self, stream: LogStream, described: list[dict[str, Any]], had_lines: bool, now: float, live: bool = False
+    ) -> None:
+        """A read of ``stream`` found lines or not; ``live``: its lines also come live (Live Tail)."""
         if self._status(stream, described) == "STOPPED":
             if not had_lines:
                 self.finished.add(stream.key)
             return
         quiet = 0 if had_lines else min(self.quiet.get(stream.key, -1) + 1, MAX_IDLE_DOUBLINGS)
         self.quiet[stream.key] = quiet
-        self.next_read[stream.key] = now + self.interval * (2**quiet) * 0.99
+        wait = self.interval * (2**quiet)
+        self.next_read[stream.key] = now + (max(wait, LIVE_READ_SECONDS) if live else wait) * 0.99

@@ -11,11 +11,14 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from fargate_provider.hooks.steps import read_stream_steps, run_steps_async
+from fargate_provider.settings import LIVE_LOGS
 from fargate_provider.state.ecs_events import TASKS
-from fargate_provider.state.task import LogFollower, LogPacer, progress
+from fargate_provider.state.task import LogFollower, LogPacer, LogStream, progress
 from fargate_provider.triggers.base import FargateBaseTrigger
+from fargate_provider.triggers.live_tail import LiveTailHub, live_tail_hub
 from fargate_provider.triggers.log_reads import log_read_budget
 from fargate_provider.triggers.polling import shared_poller
+from fargate_rules.live_tail import log_group_arn
 
 
 class FargateTaskTrigger(FargateBaseTrigger):
@@ -164,6 +167,62 @@ class LogReader:
         self.stopping = False
         self.failure: Exception | None = None
         self.task = asyncio.get_running_loop().create_task(self._run(), name="fargate log reader")
+        # With [fargate] live_logs: Live Tail's lines, taken by the hub, logged here (this trigger's context).
+        self.hubs: dict[str | None, LiveTailHub] = {}
+        self.live_lines: list[str] = []
+        self.live_ready = asyncio.Event()
+        self.live_task: asyncio.Task[None] | None = None
+        if LIVE_LOGS.get():
+            self._follow_live()
+
+    def _follow_live(self) -> None:
+        hook = self.trigger.hook
+        partition, account = _partition_and_account(self.trigger.tasks)
+        if account is None:
+            return
+        self.follower.expect_live()
+        by_region: dict[str, list[LogStream]] = {}
+        for stream in self.follower.log_streams:
+            region = self._logs_region(stream)
+            if region is not None:  # (no Region known: that stream's lines come from GetLogEvents)
+                by_region.setdefault(region, []).append(stream)
+        for region, streams in by_region.items():
+
+            def arn_of(group: str, region: str = region) -> str:
+                return log_group_arn(partition, region, account, group)
+
+            hub = self.hubs[region] = live_tail_hub(hook, region)
+            hub.follow(self, streams, arn_of)
+        self.live_task = asyncio.get_running_loop().create_task(self._log_live(), name="fargate live log lines")
+
+    def live(self, group: str, stream: str, timestamp: int, message: str) -> None:
+        """A line Live Tail brought (called by the hub): logged soon by ``_log_live``, unless the forward
+        read logged it already."""
+        followed = self.follower.stream_named(group, stream)
+        if followed is None or self.stopping:
+            return
+        line = self.follower.live_line(followed, timestamp, message)
+        if line is not None:
+            self.live_lines.append(line)
+            self.live_ready.set()
+
+    async def _log_live(self) -> None:
+        while True:
+            await self.live_ready.wait()
+            self._flush_live()
+
+    def _flush_live(self) -> None:
+        self.live_ready.clear()
+        lines, self.live_lines = self.live_lines, []
+        for line in lines:
+            self.trigger.log.info("%s", line)
+
+    def _logs_region(self, stream: LogStream) -> str | None:
+        return stream.region or self.trigger.hook.region_name
+
+    def _live_for(self, stream: LogStream) -> bool:
+        hub = self.hubs.get(self._logs_region(stream))
+        return hub is not None and hub.live_for(stream.group)
 
     def described(self, described: list[dict[str, Any]]) -> None:
         self.latest = described
@@ -175,6 +234,14 @@ class LogReader:
 
     async def stop(self) -> None:
         self.stopping = True
+        for hub in self.hubs.values():
+            hub.unfollow(self)
+        self.hubs = {}
+        if self.live_task is not None:
+            self.live_task.cancel()
+            await asyncio.gather(self.live_task, return_exceptions=True)
+            self.live_task = None
+        self._flush_live()  # taken lines are in the follower's ``live``: they must be in the log too
         if not self.reading:  # waiting for an answer or a turn: nothing read yet, safe to cancel
             self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
@@ -202,8 +269,18 @@ class LogReader:
                     budget.throttled(read.throttled.operation_name)  # the token stays: a later turn reads on
                 else:
                     budget.answered(granted)
-                    self.pacer.read(stream, described, bool(read.lines), time.monotonic())
+                    self.pacer.read(stream, described, bool(read.lines), time.monotonic(), self._live_for(stream))
                     for line in read.lines:
                         log.info("%s", line)
                 if self.stopping:
                     return
+
+
+def _partition_and_account(task_arns: list[str]) -> tuple[str, str | None]:
+    """The partition and account of the tasks (``arn:PARTITION:ecs:REGION:ACCOUNT:task/...``): their
+    log groups' ARNs are made of them."""
+    for arn in task_arns:
+        parts = arn.split(":")
+        if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit():
+            return parts[1], parts[4]
+    return "aws", None
