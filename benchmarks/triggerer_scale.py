@@ -35,6 +35,12 @@ lost and 10 % each duplicated and reordered (``lossy``); polling stays as the re
 no rounds of their own) and shown also as Describe calls per wait-hour; the detection latency of a
 lost event is the reconciler's.
 
+``--live off on`` (with ``--logs``): the task waits without and with ``[fargate] live_logs`` (CloudWatch
+Logs Live Tail sessions shared in the triggerer; GetLogEvents stays the completeness net). Line
+latency: for every line written in the first half of the counted window (read back with
+FilterLogEvents), the time the triggers first took it (from Live Tail or a GetLogEvents page) minus
+its CloudWatch timestamp; a line not taken by the end of the window counts as later than that.
+
 Prints figures; asserts nothing (that is the tests' job).
 """
 
@@ -227,50 +233,38 @@ def _change(ecs, kind: str, items: list[dict[str, str]], spread_s: float) -> dic
 EVENT_DELIVERY = {"on": {}, "lossy": {"loss": 0.05, "duplicate": 0.1, "reorder": 0.1}}
 
 
-def _events_queue(endpoint: str, control, events: str, reconcile: float) -> tuple[str, str] | None:
-    """For ``events`` on/lossy: an SQS queue fed by a rule on ECS's events, set for the child; (rule, queue URL)."""
-    import boto3
+def _events_queue(endpoint: str, control, events: str, reconcile: float) -> str | None:
+    """For ``events`` on/lossy: the queue and rule the provider makes for ECS's events
+    (``fargate_provider.ecs_events_queue``), set for the child; the name."""
+    from fargate_provider.ecs_events_queue import create_events_queue
+    from fargate_provider.hooks.fargate import FargateHook
 
     os.environ.pop("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", None)
     control.set_event_delivery(loss=0, duplicate=0, reorder=0, delay=0)
     if events == "off":
         return None
-    bridge = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     name = f"fargate-ecs-events-{random.randrange(10**6)}"
-    rule = bridge.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.ecs"]}))["RuleArn"]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [statement]})})
-    bridge.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+    made = create_events_queue(FargateHook(aws_conn_id="aws_default", region_name="us-east-1"), name)
     control.set_event_delivery(**EVENT_DELIVERY[events])
-    os.environ["AIRFLOW__FARGATE__EVENTS_QUEUE_URL"] = url
+    os.environ["AIRFLOW__FARGATE__EVENTS_QUEUE_URL"] = made.queue_url
     os.environ["AIRFLOW__FARGATE__EVENTS_RECONCILE_SECONDS"] = str(reconcile)
-    return name, url
+    return name
 
 
-def _remove_events_queue(endpoint: str, made: tuple[str, str] | None) -> None:
-    import boto3
+def _remove_events_queue(endpoint: str, name: str | None) -> None:
+    from fargate_provider.ecs_events_queue import delete_events_queue
+    from fargate_provider.hooks.fargate import FargateHook
 
     os.environ.pop("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", None)
-    if made is None:
-        return
-    name, url = made
-    bridge = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
-    bridge.remove_targets(Rule=name, Ids=["queue"])
-    bridge.delete_rule(Name=name)
-    boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").delete_queue(QueueUrl=url)
+    if name is not None:
+        delete_events_queue(FargateHook(aws_conn_id="aws_default", region_name="us-east-1"), name)
 
 
-def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path, events: str = "off") -> dict:
+def scenario(
+    control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path, events: str = "off", live: str = "off"
+) -> dict:
     spread = _spread(n, args.clusters)
+    os.environ["AIRFLOW__FARGATE__LIVE_LOGS"] = str(live == "on")
     started = time.monotonic()
     items = _setup(control, ecs, kind, spread, args)
     setup_s = time.monotonic() - started
@@ -287,6 +281,7 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
                 "timeout": args.timeout,
                 "log_group": LOG_GROUP,
                 "events": events,
+                "live": live,
             }
         )
     )
@@ -326,6 +321,7 @@ def scenario(control, ecs, endpoint: str, kind: str, n: int, args, workdir: Path
         latencies=latencies,
         changed=len(stops),
         events=events,
+        live=live,
         interval=args.interval,
     )
     return result
@@ -353,12 +349,23 @@ def _row(r: dict) -> str:
     lags = f"{lag['steady']:.3f} (start {lag['startup']:.3f}, detect {lag['detection']:.3f})"
     kind = {"service": "service waits", "task": "task waits", "amazon": "amazon TaskDoneTrigger"}[r["kind"]]
     if r.get("logs"):
-        kind += " + logs"
+        kind += " + logs" + (" (Live Tail)" if r.get("live") == "on" else "")
     if r.get("events", "off") != "off":
         kind += {"on": " + ECS events", "lossy": " + ECS events (5 % lost, 10 % duplicated, 10 % reordered)"}[
             r["events"]
         ]
+    lines = r.get("line_latency")
+    if lines:
+        shown += (
+            f"; lines: {_seconds(lines['p50'], lines['within_s'])} / {lines['p95']} s p50/p95 "
+            f"({lines['lines']} lines written in "
+            f"{lines['window_s']:.0f} s, {lines['late']} not shown within {lines['within_s']:.0f} s)"
+        )
     return f"| {n} | {kind} | {shown} | {rss} | {first} | {detect} | {lags} |"
+
+
+def _seconds(value: float, within: float) -> str:
+    return f"> {within:.0f}" if value == math.inf else f"{value:.1f}"
 
 
 def _p95(values: list[float]) -> float:
@@ -401,6 +408,13 @@ def main() -> None:
         help="service and task waits without ECS events, with them, with them lossy (see above)",
     )
     parser.add_argument("--reconcile", type=float, default=60.0, help="with --events: the reconcile interval (s)")
+    parser.add_argument(
+        "--live",
+        nargs="+",
+        choices=("off", "on"),
+        default=["off"],
+        help="with --logs: task waits without and with [fargate] live_logs (Live Tail)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 0 <= args.chatty <= 1:
@@ -437,20 +451,23 @@ def main() -> None:
             )
             rows = []
             runs = [
-                (n, kind, events)
+                (n, kind, events, live)
                 for n in args.n
                 for kind in args.kinds
                 for events in (args.events if kind != "amazon" else ["off"])
+                for live in (args.live if kind == "task" and args.logs else ["off"])
             ]
-            for n, kind, events in runs:
-                result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir, events)
+            for n, kind, events, live in runs:
+                result = scenario(control, ecs, emulator.endpoint, kind, n, args, workdir, events, live)
                 rows.append(_row(result))
                 print(
                     f"{kind} N={n} on {result['clusters']} clusters (setup {result['setup_s']:.1f} s, "
                     f"{result['rounds_counted']} rounds over {result['counted_s']:.1f} s, "
                     f"changes sent in {result['change_s']:.1f} s): calls/round {result['calls_per_round']}, "
                     f"client-side {result['client_calls_per_round']}; {result['trigger_log_lines']} lines in the "
-                    f"triggers' log" + (f"; ECS events read: {result['consumer']}" if result["consumer"] else ""),
+                    f"triggers' log"
+                    + (f"; ECS events read: {result['consumer']}" if result["consumer"] else "")
+                    + (f"; Live Tail: {result['live_tail']}" if result.get("live_tail") else ""),
                     flush=True,
                 )
                 print(rows[-1], flush=True)
@@ -480,6 +497,7 @@ def _child(spec_path: Path) -> None:
     from fargate_local.client import LocalEcsClient
     from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
     from fargate_provider.state.task import LogFollower
+    from fargate_provider.triggers.live_tail import hubs
     from fargate_provider.triggers.polling import pollers
     from fargate_provider.triggers.service import FargateServiceTrigger
     from fargate_provider.triggers.task import FargateTaskTrigger
@@ -517,6 +535,22 @@ def _child(spec_path: Path) -> None:
         return answer
 
     AioBaseClient._make_api_call = counted
+
+    # Line latency: when the triggers first took each line (a GetLogEvents page or Live Tail).
+    first_taken: dict[tuple[str, int, str], float] = {}
+    take, live_line = LogFollower.take, LogFollower.live_line
+
+    def timed_take(self, stream, page):
+        now = time.time()
+        for event in page.get("events", []):
+            first_taken.setdefault((stream.stream, event.get("timestamp"), event["message"]), now)
+        return take(self, stream, page)
+
+    def timed_live_line(self, stream, timestamp, message):
+        first_taken.setdefault((stream.stream, timestamp, message), time.time())
+        return live_line(self, stream, timestamp, message)
+
+    LogFollower.take, LogFollower.live_line = timed_take, timed_live_line
 
     def key_of(item: dict[str, str]) -> str:
         return f"{item['cluster']}/{item['item']}"
@@ -609,6 +643,9 @@ def _child(spec_path: Path) -> None:
             after, client_after = await emulator_calls(), Counter(client_calls)
             counted_rounds = rounds
         counted_s = time.monotonic() - t
+        line_latency = None
+        if any("stream" in i for i in items):
+            line_latency = await asyncio.to_thread(_line_latency, spec, first_taken, time.time() - counted_s, counted_s)
         ops = ("DescribeServices", "DescribeTasks", "GetLogEvents", "GetLogEvents throttled")
         per_round = {op: (after[op] - before[op]) / counted_rounds for op in ops}
         client_per_round = {op: (client_after[op] - client_before[op]) / counted_rounds for op in (*ops, "log lines")}
@@ -624,7 +661,10 @@ def _child(spec_path: Path) -> None:
             await asyncio.gather(*running, return_exceptions=True)
         probe.cancel()
         consumer = pollers()[0].events if kind != "amazon" and pollers() else None
+        tails = hubs()
         return {
+            "line_latency": line_latency,
+            "live_tail": {k: sum(h.counts[k] for h in tails) for k in tails[0].counts} if tails else None,
             "consumer": dict(consumer.counts) if consumer else None,
             "calls_per_round": {k: v for k, v in per_round.items() if v or not k.startswith("GetLogEvents")},
             "client_calls_per_round": {k: v for k, v in client_per_round.items() if v},
@@ -648,6 +688,34 @@ def _child(spec_path: Path) -> None:
     with open(trigger_log.name, "rb") as written:
         result["trigger_log_lines"] = sum(1 for _ in written)
     print(f"{TAG}RESULT {json.dumps(result)}", file=to_parent, flush=True)
+
+
+def _line_latency(spec: dict, first_taken: dict, window_start: float, window_s: float) -> dict:
+    """Every line written in the first half of the counted window (FilterLogEvents over the group),
+    and how long after its timestamp the triggers first took it, up to the window's end."""
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=spec["endpoint"], region_name="us-east-1")
+    half = window_s / 2
+    start_ms, end_ms = int(window_start * 1000), int((window_start + half) * 1000)
+    written = []
+    for page in logs.get_paginator("filter_log_events").paginate(
+        logGroupName=spec["log_group"], startTime=start_ms, endTime=end_ms
+    ):
+        written += [(e["logStreamName"], e["timestamp"], e["message"]) for e in page["events"]]
+    window_end = window_start + window_s
+    delays = [first_taken[w] - w[1] / 1000 for w in written if first_taken.get(w, math.inf) <= window_end]
+    late = len(written) - len(delays)
+    ordered = sorted(delays) + [math.inf] * late
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] if ordered else math.nan
+    return {
+        "lines": len(written),
+        "window_s": half,
+        "within_s": window_s - half,
+        "late": late,
+        "p50": statistics.median(ordered) if ordered else math.nan,
+        "p95": f"{p95:.1f}" if p95 != math.inf else f"> {window_s - half:.0f}",
+    }
 
 
 if __name__ == "__main__":

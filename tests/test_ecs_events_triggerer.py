@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from fargate_provider.ecs_events_queue import create_events_queue, delete_events_queue
+from fargate_provider.hooks.fargate import FargateHook
 from fargate_provider.triggers.polling import pollers
 from fargate_provider.triggers.task import FargateTaskTrigger
 from tests.emulator.helpers import cleanup, client, network, register
@@ -29,29 +31,14 @@ RUN_SECONDS = 800  # emulated: 8 s at the emulator's pace, long beside the waits
 
 @pytest.fixture
 def events_queue(emulator, monkeypatch):
-    """An SQS queue fed by an EventBridge rule on ECS's events (the queue policy lets EventBridge
-    send), set as ``[fargate] events_queue_url``; removed afterwards."""
-    events, sqs = client(emulator, "events"), client(emulator, "sqs")
-    name = f"ecs-events-{uuid.uuid4().hex[:8]}"
-    rule_arn = events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.ecs"]}))["RuleArn"]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-    }
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
-    )
-    events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
-    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", url)
-    yield url
-    events.remove_targets(Rule=name, Ids=["queue"])
-    events.delete_rule(Name=name)
-    sqs.delete_queue(QueueUrl=url)
+    """The queue and rule the provider makes for ECS's events (``ecs_events_queue``), set as
+    ``[fargate] events_queue_url``; removed afterwards."""
+    hook = FargateHook(aws_conn_id="aws_default", region_name="us-east-1")
+    name = f"fargate-ecs-events-{uuid.uuid4().hex[:8]}"
+    made = create_events_queue(hook, name)
+    monkeypatch.setenv("AIRFLOW__FARGATE__EVENTS_QUEUE_URL", made.queue_url)
+    yield made.queue_url
+    delete_events_queue(hook, name)
 
 
 @pytest.fixture
