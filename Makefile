@@ -20,7 +20,7 @@ $(INSTALLED): pyproject.toml rules/pyproject.toml local/pyproject.toml
 # Four workers, a test file each at a time (module fixtures stay in one process): most tests wait on polls
 # and processes, not the CPU, so four on two cores finish sooner than three; the slowest 15 are listed.
 test: $(INSTALLED)
-	$(PY) -m pytest -n 4 --dist loadfile --durations=15
+	$(PY) -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=15
 
 # Pure rules, state judgement, pricing, spec parsing, form schema: one process, no emulator, no DB.
 test-fast: $(INSTALLED)

@@ -47,7 +47,7 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 import pytest  # noqa: E402
 
 from tests.helpers import aws  # noqa: E402
-from tests.helpers.tiers import excluded, refuse_unless_selected, tiers_of  # noqa: E402
+from tests.helpers.tiers import excluded, heaviest_files_first, refuse_unless_selected, tiers_of  # noqa: E402
 
 pytest_plugins = ["tests.helpers.airflow_runner"]
 
@@ -60,6 +60,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         for tier in sorted(tiers_of(item) - {mark.name for mark in item.iter_markers()}):
             item.add_marker(tier)
+    heaviest_files_first(items)
 
 
 def _refuse_to_start(self):

@@ -264,3 +264,16 @@ def test_a_task_stopped_for_failed_health_checks_fails_at_once_with_the_reason(e
     assert judge(failing, task_definition=TD2, stopped_tasks=crashed).state == WAITING
     # and, once looked at, not fetched again every poll
     assert judge(failing, task_definition=TD2, failures_examined=1).needs_stopped_tasks is False
+
+
+def test_the_page_counts_serving_targets_not_draining_ones():
+    """A target draining after its task was told to stop is leaving: an environment put to sleep shows
+    0 of 0, not 0 of the targets still draining."""
+    from fargate_provider.state.service import target_counts
+
+    def target(state):
+        return {"Target": {"Id": "10.0.0.1", "Port": 80}, "TargetHealth": {"State": state}}
+
+    health = {"tg-a": [target("healthy"), target("draining"), target("initial")], "tg-b": [target("draining")]}
+    assert target_counts(health, ["tg-a", "tg-b"]) == {"healthy": 1, "total": 2}
+    assert target_counts({"tg-b": [target("draining")]}, ["tg-b"]) == {"healthy": 0, "total": 0}

@@ -67,3 +67,24 @@ def refuse_unless_selected(request: pytest.FixtureRequest, tier: str) -> None:
             f"the test should have been marked {tier} (tests/helpers/tiers.py: TIER_FIXTURES)",
             pytrace=False,
         )
+
+
+# Rough seconds a test of each kind takes, to start the longest files first (``heaviest_files_first``).
+_COST = {"topology": 80.0, "browser": 100.0, "process": 60.0, "airflow": 12.0, "emulator": 2.0}
+
+
+def heaviest_files_first(items: list[pytest.Item]) -> None:
+    """Order the collected tests file by file, the files that take longest first (estimated from
+    their tiers; a file whose tests start their own processes counts as such), keeping each file's
+    own order. Under ``-n 4 --dist loadfile --no-loadscope-reorder`` the long files then start at
+    once on separate workers and the short ones fill in around them, instead of a long file
+    starting last and running alone."""
+    weights: dict[str, float] = {}
+    for item in items:
+        path = Path(item.path).resolve().relative_to(TESTS).as_posix()
+        tiers = {mark.name for mark in item.iter_markers()} & set(TIERS)
+        if path in TIER_PATHS and "airflow" in TIER_PATHS[path]:
+            tiers.add("process")
+        cost = max((_COST[tier] for tier in tiers), default=0.05)
+        weights[path] = weights.get(path, 0.0) + cost
+    items.sort(key=lambda item: -weights[Path(item.path).resolve().relative_to(TESTS).as_posix()])

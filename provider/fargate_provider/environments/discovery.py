@@ -27,6 +27,7 @@ from fargate_provider.environments.naming import (
     expires_at,
     names,
 )
+from fargate_provider.state.service import target_counts, target_group_arns
 from fargate_provider.utils.batching import DESCRIBE_CLUSTERS_BATCH, batched
 from fargate_provider.utils.tags import from_ecs_tags, is_managed
 
@@ -244,12 +245,8 @@ def _read_service(
     except EnvironmentSpecError:  # a tag that is no environment name: listed, with no service
         services = []
     service = next((s for s in services if s["status"] != "INACTIVE" and is_managed(s.get("tags"))), None)
-    groups = [lb["targetGroupArn"] for lb in (service or {}).get("loadBalancers") or [] if lb.get("targetGroupArn")]
-    targets = None
-    if groups:
-        described = hook.describe_target_health(groups)
-        states = [t["TargetHealth"]["State"] for arn in groups for t in described.get(arn) or []]
-        targets = {"healthy": states.count("healthy"), "total": len(states)}
+    groups = target_group_arns(service)
+    targets = target_counts(hook.describe_target_health(groups), groups) if groups else None
     with _SERVICES_LOCK:
         _SERVICES[cluster["clusterArn"]] = (look, time.monotonic(), (service, targets))
     return service, targets

@@ -62,9 +62,9 @@ class AwsServiceHook(AwsBaseHook):
 class FargateHook(EcsHook):
     """EcsHook plus what running Fargate workloads needs.
 
-    Retries: unless the connection sets its own ``config_kwargs``, botocore's ``standard``
-    retry mode with 10 attempts absorbs throttling and 5xx answers; nothing here loops on
-    its own around an API error.
+    Retries: unless the connection's ``config_kwargs`` set ``retries``, botocore's ``standard``
+    retry mode with 10 attempts absorbs throttling and 5xx answers (the connection's other
+    botocore settings kept); nothing here loops on its own around an API error.
     """
 
     hook_name = "Amazon ECS on Fargate"
@@ -76,8 +76,11 @@ class FargateHook(EcsHook):
     @cached_property
     def conn_config(self) -> AwsConnectionWrapper:
         wrapper = super().conn_config
+        retries = Config(retries={"mode": "standard", "total_max_attempts": 10})
         if wrapper.botocore_config is None:
-            wrapper.botocore_config = Config(retries={"mode": "standard", "total_max_attempts": 10})
+            wrapper.botocore_config = retries
+        elif "retries" not in getattr(wrapper.botocore_config, "_user_provided_options", {}):
+            wrapper.botocore_config = retries.merge(wrapper.botocore_config)
         return wrapper
 
     # ------------------------------------------------------------------ task definitions

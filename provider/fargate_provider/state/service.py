@@ -118,16 +118,24 @@ def describe_targets(targets: list[dict[str, Any]]) -> str:
     return ", ".join(parts) or "no targets registered"
 
 
+def serving_targets(targets: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The targets of a target group that serve (or are to serve) the service: not those draining."""
+    return [t for t in targets or [] if (t.get("TargetHealth") or {}).get("State") not in _TARGET_STATES_IGNORED]
+
+
+def target_counts(target_health: dict[str, list[dict[str, Any]]], groups: list[str]) -> dict[str, int]:
+    """Healthy and all serving targets of ``groups`` (draining ones are leaving: not counted)."""
+    targets = [t for arn in groups for t in serving_targets(target_health.get(arn))]
+    healthy = sum(1 for t in targets if t["TargetHealth"].get("State") == "healthy")
+    return {"healthy": healthy, "total": len(targets)}
+
+
 def targets_not_ready(service: dict[str, Any], target_health: dict[str, list[dict[str, Any]]]) -> str | None:
     """None when every target group of the service has a healthy target per running task and no
     target of its own still initial or unhealthy; else what it waits for, for the log."""
     waiting = []
     for arn in target_group_arns(service):
-        targets = [
-            t
-            for t in target_health.get(arn) or []
-            if (t.get("TargetHealth") or {}).get("State") not in _TARGET_STATES_IGNORED
-        ]
+        targets = serving_targets(target_health.get(arn))
         healthy = sum(1 for t in targets if t["TargetHealth"].get("State") == "healthy")
         if healthy < (service.get("runningCount") or 0) or healthy < len(targets):
             waiting.append(
