@@ -270,15 +270,29 @@ def test_bad_run_task_input_is_refused_before_any_aws_call(no_aws, kwargs, messa
     assert recorder.calls == []
 
 
-def test_a_bad_log_read_budget_fails_a_deferred_run_before_run_task(airflow, emulator, ecs, logs, capfd, monkeypatch):
-    """[fargate] log_reads_per_second (the triggerer's GetLogEvents budget) is checked when the
+@pytest.mark.parametrize(
+    "variable, value, said",
+    [
+        (
+            "AIRFLOW__FARGATE__LOG_READS_PER_SECOND",
+            "0",
+            "[fargate] log_reads_per_second: 0 is not allowed; give a number of reads a second above 0",
+        ),
+        ("AIRFLOW__FARGATE__LIVE_LOGS", "maybe", "[fargate] live_logs: 'maybe' is not allowed; give True or False"),
+    ],
+    ids=["log_reads_per_second", "live_logs"],
+)
+def test_a_bad_log_setting_fails_a_deferred_run_before_run_task(
+    airflow, emulator, ecs, logs, capfd, monkeypatch, variable, value, said
+):
+    """The triggerer's log settings ([fargate] log_reads_per_second, live_logs) are checked when the
     task starts, naming the setting and what is allowed, not first in the triggerer mid-wait."""
-    monkeypatch.setenv("AIRFLOW__FARGATE__LOG_READS_PER_SECOND", "0")
+    monkeypatch.setenv(variable, value)
     register(ecs, logs_group="/ecs/job")
     emulator.calls.clear()
     result = run(airflow, emulator, capfd, deferrable=True)
     assert result.task_states == {"run": "failed"}
-    assert "[fargate] log_reads_per_second: 0 is not allowed; give a number of reads a second above 0" in result.log
+    assert said in result.log
     assert emulator.calls["RunTask"] == 0
 
 

@@ -26,7 +26,7 @@ from fargate_provider.links.ecs import (
     persist_task_links,
 )
 from fargate_provider.operators.base import FargateBaseOperator, default_deferrable, require_preflight
-from fargate_provider.settings import LOG_READS_PER_SECOND
+from fargate_provider.settings import LIVE_LOGS, LOG_READS_PER_SECOND
 from fargate_provider.state.attempts import SPOT_MODES, AttemptPolicy, summary
 from fargate_provider.state.task import (
     STOPPED,
@@ -271,8 +271,9 @@ class FargateRunTaskOperator(FargateBaseOperator):
         if not isinstance(self.log_interval, (int, float)) or self.log_interval <= 0:
             raise FargateInputError(f"log_interval: must be a number of seconds above 0, got {self.log_interval!r}")
         if self.deferrable and self.logs:
-            # the triggerer's GetLogEvents budget: a bad setting is named now, before RunTask
+            # the triggerer's GetLogEvents budget and Live Tail switch: a bad setting is named now, before RunTask
             LOG_READS_PER_SECOND.get()
+            LIVE_LOGS.get()
         if (
             isinstance(self.log_tail_on_failure, bool)
             or not isinstance(self.log_tail_on_failure, int)

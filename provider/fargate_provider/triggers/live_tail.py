@@ -20,7 +20,7 @@ the container starts) joins once it does. A session that cannot start (no ``logs
 the account's 15 sessions in use) is reported once and retried with backoff; lines then come from
 the forward reads at their usual pace.
 
-Sessions are the triggerer's own work, not a task's: they run outside every trigger's context, so
+Sessions are the triggerer's own work, not a task's: they run without any trigger's log binding, so
 their warnings go to the triggerer's log, and each line is logged by the wait it belongs to.
 """
 
@@ -77,6 +77,7 @@ class LiveTailHub:
         self._seen: set[str] = set()  # groups seen to exist
         self.counts = {"sessions": 0, "updates": 0, "sampled": 0, "lines": 0, "unfollowed": 0, "failures": 0}
         self._said_full = False
+        self._rest_until = 0.0  # after a session failed outright: no new session before this (monotonic)
 
     # ------------------------------------------------------------------ following
 
@@ -107,15 +108,16 @@ class LiveTailHub:
         return {group for group, _ in self.followers}
 
     def _place(self) -> None:
+        if time.monotonic() < self._rest_until:
+            return  # (_place_later comes back)
         placed = set().union(*(session.groups for session in self.sessions))
         for group in sorted(self._followed_groups() - placed):
             session = next((s for s in self.sessions if s.groups and len(s.groups) < MAX_LOG_GROUPS), None)
             if session is None and len(self.sessions) < SESSIONS:
                 session = _Session()
                 self.sessions.append(session)
-                # Outside the context of the trigger that happens to start it (see the module docstring).
                 session.task = asyncio.get_running_loop().create_task(
-                    self._keep(session), name=f"fargate Live Tail {self.region}", context=contextvars.Context()
+                    self._keep(session), name=f"fargate Live Tail {self.region}", context=_outside_any_trigger()
                 )
             if session is None:
                 self.unplaced.add(group)
@@ -142,8 +144,15 @@ class LiveTailHub:
                 await self._sessions(session, client)
         except asyncio.CancelledError:
             pass
-        except Exception as error:  # e.g. no credentials: lines come from GetLogEvents
-            log.warning("Live Tail in %s stopped: %s: %s", self.region, type(error).__name__, error)
+        except Exception as error:  # e.g. no credentials, no endpoint: lines come from GetLogEvents
+            log.warning(
+                "Live Tail in %s stopped (%s: %s): lines come from GetLogEvents reads; trying again in %g s",
+                self.region,
+                type(error).__name__,
+                error,
+                MAX_BACKOFF_SECONDS,
+            )
+            self._rest_until = time.monotonic() + MAX_BACKOFF_SECONDS
         finally:
             session.live = frozenset()
             if session in self.sessions:
@@ -154,7 +163,7 @@ class LiveTailHub:
 
     def _place_later(self) -> None:
         if self.unplaced and self.followers:
-            asyncio.get_running_loop().call_later(MAX_BACKOFF_SECONDS, self._place)
+            asyncio.get_running_loop().call_later(MAX_BACKOFF_SECONDS + 0.1, self._place)
 
     async def _sessions(self, session: _Session, client: Any) -> None:
         backoff = 0.0
@@ -171,6 +180,8 @@ class LiveTailHub:
                 backoff = self._failed(error, backoff)
                 await asyncio.sleep(backoff)
             except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    self._seen -= set(groups)  # a group deleted since it was seen: looked for again
                 backoff = self._failed(error, backoff)
                 await asyncio.sleep(backoff)
             else:
@@ -244,6 +255,20 @@ class LiveTailHub:
                 error,
             )
         return min(max(backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+
+
+def _outside_any_trigger() -> contextvars.Context:
+    """The current context without the trigger's log binding (Airflow's triggerer binds each trigger's
+    ids with structlog's contextvars and routes log lines by them): a session's own warnings go to the
+    triggerer's log, not to the log of the trigger that happened to start it. The rest of the context
+    (e.g. asgiref's, which reading a connection in a thread relies on) stays."""
+    context = contextvars.copy_context()
+    try:
+        from structlog.contextvars import clear_contextvars
+    except ImportError:  # (no structlog: nothing binds the trigger)
+        return context
+    context.run(clear_contextvars)
+    return context
 
 
 def live_tail_hub(hook: Any, region: str | None) -> LiveTailHub:
