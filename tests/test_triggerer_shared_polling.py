@@ -387,7 +387,8 @@ def test_a_running_tasks_stream_is_read_a_page_a_time_and_nothing_is_lost(emulat
 
 
 def test_log_reads_take_turns_in_order_and_pause_together_when_throttled(caplog):
-    from fargate_provider.triggers.log_reads import FIRST_PAUSE_SECONDS, LogReadBudget
+    from fargate_provider.triggers.backoff import FIRST_BACKOFF_SECONDS as FIRST_PAUSE_SECONDS
+    from fargate_provider.triggers.log_reads import LogReadBudget
 
     budget = LogReadBudget("aws_default", "us-east-1", rate=50)
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fargate_provider.state.ecs_events import SeenEvents, parse_event
+from fargate_provider.triggers.backoff import FIRST_BACKOFF_SECONDS, next_backoff
 
 if TYPE_CHECKING:
     from fargate_provider.triggers.polling import SharedPoller
@@ -34,7 +35,6 @@ LONG_POLL_SECONDS, MESSAGES_A_CALL = 20, 10
 # How long a message concerning no wait here stays invisible before the queue offers it again.
 RETURN_SECONDS = 5
 RECEIVERS = 4  # receive loops side by side (ReceiveMessage takes at most 10 messages a call)
-FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 _QUEUE_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/\d{12}/[\w-]{1,80}(\.fifo)?$")
 
 
@@ -133,5 +133,5 @@ class EventsConsumer:
             )
         self.healthy = False
         self.poller.events_lapsed()
-        self.backoff = min(max(self.backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+        self.backoff = next_backoff(self.backoff)
         await asyncio.sleep(self.backoff)

@@ -39,13 +39,13 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from fargate_provider.hooks.client_pool import settings_key
 from fargate_provider.state.task import LogStream
+from fargate_provider.triggers.backoff import MAX_BACKOFF_SECONDS, next_backoff
 from fargate_rules.live_tail import MAX_LOG_GROUPS, SESSION_SECONDS, log_group_name
 
 log = logging.getLogger(__name__)
 
 SESSIONS = 5  # per triggerer, connection settings and Region (the account has 15; others need some)
 RESTART_BEFORE_SECONDS = 300.0
-FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 MISSING_GROUP_RECHECK_SECONDS = 5.0
 
 _HUBS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LiveTailHub]] = (
@@ -254,7 +254,7 @@ class LiveTailHub:
                 code or type(error).__name__,
                 error,
             )
-        return min(max(backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+        return next_backoff(backoff)
 
 
 def _outside_any_trigger() -> contextvars.Context:

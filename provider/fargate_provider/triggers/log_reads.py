@@ -25,10 +25,10 @@ from typing import Any
 
 from fargate_provider.hooks.client_pool import settings_key
 from fargate_provider.settings import LOG_READS_PER_SECOND
+from fargate_provider.triggers.backoff import MAX_BACKOFF_SECONDS, next_backoff
 
 log = logging.getLogger(__name__)
 
-FIRST_PAUSE_SECONDS, MAX_PAUSE_SECONDS = 1.0, 60.0
 
 _BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], LogReadBudget]] = (
     weakref.WeakKeyDictionary()
@@ -67,7 +67,7 @@ class LogReadBudget:
         if now < self.paused_until:  # a read that began before this pause: the pause stands
             return
         first = self.pause == 0
-        self.pause = min(max(self.pause * 2, FIRST_PAUSE_SECONDS), MAX_PAUSE_SECONDS)
+        self.pause = next_backoff(self.pause)
         self.paused_until = now + self.pause
         if first:  # once per episode, not once per stream or per retry
             log.warning(
@@ -77,7 +77,7 @@ class LogReadBudget:
                 self.name,
                 self.region,
                 self.pause,
-                MAX_PAUSE_SECONDS,
+                MAX_BACKOFF_SECONDS,
             )
 
     def answered(self, granted: float) -> None:

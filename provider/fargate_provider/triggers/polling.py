@@ -39,13 +39,13 @@ from botocore.exceptions import ClientError
 from fargate_provider.hooks.client_pool import settings_key
 from fargate_provider.settings import EVENTS_QUEUE_URL, EVENTS_RECONCILE_SECONDS
 from fargate_provider.state.ecs_events import SERVICES, TASKS, cluster_name
+from fargate_provider.triggers.backoff import MAX_BACKOFF_SECONDS, next_backoff
 from fargate_provider.triggers.ecs_events import EventsConsumer
 from fargate_provider.utils.aws_errors import THROTTLING_CODES, has_code
 from fargate_provider.utils.batching import DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, batched
 
 log = logging.getLogger(__name__)
 
-FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 60.0
 # A subscription whose turn comes within this share of its interval joins the round now.
 JOIN_EARLY = 0.5
 # How long after an ECS event its waits are described: the events that come with it join that round.
@@ -330,7 +330,7 @@ class SharedPoller:
 
     def _throttled(self, error: ClientError, waiting: int) -> None:
         first = self.backoff == 0
-        self.backoff = min(max(self.backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+        self.backoff = next_backoff(self.backoff)
         if first:  # said once per episode, not once per trigger or per retry
             log.warning(
                 "ECS throttles %s for connection %s: the %d wait(s) polling through it back off together "
