@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from fargate_provider.state.ecs_events import SeenEvents, parse_event
 from fargate_provider.triggers.backoff import FIRST_BACKOFF_SECONDS, next_backoff
+from fargate_provider.utils.aws_errors import error_code
 
 if TYPE_CHECKING:
     from fargate_provider.triggers.polling import SharedPoller
@@ -124,7 +125,7 @@ class EventsConsumer:
 
     async def _failed(self, error: Exception) -> None:
         if self.healthy or not self.backoff:  # said once per episode
-            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+            code = error_code(error) if isinstance(error, ClientError) else None
             log.warning(
                 "ECS events from %s cannot be read (%s: %s): the waits poll at their own interval until it answers",
                 self.queue_url,

@@ -40,6 +40,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from fargate_provider.hooks.client_pool import settings_key
 from fargate_provider.state.task import LogStream
 from fargate_provider.triggers.backoff import MAX_BACKOFF_SECONDS, next_backoff
+from fargate_provider.utils.aws_errors import error_code, has_code
 from fargate_rules.live_tail import MAX_LOG_GROUPS, SESSION_SECONDS, log_group_name
 
 log = logging.getLogger(__name__)
@@ -175,12 +176,12 @@ class LiveTailHub:
             try:
                 await self._one_session(session, client, groups)
             except EventStreamError as error:
-                if error.response.get("Error", {}).get("Code") == "SessionTimeoutException":
+                if has_code(error, "SessionTimeoutException"):
                     continue  # three hours: a new one at once
                 backoff = self._failed(error, backoff)
                 await asyncio.sleep(backoff)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                if has_code(error, "ResourceNotFoundException"):
                     self._seen -= set(groups)  # a group deleted since it was seen: looked for again
                 backoff = self._failed(error, backoff)
                 await asyncio.sleep(backoff)
@@ -247,7 +248,7 @@ class LiveTailHub:
     def _failed(self, error: Exception, backoff: float) -> float:
         self.counts["failures"] += 1
         if not backoff:  # once per episode
-            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+            code = error_code(error) if isinstance(error, ClientError) else None
             log.warning(
                 "Live Tail in %s cannot start (%s: %s): lines come from GetLogEvents reads; trying again with backoff",
                 self.region,
