@@ -77,8 +77,9 @@ def test_logs_in_another_region_are_streamed_in_both_modes(airflow, emulator, ec
     west = client(emulator, "logs", region="us-west-2")
     west.create_log_group(logGroupName="/ecs/west")
     try:
-        # runs 3 s, so that the wait reads the line while the task runs (the worker reads what is left after STOPPED)
-        emulator.add_behaviour(family="job", output=["from oregon"], run_seconds=300)
+        # The task runs while the wait reads (the worker reads what is left after STOPPED): 3 s in the worker;
+        # 15 s when deferred, because under a loaded CI machine dag.test took 5 s to start the trigger.
+        emulator.add_behaviour(family="job", output=["from oregon"], run_seconds=1500 if deferrable else 300)
         register(
             ecs,
             logs_group="/ecs/west",
