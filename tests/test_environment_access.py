@@ -72,3 +72,31 @@ def test_more_blocks_than_elb_allows_in_a_rule_are_refused_by_the_form(user_dags
     five = [f"198.51.{i}.0/24" for i in range(5)]
     with pytest.raises(ParamValidationError, match="param allowed_cidrs:"):
         user_dags.run(DAG_ID, capfd, run_conf={"environment": "ok-name", "allowed_cidrs": five})
+
+
+def test_a_load_balancer_without_room_fails_the_route_at_once_and_the_run_leaves_nothing(
+    user_dags, emulator, capfd, load_balancer_variables
+):
+    """The listener's load balancer has used its 100 rules (another team's, not ours): the create fails
+    at the route, once (no retry can make room), naming the quota, and its cleanup leaves nothing."""
+    elbv2 = client(emulator, "elbv2")
+    listener = load_balancer_variables["listener_arn"]
+    fillers = [
+        elbv2.create_rule(
+            ListenerArn=listener,
+            Priority=i,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"other-{i}.example.com"]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+        )["Rules"][0]["RuleArn"]
+        for i in range(1, 101)
+    ]
+    try:
+        run = user_dags.run(DAG_ID, capfd, run_conf={"environment": "no-room"})
+        assert run.state == "failed" and run.task_states["route"] == "failed", run.task_states
+        assert run.extra["tries"]["route"] == 1
+        assert "Environment no-room cannot get a route" in run.log and "has 100 of its 100 rules" in run.log
+        assert not [g for g in elbv2.describe_target_groups()["TargetGroups"] if g["TargetGroupName"] == "e-no-room"]
+        assert not client(emulator, "ecs").list_clusters()["clusterArns"]  # the failed create cleaned up
+    finally:
+        for arn in fillers:
+            elbv2.delete_rule(RuleArn=arn)

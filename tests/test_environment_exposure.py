@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fargate_local import leftovers, moto_bridge
+from fargate_provider import exceptions as exposure_errors
 from fargate_provider.environments import exposure
 from fargate_provider.environments.naming import ENVIRONMENT_TAG
 from fargate_provider.exceptions import NotOursError
@@ -49,17 +50,15 @@ def elbv2(emulator):
     elbv2 = client(emulator, "elbv2")
     yield elbv2
     # Whatever a failing test left: rules on the ready-made listener, then target groups.
-    for rule in elbv2.describe_rules(ListenerArn=emulator.network["listener_arn"])["Rules"]:
-        if not rule["IsDefault"]:
-            elbv2.delete_rule(RuleArn=rule["RuleArn"])
+    for rule in rules(elbv2, emulator):
+        elbv2.delete_rule(RuleArn=rule["RuleArn"])
     for group in elbv2.describe_target_groups()["TargetGroups"]:
         elbv2.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
 
 
 def rules(elbv2, emulator) -> list[dict]:
-    return [
-        r for r in elbv2.describe_rules(ListenerArn=emulator.network["listener_arn"])["Rules"] if not r["IsDefault"]
-    ]
+    pages = elbv2.get_paginator("describe_rules").paginate(ListenerArn=emulator.network["listener_arn"])
+    return [r for page in pages for r in page["Rules"] if not r["IsDefault"]]
 
 
 # ------------------------------------------------------------------ the emulator's ready-made ALB
@@ -117,6 +116,102 @@ def test_create_rule_at_a_priority_in_use_is_refused_as_elbv2_does(emulator, elb
     assert error["Error"]["Message"] == f"Priority '{made.priority}' is currently in use"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     exposure.delete_route(aws_conn_id=CONN, environment="first")
+
+
+def host_rule(elbv2, listener_arn: str, priority: int, host: str, actions: list) -> str:
+    return elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=priority,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+        Actions=actions,
+    )["Rules"][0]["RuleArn"]
+
+
+def fixed(code: str = "200") -> list:
+    return [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": code}}]
+
+
+def test_rules_past_the_load_balancers_quota_are_refused_on_every_listener_as_elb_does(emulator, elbv2):
+    """Rules per Application Load Balancer (default rules excluded): 100, counted across its listeners;
+    DescribeAccountLimits gives ELB's documented defaults."""
+    net = emulator.network
+    limits = {x["Name"]: int(x["Max"]) for x in elbv2.describe_account_limits()["Limits"]}
+    assert limits["rules-per-application-load-balancer"] == 100
+    assert limits["target-groups-per-application-load-balancer"] == 100
+    assert limits["targets-per-application-load-balancer"] == 1000  # moto's table says 30
+    second = elbv2.create_listener(
+        LoadBalancerArn=net["load_balancer_arn"], Protocol="HTTP", Port=8080, DefaultActions=fixed("404")
+    )["Listeners"][0]["ListenerArn"]
+    try:
+        for i in range(1, 101):  # 60 on the ready-made listener, 40 on the second: 100 in all
+            host_rule(elbv2, net["listener_arn"] if i <= 60 else second, i, f"h{i}.example.com", fixed())
+        for listener in (net["listener_arn"], second):
+            with pytest.raises(ClientError) as refused:
+                host_rule(elbv2, listener, 101, "one-more.example.com", fixed())
+            error = refused.value.response
+            assert error["Error"]["Code"] == "TooManyRules", error
+            assert error["Error"]["Message"] == "You've reached the limit on the number of rules per load balancer."
+            assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # A rule gone makes room for one.
+        elbv2.delete_rule(RuleArn=rules(elbv2, emulator)[0]["RuleArn"])
+        host_rule(elbv2, second, 101, "one-more.example.com", fixed())
+    finally:
+        elbv2.delete_listener(ListenerArn=second)  # its rules go with it
+
+
+def test_more_unique_target_groups_than_elb_allows_and_more_condition_values_are_refused(emulator, elbv2):
+    net = emulator.network
+    groups = [
+        elbv2.create_target_group(Name=f"q-{i}", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="ip")[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for i in range(101)
+    ]
+
+    def forward_to(batch: list[str]) -> list:
+        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": g} for g in batch]}}]
+
+    for i in range(20):  # 20 rules forwarding to 5 target groups each: 100 target groups
+        host_rule(elbv2, net["listener_arn"], i + 1, f"t{i}.example.com", forward_to(groups[5 * i : 5 * i + 5]))
+    with pytest.raises(ClientError) as refused:
+        host_rule(elbv2, net["listener_arn"], 21, "t21.example.com", forward_to(groups[100:]))
+    assert refused.value.response["Error"]["Code"] == "TooManyUniqueTargetGroupsPerLoadBalancer"
+    # A target group already in use is counted once.
+    host_rule(elbv2, net["listener_arn"], 21, "t21.example.com", forward_to(groups[:1]))
+    # ModifyRule to forward to a 101st: refused too.
+    last = next(r for r in rules(elbv2, emulator) if r["Priority"] == "21")
+    with pytest.raises(ClientError) as refused:
+        elbv2.modify_rule(RuleArn=last["RuleArn"], Actions=forward_to(groups[100:]))
+    assert refused.value.response["Error"]["Code"] == "TooManyUniqueTargetGroupsPerLoadBalancer"
+    # Six condition values in one rule: "A rule can only have '5' condition values".
+    six = [{"Field": "source-ip", "SourceIpConfig": {"Values": [f"198.51.100.{i}/32" for i in range(5)]}}]
+    with pytest.raises(ClientError) as refused:
+        elbv2.modify_rule(
+            RuleArn=last["RuleArn"],
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["t21.example.com"]}}, *six],
+        )
+    assert refused.value.response["Error"]["Message"] == "A rule can only have '5' condition values"
+
+
+def test_a_load_balancer_without_room_refuses_a_new_route_before_anything_is_made(emulator, elbv2):
+    """ensure_route reads the rules quota (DescribeAccountLimits) and counts the load balancer's rules:
+    without room it raises LoadBalancerFullError, and makes no target group; an environment that has its
+    route keeps it; one that needs a second rule (allowed_cidrs) is refused."""
+    kept = route(emulator, "kept")
+    for i in range(99):  # with kept's rule: 100
+        host_rule(elbv2, emulator.network["listener_arn"], 100 + i, f"h{i}.example.com", fixed())
+    with pytest.raises(exposure_errors.LoadBalancerFullError) as refused:
+        route(emulator, "newcomer")
+    message = str(refused.value)
+    assert "the load balancer has 100 of its 100 rules (rules-per-application-load-balancer" in message
+    assert "Nothing was made" in message and "fargate_environments_listener_arn" in message
+    assert "e-newcomer" not in {g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]}
+    assert route(emulator, "kept").rule_arn == kept.rule_arn  # needs no new rule
+    with pytest.raises(exposure_errors.LoadBalancerFullError, match="this route needs 1 more"):
+        route(emulator, "kept", allowed_cidrs=["198.51.100.0/24"])
+    exposure.delete_route(aws_conn_id=CONN, environment="kept")
+    assert route(emulator, "newcomer").priority == 1  # room again
+    exposure.delete_route(aws_conn_id=CONN, environment="newcomer")
 
 
 # ------------------------------------------------------------------ ensure_route / route_of / delete_route

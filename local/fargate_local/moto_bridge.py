@@ -23,6 +23,7 @@ from typing import Any, cast
 import moto
 from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.model import ServiceModel
+from moto.core.responses import ActionResult
 from moto.core.serialize import JSONSerializer, XFormedAttributePicker
 from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError, InvalidSubnetIdError
 from moto.ec2.models import ec2_backends
@@ -32,6 +33,7 @@ from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.elbv2.exceptions import ELBClientError, PriorityInUseError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.elbv2.responses import ELBV2Response
 from moto.events.models import EventTemplateParser, events_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, get_account_id_from, iam_backends
@@ -47,6 +49,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs.models import sqs_backends
 from moto.ssm.models import ssm_backends
 
+from fargate_rules import load_balancer_quotas
 from fargate_rules.network_tags import SECURITY_GROUP_TAG, SECURITY_GROUP_TAG_VALUE, SUBNET_KIND_TAG
 from fargate_rules.task_requirements import Egress, default_route_target, usable_endpoints
 
@@ -862,27 +865,96 @@ def answer_target_health(
     FakeTargetGroup._fargate_local_health = True  # type: ignore[attr-defined]
 
 
-def _install_rule_priority_check() -> None:
-    """CreateRule at a priority the listener already uses: ELBv2 answers PriorityInUse with the priority
-    in the message ("Priority '5' is currently in use", as seen from AWS in hashicorp/terraform#24239);
-    moto refuses with the API reference's generic "The specified priority is in use.". Same code, ELB's words."""
-    if getattr(ELBv2Backend, "_fargate_local_priorities", False):
+def _balancer_usage(backend: ELBv2Backend, listener: Any, leaving_out: str | None = None) -> tuple[int, set[str]]:
+    """The rules (default rules excluded) of ``listener``'s load balancer on all its listeners, and the
+    target groups its rules and default actions forward to; the rule ``leaving_out`` not counted."""
+    balancer = backend.load_balancers.get(listener.load_balancer_arn)
+    listeners = list(balancer.listeners.values()) if balancer is not None else [listener]
+    rules, target_groups = 0, set()
+    for each in listeners:
+        for rule in each.rules.values():
+            if rule.arn == leaving_out:
+                continue
+            rules += 0 if rule.is_default else 1
+            actions: list[dict[str, Any]] = [a if isinstance(a, dict) else a.data for a in rule.actions]
+            target_groups |= load_balancer_quotas.target_groups_of(actions)
+    return rules, target_groups
+
+
+def _refuse_over_quota(problem: tuple[str, str] | None) -> None:
+    if problem is not None:
+        raise ELBClientError(*problem)
+
+
+def _install_rule_checks() -> None:
+    """CreateRule and ModifyRule as ELB checks them where moto does not:
+
+    - a priority the listener already uses: ELBv2 answers PriorityInUse with the priority in the message
+      ("Priority '5' is currently in use", as seen from AWS in hashicorp/terraform#24239); moto refuses
+      with the API reference's generic "The specified priority is in use.". Same code, ELB's words;
+    - the load balancer's quotas (fargate_rules.load_balancer_quotas): rules per load balancer,
+      unique target groups per load balancer, condition values per rule (moto: "TODO: check for error
+      'TooManyRules'")."""
+    if getattr(ELBv2Backend, "_fargate_local_rule_checks", False):
         return
     moto_create_rule = ELBv2Backend.create_rule
+    moto_modify_rule = ELBv2Backend.modify_rule
 
     def create_rule(
         self: ELBv2Backend, listener_arn: str, conditions: Any, priority: Any, actions: Any, tags: Any = None
     ) -> Any:
+        listeners = self.describe_listeners(None, [listener_arn])
+        if listeners:
+            other_rules, target_groups = _balancer_usage(self, listeners[0])
+            _refuse_over_quota(
+                load_balancer_quotas.rule_problem(
+                    conditions=conditions or [],
+                    actions=actions or [],
+                    other_rules=other_rules,
+                    target_groups_in_use=target_groups,
+                )
+            )
         try:
             return moto_create_rule(self, listener_arn, conditions, priority, actions, tags)
         except PriorityInUseError as error:
             raise ELBClientError("PriorityInUse", f"Priority '{priority}' is currently in use") from error
 
+    def modify_rule(self: ELBv2Backend, rule_arn: str, conditions: Any, actions: Any) -> Any:
+        rules = self.describe_rules(listener_arn=None, rule_arns=[rule_arn])
+        listeners = self.describe_listeners(None, [rules[0].listener_arn]) if rules else []
+        if listeners:
+            _, target_groups = _balancer_usage(self, listeners[0], leaving_out=rule_arn)
+            _refuse_over_quota(
+                load_balancer_quotas.rule_problem(
+                    conditions=conditions or None,
+                    actions=actions or None,
+                    other_rules=None,
+                    target_groups_in_use=target_groups,
+                )
+            )
+        return moto_modify_rule(self, rule_arn, conditions, actions)
+
     ELBv2Backend.create_rule = create_rule  # type: ignore[method-assign]  # patched on purpose, see above
-    ELBv2Backend._fargate_local_priorities = True  # type: ignore[attr-defined]  # our marker on moto's class
+    ELBv2Backend.modify_rule = modify_rule  # type: ignore[method-assign]
+    ELBv2Backend._fargate_local_rule_checks = True  # type: ignore[attr-defined]  # our marker on moto's class
 
 
-_install_rule_priority_check()
+def _install_account_limits() -> None:
+    """DescribeAccountLimits answers ELB's documented default quotas (moto's table says 30 targets per
+    Application Load Balancer and has no target-groups-per-application-load-balancer)."""
+    if getattr(ELBV2Response, "_fargate_local_limits", False):
+        return
+
+    def describe_account_limits(self: ELBV2Response) -> ActionResult:
+        limits = load_balancer_quotas.DEFAULT_ACCOUNT_LIMITS
+        return ActionResult({"Limits": [{"Name": name, "Max": str(value)} for name, value in limits.items()]})
+
+    ELBV2Response.describe_account_limits = describe_account_limits  # type: ignore[method-assign]
+    ELBV2Response._fargate_local_limits = True  # type: ignore[attr-defined]
+
+
+_install_rule_checks()
+_install_account_limits()
 
 
 # ---------------------------------------------------------------------- ECS events into EventBridge

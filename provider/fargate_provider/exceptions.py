@@ -93,6 +93,12 @@ class ExecutionRoleNotFound(AirflowFailException):
     create it. Not retried: someone has to create the role or set the Variable."""
 
 
+class LoadBalancerFullError(AirflowFailException):
+    """The environments' load balancer has no room for another environment's route: its rules (quota,
+    default 100) or its target groups (100, not adjustable) are used up. Nothing was made. Not retried:
+    someone has to destroy an environment, raise the quota or use another load balancer."""
+
+
 class NotOursError(AirflowFailException):
     """A resource of the name exists but does not carry the provider's ``managed-by`` tag (or
     the other tags that make it ours): create does not adopt it, unless told to with

@@ -56,6 +56,17 @@ def test_the_internals_the_bridge_uses_are_there():
     assert {"group_ids", "description"} <= set(inspect.signature(NetworkInterface.__init__).parameters)
     assert "enis" in vars(EC2Backend("us-east-1", "123456789012"))
     assert random_eni_attach_id().startswith("eni-attach-") and random_public_ip().count(".") == 3
+    # The load balancer quotas (moto_bridge._balancer_usage): a backend's load balancers, their
+    # listeners, each listener's rules (default included) with their actions.
+    from moto.elbv2.models import ELBv2Backend, FakeListener, FakeListenerRule, FakeLoadBalancer
+
+    assert "load_balancers" in vars(ELBv2Backend("us-east-1", "123456789012"))
+    assert isinstance(FakeListener.rules, property)
+    assert {"listener_arn", "arn", "actions", "priority"} <= set(
+        inspect.signature(FakeListenerRule.__init__).parameters
+    )
+    assert "is_default" in inspect.getsource(FakeListenerRule.__init__)
+    assert "self.listeners" in inspect.getsource(FakeLoadBalancer.__init__)
 
 
 MODEL_SCRIPT = """

@@ -24,6 +24,7 @@ from typing import Any
 from fargate_provider import settings
 from fargate_provider.environments.naming import ENVIRONMENT_TAG, EXPOSE_AUTO, EnvironmentSpecError
 from fargate_provider.utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from fargate_rules import load_balancer_quotas
 from fargate_rules.input_errors import InputError
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,12 @@ def _not_ours(message: str) -> Exception:
     from fargate_provider.exceptions import NotOursError
 
     return NotOursError(message)
+
+
+def _full(message: str) -> Exception:
+    from fargate_provider.exceptions import LoadBalancerFullError
+
+    return LoadBalancerFullError(message)
 
 
 def _ours_for(tags: Mapping[str, str], environment: str) -> bool:
@@ -206,6 +213,7 @@ def ensure_route(
     health = {"HealthCheckPath": health_check_path, "Matcher": {"HttpCode": healthy_codes}}
 
     found = _target_group(elbv2, name)
+    _check_room(elbv2, listener_arn, environment, host, found, allowed_cidrs)
     if found is not None:
         if not _ours_for(_tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment):
             raise _not_ours(
@@ -264,6 +272,45 @@ def ensure_route(
     denials = [r for r in ours if _is_denial(r)]
     _ensure_denial(elbv2, listener_arn, environment, host, priority, allowed_cidrs, denials, elb_tags)
     return Route(target_group_arn, rule_arn, priority, url)
+
+
+def _check_room(
+    elbv2: Any,
+    listener_arn: str,
+    environment: str,
+    host: str,
+    target_group: Mapping[str, Any] | None,
+    allowed_cidrs: Iterable[str] | None,
+) -> None:
+    """Before anything is made: the listener's load balancer has room for the rules this route adds
+    (rules per load balancer, the account's quota as DescribeAccountLimits gives it) and for its target
+    group (unique target groups per load balancer, 100). Else LoadBalancerFullError, nothing made."""
+    balancer = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]["LoadBalancerArn"]
+    rules: list[dict[str, Any]] = []
+    for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer):
+        for listener in page["Listeners"]:
+            rules.extend(_rules(elbv2, listener["ListenerArn"]))
+    own = [r for r in rules if not r.get("IsDefault") and host in _hosts(r)]
+    needed = (0 if any(not _is_denial(r) for r in own) else 1) + (
+        1 if allowed_cidrs and not any(_is_denial(r) for r in own) else 0
+    )
+    if not needed and target_group is not None:
+        return
+    limits = {item["Name"]: int(item["Max"]) for item in elbv2.describe_account_limits()["Limits"]}
+    problem = load_balancer_quotas.room_problem(
+        rules_used=sum(1 for r in rules if not r.get("IsDefault")),
+        rules_needed=needed,
+        rules_limit=limits.get(load_balancer_quotas.RULES_LIMIT_NAME, load_balancer_quotas.RULES_PER_LOAD_BALANCER),
+        target_groups_used=load_balancer_quotas.target_groups_of(a for r in rules for a in r.get("Actions", [])),
+        target_group=(target_group or {}).get("TargetGroupArn", ""),
+    )
+    if problem:
+        raise _full(
+            f"Environment {environment} cannot get a route on listener {listener_arn}: {problem}. Nothing was made. "
+            "Destroy an environment that uses this load balancer, ask AWS for a higher rules quota "
+            "(Service Quotas, Elastic Load Balancing), or point the Variable "
+            f"{LISTENER_VARIABLE} at a listener of another load balancer."
+        )
 
 
 def _conditions(host: str, allowed_cidrs: Iterable[str] | None) -> list[dict[str, Any]]:
@@ -345,6 +392,10 @@ def _create_rule(
                 ListenerArn=listener_arn, Priority=priority, Conditions=conditions, Actions=actions, Tags=tags
             )
         except _client_error() as error:
+            if _code(error) in (load_balancer_quotas.TOO_MANY_RULES[0], load_balancer_quotas.TOO_MANY_TARGET_GROUPS[0]):
+                raise _full(
+                    f"listener {listener_arn}: {error} (another route took the load balancer's last room meanwhile)"
+                ) from error
             if _code(error) != "PriorityInUse":
                 raise
             log.info("Priority %d on %s was taken meanwhile; trying the next free one", priority, listener_arn)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fargate_rules.input_errors import InputError
+from fargate_rules.load_balancer_quotas import CONDITION_VALUES_PER_RULE
 from fargate_rules.request_limits import TAG_PATTERN
 
 DAG_ID = "fargate_ephemeral_environment"
@@ -64,9 +65,8 @@ class EnvironmentSpecError(InputError):
 
 
 # Behind the load balancer, the addresses an environment is open to: a source-ip condition beside the
-# host-header one, and ELB allows 5 condition values per rule ("Quotas for your Application Load
-# Balancers": condition values per rule, 5, not adjustable), so 4 blocks.
-MAX_ALLOWED_CIDRS = 4
+# host-header one, within ELB's condition values per rule (fargate_rules.load_balancer_quotas), so 4 blocks.
+MAX_ALLOWED_CIDRS = CONDITION_VALUES_PER_RULE - 1
 CIDR_PATTERN = r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$"
 
 
@@ -76,7 +76,8 @@ def allowed_cidrs(value: Any) -> list[str] | None:
         return None
     if not isinstance(value, list) or len(value) > MAX_ALLOWED_CIDRS:
         raise EnvironmentSpecError(
-            f"allowed_cidrs: give at most {MAX_ALLOWED_CIDRS} CIDR blocks (ELB allows 5 condition values per rule, "
+            f"allowed_cidrs: give at most {MAX_ALLOWED_CIDRS} CIDR blocks "
+            f"(ELB allows {CONDITION_VALUES_PER_RULE} condition values per rule, "
             f"and the host name takes one), got {value!r}"
         )
     for block in value:
