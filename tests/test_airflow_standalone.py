@@ -28,11 +28,12 @@ def stack(tmp_path_factory):
     yield from running_stack(tmp_path_factory, {"AIRFLOW__FARGATE__WAIT_IN_WORKER_SECONDS": "0"})
 
 
-def trigger_and_wait(api: AirflowApi, conf: dict, home: Path) -> tuple[str, dict]:
+def trigger_and_wait(api: AirflowApi, conf: dict, home: Path, note: str | None = None) -> tuple[str, dict]:
     api.poll(f"{DAG_ID} to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, timeout=120)
     assert api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})[0] == 200
     # What the Trigger form posts: the form's fields as conf.
-    status, run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
+    body = {"logical_date": None, "conf": conf, **({"note": note} if note else {})}
+    status, run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", body)
     assert status == 200, run
     run_id = run["dag_run_id"]
 
@@ -44,6 +45,10 @@ def trigger_and_wait(api: AirflowApi, conf: dict, home: Path) -> tuple[str, dict
     _, tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
     states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
     assert final["state"] == "success", api.explain(DAG_ID, run_id) + "\n" + stack_errors(home)
+    # The form cannot name the run (manual__…): the scheduler noted what it does (run_notes), unless
+    # the form's note field said something.
+    assert run_id.startswith("manual__")
+    assert final["note"] == (note or f"{conf.get('action', 'create')} {conf['environment']}")
     return run_id, states
 
 
@@ -75,7 +80,7 @@ def test_rest_triggered_environment_waits_in_the_triggerer_and_succeeds(stack):
     )
     assert links["extra_links"]["ECS cluster"].endswith("/ecs/v2/clusters/env-from-ui/services?region=us-east-1")
 
-    _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"}, home)
+    _, states = trigger_and_wait(api, {"environment": "from-ui", "action": "destroy"}, home, note="PR closed")
     assert states["destroy_cluster"] == "success"
     assert ecs_leftovers(emulator) == {}
 
