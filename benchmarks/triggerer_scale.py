@@ -8,6 +8,10 @@ Kinds, each run in a fresh child process (so peak RSS is per scenario):
 
 * ``service``: FargateServiceTrigger waiting for INACTIVE on ACTIVE services of desiredCount 0
   (shared poller: one DescribeServices per cluster per 10 services a round);
+* ``scaledown``: FargateServiceTrigger waiting for STABLE on services of desiredCount 1 whose
+  deployment is in progress (its task held in PENDING), until the parent scales each to 0
+  (UpdateService desiredCount=0, as an environment put to sleep): the deployment then completes,
+  with ECS's Service Action and Deployment State Change events;
 * ``task``: FargateTaskTrigger waiting for STOPPED on tasks kept running (shared poller: one
   DescribeTasks per cluster per 100 tasks a round);
 * ``amazon``: the amazon provider's TaskDoneTrigger on the same kind of tasks (the anchor: one
@@ -61,7 +65,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-KINDS = ("service", "task", "amazon")
+KINDS = ("service", "scaledown", "task", "amazon")
+SERVICE_KINDS = ("service", "scaledown")
 FAMILY = "bench"
 TAG = "@@"  # lines of the child's stdout meant for the parent
 
@@ -96,7 +101,7 @@ def _spread(n: int, clusters: int) -> dict[str, int]:
 
 
 def _limit(kind: str, spread: dict[str, int]) -> int:
-    per_call = 10 if kind == "service" else 100  # DescribeServices: 10 services; DescribeTasks: 100 tasks
+    per_call = 10 if kind in SERVICE_KINDS else 100  # DescribeServices: 10 services; DescribeTasks: 100 tasks
     return sum(math.ceil(count / per_call) for count in spread.values())
 
 
@@ -131,7 +136,7 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
     ``LOG_RUN_SECONDS``, printing, each item naming its stream)."""
     network = control.reset()
     control.set_timing(speed=args.speed)
-    logs = args.logs and kind != "service"
+    logs = args.logs and kind not in SERVICE_KINDS
     families = {FAMILY: 1.0}
     if logs:
         import boto3
@@ -143,6 +148,8 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
         control.add_behaviour(family=FAMILY, run_seconds=run, output_lines=int(LOG_RUN_SECONDS))  # a line a second
         control.add_behaviour(family=f"{FAMILY}-quiet", run_seconds=run, output_lines=int(LOG_RUN_SECONDS / 120))
         families = {FAMILY: args.chatty, f"{FAMILY}-quiet": 1.0 - args.chatty}
+    elif kind == "scaledown":  # the service's task stays PENDING: its deployment is in progress
+        control.add_behaviour(family=FAMILY, start_delay=1e9)
     else:
         control.add_behaviour(family=FAMILY, run_seconds=1e9)
     for family in families:
@@ -173,13 +180,13 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
 
     def cluster_items(cluster: str, count: int) -> list[dict[str, str]]:
         ecs.create_cluster(clusterName=cluster)
-        if kind == "service":
+        if kind in SERVICE_KINDS:
             for i in range(count):
                 ecs.create_service(
                     cluster=cluster,
                     serviceName=f"s{i}",
                     taskDefinition=FAMILY,
-                    desiredCount=0,
+                    desiredCount=1 if kind == "scaledown" else 0,
                     launchType="FARGATE",
                     networkConfiguration=net,
                 )
@@ -195,7 +202,7 @@ def _setup(control, ecs, kind: str, spread: dict[str, int], args) -> list[dict[s
 
     with ThreadPoolExecutor(8) as pool:
         items = [i for chunk in pool.map(lambda kv: cluster_items(*kv), spread.items()) for i in chunk]
-    if kind != "service":  # wait until every task is RUNNING, so the waits start on a steady state
+    if kind not in SERVICE_KINDS:  # wait until every task is RUNNING, so the waits start on a steady state
         deadline = time.monotonic() + 120
         for cluster in spread:
             arns = [i["item"] for i in items if i["cluster"] == cluster]
@@ -222,6 +229,8 @@ def _change(ecs, kind: str, items: list[dict[str, str]], spread_s: float) -> dic
         sent = time.time()
         if kind == "service":
             ecs.delete_service(cluster=item["cluster"], service=item["item"], force=True)
+        elif kind == "scaledown":
+            ecs.update_service(cluster=item["cluster"], service=item["item"], desiredCount=0)
         else:
             ecs.stop_task(cluster=item["cluster"], task=item["item"], reason="benchmark")
         return f"{item['cluster']}/{item['item']}", (sent, time.time())
@@ -316,7 +325,7 @@ def scenario(
         n=n,
         kind=kind,
         setup_s=setup_s,
-        limit=_limit("service" if kind == "service" else "task", spread),
+        limit=_limit(kind, spread),
         clusters=len(spread),
         latencies=latencies,
         changed=len(stops),
@@ -329,7 +338,7 @@ def scenario(
 
 def _row(r: dict) -> str:
     calls = r["calls_per_round"]
-    op = "DescribeServices" if r["kind"] == "service" else "DescribeTasks"
+    op = "DescribeServices" if r["kind"] in SERVICE_KINDS else "DescribeTasks"
     shown = f"{calls.get(op, 0):.1f} {op} ({r['limit']})"
     others = [f"{v:.1f} {k}" for k, v in calls.items() if k != op and v]
     if others:
@@ -347,7 +356,12 @@ def _row(r: dict) -> str:
     first = "-" if r["first_round_s"] is None else f"{r['first_round_s']:.2f}"
     lag = r["lag_max_s"]
     lags = f"{lag['steady']:.3f} (start {lag['startup']:.3f}, detect {lag['detection']:.3f})"
-    kind = {"service": "service waits", "task": "task waits", "amazon": "amazon TaskDoneTrigger"}[r["kind"]]
+    kind = {
+        "service": "service waits (INACTIVE)",
+        "scaledown": "service waits (STABLE, scaled to 0)",
+        "task": "task waits",
+        "amazon": "amazon TaskDoneTrigger",
+    }[r["kind"]]
     if r.get("logs"):
         kind += " + logs" + (" (Live Tail)" if r.get("live") == "on" else "")
     if r.get("events", "off") != "off":
@@ -495,7 +509,7 @@ def _child(spec_path: Path) -> None:
     from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
 
     from fargate_local.client import LocalEcsClient
-    from fargate_provider.state.service import INACTIVE_TARGET, ServiceWatch
+    from fargate_provider.state.service import INACTIVE_TARGET, STABLE_TARGET, ServiceWatch
     from fargate_provider.state.task import LogFollower
     from fargate_provider.triggers.live_tail import hubs
     from fargate_provider.triggers.polling import pollers
@@ -556,8 +570,8 @@ def _child(spec_path: Path) -> None:
         return f"{item['cluster']}/{item['item']}"
 
     def build(item: dict[str, str]):
-        if kind == "service":
-            watch = ServiceWatch([item["item"]], INACTIVE_TARGET)
+        if kind in SERVICE_KINDS:
+            watch = ServiceWatch([item["item"]], INACTIVE_TARGET if kind == "service" else STABLE_TARGET)
             return FargateServiceTrigger(
                 cluster=item["cluster"], watch=watch.to_kwargs(), poll_interval=interval, timeout=100000
             )
@@ -682,7 +696,7 @@ def _child(spec_path: Path) -> None:
     result.update(
         baseline_rss_mb=baseline,
         peak_rss_mb=_rss_mb(),
-        expected_status={"service": "success", "task": "done", "amazon": "success"}[kind],
+        expected_status={"service": "success", "scaledown": "success", "task": "done", "amazon": "success"}[kind],
     )
     sys.stdout.flush()
     with open(trigger_log.name, "rb") as written:
