@@ -11,7 +11,9 @@ ECS sends (ecs_cwe_events.html, "Amazon ECS events"), and the emulator plays:
   a steady state after it, SERVICE_DEPLOYMENT_FAILED (eventType ERROR) when the circuit breaker fails it;
   ``reason`` is the deployment's rolloutStateReason.
 - **ECS Service Action** (ecs_service_events.html): SERVICE_STEADY_STATE when the service reaches a
-  steady state. Not played: the other service actions (placement failures, task start impaired, …).
+  steady state, SERVICE_TASK_START_IMPAIRED (eventType WARN) when the scheduler throttles its task
+  launches after tasks failed to start. Not played: the other service actions (placement failures,
+  service discovery, daemon placement, throttling of ECS's own operations, TASKS_STOPPED, …).
 
 Delivery (the EventBridge User Guide): to the rules of the account's and Region's *default* event bus
 that are ENABLED and whose event pattern matches (moto's pattern matching), to their Amazon SQS
@@ -42,6 +44,14 @@ TASK_STATE_CHANGE = "ECS Task State Change"
 DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
 SERVICE_ACTION = "ECS Service Action"
 SOURCE = "aws.ecs"
+# The Service Actions played (eventType, eventName), each sent when the service's own events say so:
+# "SERVICE_STEADY_STATE: The service is healthy and at the desired number of tasks"; and
+# "SERVICE_TASK_START_IMPAIRED: The service is unable to consistently start tasks successfully"
+# (ecs_service_events.html), when the scheduler throttles the service's task launches.
+SERVICE_ACTIONS = (
+    ("INFO", "SERVICE_STEADY_STATE", "has reached a steady state."),
+    ("WARN", "SERVICE_TASK_START_IMPAIRED", "is unable to consistently start tasks successfully."),
+)
 HELD_AT_MOST = 0.5  # real seconds an event held back for reordering waits for a next one
 
 
@@ -158,16 +168,18 @@ class EcsEvents:
         if newest == before:
             return
         self._newest_event[service.arn] = newest
-        new = itertools.takewhile(lambda e: e["id"] != before, service.events)
-        if not listened or not any(e["message"].endswith("has reached a steady state.") for e in new):
+        new = list(itertools.takewhile(lambda e: e["id"] != before, service.events))
+        if not listened:
             return
-        detail = {
-            "eventType": "INFO",
-            "eventName": "SERVICE_STEADY_STATE",
-            "clusterArn": service.cluster_arn,
-            "createdAt": _now_iso(),
-        }
-        self._queue(account, region, SERVICE_ACTION, [service.arn], detail, now, real)
+        for event_type, event_name, said in SERVICE_ACTIONS:
+            if any(said in e["message"] for e in new):
+                detail = {
+                    "eventType": event_type,
+                    "eventName": event_name,
+                    "clusterArn": service.cluster_arn,
+                    "createdAt": _now_iso(),
+                }
+                self._queue(account, region, SERVICE_ACTION, [service.arn], detail, now, real)
 
     def _queue(
         self,

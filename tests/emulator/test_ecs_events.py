@@ -155,6 +155,37 @@ def test_a_services_deployment_and_steady_state_are_sent(emulator, rule_to_queue
     assert steady["detail-type"] == "ECS Service Action" and steady["detail"]["clusterArn"] == service["clusterArn"]
 
 
+def test_a_service_that_cannot_start_tasks_sends_task_start_impaired(emulator, rule_to_queues):
+    """ecs_service_events.html: SERVICE_TASK_START_IMPAIRED (WARN), "The service is unable to consistently
+    start tasks successfully", when the scheduler throttles the service's launches."""
+    ecs, sqs = client(emulator), client(emulator, "sqs")
+    ecs.create_cluster(clusterName="c")
+    allowed, _ = rule_to_queues({"source": ["aws.ecs"], "detail-type": ["ECS Service Action"]})
+    register(ecs, family="broken")
+    emulator.add_behaviour(family="broken", pull_failure=True)
+    try:
+        service = ecs.create_service(
+            cluster="c",
+            serviceName="broken",
+            taskDefinition="broken",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network(emulator),
+        )["service"]
+        events = _events_until(
+            sqs,
+            allowed,
+            lambda e: e["detail"]["eventName"] == "SERVICE_TASK_START_IMPAIRED",
+            "the task start impaired event",
+        )
+    finally:
+        cleanup(ecs)
+    impaired = next(e for e in events if e["detail"]["eventName"] == "SERVICE_TASK_START_IMPAIRED")
+    assert impaired["detail"]["eventType"] == "WARN" and impaired["resources"] == [service["serviceArn"]]
+    assert impaired["detail"]["clusterArn"] == service["clusterArn"] and ISO_MS.match(impaired["detail"]["createdAt"])
+    assert "SERVICE_STEADY_STATE" not in {e["detail"]["eventName"] for e in events}
+
+
 @pytest.mark.parametrize(
     ("delivery", "judge"),
     [
