@@ -14,6 +14,9 @@ real time; the emulator plays ECS at its default pace):
   of as many pull requests would, then each run followed until its environment is healthy (its
   ``report`` task done, what ``up --wait`` waits for): each one's time from the start, the last
   one against one create alone in a warm stack;
+* the machine's busy CPU time (``/proc/stat``, every process: Airflow's, the emulator's, the command's)
+  while the stack idles, during the warm create and during the burst: what the burst's time is bound by
+  on this machine's cores;
 * then every environment destroyed again (not measured).
 
 Prints figures; asserts nothing.
@@ -78,6 +81,14 @@ def fargate_env(base: str, token: str, *args: str) -> tuple[float, subprocess.Co
     if done.returncode != 0:
         raise RuntimeError(f"fargate-env {' '.join(args)}: exit {done.returncode}\n{done.stdout}\n{done.stderr}")
     return time.monotonic() - started, done
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``'s first line: all but
+    idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def timeline(base: str, token: str, run_id: str) -> str:
@@ -149,9 +160,20 @@ def main() -> None:
             if args.timeline:
                 print(f"    {timeline(base, token, json.loads(done.stdout)['dag_run_id'])}")
 
+        # The stack's own load while no run goes on (scheduler and triggerer loops, the emulator).
+        idle_from, idle_t = busy_cpu_seconds(), time.monotonic()
+        time.sleep(20)
+        idle_rate = (busy_cpu_seconds() - idle_from) / (time.monotonic() - idle_t)
+        cores = os.cpu_count() or 1
         # The first create above is the stack's first run (cold imports and DAG bundle); CI's stack is warm.
+        cpu_from = busy_cpu_seconds()
         seconds, done = fargate_env(base, token, "up", "bench-two", "--image", IMAGE, "--wait", "--json")
+        one_cpu = busy_cpu_seconds() - cpu_from
         timings["up_warm"] = seconds
+        print(
+            f"  CPU: the idle stack keeps {idle_rate:.2f} of {cores} cores busy; one warm create: {one_cpu:.0f} CPU-s "
+            f"in {seconds:.0f} s ({one_cpu - idle_rate * seconds:.0f} above the idle stack's)"
+        )
         print(f"  fargate-env up bench-two --wait (a warm stack): {seconds:.1f} s -> {done.stdout.strip()[:120]}")
         if args.timeline:
             print(f"    {timeline(base, token, json.loads(done.stdout)['dag_run_id'])}")
@@ -163,6 +185,7 @@ def main() -> None:
         # pull requests would arrive; each timed from its own start. (All in the same instant lock
         # make airflow's SQLite metadata database for a minute: Airflow's SQLite is for trying out.)
         triggered = {}
+        burst_cpu_from = busy_cpu_seconds()
         for name in names:
             asked = time.monotonic()
             _, done = fargate_env(base, token, "up", name, "--image", IMAGE, "--json")
@@ -184,6 +207,7 @@ def main() -> None:
             return len(healthy) == len(triggered)
 
         wait_for("the burst's environments to be healthy", all_healthy, timeout=60 * 60, interval=1)
+        burst_cpu = busy_cpu_seconds() - burst_cpu_from
         waits = sorted(healthy[n] - triggered[n][0] for n in names)
         print(
             f"  burst of {args.burst} `fargate-env up` (all triggered within {burst_seconds:.0f} s): "
@@ -191,6 +215,14 @@ def main() -> None:
             f"median {statistics.median(waits):.0f} s, last {waits[-1]:.0f} s = {waits[-1] / timings['up_warm']:.1f}x "
             f"one create alone ({timings['up_warm']:.0f} s, warm); from the first trigger to the last healthy: "
             f"{max(healthy.values()) - triggered[names[0]][0]:.0f} s"
+        )
+        span = max(healthy.values()) - triggered[names[0]][0]
+        work = one_cpu - idle_rate * timings["up_warm"]  # one create's own CPU-s
+        floor = args.burst * work / max(cores - idle_rate, 0.01)
+        print(
+            f"  CPU during the burst: {burst_cpu:.0f} CPU-s in {span:.0f} s ({burst_cpu / span:.2f} of {cores} cores); "
+            f"{args.burst} creates at one create's {work:.0f} CPU-s on the {cores - idle_rate:.2f} cores the idle stack"
+            f" leaves need at least {floor:.0f} s = {floor / timings['up_warm']:.1f}x one create alone"
         )
         for name in names:
             fargate_env(base, token, "down", name, "--wait")
