@@ -213,7 +213,7 @@ def ensure_route(
     health = {"HealthCheckPath": health_check_path, "Matcher": {"HttpCode": healthy_codes}}
 
     found = _target_group(elbv2, name)
-    _check_room(elbv2, listener_arn, environment, host, found, allowed_cidrs)
+    listener_rules = _check_room(elbv2, listener_arn, environment, host, found, allowed_cidrs)
     if found is not None:
         if not _ours_for(_tags_of(elbv2, [found["TargetGroupArn"]]).get(found["TargetGroupArn"], {}), environment):
             raise _not_ours(
@@ -243,7 +243,7 @@ def ensure_route(
         )["TargetGroups"][0]["TargetGroupArn"]
         log.info("Created target group %s (%s)", name, target_group_arn)
 
-    rules = [r for r in _rules(elbv2, listener_arn) if not r.get("IsDefault")]
+    rules = [r for r in listener_rules if not r.get("IsDefault")]
     candidates = [r for r in rules if _forwards_to(r, target_group_arn) or host in _hosts(r)]
     rule_tags = _tags_of(elbv2, [r["RuleArn"] for r in candidates]) if candidates else {}
     ours = [r for r in candidates if _ours_for(rule_tags.get(r["RuleArn"], {}), environment)]
@@ -281,21 +281,25 @@ def _check_room(
     host: str,
     target_group: Mapping[str, Any] | None,
     allowed_cidrs: Iterable[str] | None,
-) -> None:
+) -> list[dict[str, Any]]:
     """Before anything is made: the listener's load balancer has room for the rules this route adds
     (rules per load balancer, the account's quota as DescribeAccountLimits gives it) and for its target
-    group (unique target groups per load balancer, 100). Else LoadBalancerFullError, nothing made."""
+    group (unique target groups per load balancer, 100). Else LoadBalancerFullError, nothing made.
+    Returns the listener's rules as read."""
     balancer = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]["LoadBalancerArn"]
-    rules: list[dict[str, Any]] = []
-    for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer):
-        for listener in page["Listeners"]:
-            rules.extend(_rules(elbv2, listener["ListenerArn"]))
-    own = [r for r in rules if not r.get("IsDefault") and host in _hosts(r)]
+    by_listener = {
+        listener["ListenerArn"]: _rules(elbv2, listener["ListenerArn"])
+        for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer)
+        for listener in page["Listeners"]
+    }
+    here = by_listener.get(listener_arn, [])
+    rules = [rule for found in by_listener.values() for rule in found]
+    own = [r for r in here if not r.get("IsDefault") and host in _hosts(r)]
     needed = (0 if any(not _is_denial(r) for r in own) else 1) + (
         1 if allowed_cidrs and not any(_is_denial(r) for r in own) else 0
     )
     if not needed and target_group is not None:
-        return
+        return here
     limits = {item["Name"]: int(item["Max"]) for item in elbv2.describe_account_limits()["Limits"]}
     problem = load_balancer_quotas.room_problem(
         rules_used=sum(1 for r in rules if not r.get("IsDefault")),
@@ -311,6 +315,7 @@ def _check_room(
             "(Service Quotas, Elastic Load Balancing), or point the Variable "
             f"{LISTENER_VARIABLE} at a listener of another load balancer."
         )
+    return here
 
 
 def _conditions(host: str, allowed_cidrs: Iterable[str] | None) -> list[dict[str, Any]]:
