@@ -44,6 +44,18 @@ def register(
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
+def create_service(ecs, emulator, name: str, family: str, *, cluster: str = "c", desired: int = 1) -> dict[str, Any]:
+    """A Fargate service of ``family`` in the emulator's private subnets; CreateService's ``service``."""
+    return ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=family,
+        desiredCount=desired,
+        launchType="FARGATE",
+        networkConfiguration=network(emulator),
+    )["service"]
+
+
 def network(emulator, kind: str = "private", **extra: Any) -> dict[str, Any]:
     return {
         "awsvpcConfiguration": {

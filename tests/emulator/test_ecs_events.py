@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.emulator.helpers import cleanup, client, network, register, wait
+from tests.emulator.helpers import cleanup, client, create_service, network, register, wait
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -127,14 +127,7 @@ def test_a_services_deployment_and_steady_state_are_sent(emulator, rule_to_queue
     )
     register(ecs, family="web")
     try:
-        service = ecs.create_service(
-            cluster="c",
-            serviceName="web",
-            taskDefinition="web",
-            desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration=network(emulator),
-        )["service"]
+        service = create_service(ecs, emulator, "web", "web")
         events: list[dict] = []
         wanted = {"SERVICE_STEADY_STATE", "SERVICE_DEPLOYMENT_COMPLETED"}
         wait(
@@ -164,14 +157,7 @@ def test_a_service_that_cannot_start_tasks_sends_task_start_impaired(emulator, r
     register(ecs, family="broken")
     emulator.add_behaviour(family="broken", pull_failure=True)
     try:
-        service = ecs.create_service(
-            cluster="c",
-            serviceName="broken",
-            taskDefinition="broken",
-            desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration=network(emulator),
-        )["service"]
+        service = create_service(ecs, emulator, "broken", "broken")
         events = _events_until(
             sqs,
             allowed,

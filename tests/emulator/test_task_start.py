@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.helpers import ECS_TASKS_TRUST, EXECUTION_ROLE, FAST, MANIFEST, client, network, register, wait
+from tests.emulator.helpers import (
+    ECS_TASKS_TRUST,
+    EXECUTION_ROLE,
+    FAST,
+    MANIFEST,
+    client,
+    create_service,
+    network,
+    register,
+    wait,
+)
 
 ACCOUNT = "123456789012"
 ECR_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/app:1.0"
@@ -157,14 +167,7 @@ def test_a_service_with_a_missing_execution_role_starts_nothing_and_says_why(emu
     # (telia-oss/terraform-aws-ecs-fargate#58); the scheduler keeps trying, so a created role fixes it.
     missing = f"arn:aws:iam::{ACCOUNT}:role/serviceExecutionRole"
     register(ecs, family="web", executionRoleArn=missing)
-    ecs.create_service(
-        cluster="c",
-        serviceName="web",
-        taskDefinition="web",
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration=network(emulator),
-    )
+    create_service(ecs, emulator, "web", "web")
 
     def launch_failed():
         service = ecs.describe_services(cluster="c", services=["web"])["services"][0]
